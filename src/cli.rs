@@ -1,0 +1,421 @@
+//! Command-line flags and the top-level flow: scripts, `-c`, stdin or the REPL.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::output::Format;
+use crate::sample::{self, GenerateRequest, generator::GeneratorConfig};
+use crate::shell::{Flow, Origin, SessionOptions, Shell, ShellError};
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// Every statement succeeded.
+    pub const OK: u8 = 0;
+    /// A statement or meta command failed.
+    pub const STATEMENT_FAILED: u8 = 1;
+    /// The invocation was wrong: a bad flag, an unreadable script, a missing data folder.
+    pub const USAGE: u8 = 2;
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  segsql                                      open the REPL (sample data in sample.*)
+  segsql -f queries/00_tour.sql               run a report script on the sample data
+  segsql --data lake/ -f report.sql --param as_of=2025-06-30
+  segsql -c \"SELECT count(*) FROM sample.orders\" --format csv
+  echo \"SELECT 1;\" | segsql --format json
+  segsql generate --customers 1600000 --out data/big
+
+Exit codes: 0 success, 1 a statement failed, 2 bad invocation or unreadable input.";
+
+#[derive(Debug, Parser)]
+#[command(name = "segsql", version, about = "Customer segmentation in SQL, on Apache DataFusion", after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Run the SQL script FILE (repeatable; with -c, in the order given)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Run SQL (repeatable; with -f, in the order given)
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Set ${NAME} for the scripts (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Register every Parquet/CSV/JSON file and partitioned folder in DIR as a table (repeatable)
+    #[arg(long = "data", value_name = "DIR")]
+    pub data: Vec<PathBuf>,
+
+    /// How to print results
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Rows shown by the table format (`all` for every row)
+    #[arg(long, value_name = "N|all", value_parser = parse_maxrows, default_value = "40")]
+    pub maxrows: MaxRows,
+
+    /// Write results to FILE instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Folder of saved models (CREATE MODEL)
+    #[arg(long = "models", value_name = "DIR", default_value = "models")]
+    pub models: PathBuf,
+
+    /// Memory for sorts, joins and aggregations before they spill to disk, e.g. 4G or 512M
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+
+    /// Threads to run queries on (default: all cores); results do not depend on it
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Keep running a script after a failed statement (the exit code is still 1)
+    #[arg(long)]
+    pub continue_on_error: bool,
+
+    /// No banner or status lines
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the sample dataset as Parquet, at any scale
+    Generate {
+        /// Number of customers (about 6 orders and 40 events each)
+        #[arg(long, default_value_t = sample::SAMPLE_CUSTOMERS)]
+        customers: u64,
+        /// Output folder
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Random seed; the same seed gives the same files
+        #[arg(long, default_value_t = sample::DEFAULT_SEED)]
+        seed: u64,
+        /// Tables to write, comma-separated
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "customers,orders,events,marketing_spend"
+        )]
+        tables: Vec<String>,
+        /// Threads to generate with (default: all cores); the files do not depend on it
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+}
+
+/// `--maxrows`: a number, or all rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxRows(pub Option<usize>);
+
+fn parse_maxrows(text: &str) -> Result<MaxRows, String> {
+    match text {
+        "all" | "inf" | "0" => Ok(MaxRows(None)),
+        n => n
+            .parse()
+            .map(|n| MaxRows(Some(n)))
+            .map_err(|_| format!("expected a number or all, got '{n}'")),
+    }
+}
+
+/// `NAME=VALUE`.
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))?;
+    if !crate::params::is_valid_name(name) {
+        return Err(format!(
+            "'{name}' is not a parameter name; use letters, digits and _"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `4G`, `512M`, `1.5GB`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let upper = text.trim().to_uppercase();
+    let number_end = upper
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(upper.len());
+    let (number, unit) = upper.split_at(number_end);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 4G or 512M, got '{text}'"))?;
+    let scale: f64 = match unit.trim().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("unknown size unit in '{text}': use K, M, G or T")),
+    };
+    let bytes = value * scale;
+    if bytes < 1.0 {
+        return Err(format!("memory limit '{text}' is too small"));
+    }
+    Ok(bytes as usize)
+}
+
+/// One thing to run, in command-line order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    File(PathBuf),
+    Command(String),
+}
+
+/// The `-f` and `-c` arguments in the order they were given.
+fn jobs_in_order(cli: &Cli, matches: &ArgMatches) -> Vec<Job> {
+    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    if let Some(indices) = matches.indices_of("files") {
+        jobs.extend(
+            indices
+                .zip(cli.files.iter())
+                .map(|(i, f)| (i, Job::File(f.clone()))),
+        );
+    }
+    if let Some(indices) = matches.indices_of("commands") {
+        jobs.extend(
+            indices
+                .zip(cli.commands.iter())
+                .map(|(i, c)| (i, Job::Command(c.clone()))),
+        );
+    }
+    jobs.sort_by_key(|(index, _)| *index);
+    jobs.into_iter().map(|(_, job)| job).collect()
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("segsql: error: {message}");
+    ExitCode::from(exit::USAGE)
+}
+
+/// The whole program; `main.rs` only calls this.
+pub fn main() -> ExitCode {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let threads = cli.threads.map(usize::from);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = match runtime.build() {
+        Ok(runtime) => runtime,
+        Err(e) => return usage_error(format!("cannot start: {e}")),
+    };
+    let code = runtime.block_on(run(cli, matches));
+    // Do not wait for tasks of a cancelled query that are still unwinding.
+    runtime.shutdown_background();
+    code
+}
+
+async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
+    if let Some(Command::Generate {
+        customers,
+        out,
+        seed,
+        tables,
+        threads,
+    }) = cli.command
+    {
+        return generate(
+            customers,
+            out,
+            seed,
+            tables,
+            threads.or(cli.threads.map(usize::from)),
+        );
+    }
+    let jobs = jobs_in_order(&cli, &matches);
+    // Read every script before running any, so a typo in the last file does not leave a
+    // half-run report behind.
+    let mut sources = Vec::new();
+    for job in &jobs {
+        match job {
+            Job::File(path) => match crate::shell::read_script(path) {
+                Ok(source) => sources.push((source, Origin::File(path.clone()))),
+                Err(message) => return usage_error(message),
+            },
+            Job::Command(sql) => sources.push((sql.clone(), Origin::Command)),
+        }
+    }
+    let options = SessionOptions {
+        threads: cli.threads.map(usize::from),
+        memory_limit: cli.memory_limit,
+        models_dir: cli.models.clone(),
+    };
+    let mut shell = match Shell::new(&options) {
+        Ok(shell) => shell,
+        Err(e) => return usage_error(crate::shell::user_message(&e)),
+    };
+    shell.output.format = cli.format;
+    shell.output.maxrows = cli.maxrows.0;
+    shell.continue_on_error = cli.continue_on_error;
+    shell.params = cli.params.iter().cloned().collect::<BTreeMap<_, _>>();
+    if let Some(path) = &cli.output {
+        match crate::shell::Sink::file(path) {
+            Ok(sink) => shell.sink = sink,
+            Err(message) => return usage_error(message),
+        }
+    }
+    for dir in &cli.data {
+        if let Err(e) = shell.load_dir(dir) {
+            return usage_error(format!("--data: {e}"));
+        }
+    }
+
+    if sources.is_empty() {
+        if std::io::stdin().is_terminal() {
+            let ok = crate::repl::run(&mut shell, cli.quiet).await;
+            return ExitCode::from(if ok { exit::OK } else { exit::OK });
+        }
+        let mut source = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut source) {
+            return usage_error(format!("cannot read SQL from stdin: {e}"));
+        }
+        sources.push((source, Origin::Stdin));
+    }
+
+    let mut failed = false;
+    for (source, origin) in &sources {
+        match shell.run_script(source, origin).await {
+            Ok(Flow::Quit) => break,
+            Ok(Flow::Continue) => {}
+            Err(ShellError::Reported) => {
+                failed = true;
+                if !shell.continue_on_error {
+                    break;
+                }
+            }
+            Err(ShellError::Message(message)) => {
+                eprintln!("segsql: error: {message}");
+                failed = true;
+                break;
+            }
+        }
+    }
+    shell.flush();
+    ExitCode::from(if failed {
+        exit::STATEMENT_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+fn generate(
+    customers: u64,
+    out: PathBuf,
+    seed: u64,
+    tables: Vec<String>,
+    threads: Option<usize>,
+) -> ExitCode {
+    if customers == 0 {
+        return usage_error("generate: --customers must be at least 1");
+    }
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let request = GenerateRequest {
+        config: GeneratorConfig {
+            customers,
+            seed,
+            with_events: true,
+        },
+        out_dir: out.clone(),
+        tables,
+        threads,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(customers);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} customers {elapsed_precise} (eta {eta})",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = sample::write_parquet(&request, |done| bar.inc(done));
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            for (table, rows) in &summary.rows {
+                eprintln!(
+                    "wrote {} ({rows} rows)",
+                    out.join(format!("{table}.parquet")).display()
+                );
+            }
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => usage_error(crate::shell::user_message(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("4X").unwrap_err().contains("unknown size unit"));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(
+            parse_param("as_of=2025-06-30"),
+            Ok(("as_of".into(), "2025-06-30".into()))
+        );
+        assert_eq!(parse_param("q=a=b"), Ok(("q".into(), "a=b".into())));
+        assert!(parse_param("novalue").is_err());
+        assert!(parse_param("bad-name=1").is_err());
+    }
+
+    #[test]
+    fn jobs_keep_command_line_order() {
+        let matches = Cli::command()
+            .try_get_matches_from(["segsql", "-c", "SELECT 1", "-f", "a.sql", "-c", "SELECT 2"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(
+            jobs_in_order(&cli, &matches),
+            vec![
+                Job::Command("SELECT 1".into()),
+                Job::File("a.sql".into()),
+                Job::Command("SELECT 2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,132 @@
+//! A spinner with rows read and elapsed time for queries that take a while.
+//!
+//! It draws on stderr, only when both stdout and stderr are terminals, only after the query
+//! has run for half a second, and it is cleared before the first byte of the result is
+//! written, so piped output never carries progress noise.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datafusion::physical_plan::ExecutionPlan;
+use indicatif::{ProgressBar, ProgressStyle};
+
+const DELAY: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_millis(120);
+
+/// Rows produced so far by the plan's leaves, i.e. rows read from the sources.
+pub fn rows_read(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let children = plan.children();
+    if children.is_empty() {
+        return plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0);
+    }
+    children.into_iter().map(rows_read).sum()
+}
+
+/// A running progress display; stops when dropped.
+pub struct Progress {
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+    stopped: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    pub fn start(plan: Arc<dyn ExecutionPlan>) -> Progress {
+        let bar: Arc<Mutex<Option<ProgressBar>>> = Arc::default();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let bar = bar.clone();
+            let stopped = stopped.clone();
+            async move {
+                tokio::time::sleep(DELAY).await;
+                {
+                    let Ok(mut slot) = bar.lock() else { return };
+                    if stopped.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let spinner = ProgressBar::new_spinner();
+                    let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                    spinner.set_style(style);
+                    *slot = Some(spinner);
+                }
+                loop {
+                    {
+                        let Ok(slot) = bar.lock() else { return };
+                        let Some(spinner) = slot.as_ref() else { return };
+                        spinner.set_message(format!(
+                            "{} rows read (Ctrl-C cancels)",
+                            thousands(rows_read(&plan))
+                        ));
+                        spinner.tick();
+                    }
+                    tokio::time::sleep(TICK).await;
+                }
+            }
+        });
+        Progress { bar, stopped, task }
+    }
+
+    /// Clears the spinner; safe to call more than once.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(spinner) = slot.take()
+        {
+            spinner.finish_and_clear();
+        }
+        self.task.abort();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A writer that clears the progress display before the first byte goes out.
+pub struct ClearsProgress<'a> {
+    pub inner: &'a mut dyn Write,
+    pub progress: Option<&'a Progress>,
+}
+
+impl Write for ClearsProgress<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(progress) = self.progress.take() {
+            progress.stop();
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

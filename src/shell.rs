@@ -1,0 +1,486 @@
+//! The shell: one DataFusion session plus parameters, output settings and meta commands.
+//!
+//! The CLI, the REPL and the sqllogictest adapter all execute through [`Shell`], so what
+//! the tests cover is what users run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::data::DataSchema;
+use crate::output::{self, OutputSettings};
+use crate::params;
+use crate::parser::{self, SegStatement};
+use crate::progress::{ClearsProgress, Progress};
+use crate::sample::{SAMPLE_SCHEMA, SampleSchema};
+use crate::splitter::{self, Chunk, ChunkKind};
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Worker threads and partitions; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Bytes of memory for sorts, joins and aggregations before they spill to disk.
+    pub memory_limit: Option<usize>,
+    pub models_dir: PathBuf,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            threads: None,
+            memory_limit: None,
+            models_dir: PathBuf::from("models"),
+        }
+    }
+}
+
+/// A user-facing error, or the news that one has already been shown.
+#[derive(Debug)]
+pub enum ShellError {
+    /// Something to tell the user; the caller adds the location.
+    Message(String),
+    /// An error that a nested script already printed with its own location.
+    Reported,
+}
+
+impl fmt::Display for ShellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShellError::Message(message) => f.write_str(message),
+            ShellError::Reported => f.write_str("see the error above"),
+        }
+    }
+}
+
+impl From<DataFusionError> for ShellError {
+    fn from(error: DataFusionError) -> Self {
+        ShellError::Message(user_message(&error))
+    }
+}
+
+impl From<params::UndefinedParam> for ShellError {
+    fn from(error: params::UndefinedParam) -> Self {
+        ShellError::Message(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for ShellError {
+    fn from(error: std::io::Error) -> Self {
+        ShellError::Message(error.to_string())
+    }
+}
+
+/// The message of a DataFusion error without the wrapper text DataFusion adds for its own
+/// developers ("Error during planning: ", "External error: ", backtraces).
+pub fn user_message(error: &DataFusionError) -> String {
+    match error {
+        DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
+        DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
+        DataFusionError::Shared(inner) => user_message(inner),
+        DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {
+            Some(inner) => user_message(inner),
+            None => inner.to_string(),
+        },
+        DataFusionError::Diagnostic(_, inner) => user_message(inner),
+        DataFusionError::SQL(inner, _) => {
+            format!("syntax error: {inner}").replace("sql parser error: ", "")
+        }
+        DataFusionError::ResourcesExhausted(message) => format!(
+            "out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Where a script comes from, for `FILE:LINE` messages.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    File(PathBuf),
+    Command,
+    Stdin,
+    Interactive,
+}
+
+impl Origin {
+    fn label(&self) -> Option<String> {
+        match self {
+            Origin::File(path) => Some(path.display().to_string()),
+            Origin::Command => Some("<command>".into()),
+            Origin::Stdin => Some("<stdin>".into()),
+            Origin::Interactive => None,
+        }
+    }
+
+    /// The folder that relative `\i` paths start from.
+    pub fn base_dir(&self) -> PathBuf {
+        match self {
+            Origin::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            _ => PathBuf::new(),
+        }
+    }
+}
+
+/// What to do after a statement or meta command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The result of one statement, collected (for tests and tools).
+#[derive(Debug, Clone)]
+pub struct StatementOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// False for commands (DDL, COPY, INSERT) whose result is only a status.
+    pub returns_rows: bool,
+}
+
+/// Where results go.
+pub enum Sink {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    File {
+        path: PathBuf,
+        writer: std::io::BufWriter<std::fs::File>,
+    },
+    Memory(Vec<u8>),
+}
+
+impl Sink {
+    pub fn stdout() -> Sink {
+        Sink::Stdout(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    }
+
+    pub fn file(path: &Path) -> std::result::Result<Sink, String> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Sink::File {
+            path: path.to_path_buf(),
+            writer: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File { writer, .. } => writer,
+            Sink::Memory(buffer) => buffer,
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        matches!(self, Sink::Stdout(_)) && std::io::stdout().is_terminal()
+    }
+}
+
+/// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
+/// file tables from `--data`, URL tables (`SELECT * FROM 'x.parquet'`) and the memory pool.
+pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
+    let threads = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(NonZeroUsize::get)
+            .unwrap_or(1)
+    });
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(true)
+        .set_str("datafusion.catalog.default_catalog", "datafusion")
+        .set_str("datafusion.format.null", "NULL");
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        // The fair pool lets every spilling operator have its share, and the tracking
+        // wrapper names the largest consumers when memory runs out.
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
+        );
+        runtime = runtime.with_memory_pool(Arc::new(pool));
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
+    segsql_udfs::register_all(&ctx);
+    let data = Arc::new(DataSchema::default());
+    data.attach(ctx.state_weak_ref());
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
+    catalog.register_schema("public", data.clone())?;
+    catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
+    Ok((ctx, data))
+}
+
+/// A session with its parameters and settings.
+pub struct Shell {
+    pub ctx: SessionContext,
+    pub data: Arc<DataSchema>,
+    pub params: BTreeMap<String, String>,
+    pub output: OutputSettings,
+    pub sink: Sink,
+    pub timing: bool,
+    pub models_dir: PathBuf,
+    /// Status lines ("OK", rows written) on stderr, for people rather than scripts.
+    pub interactive: bool,
+    /// Keep going after a failed statement, reporting it.
+    pub continue_on_error: bool,
+    /// How many statements failed (with `continue_on_error`).
+    pub failures: usize,
+    /// Nesting depth of `\i`, to stop a script that includes itself.
+    include_depth: usize,
+}
+
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+impl Shell {
+    pub fn new(options: &SessionOptions) -> Result<Shell> {
+        let (ctx, data) = new_context(options)?;
+        Ok(Shell {
+            ctx,
+            data,
+            params: BTreeMap::new(),
+            output: OutputSettings::default(),
+            sink: Sink::stdout(),
+            timing: false,
+            models_dir: options.models_dir.clone(),
+            interactive: false,
+            continue_on_error: false,
+            failures: 0,
+            include_depth: 0,
+        })
+    }
+
+    /// Registers the data files of `dir`, warning on stderr about files that were skipped.
+    pub fn load_dir(&mut self, dir: &Path) -> std::result::Result<Vec<String>, ShellError> {
+        let registered = self.data.register_dir(dir).map_err(ShellError::Message)?;
+        for (path, reason) in &registered.skipped {
+            eprintln!("warning: skipped {}: {reason}", path.display());
+        }
+        Ok(registered.tables)
+    }
+
+    fn dialect(&self) -> String {
+        self.ctx
+            .state()
+            .config()
+            .options()
+            .sql_parser
+            .dialect
+            .to_string()
+    }
+
+    /// Runs a whole script. Errors are printed as `FILE:LINE: error: message` as they
+    /// happen; the result says whether the script should count as failed.
+    pub async fn run_script(
+        &mut self,
+        source: &str,
+        origin: &Origin,
+    ) -> std::result::Result<Flow, ShellError> {
+        let split = splitter::split(source);
+        let chunks = split.chunks.into_iter().chain(split.trailing);
+        let mut failed = false;
+        for chunk in chunks {
+            match self.run_chunk(&chunk, origin).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Quit) => return Ok(Flow::Quit),
+                Err(error) => {
+                    if let ShellError::Message(message) = &error {
+                        report(origin, chunk.line, message);
+                        self.failures += 1;
+                    }
+                    failed = true;
+                    if !self.continue_on_error {
+                        return Err(ShellError::Reported);
+                    }
+                }
+            }
+        }
+        if failed {
+            Err(ShellError::Reported)
+        } else {
+            Ok(Flow::Continue)
+        }
+    }
+
+    /// Runs one statement or meta command.
+    pub async fn run_chunk(
+        &mut self,
+        chunk: &Chunk,
+        origin: &Origin,
+    ) -> std::result::Result<Flow, ShellError> {
+        match chunk.kind {
+            ChunkKind::Meta => crate::meta::run(self, &chunk.text, origin).await,
+            ChunkKind::Sql => {
+                let sql = params::substitute(&chunk.text, &self.params)?;
+                for statement in parser::parse(&sql, &self.dialect())? {
+                    let started = Instant::now();
+                    self.print_statement(statement).await?;
+                    if self.timing {
+                        eprintln!("Time: {:.3} s", started.elapsed().as_secs_f64());
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// Runs a file named by `\i` or `-f`.
+    pub async fn run_file(&mut self, path: &Path) -> std::result::Result<Flow, ShellError> {
+        if self.include_depth >= MAX_INCLUDE_DEPTH {
+            return Err(ShellError::Message(format!(
+                "\\i {}: scripts include each other more than {MAX_INCLUDE_DEPTH} levels deep; is a script including itself?",
+                path.display()
+            )));
+        }
+        let source = read_script(path).map_err(ShellError::Message)?;
+        self.include_depth += 1;
+        // Boxed because a script may include another: the future is recursive.
+        let result = Box::pin(self.run_script(&source, &Origin::File(path.to_path_buf()))).await;
+        self.include_depth -= 1;
+        result
+    }
+
+    /// Plans a statement and executes it into a physical plan, ready to stream.
+    async fn plan(&self, statement: SegStatement) -> Result<Arc<dyn ExecutionPlan>> {
+        match statement {
+            SegStatement::DataFusion(statement) => {
+                let state = self.ctx.state();
+                let plan = state.statement_to_plan(*statement).await?;
+                let frame = self.ctx.execute_logical_plan(plan).await?;
+                frame.create_physical_plan().await
+            }
+        }
+    }
+
+    async fn print_statement(&mut self, statement: SegStatement) -> Result<()> {
+        let returns_rows = statement.returns_rows();
+        let physical = self.plan(statement).await?;
+        let task = self.ctx.task_ctx();
+        if !returns_rows {
+            let batches = collect(physical, task).await?;
+            if self.interactive {
+                eprintln!("{}", command_status(&batches));
+            }
+            return Ok(());
+        }
+        let show_progress = self.sink.is_terminal() && std::io::stderr().is_terminal();
+        let progress = show_progress.then(|| Progress::start(physical.clone()));
+        let mut settings = self.output.clone();
+        settings.width = if self.sink.is_terminal() {
+            terminal_width()
+        } else {
+            None
+        };
+        let schema = physical.schema();
+        let stream = execute_stream(physical, task)?;
+        let mut out = ClearsProgress {
+            inner: self.sink.writer(),
+            progress: progress.as_ref(),
+        };
+        output::write_stream(&mut out, schema, stream, &settings).await?;
+        Ok(())
+    }
+
+    /// Runs SQL (one or more statements, after parameter substitution) and collects the
+    /// results instead of printing them.
+    pub async fn execute_collect(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Vec<StatementOutput>, ShellError> {
+        let sql = params::substitute(sql, &self.params)?;
+        let mut outputs = Vec::new();
+        for statement in parser::parse(&sql, &self.dialect())? {
+            let returns_rows = statement.returns_rows();
+            let physical = self.plan(statement).await?;
+            let schema = physical.schema();
+            let batches = collect(physical, self.ctx.task_ctx()).await?;
+            outputs.push(StatementOutput {
+                schema,
+                batches,
+                returns_rows,
+            });
+        }
+        Ok(outputs)
+    }
+
+    /// Prints a result that the shell made itself (`\d`, `\functions`) in the current format.
+    pub async fn print_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let schema = batch.schema();
+        let stream = Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema.clone(),
+                futures::stream::iter(vec![Ok(batch)]),
+            ),
+        );
+        let mut settings = self.output.clone();
+        settings.width = if self.sink.is_terminal() {
+            terminal_width()
+        } else {
+            None
+        };
+        settings.maxrows = None;
+        output::write_stream(self.sink.writer(), schema, stream, &settings).await?;
+        Ok(())
+    }
+
+    /// Flushes buffered results (before exiting or switching `\o`).
+    pub fn flush(&mut self) {
+        let _ = self.sink.writer().flush();
+    }
+}
+
+/// Prints `FILE:LINE: error: message`, or `error: message` in the REPL.
+pub fn report(origin: &Origin, line: usize, message: &str) {
+    match origin.label() {
+        Some(label) => eprintln!("{label}:{line}: error: {message}"),
+        None => eprintln!("error: {message}"),
+    }
+}
+
+/// Reads a script as UTF-8, with errors that name the file.
+pub fn read_script(path: &Path) -> std::result::Result<String, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        format!(
+            "{}:{line}: script is not valid UTF-8; save it as UTF-8 and run it again",
+            path.display()
+        )
+    })
+}
+
+fn terminal_width() -> Option<u16> {
+    console::Term::stdout()
+        .size_checked()
+        .map(|(_, columns)| columns)
+}
+
+/// "OK", or the row count that COPY and INSERT report.
+fn command_status(batches: &[RecordBatch]) -> String {
+    use datafusion::arrow::array::{Array, UInt64Array};
+    let count = batches.first().and_then(|batch| {
+        let column = batch.column_by_name("count")?;
+        let values = column.as_any().downcast_ref::<UInt64Array>()?;
+        (!values.is_empty()).then(|| values.value(0))
+    });
+    match count {
+        Some(1) => "OK, 1 row".to_string(),
+        Some(n) => format!("OK, {n} rows"),
+        None => "OK".to_string(),
+    }
+}

@@ -1,0 +1,16 @@
+//! `segsql-udfs`: the customer-segmentation SQL functions of segsql, usable from any
+//! DataFusion program.
+//!
+//! ```ignore
+//! let ctx = datafusion::prelude::SessionContext::new();
+//! segsql_udfs::register_all(&ctx);
+//! ```
+//!
+//! Every function lives in its own module with its documentation first; the registry
+//! in [`registry`] is the one list that registration, `\functions` and the generated
+//! docs read from.
+
+pub mod docs;
+pub mod registry;
+
+pub use registry::{DocumentedTableFunction, FunctionKind, SegFunction, functions, register_all};

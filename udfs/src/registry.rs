@@ -1,0 +1,147 @@
+//! The one list of segsql's SQL functions.
+//!
+//! Adding a function means adding its module and one line to [`functions`]; registration,
+//! the shell's `\functions` listing and the generated docs all read this list, so a
+//! function cannot be registered without its documentation being published too.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
+use datafusion::prelude::SessionContext;
+
+/// A table function that carries its own documentation.
+///
+/// DataFusion's `TableFunctionImpl` has no documentation hook, unlike scalar, aggregate and
+/// window functions, so segsql's table functions implement this instead.
+pub trait DocumentedTableFunction: TableFunctionImpl {
+    fn name(&self) -> &str;
+    fn documentation(&self) -> &Documentation;
+}
+
+/// The kind of a SQL function, as shown by `\functions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FunctionKind {
+    Scalar,
+    Aggregate,
+    Window,
+    Table,
+}
+
+impl fmt::Display for FunctionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FunctionKind::Scalar => "scalar",
+            FunctionKind::Aggregate => "aggregate",
+            FunctionKind::Window => "window",
+            FunctionKind::Table => "table",
+        })
+    }
+}
+
+/// One segsql function, ready to register.
+#[derive(Clone)]
+pub enum SegFunction {
+    Scalar(Arc<ScalarUDF>),
+    Aggregate(Arc<AggregateUDF>),
+    Window(Arc<WindowUDF>),
+    Table(Arc<dyn DocumentedTableFunction>),
+}
+
+impl SegFunction {
+    pub fn name(&self) -> &str {
+        match self {
+            SegFunction::Scalar(f) => f.name(),
+            SegFunction::Aggregate(f) => f.name(),
+            SegFunction::Window(f) => f.name(),
+            SegFunction::Table(f) => f.name(),
+        }
+    }
+
+    pub fn kind(&self) -> FunctionKind {
+        match self {
+            SegFunction::Scalar(_) => FunctionKind::Scalar,
+            SegFunction::Aggregate(_) => FunctionKind::Aggregate,
+            SegFunction::Window(_) => FunctionKind::Window,
+            SegFunction::Table(_) => FunctionKind::Table,
+        }
+    }
+
+    /// `None` only for a function that forgot its docs; a test forbids that.
+    pub fn documentation(&self) -> Option<&Documentation> {
+        match self {
+            SegFunction::Scalar(f) => f.documentation(),
+            SegFunction::Aggregate(f) => f.documentation(),
+            SegFunction::Window(f) => f.documentation(),
+            SegFunction::Table(f) => Some(f.documentation()),
+        }
+    }
+}
+
+impl fmt::Debug for SegFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} function {}", self.kind(), self.name())
+    }
+}
+
+/// Every segsql function, sorted by name.
+pub fn functions() -> Vec<SegFunction> {
+    let mut all: Vec<SegFunction> = vec![];
+    all.sort_by(|a, b| a.name().cmp(b.name()));
+    all
+}
+
+/// Registers every segsql function into `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for function in functions() {
+        match function {
+            SegFunction::Scalar(f) => ctx.register_udf(f.as_ref().clone()),
+            SegFunction::Aggregate(f) => ctx.register_udaf(f.as_ref().clone()),
+            SegFunction::Window(f) => ctx.register_udwf(f.as_ref().clone()),
+            SegFunction::Table(f) => {
+                let name = f.name().to_string();
+                let table_function: Arc<dyn TableFunctionImpl> = f;
+                ctx.register_udtf(&name, table_function)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_has_complete_docs() {
+        for function in functions() {
+            let doc = function
+                .documentation()
+                .unwrap_or_else(|| panic!("{} has no documentation", function.name()));
+            assert!(
+                !doc.description.trim().is_empty(),
+                "{}: empty description",
+                function.name()
+            );
+            assert!(
+                doc.syntax_example.starts_with(function.name()),
+                "{}: syntax must start with the function name",
+                function.name()
+            );
+            let example = doc.sql_example.as_deref().unwrap_or_default();
+            assert!(
+                example.contains(function.name()),
+                "{}: needs a SQL example that calls it",
+                function.name()
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let all = functions();
+        let mut names: Vec<&str> = all.iter().map(SegFunction::name).collect();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+}
