@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result, exec_datafusion_err, exec_err};
+use datafusion::datasource::TableType;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::options::ReadOptions;
@@ -254,6 +255,29 @@ impl DataSchema {
     }
 }
 
+/// A table name that is really a file, folder or glob (`'data/orders.parquet'`,
+/// `'lake/events/'`, `'lake/*.csv'`).
+fn path_table(name: &str) -> Option<LazyTable> {
+    let path = Path::new(name);
+    if path.is_dir() {
+        let (kind, extension) = folder_kind(path)?;
+        return Some(LazyTable {
+            path: path.to_path_buf(),
+            kind,
+            extension,
+            is_dir: true,
+        });
+    }
+    let (kind, extension) = FileKind::from_path(path)?;
+    let looks_like_path = name.contains('/') || name.contains('*') || path.exists();
+    looks_like_path.then(|| LazyTable {
+        path: path.to_path_buf(),
+        kind,
+        extension,
+        is_dir: false,
+    })
+}
+
 /// A `.json` file holding one JSON array rather than one object per line.
 fn starts_with_bracket(path: &Path) -> bool {
     use std::io::Read;
@@ -285,7 +309,11 @@ impl SchemaProvider for DataSchema {
             return Ok(Some(table));
         }
         let Some(lazy) = self.lazy_table(name) else {
-            return Ok(None);
+            // `SELECT * FROM 'path/*.parquet'`: a quoted path is a table too, opened per query.
+            return match path_table(name) {
+                Some(table) => Ok(Some(self.open(name, &table).await?)),
+                None => Ok(None),
+            };
         };
         let provider = self.open(name, &lazy).await?;
         // Keep the opened table so its schema is inferred once; it stays listed under `lazy`
@@ -293,6 +321,14 @@ impl SchemaProvider for DataSchema {
         self.created
             .register_table(name.to_string(), provider.clone())?;
         Ok(Some(provider))
+    }
+
+    /// Answers without opening the file, so `information_schema.tables` and `\d` stay cheap.
+    async fn table_type(&self, name: &str) -> Result<Option<TableType>> {
+        if self.created.table_exist(name) {
+            return self.created.table_type(name).await;
+        }
+        Ok(self.lazy_table(name).map(|_| TableType::Base))
     }
 
     fn register_table(

@@ -73,7 +73,7 @@ fn is_numeric(data_type: &DataType) -> bool {
 
 /// Streams a result to `out` in the chosen format and returns the number of rows.
 pub async fn write_stream(
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     schema: SchemaRef,
     mut stream: SendableRecordBatchStream,
     settings: &OutputSettings,

@@ -88,7 +88,7 @@ impl Drop for Progress {
 
 /// A writer that clears the progress display before the first byte goes out.
 pub struct ClearsProgress<'a> {
-    pub inner: &'a mut dyn Write,
+    pub inner: &'a mut (dyn Write + Send),
     pub progress: Option<&'a Progress>,
 }
 

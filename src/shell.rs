@@ -176,7 +176,7 @@ impl Sink {
         })
     }
 
-    fn writer(&mut self) -> &mut dyn Write {
+    fn writer(&mut self) -> &mut (dyn Write + Send) {
         match self {
             Sink::Stdout(w) => w,
             Sink::File { writer, .. } => writer,
@@ -190,7 +190,7 @@ impl Sink {
 }
 
 /// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
-/// file tables from `--data`, URL tables (`SELECT * FROM 'x.parquet'`) and the memory pool.
+/// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
 pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
     let threads = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -212,7 +212,7 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         );
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
     segsql_udfs::register_all(&ctx);
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());

@@ -21,6 +21,7 @@ pub const MONTHS: usize = 24;
 
 /// Keeps the spend noise apart from every customer's stream.
 const SPEND_STREAM: u64 = 0x5EED_0000_0000_0001;
+const EVENT_STREAM: u64 = 0x5EED_0000_0000_0002;
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: f64 = 86_400.0 * 1_000_000.0;
 
@@ -161,7 +162,7 @@ impl Population {
     fn new() -> Self {
         // Parameters are constants that are known to be valid; a failure here is a typo.
         Population {
-            rate: Gamma::new(2.0, 6.0).expect("valid gamma"),
+            rate: Gamma::new(2.0, 7.5).expect("valid gamma"),
             churn: Beta::new(1.0, 9.0).expect("valid beta"),
             basket: LogNormal::new(55f64.ln(), 0.45).expect("valid lognormal"),
             order_noise: LogNormal::new(0.0, 0.30).expect("valid lognormal"),
@@ -201,6 +202,11 @@ fn minutes(m: f64) -> i64 {
     (m * 60.0) as i64 * MICROS_PER_SECOND
 }
 
+/// Timestamps in real systems are rarely finer than a second; keep them readable.
+fn whole_seconds(micros: i64) -> i64 {
+    micros - micros.rem_euclid(MICROS_PER_SECOND)
+}
+
 fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -231,6 +237,8 @@ fn generate_customer(
     block: &mut Block,
 ) {
     let rng = &mut customer_rng(config.seed, id);
+    // Events draw from their own stream so that orders are the same with or without them.
+    let event_rng = &mut customer_rng(config.seed ^ EVENT_STREAM, id);
     let customer_id = id as i64;
     let span = (END_MICROS - START_MICROS) as f64;
     // Signups grow over the two years, as a young shop's do.
@@ -240,7 +248,7 @@ fn generate_customer(
     let (channel_index, acquisition) = pick(rng, &ACQUISITION_CHANNELS, |c| c.share);
 
     block.customers.customer_id.push(customer_id);
-    block.customers.signup_ts.push(signup);
+    block.customers.signup_ts.push(whole_seconds(signup));
     block.customers.country.push(country);
     block.customers.acquisition_channel.push(acquisition.name);
     *block
@@ -266,7 +274,7 @@ fn generate_customer(
             };
             push_order(block, customer_id, ts, amount, channel, country);
             if config.with_events {
-                push_purchase_session(rng, block, customer_id, ts);
+                push_purchase_session(event_rng, block, customer_id, ts);
             }
             last_activity = ts;
             if rng.random::<f64>() < 0.03 {
@@ -284,7 +292,7 @@ fn generate_customer(
         }
     }
     if config.with_events {
-        push_browsing_sessions(rng, block, customer_id, signup, last_activity, buyer);
+        push_browsing_sessions(event_rng, block, customer_id, signup, last_activity, buyer);
     }
 }
 
@@ -298,7 +306,7 @@ fn push_order(
 ) {
     let orders = &mut block.orders;
     orders.customer_id.push(customer_id);
-    orders.order_ts.push(ts);
+    orders.order_ts.push(whole_seconds(ts));
     orders.amount.push(amount);
     orders.channel.push(channel);
     orders.country.push(country);
@@ -306,7 +314,7 @@ fn push_order(
 
 fn push_event(block: &mut Block, user_id: i64, ts: i64, event: &'static str) {
     block.events.user_id.push(user_id);
-    block.events.ts.push(ts);
+    block.events.ts.push(whole_seconds(ts));
     block.events.event.push(event);
 }
 
@@ -431,6 +439,21 @@ mod tests {
         assert_eq!(end.and_utc().timestamp_micros(), END_MICROS);
         assert_eq!(month_index(START_MICROS), 0);
         assert_eq!(month_index(END_MICROS - 1), 23);
+    }
+
+    #[test]
+    fn orders_do_not_depend_on_events() {
+        let with = generate_block(&config(100), 1, 100);
+        let without = generate_block(
+            &GeneratorConfig {
+                with_events: false,
+                ..config(100)
+            },
+            1,
+            100,
+        );
+        assert_eq!(with.orders, without.orders);
+        assert!(without.events.ts.is_empty());
     }
 
     #[test]

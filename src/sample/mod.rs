@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -38,12 +38,24 @@ fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
 }
 
+/// Money is DECIMAL(12, 2): sums are exact, so they are the same at any thread count.
+fn money() -> DataType {
+    DataType::Decimal128(12, 2)
+}
+
+fn money_array(values: impl Iterator<Item = f64>) -> Result<ArrayRef> {
+    let cents: Vec<i128> = values.map(|v| (v * 100.0).round() as i128).collect();
+    Ok(Arc::new(
+        Decimal128Array::from(cents).with_precision_and_scale(12, 2)?,
+    ))
+}
+
 pub static ORDERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("order_id", DataType::Int64, false),
         Field::new("customer_id", DataType::Int64, false),
         Field::new("order_ts", timestamp(), false),
-        Field::new("amount", DataType::Float64, false),
+        Field::new("amount", money(), false),
         Field::new("channel", DataType::Utf8, false),
         Field::new("country", DataType::Utf8, true),
     ]))
@@ -70,7 +82,7 @@ pub static SPEND_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("month", DataType::Date32, false),
         Field::new("channel", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
+        Field::new("spend", money(), false),
     ]))
 });
 
@@ -98,7 +110,7 @@ fn orders_batch(orders: &mut OrderRows, first_order_id: i64) -> Result<RecordBat
             )),
             Arc::new(Int64Array::from(orders.customer_id.clone())),
             timestamps(&orders.order_ts),
-            Arc::new(Float64Array::from(orders.amount.clone())),
+            money_array(orders.amount.iter().copied())?,
             strings(&orders.channel),
             optional_strings(&orders.country),
         ],
@@ -162,7 +174,7 @@ fn spend_batch(seed: u64, signups: &BTreeMap<(usize, usize), u64>) -> Result<Rec
                     .map(|r| Some(r.channel))
                     .collect::<StringArray>(),
             ),
-            Arc::new(rows.iter().map(|r| r.spend).collect::<Float64Array>()),
+            money_array(rows.iter().map(|r| r.spend))?,
         ],
     )?)
 }

@@ -1,1 +1,6 @@
+//! segsql's integration tests, in one binary so the ~200 MB link happens once.
 
+mod cli;
+mod docs;
+mod slt;
+mod support;
