@@ -11,7 +11,7 @@ use crate::params;
 use crate::shell::{Flow, Origin, Shell, ShellError, Sink};
 
 /// Every meta command with its one-line help, in the order `\?` lists them.
-pub const COMMANDS: [(&str, &str); 15] = [
+pub const COMMANDS: [(&str, &str); 16] = [
     ("\\?", "show this help"),
     ("\\d", "list tables"),
     ("\\d NAME", "show the columns of a table"),
@@ -27,6 +27,10 @@ pub const COMMANDS: [(&str, &str); 15] = [
     (
         "\\set [NAME [VALUE]]",
         "set a ${NAME} parameter, or list them all",
+    ),
+    (
+        "\\default NAME VALUE",
+        "set NAME unless --param or \\set already did (script defaults)",
     ),
     ("\\unset NAME", "remove a parameter"),
     ("\\o [FILE]", "send results to FILE, or back to the screen"),
@@ -124,7 +128,15 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
             }
             return shell.run_file(&resolve(rest, origin)).await;
         }
-        "\\set" => set_param(shell, rest).await?,
+        "\\set" => set_param(shell, rest, true).await?,
+        "\\default" => {
+            if rest.split_whitespace().count() < 2 {
+                return Err(message(
+                    "\\default needs a name and a value: \\default as_of 2025-12-31",
+                ));
+            }
+            set_param(shell, rest, false).await?
+        }
         "\\unset" => {
             if shell.params.remove(rest).is_none() {
                 return Err(message(format!("\\unset: no parameter named '{rest}'")));
@@ -181,7 +193,7 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
     Ok(Flow::Continue)
 }
 
-async fn set_param(shell: &mut Shell, rest: &str) -> Result<(), ShellError> {
+async fn set_param(shell: &mut Shell, rest: &str, overwrite: bool) -> Result<(), ShellError> {
     if rest.is_empty() {
         let (names, values): (Vec<String>, Vec<String>) = shell
             .params
@@ -201,7 +213,9 @@ async fn set_param(shell: &mut Shell, rest: &str) -> Result<(), ShellError> {
             "\\set: '{name}' is not a parameter name; use letters, digits and _, starting with a letter"
         )));
     }
-    shell.params.insert(name.to_string(), value.to_string());
+    if overwrite || !shell.params.contains_key(name) {
+        shell.params.insert(name.to_string(), value.to_string());
+    }
     Ok(())
 }
 

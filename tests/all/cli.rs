@@ -554,3 +554,33 @@ fn memory_limit_is_enforced_with_a_clear_error() {
         run.stderr
     );
 }
+
+#[test]
+fn tour_runs_and_reruns_byte_identically() {
+    let dir = temp();
+    let tour = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/00_tour.sql");
+    let tour = tour.to_str().expect("utf-8 path");
+    let first = run_in(
+        dir.path(),
+        &["-f", tour, "--format", "csv", "--threads", "2"],
+    );
+    first.expect_code(0);
+    assert!(
+        first
+            .stdout
+            .contains("table_name,row_count\ncustomers,5000\n"),
+        "{}",
+        first.stdout
+    );
+    let again = run_in(
+        dir.path(),
+        &["-f", tour, "--format", "csv", "--threads", "1"],
+    );
+    assert_eq!(first.stdout, again.stdout);
+    let earlier = run_in(
+        dir.path(),
+        &["-f", tour, "--format", "csv", "--param", "as_of=2025-01-01"],
+    );
+    earlier.expect_code(0);
+    assert_ne!(first.stdout, earlier.stdout, "as_of changes the answer");
+}
