@@ -332,7 +332,10 @@ async fn list_functions(shell: &mut Shell, pattern: &str) -> Result<(), ShellErr
         examples.push(doc.map(|d| d.syntax_example.clone()).unwrap_or_default());
     }
     if names.is_empty() && shell.interactive {
-        eprintln!("No segsql function matches '{pattern}'.");
+        match pattern {
+            "" => eprintln!("No segsql functions are registered."),
+            _ => eprintln!("No segsql function matches '{pattern}'; \\functions lists them all."),
+        }
         return Ok(());
     }
     shell

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use console::Term;
 use datafusion::physical_plan::ExecutionPlan;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 const DELAY: Duration = Duration::from_millis(500);
 const TICK: Duration = Duration::from_millis(120);
@@ -22,6 +23,44 @@ pub fn rows_read(plan: &Arc<dyn ExecutionPlan>) -> usize {
         return plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0);
     }
     children.into_iter().map(rows_read).sum()
+}
+
+/// stderr, reported a few columns narrower than it is.
+///
+/// indicatif pads its line to the full width; the terminal then echoes `^C` past the edge,
+/// wraps, and the spinner can no longer clear its own line. The spare columns keep the
+/// echo on the spinner's line.
+#[derive(Debug)]
+struct NarrowStderr(Term);
+
+impl TermLike for NarrowStderr {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(4).max(20)
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// A running progress display; stops when dropped.
@@ -45,7 +84,11 @@ impl Progress {
                     if stopped.load(Ordering::SeqCst) {
                         return;
                     }
-                    let spinner = ProgressBar::new_spinner();
+                    let target = ProgressDrawTarget::term_like_with_hz(
+                        Box::new(NarrowStderr(Term::stderr())),
+                        10,
+                    );
+                    let spinner = ProgressBar::with_draw_target(None, target);
                     let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     spinner.set_style(style);
