@@ -87,6 +87,11 @@ impl From<std::io::Error> for ShellError {
 /// developers ("Error during planning: ", "External error: ", backtraces).
 pub fn user_message(error: &DataFusionError) -> String {
     match error {
+        DataFusionError::Plan(message)
+            if message.starts_with("table '") && message.ends_with("' not found") =>
+        {
+            format!("{message}; \\d lists the tables")
+        }
         DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
         DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
         DataFusionError::Shared(inner) => user_message(inner),
