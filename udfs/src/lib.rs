@@ -10,7 +10,10 @@
 //! in [`registry`] is the one list that registration, `\functions` and the generated
 //! docs read from.
 
+pub mod common;
 pub mod docs;
 pub mod registry;
+pub mod rfm;
+pub mod stats;
 
 pub use registry::{DocumentedTableFunction, FunctionKind, SegFunction, functions, register_all};

@@ -11,6 +11,8 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+use crate::{rfm, stats};
+
 /// A table function that carries its own documentation.
 ///
 /// DataFusion's `TableFunctionImpl` has no documentation hook, unlike scalar, aggregate and
@@ -85,16 +87,30 @@ impl fmt::Debug for SegFunction {
     }
 }
 
-/// Every segsql function, sorted by name.
-pub fn functions() -> Vec<SegFunction> {
-    let mut all: Vec<SegFunction> = vec![];
+/// Every segsql function, sorted by name. Functions that read other tables (a segment
+/// scheme) reach them through `session`; without one they work on their defaults only.
+pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
+    let handle = session.map(SessionContext::state_weak_ref);
+    let mut all: Vec<SegFunction> = vec![
+        SegFunction::Window(rfm::quantile_score::QuantileScore::udwf()),
+        SegFunction::Window(rfm::rfm_score::RfmScore::udwf()),
+        SegFunction::Scalar(rfm::rfm_segment::RfmSegment::udf(handle)),
+        SegFunction::Table(Arc::new(rfm::rfm::Rfm)),
+        SegFunction::Table(Arc::new(rfm::rfm_summary::RfmSummary)),
+        SegFunction::Scalar(stats::prop_ztest::PropZtest::udf()),
+    ];
     all.sort_by(|a, b| a.name().cmp(b.name()));
     all
 }
 
+/// Every segsql function, for listings and docs.
+pub fn functions() -> Vec<SegFunction> {
+    functions_for(None)
+}
+
 /// Registers every segsql function into `ctx`.
 pub fn register_all(ctx: &SessionContext) {
-    for function in functions() {
+    for function in functions_for(Some(ctx)) {
         match function {
             SegFunction::Scalar(f) => ctx.register_udf(f.as_ref().clone()),
             SegFunction::Aggregate(f) => ctx.register_udaf(f.as_ref().clone()),

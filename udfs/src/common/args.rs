@@ -1,0 +1,248 @@
+//! Argument handling for table functions: the source table, column names and literals.
+//!
+//! Table functions receive their arguments as planned expressions against an empty
+//! schema, so a bare identifier (`orders`, `customer_id`) arrives as an unresolved column
+//! and a string as a literal; both are accepted wherever a name is expected.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableProvider};
+use datafusion::common::{Result, ScalarValue, TableReference, plan_datafusion_err, plan_err};
+use datafusion::logical_expr::Expr;
+
+/// The table a table function analyses.
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    /// The name as the user wrote it, for plans and messages.
+    pub reference: TableReference,
+    pub provider: Arc<dyn TableProvider>,
+    pub schema: SchemaRef,
+}
+
+/// Runs a future to completion from synchronous planning code.
+///
+/// DataFusion plans table functions synchronously, but catalog lookups are async. On a
+/// multi-threaded Tokio runtime (segsql's) the worker is handed over while blocking; on
+/// any other executor the lookup is polled in place, which suffices for in-memory and
+/// already-opened tables.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(future))
+        }
+        _ => futures::executor::block_on(future),
+    }
+}
+
+/// The text of a name-like argument: a bare identifier or a string literal.
+fn name_of(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Column(column) => Some(match &column.relation {
+            Some(relation) => format!("{relation}.{}", column.name),
+            None => column.name.clone(),
+        }),
+        Expr::Literal(value, _) => match value {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+            _ => None,
+        },
+        Expr::Alias(alias) => name_of(&alias.expr),
+        _ => None,
+    }
+}
+
+/// Resolves the first argument to a table or view in the session's catalog.
+pub fn source_table(function: &str, args: &TableFunctionArgs) -> Result<SourceTable> {
+    let Some(first) = args.exprs().first() else {
+        return plan_err!(
+            "{function}: the first argument must name a table or view, e.g. {function}(orders, ...)"
+        );
+    };
+    let Some(name) = name_of(first) else {
+        return plan_err!(
+            "{function}: the first argument must name a table or view (a bare name or a string), got {first}"
+        );
+    };
+    lookup_table(function, args.session(), &name)
+}
+
+/// Looks a table up by name (`orders`, `sample.orders`, `'lake/orders.parquet'`).
+pub fn lookup_table(function: &str, session: &dyn Session, name: &str) -> Result<SourceTable> {
+    // A path keeps its dots; anything else may be schema-qualified.
+    let reference = if name.contains('/') || name.contains('\\') {
+        TableReference::bare(name)
+    } else {
+        TableReference::parse_str(name)
+    };
+    let options = &session.config().options().catalog;
+    let resolved = reference
+        .clone()
+        .resolve(&options.default_catalog, &options.default_schema);
+    let not_found =
+        || plan_datafusion_err!("{function}: table '{name}' not found; \\d lists the tables");
+    let catalog = session
+        .catalog_list()
+        .catalog(&resolved.catalog)
+        .ok_or_else(not_found)?;
+    let schema = catalog.schema(&resolved.schema).ok_or_else(not_found)?;
+    let provider = block_on(schema.table(&resolved.table))
+        .map_err(|e| plan_datafusion_err!("{function}: cannot open table '{name}': {e}"))?
+        .ok_or_else(not_found)?;
+    let table_schema = provider.schema();
+    Ok(SourceTable {
+        reference,
+        provider,
+        schema: table_schema,
+    })
+}
+
+impl SourceTable {
+    /// The columns, comma-separated, for error messages.
+    pub fn column_list(&self) -> String {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Finds a column by exact name, else by case-insensitive match.
+    pub fn column(&self, function: &str, role: &str, name: &str) -> Result<(String, DataType)> {
+        let fields = self.schema.fields();
+        let found = fields
+            .iter()
+            .find(|f| f.name() == name)
+            .or_else(|| fields.iter().find(|f| f.name().eq_ignore_ascii_case(name)));
+        match found {
+            Some(field) => Ok((field.name().clone(), field.data_type().clone())),
+            None => plan_err!(
+                "{function}: {role} column '{name}' is not in {}; its columns are {}",
+                self.reference,
+                self.column_list()
+            ),
+        }
+    }
+}
+
+/// The column named by argument `index` (a bare name or a string).
+pub fn column_arg(
+    function: &str,
+    args: &TableFunctionArgs,
+    source: &SourceTable,
+    index: usize,
+    role: &str,
+) -> Result<(String, DataType)> {
+    let Some(expr) = args.exprs().get(index) else {
+        return plan_err!(
+            "{function}: missing the {role} column (argument {})",
+            index + 1
+        );
+    };
+    let Some(name) = name_of(expr) else {
+        return plan_err!("{function}: the {role} column must be a column name, got {expr}");
+    };
+    source.column(function, role, &name)
+}
+
+/// A literal argument, or `None` when it is absent or NULL.
+pub fn literal_arg<'a>(
+    function: &str,
+    args: &'a TableFunctionArgs,
+    index: usize,
+    role: &str,
+) -> Result<Option<&'a ScalarValue>> {
+    match args.exprs().get(index) {
+        None => Ok(None),
+        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
+        Some(Expr::Literal(value, _)) => Ok(Some(value)),
+        Some(other) => plan_err!("{function}: {role} must be a constant, got {other}"),
+    }
+}
+
+/// A string literal argument (bare words are accepted too: `'month'` or `month`).
+pub fn string_arg(
+    function: &str,
+    args: &TableFunctionArgs,
+    index: usize,
+    role: &str,
+) -> Result<Option<String>> {
+    match args.exprs().get(index) {
+        None => Ok(None),
+        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
+        Some(expr) => match name_of(expr) {
+            Some(text) => Ok(Some(text)),
+            None => plan_err!("{function}: {role} must be a string, got {expr}"),
+        },
+    }
+}
+
+/// An integer literal argument within `range`.
+pub fn int_arg(
+    function: &str,
+    args: &TableFunctionArgs,
+    index: usize,
+    role: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>> {
+    let Some(value) = literal_arg(function, args, index, role)? else {
+        return Ok(None);
+    };
+    let number = match value {
+        ScalarValue::Int8(Some(v)) => Some(*v as i64),
+        ScalarValue::Int16(Some(v)) => Some(*v as i64),
+        ScalarValue::Int32(Some(v)) => Some(*v as i64),
+        ScalarValue::Int64(Some(v)) => Some(*v),
+        ScalarValue::UInt8(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt16(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt32(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt64(Some(v)) => i64::try_from(*v).ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) if range.contains(&n) => Ok(Some(n)),
+        Some(n) => plan_err!(
+            "{function}: {role} must be between {} and {}, got {n}",
+            range.start(),
+            range.end()
+        ),
+        None => plan_err!("{function}: {role} must be a whole number, got {value}"),
+    }
+}
+
+/// Fails when more than `max` arguments were given.
+pub fn check_arity(
+    function: &str,
+    args: &TableFunctionArgs,
+    min: usize,
+    max: usize,
+    syntax: &str,
+) -> Result<()> {
+    let count = args.exprs().len();
+    if count < min || count > max {
+        return plan_err!("{function}: expected {syntax}, got {count} argument(s)");
+    }
+    Ok(())
+}
+
+/// True for the types a timestamp argument may have: dates, timestamps and ISO strings.
+pub fn is_temporal_or_text(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Timestamp(..)
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+    )
+}
+
+/// True for integer, float and decimal types.
+pub fn is_numeric(data_type: &DataType) -> bool {
+    data_type.is_numeric()
+}

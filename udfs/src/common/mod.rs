@@ -1,0 +1,6 @@
+//! Pieces every segsql function family shares.
+
+pub mod args;
+pub mod periods;
+pub mod plan;
+pub mod window;

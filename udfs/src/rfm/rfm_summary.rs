@@ -1,0 +1,197 @@
+//! `rfm_summary(source, customer, ts [, amount [, as_of [, grain]]])`: the buy-till-you-die
+//! summary of the Python `lifetimes` package, in SQL.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, plan_err};
+use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::functions_aggregate::min_max::max_udaf;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, lit, when};
+use datafusion::prelude::{col, ident};
+
+use super::quantile_score::RFM_SECTION;
+use crate::common::args::{
+    SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg,
+    source_table, string_arg,
+};
+use crate::common::periods::Grain;
+use crate::common::plan::{day_number, day_of_literal, period_index, scan, summable_amount, view};
+use crate::registry::DocumentedTableFunction;
+
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        RFM_SECTION,
+        "The buy-till-you-die summary that BG/NBD and Gamma-Gamma models take, with the exact \
+         definitions of the Python lifetimes package's summary_data_from_transaction_data: \
+         timestamps are truncated to grain periods (day, or Monday-based week); as_of (its \
+         observation_period_end) defaults to the period of the latest timestamp and later \
+         periods are dropped; frequency is the number of distinct periods with a purchase minus \
+         one; recency is the last period minus the first; T (quote it: \"T\") is as_of minus the \
+         first period; monetary_value is the mean of the per-period totals of the repeat \
+         periods, 0 when there is none. All four are DOUBLE, in periods. Several orders in one \
+         period count once (their amounts add up); zero and negative amounts are kept; rows \
+         with a NULL customer or timestamp are skipped and a NULL amount adds nothing. Without \
+         amount there is no monetary_value column.",
+        "rfm_summary(source, customer, ts [, amount [, as_of [, grain]]])",
+    )
+    .with_argument("source", "Table or view of transactions, by name.")
+    .with_argument("customer", "Customer id column.")
+    .with_argument("ts", "Transaction time: DATE, TIMESTAMP or ISO text.")
+    .with_argument("amount", "Optional transaction value; NULL to skip it while giving as_of.")
+    .with_argument("as_of", "Optional end of the observation period, e.g. '2025-06-30'.")
+    .with_argument("grain", "'day' (default) or 'week'.")
+    .with_sql_example(
+        "SELECT customer_id, frequency, recency, \"T\", round(monetary_value, 2) AS monetary_value\nFROM rfm_summary(sample.orders, customer_id, order_ts, amount)\nORDER BY customer_id\nLIMIT 5;",
+    )
+    .build()
+});
+
+#[derive(Debug, Default)]
+pub struct RfmSummary;
+
+fn window_max(value: Expr) -> Expr {
+    Expr::from(WindowFunction::new(max_udaf(), vec![value]))
+}
+
+/// What `rfm_summary` was asked for, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryArgs {
+    pub customer: String,
+    pub ts: (String, DataType),
+    pub amount: Option<(String, DataType)>,
+    pub as_of_day: Option<i32>,
+    pub grain: Grain,
+}
+
+impl TableFunctionImpl for RfmSummary {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        const SYNTAX: &str = "rfm_summary(source, customer, ts [, amount [, as_of [, grain]]])";
+        check_arity("rfm_summary", &args, 3, 6, SYNTAX)?;
+        let source = source_table("rfm_summary", &args)?;
+        let (customer, _) = column_arg("rfm_summary", &args, &source, 1, "customer")?;
+        let ts = column_arg("rfm_summary", &args, &source, 2, "ts")?;
+        if !is_temporal_or_text(&ts.1) {
+            return plan_err!(
+                "rfm_summary: ts column '{}' must be a date, timestamp or ISO text, got {}",
+                ts.0,
+                ts.1
+            );
+        }
+        let amount = match literal_arg("rfm_summary", &args, 3, "amount") {
+            Ok(None) if args.exprs().len() > 3 => None,
+            _ if args.exprs().len() <= 3 => None,
+            _ => {
+                let amount = column_arg("rfm_summary", &args, &source, 3, "amount")?;
+                if !is_numeric(&amount.1) {
+                    return plan_err!(
+                        "rfm_summary: amount column '{}' must be numeric, got {}",
+                        amount.0,
+                        amount.1
+                    );
+                }
+                Some(amount)
+            }
+        };
+        let as_of_day = match literal_arg("rfm_summary", &args, 4, "as_of")? {
+            Some(value) => Some(day_of_literal("rfm_summary", "as_of", value)?),
+            None => None,
+        };
+        let grain = match string_arg("rfm_summary", &args, 5, "grain")? {
+            None => Grain::Day,
+            Some(text) => match text.parse::<Grain>() {
+                Ok(grain @ (Grain::Day | Grain::Week)) => grain,
+                Ok(other) => {
+                    return plan_err!(
+                        "rfm_summary: grain '{other}' has periods of unequal length; lifetimes supports day and week"
+                    );
+                }
+                Err(message) => return plan_err!("rfm_summary: {message}"),
+            },
+        };
+        let checked = SummaryArgs {
+            customer,
+            ts,
+            amount,
+            as_of_day,
+            grain,
+        };
+        let plan = summary_plan(&source, &checked)?;
+        Ok(view(
+            plan,
+            format!("rfm_summary({}, ...)", source.reference),
+        ))
+    }
+}
+
+/// Per (customer, period) totals, then per customer: first and last period, period count,
+/// and the total of the repeat periods.
+fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan> {
+    let (ts, ts_type) = (&args.ts.0, &args.ts.1);
+    let customer = ident(&args.customer);
+    let period = period_index(day_number(ts, ts_type), args.grain);
+    let mut projection = vec![customer.clone(), period.alias("__period")];
+    if let Some((amount, amount_type)) = &args.amount {
+        projection.push(summable_amount(amount, amount_type).alias("__amount"));
+    }
+    let mut builder = scan(source)?
+        .filter(customer.clone().is_not_null().and(ident(ts).is_not_null()))?
+        .project(projection)?;
+    let as_of_period = args.as_of_day.map(|day| args.grain.index(day));
+    if let Some(last) = as_of_period {
+        builder = builder.filter(col("__period").lt_eq(lit(last)))?;
+    }
+    let per_period = match &args.amount {
+        Some(_) => vec![sum(col("__amount")).alias("__total")],
+        None => vec![],
+    };
+    builder = builder.aggregate(vec![customer.clone(), col("__period")], per_period)?;
+    let mut per_customer = vec![
+        min(col("__period")).alias("__first"),
+        max(col("__period")).alias("__last"),
+        count(lit(1)).alias("__periods"),
+    ];
+    if args.amount.is_some() {
+        per_customer.push(sum(col("__total")).alias("__sum"));
+        let first_total = first_value(col("__total"), vec![col("__period").sort(true, false)]);
+        per_customer.push(first_total.alias("__first_total"));
+    }
+    builder = builder.aggregate(vec![customer.clone()], per_customer)?;
+    let end = match as_of_period {
+        Some(last) => lit(last),
+        None => {
+            builder = builder.window(vec![window_max(col("__last")).alias("__end")])?;
+            col("__end")
+        }
+    };
+    let float = |e: Expr| cast(e, DataType::Float64);
+    let mut output = vec![
+        customer,
+        float(col("__periods") - lit(1i64)).alias("frequency"),
+        float(col("__last") - col("__first")).alias("recency"),
+        float(end - col("__first")).alias("T"),
+    ];
+    if args.amount.is_some() {
+        // The repeat total divided once, so the mean is as exact as the sum.
+        let repeat_total = float(col("__sum") - col("__first_total"));
+        let mean = when(
+            col("__periods").gt(lit(1i64)),
+            repeat_total / float(col("__periods") - lit(1i64)),
+        )
+        .otherwise(lit(0.0f64))?;
+        output.push(mean.alias("monetary_value"));
+    }
+    builder.project(output)?.build()
+}
+
+impl DocumentedTableFunction for RfmSummary {
+    fn name(&self) -> &str {
+        "rfm_summary"
+    }
+
+    fn documentation(&self) -> &Documentation {
+        &DOC
+    }
+}

@@ -1,0 +1,3 @@
+//! Statistical tests for KPI comparisons.
+
+pub mod prop_ztest;
