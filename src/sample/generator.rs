@@ -313,6 +313,10 @@ fn push_order(
 }
 
 fn push_event(block: &mut Block, user_id: i64, ts: i64, event: &'static str) {
+    // A session that starts just before the end of the data loses its later steps.
+    if ts >= END_MICROS {
+        return;
+    }
     block.events.user_id.push(user_id);
     block.events.ts.push(whole_seconds(ts));
     block.events.event.push(event);

@@ -11,7 +11,7 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-use crate::{rfm, stats};
+use crate::{cohort, rfm, stats};
 
 /// A table function that carries its own documentation.
 ///
@@ -98,6 +98,9 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Table(Arc::new(rfm::rfm::Rfm)),
         SegFunction::Table(Arc::new(rfm::rfm_summary::RfmSummary)),
         SegFunction::Scalar(stats::prop_ztest::PropZtest::udf()),
+        SegFunction::Table(Arc::new(cohort::cohort_retention::CohortRetention)),
+        SegFunction::Table(Arc::new(cohort::cohort_revenue::CohortRevenue)),
+        SegFunction::Table(Arc::new(cohort::funnel::Funnel)),
     ];
     all.sort_by(|a, b| a.name().cmp(b.name()));
     all

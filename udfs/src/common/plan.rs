@@ -139,3 +139,44 @@ impl ScalarUDFImpl for PeriodIndex {
 pub fn day(year: i32, month: u32, day: u32) -> i32 {
     days_from_civil(year, month, day)
 }
+
+/// The internal function `segsql_period_start(period, 'grain')`: a period's first day as a DATE.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PeriodStart {
+    signature: Signature,
+}
+
+static PERIOD_START: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
+    Arc::new(ScalarUDF::from(PeriodStart {
+        signature: Signature::exact(vec![DataType::Int32, DataType::Utf8], Volatility::Immutable),
+    }))
+});
+
+/// `segsql_period_start(period, grain)` as an expression.
+pub fn period_start(period: Expr, grain: Grain) -> Expr {
+    PERIOD_START.call(vec![period, lit(grain.to_string())])
+}
+
+impl ScalarUDFImpl for PeriodStart {
+    fn name(&self) -> &str {
+        "segsql_period_start"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Date32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let grain = grain_argument(&args.args[1])?;
+        let periods: ArrayRef = args.args[0].to_array(args.number_rows)?;
+        let days: Int32Array = periods
+            .as_primitive::<Int32Type>()
+            .unary(|period| grain.start_day(period));
+        let dates = datafusion::arrow::compute::cast(&days, &DataType::Date32)?;
+        Ok(ColumnarValue::Array(dates))
+    }
+}

@@ -1,0 +1,677 @@
+//! Internal aggregates behind the cohort table functions. They are not registered as SQL
+//! functions: the table functions put them into their plans directly.
+//!
+//! `user_periods` collects each user's active periods in one pass over the events (a
+//! grouped accumulator, so millions of users cost no per-user allocation of an
+//! accumulator object); `retention_fold` and `revenue_fold` then fold users into per-offset
+//! totals per cohort. No join of the events with a first-event table is needed.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, ListArray,
+    StructArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type,
+};
+use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+use super::kernels::{RetentionMode, add_user, merge_counts, normalize_periods};
+
+fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(item, true)))
+}
+
+fn list_array(
+    item: DataType,
+    lengths: impl IntoIterator<Item = usize>,
+    values: ArrayRef,
+) -> Result<ArrayRef> {
+    Ok(Arc::new(ListArray::try_new(
+        Arc::new(Field::new_list_field(item, true)),
+        OffsetBuffer::from_lengths(lengths),
+        values,
+        None,
+    )?))
+}
+
+/// Periods as a list array, one list per user.
+fn periods_array(groups: Vec<Vec<i32>>) -> Result<ArrayRef> {
+    let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let values: Int32Array = groups.into_iter().flatten().collect::<Vec<_>>().into();
+    list_array(DataType::Int32, lengths, Arc::new(values))
+}
+
+/// Adds a period, keeping lists short for users with many events.
+fn push_period(periods: &mut Vec<i32>, period: i32) {
+    if periods.last() == Some(&period) {
+        return;
+    }
+    periods.push(period);
+    if periods.len() >= 64 && periods.len().is_power_of_two() {
+        normalize_periods(periods);
+    }
+}
+
+fn is_selected(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+/// `user_periods(period)`: the sorted distinct periods of a group.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct UserPeriods {
+    signature: Signature,
+}
+
+impl UserPeriods {
+    pub fn udaf() -> Arc<AggregateUDF> {
+        Arc::new(AggregateUDF::from(UserPeriods {
+            signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable),
+        }))
+    }
+}
+
+impl AggregateUDFImpl for UserPeriods {
+    fn name(&self) -> &str {
+        "segsql_user_periods"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of(DataType::Int32))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "periods"),
+            list_of(DataType::Int32),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(UserPeriodsAccumulator::default()))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(UserPeriodsGroups::default()))
+    }
+}
+
+#[derive(Debug, Default)]
+struct UserPeriodsGroups {
+    periods: Vec<Vec<i32>>,
+}
+
+impl GroupsAccumulator for UserPeriodsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.periods.resize_with(total_num_groups, Vec::new);
+        let input = values[0].as_primitive::<Int32Type>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if input.is_valid(row) && is_selected(opt_filter, row) {
+                push_period(&mut self.periods[group], input.value(row));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let mut groups = emit_to.take_needed(&mut self.periods);
+        groups.iter_mut().for_each(normalize_periods);
+        periods_array(groups)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.evaluate(emit_to)?])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.periods.resize_with(total_num_groups, Vec::new);
+        let lists = values[0].as_list::<i32>();
+        let items = lists.values().as_primitive::<Int32Type>();
+        let offsets = lists.value_offsets();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_valid(row) {
+                let target = &mut self.periods[group];
+                for index in offsets[row] as usize..offsets[row + 1] as usize {
+                    push_period(target, items.value(index));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets DataFusion skip partial aggregation when nearly every user is new to a batch.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let input = values[0].as_primitive::<Int32Type>();
+        let groups = (0..input.len())
+            .map(|row| {
+                if input.is_valid(row) && is_selected(opt_filter, row) {
+                    vec![input.value(row)]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        Ok(vec![periods_array(groups)?])
+    }
+
+    fn size(&self) -> usize {
+        self.periods.capacity() * size_of::<Vec<i32>>()
+            + self.periods.iter().map(|p| p.capacity() * 4).sum::<usize>()
+    }
+}
+
+#[derive(Debug, Default)]
+struct UserPeriodsAccumulator {
+    periods: Vec<i32>,
+}
+
+impl Accumulator for UserPeriodsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        for period in values[0].as_primitive::<Int32Type>().iter().flatten() {
+            push_period(&mut self.periods, period);
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists = states[0].as_list::<i32>();
+        for list in lists.iter().flatten() {
+            for period in list.as_primitive::<Int32Type>().iter().flatten() {
+                push_period(&mut self.periods, period);
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        normalize_periods(&mut self.periods);
+        let array = periods_array(vec![self.periods.clone()])?;
+        ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.periods.capacity() * 4
+    }
+}
+
+/// `retention_fold(periods, cohort)`: users' period lists folded into per-offset counts.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RetentionFold {
+    signature: Signature,
+    mode: RetentionMode,
+}
+
+impl RetentionFold {
+    pub fn udaf(mode: RetentionMode) -> Arc<AggregateUDF> {
+        Arc::new(AggregateUDF::from(RetentionFold {
+            signature: Signature::exact(
+                vec![list_of(DataType::Int32), DataType::Int32],
+                Volatility::Immutable,
+            ),
+            mode,
+        }))
+    }
+}
+
+impl AggregateUDFImpl for RetentionFold {
+    fn name(&self) -> &str {
+        "segsql_retention_fold"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of(DataType::Int64))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "counts"),
+            list_of(DataType::Int64),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RetentionFoldAccumulator {
+            mode: self.mode,
+            counts: vec![],
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct RetentionFoldAccumulator {
+    mode: RetentionMode,
+    counts: Vec<i64>,
+}
+
+impl Accumulator for RetentionFoldAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let lists = values[0].as_list::<i32>();
+        let cohorts = values[1].as_primitive::<Int32Type>();
+        let items = lists.values().as_primitive::<Int32Type>();
+        let offsets = lists.value_offsets();
+        for row in 0..lists.len() {
+            if lists.is_null(row) || cohorts.is_null(row) {
+                continue;
+            }
+            let periods = &items.values()[offsets[row] as usize..offsets[row + 1] as usize];
+            add_user(&mut self.counts, cohorts.value(row), periods, self.mode);
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for list in states[0].as_list::<i32>().iter().flatten() {
+            merge_counts(&mut self.counts, list.as_primitive::<Int64Type>().values());
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let values = Arc::new(Int64Array::from(self.counts.clone()));
+        let array = list_array(DataType::Int64, [self.counts.len()], values)?;
+        ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.counts.capacity() * 8
+    }
+}
+
+/// `user_period_totals(period, amount)`: each group's (period, total) pairs, by period.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct UserPeriodTotals {
+    signature: Signature,
+    scale: i8,
+}
+
+/// The struct of one (period, total) pair; totals are DECIMAL(38, scale).
+pub fn pair_fields(scale: i8) -> Fields {
+    Fields::from(vec![
+        Field::new("period", DataType::Int32, false),
+        Field::new("total", DataType::Decimal128(38, scale), false),
+    ])
+}
+
+impl UserPeriodTotals {
+    pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
+        Arc::new(AggregateUDF::from(UserPeriodTotals {
+            signature: Signature::exact(
+                vec![DataType::Int32, DataType::Decimal128(38, scale)],
+                Volatility::Immutable,
+            ),
+            scale,
+        }))
+    }
+
+    fn output_type(&self) -> DataType {
+        list_of(DataType::Struct(pair_fields(self.scale)))
+    }
+}
+
+/// Sorts pairs by period and adds up the totals of equal periods.
+fn normalize_pairs(pairs: &mut Vec<(i32, i128)>) {
+    pairs.sort_unstable_by_key(|p| p.0);
+    pairs.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            earlier.1 += later.1;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+fn push_pair(pairs: &mut Vec<(i32, i128)>, period: i32, total: i128) {
+    if let Some(last) = pairs.last_mut()
+        && last.0 == period
+    {
+        last.1 += total;
+        return;
+    }
+    pairs.push((period, total));
+    if pairs.len() >= 64 && pairs.len().is_power_of_two() {
+        normalize_pairs(pairs);
+    }
+}
+
+fn pairs_array(groups: Vec<Vec<(i32, i128)>>, scale: i8) -> Result<ArrayRef> {
+    let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let (periods, totals): (Vec<i32>, Vec<i128>) = groups.into_iter().flatten().unzip();
+    let totals = Decimal128Array::from(totals).with_precision_and_scale(38, scale)?;
+    let pairs = StructArray::try_new(
+        pair_fields(scale),
+        vec![Arc::new(Int32Array::from(periods)), Arc::new(totals)],
+        None,
+    )?;
+    list_array(
+        DataType::Struct(pair_fields(scale)),
+        lengths,
+        Arc::new(pairs),
+    )
+}
+
+/// Reads (period, total) pairs from row `row` of a list-of-pairs array.
+fn read_pairs(lists: &ListArray, row: usize, mut each: impl FnMut(i32, i128)) {
+    if lists.is_null(row) {
+        return;
+    }
+    let offsets = lists.value_offsets();
+    let pairs = lists.values().as_struct();
+    let periods = pairs.column(0).as_primitive::<Int32Type>();
+    let totals = pairs.column(1).as_primitive::<Decimal128Type>();
+    for index in offsets[row] as usize..offsets[row + 1] as usize {
+        each(periods.value(index), totals.value(index));
+    }
+}
+
+impl AggregateUDFImpl for UserPeriodTotals {
+    fn name(&self) -> &str {
+        "segsql_user_period_totals"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.output_type())
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "pairs"),
+            self.output_type(),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        internal_err!("segsql_user_period_totals runs grouped only")
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(UserPeriodTotalsGroups {
+            scale: self.scale,
+            pairs: vec![],
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct UserPeriodTotalsGroups {
+    scale: i8,
+    pairs: Vec<Vec<(i32, i128)>>,
+}
+
+impl GroupsAccumulator for UserPeriodTotalsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.pairs.resize_with(total_num_groups, Vec::new);
+        let periods = values[0].as_primitive::<Int32Type>();
+        let totals = values[1].as_primitive::<Decimal128Type>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if periods.is_valid(row) && is_selected(opt_filter, row) {
+                // A NULL amount is an active period worth nothing.
+                let total = if totals.is_valid(row) {
+                    totals.value(row)
+                } else {
+                    0
+                };
+                push_pair(&mut self.pairs[group], periods.value(row), total);
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let mut groups = emit_to.take_needed(&mut self.pairs);
+        groups.iter_mut().for_each(normalize_pairs);
+        pairs_array(groups, self.scale)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.evaluate(emit_to)?])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.pairs.resize_with(total_num_groups, Vec::new);
+        let lists = values[0].as_list::<i32>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            let target = &mut self.pairs[group];
+            read_pairs(lists, row, |period, total| push_pair(target, period, total));
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let periods = values[0].as_primitive::<Int32Type>();
+        let totals = values[1].as_primitive::<Decimal128Type>();
+        let groups = (0..periods.len())
+            .map(|row| {
+                if periods.is_valid(row) && is_selected(opt_filter, row) {
+                    vec![(
+                        periods.value(row),
+                        if totals.is_valid(row) {
+                            totals.value(row)
+                        } else {
+                            0
+                        },
+                    )]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        Ok(vec![pairs_array(groups, self.scale)?])
+    }
+
+    fn size(&self) -> usize {
+        self.pairs.capacity() * size_of::<Vec<(i32, i128)>>()
+            + self
+                .pairs
+                .iter()
+                .map(|p| p.capacity() * size_of::<(i32, i128)>())
+                .sum::<usize>()
+    }
+}
+
+/// `revenue_fold(pairs, cohort)`: per-offset revenue totals of a cohort, exact.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RevenueFold {
+    signature: Signature,
+    scale: i8,
+}
+
+impl RevenueFold {
+    pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
+        Arc::new(AggregateUDF::from(RevenueFold {
+            signature: Signature::exact(
+                vec![
+                    list_of(DataType::Struct(pair_fields(scale))),
+                    DataType::Int32,
+                ],
+                Volatility::Immutable,
+            ),
+            scale,
+        }))
+    }
+}
+
+impl AggregateUDFImpl for RevenueFold {
+    fn name(&self) -> &str {
+        "segsql_revenue_fold"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of(DataType::Decimal128(38, self.scale)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "totals"),
+            list_of(DataType::Decimal128(38, self.scale)),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RevenueFoldAccumulator {
+            scale: self.scale,
+            totals: vec![],
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct RevenueFoldAccumulator {
+    scale: i8,
+    totals: Vec<i128>,
+}
+
+impl Accumulator for RevenueFoldAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let lists = values[0].as_list::<i32>();
+        let cohorts = values[1].as_primitive::<Int32Type>();
+        for row in 0..lists.len() {
+            if cohorts.is_null(row) {
+                continue;
+            }
+            let cohort = cohorts.value(row);
+            let totals = &mut self.totals;
+            read_pairs(lists, row, |period, total| {
+                let offset = (period - cohort).max(0) as usize;
+                if totals.len() <= offset {
+                    totals.resize(offset + 1, 0);
+                }
+                totals[offset] += total;
+            });
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for list in states[0].as_list::<i32>().iter().flatten() {
+            merge_counts(
+                &mut self.totals,
+                list.as_primitive::<Decimal128Type>().values(),
+            );
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let values =
+            Decimal128Array::from(self.totals.clone()).with_precision_and_scale(38, self.scale)?;
+        let array = list_array(
+            DataType::Decimal128(38, self.scale),
+            [self.totals.len()],
+            Arc::new(values),
+        )?;
+        ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.totals.capacity() * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_merge_by_period() {
+        let mut pairs = vec![(3, 5), (1, 2), (3, 1), (1, 10)];
+        normalize_pairs(&mut pairs);
+        assert_eq!(pairs, vec![(1, 12), (3, 6)]);
+    }
+
+    #[test]
+    fn grouped_periods_are_sorted_and_distinct() {
+        let mut groups = UserPeriodsGroups::default();
+        let values: ArrayRef = Arc::new(Int32Array::from(vec![5, 3, 5, 3, 7]));
+        groups
+            .update_batch(&[values], &[0, 0, 0, 1, 1], None, 2)
+            .unwrap();
+        let result = groups.evaluate(EmitTo::All).unwrap();
+        let lists = result.as_list::<i32>();
+        assert_eq!(lists.value(0).as_primitive::<Int32Type>().values(), &[3, 5]);
+        assert_eq!(lists.value(1).as_primitive::<Int32Type>().values(), &[3, 7]);
+    }
+}

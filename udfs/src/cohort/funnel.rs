@@ -1,0 +1,649 @@
+//! `funnel(source, user, ts, event, steps [, window])`: how many users reach each step.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray,
+    StringArray, StructArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit,
+};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
+    LogicalPlan, Signature, Volatility, cast, lit, when,
+};
+use datafusion::prelude::{col, ident};
+
+use super::cohort_retention::COHORT_SECTION;
+use crate::common::args::{
+    SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table,
+    string_arg,
+};
+use crate::common::plan::{scan, view};
+use crate::registry::DocumentedTableFunction;
+
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        COHORT_SECTION,
+        "A conversion funnel: one row per step with step (1, 2, ...), event, users (users who \
+         reached the step), conversion_from_previous and conversion_from_first. steps is a \
+         comma-separated list of event names in order; each step must happen at or after the \
+         previous one, and within window of the funnel's first step. A user counts once per \
+         step and only for the steps reached in order: skipping a step stops the count there. \
+         With a window, every first-step event may start the funnel and the deepest one \
+         counts (ClickHouse's windowFunnel). Events at the same moment are taken in step \
+         order. Rows with a NULL user, time or event are skipped. Conversions are NULL when \
+         the step they divide by has no users.",
+        "funnel(source, user, ts, event, steps [, window])",
+    )
+    .with_argument("source", "Table or view of events, by name.")
+    .with_argument("user", "User id column.")
+    .with_argument("ts", "Event time: DATE, TIMESTAMP or ISO text.")
+    .with_argument("event", "Event name column.")
+    .with_argument("steps", "At least two event names in order, e.g. 'view,cart,purchase'.")
+    .with_argument("window", "Optional time limit from the first step, e.g. '7 days' or '2 hours'.")
+    .with_sql_example(
+        "SELECT step, event, users, round(conversion_from_first, 3) AS from_first\nFROM funnel(sample.events, user_id, ts, event, 'view,cart,checkout,purchase', '1 day')\nORDER BY step;",
+    )
+    .build()
+});
+
+/// The deepest step a user reached: `events` are (time, name index) pairs, `steps` the
+/// name index of each step, `window` the longest time from the first step (None: no limit).
+pub fn funnel_depth(events: &mut [(i64, u32)], steps: &[u32], window: Option<i64>) -> usize {
+    // Ties in time are taken in step order, which keeps the answer independent of row order.
+    let step_rank = |name: u32| steps.iter().position(|&s| s == name).unwrap_or(usize::MAX);
+    events.sort_unstable_by_key(|&(ts, name)| (ts, step_rank(name)));
+    // start[level] is the latest start time of a chain that has reached `level`; keeping the
+    // latest start leaves the most room in the window for the steps after it.
+    let mut start: Vec<Option<i64>> = vec![None; steps.len()];
+    for &(ts, name) in events.iter() {
+        for level in (0..steps.len()).rev() {
+            if steps[level] != name {
+                continue;
+            }
+            if level == 0 {
+                start[0] = Some(ts);
+            } else if let Some(begin) = start[level - 1]
+                && window.is_none_or(|w| ts - begin <= w)
+            {
+                start[level] = Some(start[level].map_or(begin, |s| s.max(begin)));
+            }
+        }
+    }
+    start
+        .iter()
+        .rposition(Option::is_some)
+        .map_or(0, |deepest| deepest + 1)
+}
+
+/// Users reaching each step, from the depth each user reached.
+pub fn step_counts(depths: &[usize], steps: usize) -> Vec<i64> {
+    let mut counts = vec![0i64; steps];
+    for &depth in depths {
+        for count in &mut counts[..depth.min(steps)] {
+            *count += 1;
+        }
+    }
+    counts
+}
+
+/// The window argument as microseconds.
+fn window_micros(value: &ScalarValue) -> Result<i64> {
+    let interval = match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) => Some(*v),
+        ScalarValue::Utf8(Some(_))
+        | ScalarValue::LargeUtf8(Some(_))
+        | ScalarValue::Utf8View(Some(_)) => {
+            match value.cast_to(&DataType::Interval(
+                datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
+            )) {
+                Ok(ScalarValue::IntervalMonthDayNano(Some(v))) => Some(v),
+                _ => None,
+            }
+        }
+        ScalarValue::IntervalDayTime(Some(v)) => {
+            return Ok(v.days as i64 * 86_400_000_000 + v.milliseconds as i64 * 1000);
+        }
+        _ => None,
+    };
+    match interval {
+        Some(v) if v.months != 0 => {
+            plan_err!(
+                "funnel: window must be in days, hours or minutes (months vary in length), got {value}"
+            )
+        }
+        Some(v) if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) => {
+            plan_err!("funnel: window must be positive, got {value}")
+        }
+        Some(v) => Ok(v.days as i64 * 86_400_000_000 + v.nanoseconds / 1000),
+        None => plan_err!(
+            "funnel: window must be an interval such as '7 days' or '2 hours', got {value}"
+        ),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Funnel;
+
+impl TableFunctionImpl for Funnel {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        const NAME: &str = "funnel";
+        check_arity(
+            NAME,
+            &args,
+            5,
+            6,
+            "funnel(source, user, ts, event, steps [, window])",
+        )?;
+        let source = source_table(NAME, &args)?;
+        let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
+        let ts = column_arg(NAME, &args, &source, 2, "ts")?;
+        if !is_temporal_or_text(&ts.1) {
+            return plan_err!(
+                "{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}",
+                ts.0,
+                ts.1
+            );
+        }
+        let (event, _) = column_arg(NAME, &args, &source, 3, "event")?;
+        let Some(steps) = string_arg(NAME, &args, 4, "steps")? else {
+            return plan_err!(
+                "{NAME}: steps must list at least two events, e.g. 'view,cart,purchase'"
+            );
+        };
+        let steps: Vec<String> = steps.split(',').map(|s| s.trim().to_string()).collect();
+        if steps.len() < 2 || steps.iter().any(String::is_empty) {
+            return plan_err!(
+                "{NAME}: steps must list at least two non-empty event names, e.g. 'view,cart,purchase'"
+            );
+        }
+        let window = match literal_arg(NAME, &args, 5, "window")? {
+            Some(value) => Some(window_micros(value)?),
+            None => None,
+        };
+        let plan = funnel_plan(&source, &user, &ts, &event, &steps, window)?;
+        Ok(view(plan, format!("{NAME}({}, ...)", source.reference)))
+    }
+}
+
+fn funnel_plan(
+    source: &SourceTable,
+    user: &str,
+    ts: &(String, DataType),
+    event: &str,
+    steps: &[String],
+    window: Option<i64>,
+) -> Result<LogicalPlan> {
+    let mut names: Vec<String> = Vec::new();
+    for step in steps {
+        if !names.contains(step) {
+            names.push(step.clone());
+        }
+    }
+    let step_names: Vec<u32> = steps
+        .iter()
+        .map(|s| names.iter().position(|n| n == s).unwrap_or(0) as u32)
+        .collect();
+    let event_col = cast(ident(event), DataType::Utf8);
+    let mut name_index = when(event_col.clone().eq(lit(names[0].clone())), lit(0i32));
+    for (index, name) in names.iter().enumerate().skip(1) {
+        name_index = name_index.when(event_col.clone().eq(lit(name.clone())), lit(index as i32));
+    }
+    let name_index: Expr = name_index.end()?;
+    let micros = match &ts.1 {
+        DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(..)
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View => cast(
+            cast(
+                ident(&ts.0),
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+            ),
+            DataType::Int64,
+        ),
+        other => return plan_err!("funnel: unsupported time type {other}"),
+    };
+    let user = ident(user);
+    let in_steps = event_col.in_list(names.iter().map(|n| lit(n.clone())).collect(), false);
+    let depth = UserFunnelDepth::udaf(step_names.clone(), window);
+    let fold = FunnelFold::udaf(steps.to_vec());
+    scan(source)?
+        .filter(
+            user.clone()
+                .is_not_null()
+                .and(ident(&ts.0).is_not_null())
+                .and(in_steps),
+        )?
+        .project(vec![
+            user.clone(),
+            micros.alias("__ts"),
+            name_index.alias("__name"),
+        ])?
+        .aggregate(
+            vec![user],
+            vec![
+                depth
+                    .call(vec![col("__ts"), col("__name")])
+                    .alias("__depth"),
+            ],
+        )?
+        .aggregate(
+            Vec::<Expr>::new(),
+            vec![fold.call(vec![col("__depth")]).alias("__steps")],
+        )?
+        .unnest_column("__steps")?
+        .project(vec![
+            get_field(col("__steps"), "step").alias("step"),
+            get_field(col("__steps"), "event").alias("event"),
+            get_field(col("__steps"), "users").alias("users"),
+            get_field(col("__steps"), "conversion_from_previous").alias("conversion_from_previous"),
+            get_field(col("__steps"), "conversion_from_first").alias("conversion_from_first"),
+        ])?
+        .build()
+}
+
+impl DocumentedTableFunction for Funnel {
+    fn name(&self) -> &str {
+        "funnel"
+    }
+
+    fn documentation(&self) -> &Documentation {
+        &DOC
+    }
+}
+
+/// Internal aggregate: the funnel depth of each user, from (time, name index) rows.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UserFunnelDepth {
+    signature: Signature,
+    steps: Vec<u32>,
+    window: Option<i64>,
+}
+
+impl UserFunnelDepth {
+    fn udaf(steps: Vec<u32>, window: Option<i64>) -> Arc<AggregateUDF> {
+        let signature = Signature::exact(
+            vec![DataType::Int64, DataType::Int32],
+            Volatility::Immutable,
+        );
+        Arc::new(AggregateUDF::from(UserFunnelDepth {
+            signature,
+            steps,
+            window,
+        }))
+    }
+}
+
+fn events_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
+}
+
+/// A user's events packed as `ts * 256 + name` would overflow for far dates, so state keeps
+/// two parallel lists: times, then name indexes.
+fn events_state(groups: Vec<Vec<(i64, u32)>>) -> Result<Vec<ArrayRef>> {
+    let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let (times, names): (Vec<i64>, Vec<i64>) = groups
+        .into_iter()
+        .flatten()
+        .map(|(t, n)| (t, n as i64))
+        .unzip();
+    let field = Arc::new(Field::new_list_field(DataType::Int64, true));
+    let offsets = OffsetBuffer::from_lengths(lengths);
+    Ok(vec![
+        Arc::new(ListArray::try_new(
+            field.clone(),
+            offsets.clone(),
+            Arc::new(Int64Array::from(times)),
+            None,
+        )?),
+        Arc::new(ListArray::try_new(
+            field,
+            offsets,
+            Arc::new(Int64Array::from(names)),
+            None,
+        )?),
+    ])
+}
+
+impl AggregateUDFImpl for UserFunnelDepth {
+    fn name(&self) -> &str {
+        "segsql_funnel_depth"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format_state_name(args.name, "times"),
+                events_type(),
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "names"),
+                events_type(),
+                true,
+            )),
+        ])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        internal_err!("segsql_funnel_depth runs grouped only")
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(FunnelGroups {
+            steps: self.steps.clone(),
+            window: self.window,
+            events: vec![],
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct FunnelGroups {
+    steps: Vec<u32>,
+    window: Option<i64>,
+    events: Vec<Vec<(i64, u32)>>,
+}
+
+fn selected(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+impl GroupsAccumulator for FunnelGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.events.resize_with(total_num_groups, Vec::new);
+        let times = values[0].as_primitive::<Int64Type>();
+        let names = values[1].as_primitive::<Int32Type>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if times.is_valid(row) && names.is_valid(row) && selected(opt_filter, row) {
+                self.events[group].push((times.value(row), names.value(row) as u32));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.events);
+        let depths: Int32Array = groups
+            .into_iter()
+            .map(|mut events| Some(funnel_depth(&mut events, &self.steps, self.window) as i32))
+            .collect();
+        Ok(Arc::new(depths))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        events_state(emit_to.take_needed(&mut self.events))
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.events.resize_with(total_num_groups, Vec::new);
+        let (times, names) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
+        let (time_values, name_values) = (
+            times.values().as_primitive::<Int64Type>(),
+            names.values().as_primitive::<Int64Type>(),
+        );
+        let offsets = times.value_offsets();
+        for (row, &group) in group_indices.iter().enumerate() {
+            for index in offsets[row] as usize..offsets[row + 1] as usize {
+                self.events[group]
+                    .push((time_values.value(index), name_values.value(index) as u32));
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let times = values[0].as_primitive::<Int64Type>();
+        let names = values[1].as_primitive::<Int32Type>();
+        let groups = (0..times.len())
+            .map(|row| {
+                if times.is_valid(row) && names.is_valid(row) && selected(opt_filter, row) {
+                    vec![(times.value(row), names.value(row) as u32)]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        events_state(groups)
+    }
+
+    fn size(&self) -> usize {
+        self.events.capacity() * size_of::<Vec<(i64, u32)>>()
+            + self.events.iter().map(|e| e.capacity() * 16).sum::<usize>()
+    }
+}
+
+/// Internal aggregate: users' depths folded into the funnel's rows.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FunnelFold {
+    signature: Signature,
+    steps: Vec<String>,
+}
+
+fn funnel_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("step", DataType::Int32, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("users", DataType::Int64, false),
+        Field::new("conversion_from_previous", DataType::Float64, true),
+        Field::new("conversion_from_first", DataType::Float64, true),
+    ])
+}
+
+impl FunnelFold {
+    fn udaf(steps: Vec<String>) -> Arc<AggregateUDF> {
+        let signature = Signature::exact(vec![DataType::Int32], Volatility::Immutable);
+        Arc::new(AggregateUDF::from(FunnelFold { signature, steps }))
+    }
+}
+
+impl AggregateUDFImpl for FunnelFold {
+    fn name(&self) -> &str {
+        "segsql_funnel_fold"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(Arc::new(Field::new_list_field(
+            DataType::Struct(funnel_fields()),
+            true,
+        ))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "counts"),
+            events_type(),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(FunnelFoldAccumulator {
+            steps: self.steps.clone(),
+            counts: vec![0; self.steps.len()],
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct FunnelFoldAccumulator {
+    steps: Vec<String>,
+    counts: Vec<i64>,
+}
+
+impl Accumulator for FunnelFoldAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let depths: Vec<usize> = values[0]
+            .as_primitive::<Int32Type>()
+            .iter()
+            .flatten()
+            .map(|d| d as usize)
+            .collect();
+        for (count, add) in self
+            .counts
+            .iter_mut()
+            .zip(step_counts(&depths, self.steps.len()))
+        {
+            *count += add;
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for list in states[0].as_list::<i32>().iter().flatten() {
+            for (count, add) in self
+                .counts
+                .iter_mut()
+                .zip(list.as_primitive::<Int64Type>().values())
+            {
+                *count += add;
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let field = Arc::new(Field::new_list_field(DataType::Int64, true));
+        let list = ListArray::try_new(
+            field,
+            OffsetBuffer::from_lengths([self.counts.len()]),
+            Arc::new(Int64Array::from(self.counts.clone())),
+            None,
+        )?;
+        Ok(vec![ScalarValue::List(Arc::new(list))])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let first = self.counts.first().copied().unwrap_or(0);
+        let ratio = |num: i64, den: i64| (den > 0).then(|| num as f64 / den as f64);
+        let previous: Vec<Option<f64>> = (0..self.counts.len())
+            .map(|i| {
+                if i == 0 {
+                    ratio(first, first)
+                } else {
+                    ratio(self.counts[i], self.counts[i - 1])
+                }
+            })
+            .collect();
+        let from_first: Vec<Option<f64>> = self.counts.iter().map(|&c| ratio(c, first)).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from_iter_values(1..=self.counts.len() as i32)),
+            Arc::new(StringArray::from_iter_values(&self.steps)),
+            Arc::new(Int64Array::from(self.counts.clone())),
+            Arc::new(Float64Array::from(previous)),
+            Arc::new(Float64Array::from(from_first)),
+        ];
+        let rows = StructArray::try_new(funnel_fields(), columns, None)?;
+        let list = ListArray::try_new(
+            Arc::new(Field::new_list_field(
+                DataType::Struct(funnel_fields()),
+                true,
+            )),
+            OffsetBuffer::from_lengths([self.counts.len()]),
+            Arc::new(rows),
+            None,
+        )?;
+        Ok(ScalarValue::List(Arc::new(list)))
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.counts.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIEW: u32 = 0;
+    const CART: u32 = 1;
+    const BUY: u32 = 2;
+
+    #[test]
+    fn steps_in_order() {
+        let steps = [VIEW, CART, BUY];
+        assert_eq!(
+            funnel_depth(&mut [(1, VIEW), (2, CART), (3, BUY)], &steps, None),
+            3
+        );
+        // Out of order: the purchase before the cart does not count.
+        assert_eq!(
+            funnel_depth(&mut [(1, VIEW), (2, BUY), (3, CART)], &steps, None),
+            2
+        );
+        // Skipping the cart stops the funnel at the view.
+        assert_eq!(funnel_depth(&mut [(1, VIEW), (3, BUY)], &steps, None), 1);
+        // No first step: not in the funnel at all.
+        assert_eq!(funnel_depth(&mut [(1, CART), (2, BUY)], &steps, None), 0);
+    }
+
+    #[test]
+    fn window_counts_from_the_best_start() {
+        let steps = [VIEW, CART, BUY];
+        let mut events = [(0, VIEW), (100, VIEW), (105, CART), (108, BUY)];
+        assert_eq!(funnel_depth(&mut events, &steps, Some(10)), 3);
+        let mut late = [(0, VIEW), (5, CART), (50, BUY)];
+        assert_eq!(funnel_depth(&mut late, &steps, Some(10)), 2);
+    }
+
+    #[test]
+    fn ties_follow_step_order_and_repeated_steps_need_two_events() {
+        let steps = [VIEW, CART];
+        assert_eq!(funnel_depth(&mut [(5, CART), (5, VIEW)], &steps, None), 2);
+        let twice = [VIEW, VIEW, BUY];
+        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, BUY)], &twice, None), 1);
+        assert_eq!(
+            funnel_depth(&mut [(1, VIEW), (2, VIEW), (3, BUY)], &twice, None),
+            3
+        );
+    }
+
+    #[test]
+    fn counts_per_step() {
+        assert_eq!(step_counts(&[3, 1, 0, 2], 3), vec![3, 2, 1]);
+    }
+}
