@@ -2,5 +2,6 @@
 
 mod cli;
 mod docs;
+mod parity;
 mod slt;
 mod support;

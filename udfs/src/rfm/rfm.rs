@@ -26,7 +26,8 @@ use crate::registry::DocumentedTableFunction;
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         RFM_SECTION,
-        "One row per customer of an orders table: first_order, last_order, recency_days, \
+        "RFM analysis of an orders table: one row per customer with recency, frequency, \
+         monetary value, their scores and the segment. The columns are first_order, last_order, recency_days, \
          frequency, monetary, avg_order_value, tenure_days, r_score, f_score, m_score, \
          rfm_score and segment, with the customer column named as in the source. recency_days \
          and tenure_days count calendar days from the date of the last and first order to the \

@@ -24,9 +24,9 @@ use crate::registry::DocumentedTableFunction;
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         RFM_SECTION,
-        "The buy-till-you-die summary that BG/NBD and Gamma-Gamma models take, with the exact \
-         definitions of the Python lifetimes package's summary_data_from_transaction_data: \
-         timestamps are truncated to grain periods (day, or Monday-based week); as_of (its \
+        "The buy-till-you-die summary (frequency, recency, T, monetary_value) that BG/NBD and \
+         Gamma-Gamma models take, as the Python lifetimes package computes it. The definitions \
+         are those of its summary_data_from_transaction_data: timestamps are truncated to grain periods (day, or Monday-based week); as_of (its \
          observation_period_end) defaults to the period of the latest timestamp and later \
          periods are dropped; frequency is the number of distinct periods with a purchase minus \
          one; recency is the last period minus the first; T (quote it: \"T\") is as_of minus the \
