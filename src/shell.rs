@@ -92,6 +92,11 @@ pub fn user_message(error: &DataFusionError) -> String {
         {
             format!("{message}; \\d lists the tables")
         }
+        DataFusionError::Plan(message) if message.starts_with("Too many columns! The subquery") => {
+            format!(
+                "{message}; segsql's table functions take a table or view by name: CREATE VIEW v AS SELECT ... first"
+            )
+        }
         DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
         DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
         DataFusionError::Shared(inner) => user_message(inner),

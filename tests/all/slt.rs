@@ -78,21 +78,25 @@ impl AsyncDB for SegDb {
             .iter()
             .map(|f| column_type(f.data_type()))
             .collect();
-        let rows = segsql::output::cells(&last.batches)
-            .map_err(|e| SltError(e.to_string()))?
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .map(|cell| {
-                        if cell.is_empty() {
-                            "(empty)".into()
-                        } else {
-                            cell
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for row in segsql::output::cells(&last.batches).map_err(|e| SltError(e.to_string()))? {
+            let row: Vec<String> = row
+                .into_iter()
+                .map(|cell| {
+                    if cell.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        cell.trim_end().to_string()
+                    }
+                })
+                .collect();
+            // A multi-line value (an EXPLAIN plan) is written one line per row in .slt files.
+            if row.iter().any(|cell| cell.contains('\n')) {
+                rows.extend(row.join(" ").lines().map(|line| vec![line.to_string()]));
+            } else {
+                rows.push(row);
+            }
+        }
         Ok(DBOutput::Rows { types, rows })
     }
 
@@ -137,6 +141,23 @@ async fn sqllogictests() {
                 _models: models,
             })
         });
+        // SLT_UPDATE=1 rewrites the expected results from what segsql returns now; review
+        // the diff before committing it.
+        if std::env::var_os("SLT_UPDATE").is_some() {
+            let update = runner
+                .update_test_file(
+                    file,
+                    " ",
+                    sqllogictest::default_validator,
+                    sqllogictest::default_normalizer,
+                    sqllogictest::default_column_validator,
+                )
+                .await;
+            if let Err(error) = update {
+                failures.push(format!("{}\n{error}", file.display()));
+            }
+            continue;
+        }
         if let Err(error) = runner.run_file_async(file).await {
             failures.push(format!("{}\n{}", file.display(), error.display(false)));
         }

@@ -7,6 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Int32Type, TimeUnit};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::functions::datetime::expr_fn::to_local_time;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility, cast, lit,
@@ -28,6 +29,10 @@ pub fn day_number(column: &str, data_type: &DataType) -> Expr {
             ),
             DataType::Date32,
         ),
+        // Arrow's cast takes the UTC date of a zoned timestamp; the local date is wanted.
+        DataType::Timestamp(_, Some(_)) => {
+            cast(to_local_time(vec![ident(column)]), DataType::Date32)
+        }
         _ => cast(ident(column), DataType::Date32),
     };
     cast(date, DataType::Int32)

@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, plan_err};
+use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions::string::expr_fn::{concat, concat_ws};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
@@ -124,10 +125,12 @@ fn rfm_plan(
         keep = keep.and(day_number(ts, ts_type).lt_eq(lit(day)));
     }
     let amount_is_float = args.amount.1.is_floating();
+    // A customer whose amounts are all NULL has spent nothing, not an unknown amount.
+    let total = coalesce(vec![sum(col("__amount")), lit(0)]);
     let monetary = if amount_is_float {
-        cast(sum(col("__amount")), DataType::Float64)
+        cast(total, DataType::Float64)
     } else {
-        sum(col("__amount"))
+        total
     };
     let builder = scan(source)?
         .filter(keep)?

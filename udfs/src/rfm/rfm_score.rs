@@ -2,7 +2,11 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Scalar, StringArray, new_null_array,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
@@ -19,8 +23,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
         "The RFM code of each row, such as '545': the recency, frequency and monetary scores \
          by quantile within the window partition, as quantile_score computes them, with recency \
          reversed so that fewer days since the last order score higher. With bins above 9 the \
-         three scores are joined with '-' ('10-3-7'). NULL when any of the three inputs is NULL; \
-         NULL inputs do not count in the quantiles.",
+         three scores are joined with '-' ('10-3-7'). NULL when any of the three inputs is NULL, \
+         and such rows do not count in any of the quantiles.",
         "rfm_score(recency_days, frequency, monetary [, bins]) OVER ([PARTITION BY ...])",
     )
     .with_argument("recency_days", "Days since the last order (smaller is better).")
@@ -123,6 +127,27 @@ impl WindowUDFImpl for RfmScore {
     }
 }
 
+/// The columns with every row that has a NULL in any of them set to NULL in all.
+fn complete_rows(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    let mut nulls: Option<NullBuffer> = None;
+    for column in columns {
+        nulls = NullBuffer::union(nulls.as_ref(), column.logical_nulls().as_ref());
+    }
+    let Some(nulls) = nulls else {
+        return Ok(columns.to_vec());
+    };
+    let mask = BooleanArray::new(nulls.into_inner(), None);
+    let blank = new_null_array(&DataType::Null, 1);
+    columns
+        .iter()
+        .map(|column| {
+            let blank = datafusion::arrow::compute::cast(&blank, column.data_type())?;
+            let blank = Scalar::new(blank);
+            Ok(zip(&mask, column, &blank)?)
+        })
+        .collect()
+}
+
 #[derive(Debug)]
 struct RfmScoreEvaluator {
     bins: u64,
@@ -130,9 +155,11 @@ struct RfmScoreEvaluator {
 
 impl PartitionEvaluator for RfmScoreEvaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
-        let r = score_array("rfm_score", &values[0], self.bins, true)?;
-        let f = score_array("rfm_score", &values[1], self.bins, false)?;
-        let m = score_array("rfm_score", &values[2], self.bins, false)?;
+        // A row missing any of the three is left out of all three quantiles.
+        let complete = complete_rows(&values[..3])?;
+        let r = score_array("rfm_score", &complete[0], self.bins, true)?;
+        let f = score_array("rfm_score", &complete[1], self.bins, false)?;
+        let m = score_array("rfm_score", &complete[2], self.bins, false)?;
         let codes: StringArray = r
             .iter()
             .zip(&f)
