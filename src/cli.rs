@@ -101,11 +101,7 @@ pub enum Command {
         #[arg(long, default_value_t = sample::DEFAULT_SEED)]
         seed: u64,
         /// Tables to write, comma-separated
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "customers,orders,events,marketing_spend"
-        )]
+        #[arg(long, value_delimiter = ',', default_value = "customers,orders,events,marketing_spend")]
         tables: Vec<String>,
         /// Threads to generate with (default: all cores); the files do not depend on it
         #[arg(long, value_name = "N")]
@@ -120,22 +116,15 @@ pub struct MaxRows(pub Option<usize>);
 fn parse_maxrows(text: &str) -> Result<MaxRows, String> {
     match text {
         "all" | "inf" | "0" => Ok(MaxRows(None)),
-        n => n
-            .parse()
-            .map(|n| MaxRows(Some(n)))
-            .map_err(|_| format!("expected a number or all, got '{n}'")),
+        n => n.parse().map(|n| MaxRows(Some(n))).map_err(|_| format!("expected a number or all, got '{n}'")),
     }
 }
 
 /// `NAME=VALUE`.
 pub fn parse_param(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))?;
+    let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))?;
     if !crate::params::is_valid_name(name) {
-        return Err(format!(
-            "'{name}' is not a parameter name; use letters, digits and _"
-        ));
+        return Err(format!("'{name}' is not a parameter name; use letters, digits and _"));
     }
     Ok((name.to_string(), value.to_string()))
 }
@@ -143,13 +132,9 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 /// `4G`, `512M`, `1.5GB`, `1000000` (bytes).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let upper = text.trim().to_uppercase();
-    let number_end = upper
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(upper.len());
+    let number_end = upper.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(upper.len());
     let (number, unit) = upper.split_at(number_end);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a size such as 4G or 512M, got '{text}'"))?;
+    let value: f64 = number.parse().map_err(|_| format!("expected a size such as 4G or 512M, got '{text}'"))?;
     let scale: f64 = match unit.trim().trim_end_matches("IB").trim_end_matches('B') {
         "" => 1.0,
         "K" => 1024.0,
@@ -176,18 +161,10 @@ pub enum Job {
 fn jobs_in_order(cli: &Cli, matches: &ArgMatches) -> Vec<Job> {
     let mut jobs: Vec<(usize, Job)> = Vec::new();
     if let Some(indices) = matches.indices_of("files") {
-        jobs.extend(
-            indices
-                .zip(cli.files.iter())
-                .map(|(i, f)| (i, Job::File(f.clone()))),
-        );
+        jobs.extend(indices.zip(cli.files.iter()).map(|(i, f)| (i, Job::File(f.clone()))));
     }
     if let Some(indices) = matches.indices_of("commands") {
-        jobs.extend(
-            indices
-                .zip(cli.commands.iter())
-                .map(|(i, c)| (i, Job::Command(c.clone()))),
-        );
+        jobs.extend(indices.zip(cli.commands.iter()).map(|(i, c)| (i, Job::Command(c.clone()))));
     }
     jobs.sort_by_key(|(index, _)| *index);
     jobs.into_iter().map(|(_, job)| job).collect()
@@ -204,11 +181,7 @@ pub fn main() -> ExitCode {
         Ok(matches) => matches,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }
     };
     let cli = match Cli::from_arg_matches(&matches) {
@@ -232,21 +205,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
-    if let Some(Command::Generate {
-        customers,
-        out,
-        seed,
-        tables,
-        threads,
-    }) = cli.command
-    {
-        return generate(
-            customers,
-            out,
-            seed,
-            tables,
-            threads.or(cli.threads.map(usize::from)),
-        );
+    if let Some(Command::Generate { customers, out, seed, tables, threads }) = cli.command {
+        return generate(customers, out, seed, tables, threads.or(cli.threads.map(usize::from)));
     }
     let jobs = jobs_in_order(&cli, &matches);
     // Read every script before running any, so a typo in the last file does not leave a
@@ -317,40 +277,25 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
-    ExitCode::from(if failed {
-        exit::STATEMENT_FAILED
-    } else {
-        exit::OK
-    })
+    ExitCode::from(if failed { exit::STATEMENT_FAILED } else { exit::OK })
 }
 
-fn generate(
-    customers: u64,
-    out: PathBuf,
-    seed: u64,
-    tables: Vec<String>,
-    threads: Option<usize>,
-) -> ExitCode {
+fn generate(customers: u64, out: PathBuf, seed: u64, tables: Vec<String>, threads: Option<usize>) -> ExitCode {
     if customers == 0 {
         return usage_error("generate: --customers must be at least 1");
     }
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let request = GenerateRequest {
-        config: GeneratorConfig {
-            customers,
-            seed,
-            with_events: true,
-        },
+        config: GeneratorConfig { customers, seed, with_events: true },
         out_dir: out.clone(),
         tables,
         threads,
     };
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(customers);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} customers {elapsed_precise} (eta {eta})",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} customers {elapsed_precise} (eta {eta})")
+        {
             bar.set_style(style);
         }
         bar
@@ -362,10 +307,7 @@ fn generate(
     match result {
         Ok(summary) => {
             for (table, rows) in &summary.rows {
-                eprintln!(
-                    "wrote {} ({rows} rows)",
-                    out.join(format!("{table}.parquet")).display()
-                );
+                eprintln!("wrote {} ({rows} rows)", out.join(format!("{table}.parquet")).display());
             }
             ExitCode::from(exit::OK)
         }
@@ -389,10 +331,7 @@ mod tests {
 
     #[test]
     fn params() {
-        assert_eq!(
-            parse_param("as_of=2025-06-30"),
-            Ok(("as_of".into(), "2025-06-30".into()))
-        );
+        assert_eq!(parse_param("as_of=2025-06-30"), Ok(("as_of".into(), "2025-06-30".into())));
         assert_eq!(parse_param("q=a=b"), Ok(("q".into(), "a=b".into())));
         assert!(parse_param("novalue").is_err());
         assert!(parse_param("bad-name=1").is_err());
@@ -400,17 +339,12 @@ mod tests {
 
     #[test]
     fn jobs_keep_command_line_order() {
-        let matches = Cli::command()
-            .try_get_matches_from(["segsql", "-c", "SELECT 1", "-f", "a.sql", "-c", "SELECT 2"])
-            .unwrap();
+        let matches =
+            Cli::command().try_get_matches_from(["segsql", "-c", "SELECT 1", "-f", "a.sql", "-c", "SELECT 2"]).unwrap();
         let cli = Cli::from_arg_matches(&matches).unwrap();
         assert_eq!(
             jobs_in_order(&cli, &matches),
-            vec![
-                Job::Command("SELECT 1".into()),
-                Job::File("a.sql".into()),
-                Job::Command("SELECT 2".into())
-            ]
+            vec![Job::Command("SELECT 1".into()), Job::File("a.sql".into()), Job::Command("SELECT 2".into())]
         );
     }
 

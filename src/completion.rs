@@ -147,21 +147,10 @@ impl Catalog {
                 catalog.schemas.push(schema_name.clone());
             }
             for table in schema.table_names() {
-                let qualified = if public {
-                    table.clone()
-                } else {
-                    format!("{schema_name}.{table}")
-                };
-                let opened = !public
-                    || shell.data.lazy_source(&table).is_none()
-                    || shell.data.is_open(&table);
+                let qualified = if public { table.clone() } else { format!("{schema_name}.{table}") };
+                let opened = !public || shell.data.lazy_source(&table).is_none() || shell.data.is_open(&table);
                 if opened && let Ok(Some(provider)) = schema.table(&table).await {
-                    let columns: Vec<String> = provider
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect();
+                    let columns: Vec<String> = provider.schema().fields().iter().map(|f| f.name().clone()).collect();
                     catalog.columns.insert(qualified.clone(), columns.clone());
                     catalog.columns.entry(table.clone()).or_insert(columns);
                 }
@@ -179,18 +168,11 @@ impl Catalog {
         if let Some((qualifier, partial)) = word.rsplit_once('.') {
             let partial = partial.to_lowercase();
             let mut out: Vec<String> = Vec::new();
-            if self
-                .schemas
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(qualifier))
-            {
+            if self.schemas.iter().any(|s| s.eq_ignore_ascii_case(qualifier)) {
                 out.extend(
                     self.tables
                         .iter()
-                        .filter(|t| {
-                            t.to_lowercase()
-                                .starts_with(&format!("{}.{partial}", qualifier.to_lowercase()))
-                        })
+                        .filter(|t| t.to_lowercase().starts_with(&format!("{}.{partial}", qualifier.to_lowercase())))
                         .cloned(),
                 );
             }
@@ -205,19 +187,10 @@ impl Catalog {
             }
             return out;
         }
-        let previous = before
-            .split_whitespace()
-            .last()
-            .unwrap_or("")
-            .to_uppercase();
+        let previous = before.split_whitespace().last().unwrap_or("").to_uppercase();
         if BEFORE_TABLE.contains(&previous.as_str()) {
             let mut out: Vec<String> = self.tables.iter().filter(|t| starts(t)).cloned().collect();
-            out.extend(
-                self.schemas
-                    .iter()
-                    .filter(|s| starts(s))
-                    .map(|s| format!("{s}.")),
-            );
+            out.extend(self.schemas.iter().filter(|s| starts(s)).map(|s| format!("{s}.")));
             return out;
         }
         let mut out: Vec<String> = Vec::new();
@@ -229,13 +202,7 @@ impl Catalog {
             }
         }
         let upper = word.chars().next().is_some_and(char::is_uppercase);
-        out.extend(KEYWORDS.iter().filter(|k| starts(k)).map(|k| {
-            if upper {
-                k.to_string()
-            } else {
-                k.to_lowercase()
-            }
-        }));
+        out.extend(KEYWORDS.iter().filter(|k| starts(k)).map(|k| if upper { k.to_string() } else { k.to_lowercase() }));
         out.extend(self.functions.iter().filter(|f| starts(f)).cloned());
         out.extend(self.tables.iter().filter(|t| starts(t)).cloned());
         if mentioned.is_empty() {
@@ -250,19 +217,11 @@ impl Catalog {
 
     /// `o` in `FROM sample.orders o` stands for `sample.orders`.
     fn resolve_alias(&self, before: &str, name: &str) -> String {
-        let words: Vec<&str> = before
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> =
+            before.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
         for window in words.windows(2) {
-            let alias_at = if window[1].eq_ignore_ascii_case("as") {
-                None
-            } else {
-                Some(window[1])
-            };
-            if alias_at.is_some_and(|a| a.eq_ignore_ascii_case(name))
-                && self.columns.contains_key(window[0])
-            {
+            let alias_at = if window[1].eq_ignore_ascii_case("as") { None } else { Some(window[1]) };
+            if alias_at.is_some_and(|a| a.eq_ignore_ascii_case(name)) && self.columns.contains_key(window[0]) {
                 return window[0].to_string();
             }
         }
@@ -279,8 +238,7 @@ impl Catalog {
 }
 
 fn mentions(text: &str, table: &str) -> bool {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .any(|w| w.eq_ignore_ascii_case(table))
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).any(|w| w.eq_ignore_ascii_case(table))
 }
 
 /// The rustyline helper: completion plus "keep reading until `;`".
@@ -291,10 +249,7 @@ pub struct ReplHelper {
 
 impl ReplHelper {
     pub fn new(catalog: Arc<RwLock<Catalog>>) -> Self {
-        ReplHelper {
-            catalog,
-            files: FilenameCompleter::new(),
-        }
+        ReplHelper { catalog, files: FilenameCompleter::new() }
     }
 }
 
@@ -315,12 +270,7 @@ fn inside_string(text: &str) -> bool {
 impl Completer for ReplHelper {
     type Candidate = Pair;
 
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before_cursor = &line[..pos];
         let trimmed = before_cursor.trim_start();
         // Meta commands: the command itself, then a file or table argument.
@@ -331,10 +281,7 @@ impl Completer for ReplHelper {
                     let pairs = crate::meta::command_names()
                         .into_iter()
                         .filter(|c| c.starts_with(trimmed))
-                        .map(|c| Pair {
-                            display: c.to_string(),
-                            replacement: format!("{c} "),
-                        })
+                        .map(|c| Pair { display: c.to_string(), replacement: format!("{c} ") })
                         .collect();
                     return Ok((start, pairs));
                 }
@@ -351,14 +298,8 @@ impl Completer for ReplHelper {
         let Ok(catalog) = self.catalog.read() else {
             return Ok((start, vec![]));
         };
-        let pairs = catalog
-            .candidates(before, word)
-            .into_iter()
-            .map(|c| Pair {
-                display: c.clone(),
-                replacement: c,
-            })
-            .collect();
+        let pairs =
+            catalog.candidates(before, word).into_iter().map(|c| Pair { display: c.clone(), replacement: c }).collect();
         Ok((start, pairs))
     }
 }
@@ -388,54 +329,28 @@ mod tests {
 
     fn catalog() -> Catalog {
         let mut catalog = Catalog {
-            tables: vec![
-                "orders".into(),
-                "sample.customers".into(),
-                "sample.orders".into(),
-            ],
+            tables: vec!["orders".into(), "sample.customers".into(), "sample.orders".into()],
             schemas: vec!["sample".into()],
             functions: vec!["sum".into(), "silhouette".into()],
             ..Default::default()
         };
-        catalog.columns.insert(
-            "sample.orders".into(),
-            vec!["order_id".into(), "amount".into()],
-        );
-        catalog
-            .columns
-            .insert("orders".into(), vec!["order_id".into(), "amount".into()]);
-        catalog.columns.insert(
-            "sample.customers".into(),
-            vec!["customer_id".into(), "signup_ts".into()],
-        );
+        catalog.columns.insert("sample.orders".into(), vec!["order_id".into(), "amount".into()]);
+        catalog.columns.insert("orders".into(), vec!["order_id".into(), "amount".into()]);
+        catalog.columns.insert("sample.customers".into(), vec!["customer_id".into(), "signup_ts".into()]);
         catalog
     }
 
     #[test]
     fn tables_after_from() {
         assert_eq!(catalog().candidates("SELECT * FROM ", "o"), vec!["orders"]);
-        assert_eq!(
-            catalog().candidates("SELECT * FROM ", "sa"),
-            vec!["sample.customers", "sample.orders", "sample."]
-        );
-        assert_eq!(
-            catalog().candidates("SELECT * FROM ", "sample.c"),
-            vec!["sample.customers"]
-        );
+        assert_eq!(catalog().candidates("SELECT * FROM ", "sa"), vec!["sample.customers", "sample.orders", "sample."]);
+        assert_eq!(catalog().candidates("SELECT * FROM ", "sample.c"), vec!["sample.customers"]);
     }
 
     #[test]
     fn keywords_follow_the_case_typed() {
-        assert!(
-            catalog()
-                .candidates("", "sel")
-                .contains(&"select".to_string())
-        );
-        assert!(
-            catalog()
-                .candidates("", "SEL")
-                .contains(&"SELECT".to_string())
-        );
+        assert!(catalog().candidates("", "sel").contains(&"select".to_string()));
+        assert!(catalog().candidates("", "SEL").contains(&"SELECT".to_string()));
     }
 
     #[test]
@@ -449,14 +364,8 @@ mod tests {
 
     #[test]
     fn qualified_columns_and_aliases() {
-        assert_eq!(
-            catalog().candidates("SELECT ", "orders.am"),
-            vec!["orders.amount"]
-        );
-        assert_eq!(
-            catalog().candidates("SELECT * FROM sample.customers c WHERE ", "c.sign"),
-            vec!["c.signup_ts"]
-        );
+        assert_eq!(catalog().candidates("SELECT ", "orders.am"), vec!["orders.amount"]);
+        assert_eq!(catalog().candidates("SELECT * FROM sample.customers c WHERE ", "c.sign"), vec!["c.signup_ts"]);
         assert_eq!(
             catalog().candidates("SELECT * FROM sample.customers AS cu WHERE ", "cu.cus"),
             vec!["cu.customer_id"]

@@ -16,9 +16,7 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::options::ReadOptions;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::SessionState;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
 
@@ -65,16 +63,8 @@ pub struct Registered {
 /// anything that is not a letter, digit or underscore replaced by `_`.
 pub fn table_name(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("table");
-    let mut name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut name: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert(0, '_');
     }
@@ -83,25 +73,13 @@ pub fn table_name(path: &Path) -> String {
 
 /// The format of the first data file in a folder (searched depth-first, in name order).
 fn folder_kind(dir: &Path) -> Option<(FileKind, &'static str)> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in &entries {
-        if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(['.', '_']))
-        {
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(['.', '_'])) {
             continue;
         }
-        let found = if path.is_dir() {
-            folder_kind(path)
-        } else {
-            FileKind::from_path(path)
-        };
+        let found = if path.is_dir() { folder_kind(path) } else { FileKind::from_path(path) };
         if found.is_some() {
             return found;
         }
@@ -110,29 +88,19 @@ fn folder_kind(dir: &Path) -> Option<(FileKind, &'static str)> {
 }
 
 /// Finds the tables in `dir` without reading any data.
-pub fn scan_dir(
-    dir: &Path,
-) -> std::result::Result<(BTreeMap<String, LazyTable>, Vec<(PathBuf, String)>), String> {
-    let read = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read data folder {}: {e}", dir.display()))?;
+pub fn scan_dir(dir: &Path) -> std::result::Result<(BTreeMap<String, LazyTable>, Vec<(PathBuf, String)>), String> {
+    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read data folder {}: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = read.flatten().map(|e| e.path()).collect();
     paths.sort();
     let mut tables = BTreeMap::new();
     let mut skipped = Vec::new();
     for path in paths {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         let is_dir = path.is_dir();
-        let found = if is_dir {
-            folder_kind(&path)
-        } else {
-            FileKind::from_path(&path)
-        };
+        let found = if is_dir { folder_kind(&path) } else { FileKind::from_path(&path) };
         let Some((kind, extension)) = found else {
             continue;
         };
@@ -143,21 +111,10 @@ pub fn scan_dir(
         let name = table_name(&path);
         if let Some(existing) = tables.get(&name) {
             let LazyTable { path: kept, .. } = existing;
-            skipped.push((
-                path.clone(),
-                format!("table {name} already comes from {}", kept.display()),
-            ));
+            skipped.push((path.clone(), format!("table {name} already comes from {}", kept.display())));
             continue;
         }
-        tables.insert(
-            name,
-            LazyTable {
-                path,
-                kind,
-                extension,
-                is_dir,
-            },
-        );
+        tables.insert(name, LazyTable { path, kind, extension, is_dir });
     }
     Ok((tables, skipped))
 }
@@ -181,10 +138,7 @@ impl DataSchema {
     /// the same name, as re-running `\load` after new files arrive should.
     pub fn register_dir(&self, dir: &Path) -> std::result::Result<Registered, String> {
         let (found, skipped) = scan_dir(dir)?;
-        let mut lazy = self
-            .lazy
-            .write()
-            .map_err(|_| "data catalog lock poisoned".to_string())?;
+        let mut lazy = self.lazy.write().map_err(|_| "data catalog lock poisoned".to_string())?;
         let tables = found.keys().cloned().collect();
         for (name, table) in found {
             let _ = self.created.deregister_table(&name);
@@ -213,20 +167,14 @@ impl DataSchema {
             .get()
             .and_then(Weak::upgrade)
             .map(|state| state.read().clone())
-            .ok_or_else(|| {
-                exec_datafusion_err!("the session that registered table {name} has ended")
-            })?;
+            .ok_or_else(|| exec_datafusion_err!("the session that registered table {name} has ended"))?;
         let config = state.config().clone();
         let table_options = state.default_table_options();
         let options: ListingOptions = match table.kind {
-            FileKind::Parquet => {
-                ParquetReadOptions::default().to_listing_options(&config, table_options)
-            }
+            FileKind::Parquet => ParquetReadOptions::default().to_listing_options(&config, table_options),
             FileKind::Csv => CsvReadOptions::new().to_listing_options(&config, table_options),
             FileKind::Json if !table.is_dir && starts_with_bracket(&table.path) => {
-                let format = JsonFormat::default()
-                    .with_options(table_options.json)
-                    .with_newline_delimited(false);
+                let format = JsonFormat::default().with_options(table_options.json).with_newline_delimited(false);
                 ListingOptions::new(Arc::new(format))
             }
             FileKind::Json => JsonReadOptions::default().to_listing_options(&config, table_options),
@@ -236,19 +184,12 @@ impl DataSchema {
         if table.is_dir && !location.ends_with('/') {
             location.push('/');
         }
-        let describe = |e: DataFusionError| {
-            exec_datafusion_err!(
-                "cannot open table {name} from {}: {e}",
-                table.path.display()
-            )
-        };
+        let describe =
+            |e: DataFusionError| exec_datafusion_err!("cannot open table {name} from {}: {e}", table.path.display());
         let url = ListingTableUrl::parse(&location).map_err(describe)?;
         let mut listing = ListingTableConfig::new(url).with_listing_options(options);
         if table.is_dir {
-            listing = listing
-                .infer_partitions_from_path(&state)
-                .await
-                .map_err(describe)?;
+            listing = listing.infer_partitions_from_path(&state).await.map_err(describe)?;
         }
         let listing = listing.infer_schema(&state).await.map_err(describe)?;
         Ok(Arc::new(ListingTable::try_new(listing).map_err(describe)?))
@@ -261,21 +202,11 @@ fn path_table(name: &str) -> Option<LazyTable> {
     let path = Path::new(name);
     if path.is_dir() {
         let (kind, extension) = folder_kind(path)?;
-        return Some(LazyTable {
-            path: path.to_path_buf(),
-            kind,
-            extension,
-            is_dir: true,
-        });
+        return Some(LazyTable { path: path.to_path_buf(), kind, extension, is_dir: true });
     }
     let (kind, extension) = FileKind::from_path(path)?;
     let looks_like_path = name.contains('/') || name.contains('*') || path.exists();
-    looks_like_path.then(|| LazyTable {
-        path: path.to_path_buf(),
-        kind,
-        extension,
-        is_dir: false,
-    })
+    looks_like_path.then(|| LazyTable { path: path.to_path_buf(), kind, extension, is_dir: false })
 }
 
 /// A `.json` file holding one JSON array rather than one object per line.
@@ -294,11 +225,7 @@ impl SchemaProvider for DataSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.created.table_names();
         if let Ok(lazy) = self.lazy.read() {
-            names.extend(
-                lazy.keys()
-                    .filter(|k| !self.created.table_exist(k))
-                    .cloned(),
-            );
+            names.extend(lazy.keys().filter(|k| !self.created.table_exist(k)).cloned());
         }
         names.sort();
         names
@@ -318,8 +245,7 @@ impl SchemaProvider for DataSchema {
         let provider = self.open(name, &lazy).await?;
         // Keep the opened table so its schema is inferred once; it stays listed under `lazy`
         // too, so DROP and a reload still know where it came from.
-        self.created
-            .register_table(name.to_string(), provider.clone())?;
+        self.created.register_table(name.to_string(), provider.clone())?;
         Ok(Some(provider))
     }
 
@@ -331,11 +257,7 @@ impl SchemaProvider for DataSchema {
         Ok(self.lazy_table(name).map(|_| TableType::Base))
     }
 
-    fn register_table(
-        &self,
-        name: String,
-        table: Arc<dyn TableProvider>,
-    ) -> Result<Option<Arc<dyn TableProvider>>> {
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
         if self.created.table_exist(&name) || self.lazy_table(&name).is_some() {
             return exec_err!("The table {name} already exists");
         }
@@ -343,11 +265,7 @@ impl SchemaProvider for DataSchema {
     }
 
     fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let removed_lazy = self
-            .lazy
-            .write()
-            .ok()
-            .and_then(|mut lazy| lazy.remove(name));
+        let removed_lazy = self.lazy.write().ok().and_then(|mut lazy| lazy.remove(name));
         let removed = self.created.deregister_table(name)?;
         if removed.is_some() || removed_lazy.is_none() {
             return Ok(removed);
@@ -369,24 +287,15 @@ mod tests {
 
     #[test]
     fn table_names_are_sql_friendly() {
-        assert_eq!(
-            table_name(Path::new("dir/Orders 2024.parquet")),
-            "orders_2024"
-        );
+        assert_eq!(table_name(Path::new("dir/Orders 2024.parquet")), "orders_2024");
         assert_eq!(table_name(Path::new("2024-events.csv")), "_2024_events");
         assert_eq!(table_name(Path::new("customers")), "customers");
     }
 
     #[test]
     fn kinds_by_extension() {
-        assert_eq!(
-            FileKind::from_path(Path::new("a.PARQUET")).map(|k| k.0),
-            Some(FileKind::Parquet)
-        );
-        assert_eq!(
-            FileKind::from_path(Path::new("a.jsonl")).map(|k| k.0),
-            Some(FileKind::Json)
-        );
+        assert_eq!(FileKind::from_path(Path::new("a.PARQUET")).map(|k| k.0), Some(FileKind::Parquet));
+        assert_eq!(FileKind::from_path(Path::new("a.jsonl")).map(|k| k.0), Some(FileKind::Json));
         assert_eq!(FileKind::from_path(Path::new("a.txt")), None);
     }
 
@@ -396,11 +305,7 @@ mod tests {
         std::fs::write(dir.path().join("orders.csv"), "a\n1\n").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
         std::fs::create_dir_all(dir.path().join("events/year=2024")).unwrap();
-        std::fs::write(
-            dir.path().join("events/year=2024/part-0.parquet"),
-            "not read",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("events/year=2024/part-0.parquet"), "not read").unwrap();
         std::fs::write(dir.path().join("orders.parquet"), "").unwrap();
         let (tables, skipped) = scan_dir(dir.path()).unwrap();
         assert_eq!(tables.keys().collect::<Vec<_>>(), vec!["events", "orders"]);

@@ -15,33 +15,15 @@ pub const COMMANDS: [(&str, &str); 16] = [
     ("\\?", "show this help"),
     ("\\d", "list tables"),
     ("\\d NAME", "show the columns of a table"),
-    (
-        "\\functions [PATTERN]",
-        "list segsql's segmentation functions with their docs",
-    ),
+    ("\\functions [PATTERN]", "list segsql's segmentation functions with their docs"),
     ("\\timing [on|off]", "print how long each statement takes"),
-    (
-        "\\i FILE",
-        "run a script (paths are relative to the including script)",
-    ),
-    (
-        "\\set [NAME [VALUE]]",
-        "set a ${NAME} parameter, or list them all",
-    ),
-    (
-        "\\default NAME VALUE",
-        "set NAME unless --param or \\set already did (script defaults)",
-    ),
+    ("\\i FILE", "run a script (paths are relative to the including script)"),
+    ("\\set [NAME [VALUE]]", "set a ${NAME} parameter, or list them all"),
+    ("\\default NAME VALUE", "set NAME unless --param or \\set already did (script defaults)"),
     ("\\unset NAME", "remove a parameter"),
     ("\\o [FILE]", "send results to FILE, or back to the screen"),
-    (
-        "\\load DIR",
-        "register the Parquet/CSV/JSON files and folders in DIR as tables",
-    ),
-    (
-        "\\format FORMAT",
-        "table, csv, tsv, json, ndjson or markdown",
-    ),
+    ("\\load DIR", "register the Parquet/CSV/JSON files and folders in DIR as tables"),
+    ("\\format FORMAT", "table, csv, tsv, json, ndjson or markdown"),
     ("\\maxrows N|all", "rows shown by the table format"),
     ("\\sample", "describe the built-in sample data"),
     ("\\q", "quit"),
@@ -50,10 +32,7 @@ pub const COMMANDS: [(&str, &str); 16] = [
 
 /// The names alone (`\d`, `\set`, ...), for completion.
 pub fn command_names() -> Vec<&'static str> {
-    let mut names: Vec<&str> = COMMANDS
-        .iter()
-        .map(|(usage, _)| usage.split(' ').next().unwrap_or(usage))
-        .collect();
+    let mut names: Vec<&str> = COMMANDS.iter().map(|(usage, _)| usage.split(' ').next().unwrap_or(usage)).collect();
     names.dedup();
     names
 }
@@ -64,25 +43,15 @@ fn message(text: impl Into<String>) -> ShellError {
 
 fn strings_batch(columns: &[(&str, Vec<String>)]) -> Result<RecordBatch, ShellError> {
     let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, _)| Field::new(*name, DataType::Utf8, false))
-            .collect::<Vec<_>>(),
+        columns.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, false)).collect::<Vec<_>>(),
     ));
-    let arrays = columns
-        .iter()
-        .map(|(_, values)| Arc::new(StringArray::from_iter_values(values)) as _)
-        .collect();
+    let arrays = columns.iter().map(|(_, values)| Arc::new(StringArray::from_iter_values(values)) as _).collect();
     Ok(RecordBatch::try_new(schema, arrays).map_err(|e| message(e.to_string()))?)
 }
 
 fn resolve(path: &str, origin: &Origin) -> PathBuf {
     let path = Path::new(path);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        origin.base_dir().join(path)
-    }
+    if path.is_absolute() { path.to_path_buf() } else { origin.base_dir().join(path) }
 }
 
 /// Runs one meta command line (starting with `\`).
@@ -94,16 +63,9 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
     };
     match command {
         "\\?" | "\\help" | "\\h" => {
-            let (usage, help): (Vec<String>, Vec<String>) = COMMANDS
-                .iter()
-                .map(|(u, h)| (u.to_string(), h.to_string()))
-                .unzip();
-            shell
-                .print_batch(strings_batch(&[
-                    ("command", usage),
-                    ("what it does", help),
-                ])?)
-                .await?;
+            let (usage, help): (Vec<String>, Vec<String>) =
+                COMMANDS.iter().map(|(u, h)| (u.to_string(), h.to_string())).unzip();
+            shell.print_batch(strings_batch(&[("command", usage), ("what it does", help)])?).await?;
         }
         "\\q" | "\\quit" => return Ok(Flow::Quit),
         "\\d" if rest.is_empty() => list_tables(shell).await?,
@@ -115,9 +77,7 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
                 "on" => true,
                 "off" => false,
                 other => {
-                    return Err(message(format!(
-                        "\\timing: expected on or off, got '{other}'"
-                    )));
+                    return Err(message(format!("\\timing: expected on or off, got '{other}'")));
                 }
             };
             eprintln!("Timing is {}.", if shell.timing { "on" } else { "off" });
@@ -131,9 +91,7 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
         "\\set" => set_param(shell, rest, true).await?,
         "\\default" => {
             if rest.split_whitespace().count() < 2 {
-                return Err(message(
-                    "\\default needs a name and a value: \\default as_of 2025-12-31",
-                ));
+                return Err(message("\\default needs a name and a value: \\default as_of 2025-12-31"));
             }
             set_param(shell, rest, false).await?
         }
@@ -154,40 +112,27 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
             if rest.is_empty() {
                 return Err(message("\\load needs a folder: \\load path/to/data"));
             }
-            let tables = shell
-                .load_dir(&resolve(rest, origin))
-                .map_err(|e| message(format!("\\load: {e}")))?;
+            let tables = shell.load_dir(&resolve(rest, origin)).map_err(|e| message(format!("\\load: {e}")))?;
             if shell.interactive {
                 eprintln!("Loaded {} table(s): {}", tables.len(), tables.join(", "));
             }
         }
         "\\format" | "\\pset" => {
             let name = rest.strip_prefix("format").map(str::trim).unwrap_or(rest);
-            shell.output.format = name
-                .parse::<Format>()
-                .map_err(|e| message(format!("\\format: {e}")))?;
+            shell.output.format = name.parse::<Format>().map_err(|e| message(format!("\\format: {e}")))?;
         }
         "\\maxrows" => {
             shell.output.maxrows = match rest {
                 "all" | "inf" | "0" => None,
-                n => Some(n.parse().map_err(|_| {
-                    message(format!("\\maxrows: expected a number or all, got '{n}'"))
-                })?),
+                n => Some(n.parse().map_err(|_| message(format!("\\maxrows: expected a number or all, got '{n}'")))?),
             };
         }
         "\\sample" => {
             let lines = crate::sample::describe();
-            shell
-                .print_batch(strings_batch(&[
-                    ("table", lines.0),
-                    ("what it holds", lines.1),
-                ])?)
-                .await?;
+            shell.print_batch(strings_batch(&[("table", lines.0), ("what it holds", lines.1)])?).await?;
         }
         other => {
-            return Err(message(format!(
-                "unknown command {other}; \\? lists the commands"
-            )));
+            return Err(message(format!("unknown command {other}; \\? lists the commands")));
         }
     }
     Ok(Flow::Continue)
@@ -195,14 +140,9 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
 
 async fn set_param(shell: &mut Shell, rest: &str, overwrite: bool) -> Result<(), ShellError> {
     if rest.is_empty() {
-        let (names, values): (Vec<String>, Vec<String>) = shell
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .unzip();
-        return Ok(shell
-            .print_batch(strings_batch(&[("name", names), ("value", values)])?)
-            .await?);
+        let (names, values): (Vec<String>, Vec<String>) =
+            shell.params.iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
+        return Ok(shell.print_batch(strings_batch(&[("name", names), ("value", values)])?).await?);
     }
     let (name, value) = match rest.split_once(char::is_whitespace) {
         Some((name, value)) => (name, value.trim()),
@@ -223,10 +163,7 @@ async fn list_tables(shell: &mut Shell) -> Result<(), ShellError> {
     let mut schemas = Vec::new();
     let mut names = Vec::new();
     let mut kinds = Vec::new();
-    let catalog = shell
-        .ctx
-        .catalog("datafusion")
-        .ok_or_else(|| message("the default catalog is missing"))?;
+    let catalog = shell.ctx.catalog("datafusion").ok_or_else(|| message("the default catalog is missing"))?;
     let mut schema_names = catalog.schema_names();
     schema_names.sort_by_key(|s| (s != "public", s.clone()));
     for schema_name in schema_names {
@@ -254,23 +191,16 @@ async fn list_tables(shell: &mut Shell) -> Result<(), ShellError> {
             kinds.push(kind);
         }
     }
-    shell
-        .print_batch(strings_batch(&[
-            ("schema", schemas),
-            ("name", names),
-            ("type", kinds),
-        ])?)
-        .await?;
+    shell.print_batch(strings_batch(&[("schema", schemas), ("name", names), ("type", kinds)])?).await?;
     Ok(())
 }
 
 async fn describe_table(shell: &mut Shell, name: &str) -> Result<(), ShellError> {
-    let provider = shell.ctx.table_provider(name).await.map_err(|e| {
-        message(format!(
-            "\\d {name}: {}; \\d lists the tables",
-            crate::shell::user_message(&e)
-        ))
-    })?;
+    let provider = shell
+        .ctx
+        .table_provider(name)
+        .await
+        .map_err(|e| message(format!("\\d {name}: {}; \\d lists the tables", crate::shell::user_message(&e))))?;
     let schema = provider.schema();
     let (mut columns, mut types, mut nulls) = (Vec::new(), Vec::new(), Vec::new());
     for field in schema.fields() {
@@ -278,13 +208,7 @@ async fn describe_table(shell: &mut Shell, name: &str) -> Result<(), ShellError>
         types.push(field.data_type().to_string());
         nulls.push(if field.is_nullable() { "YES" } else { "NO" }.to_string());
     }
-    shell
-        .print_batch(strings_batch(&[
-            ("column", columns),
-            ("type", types),
-            ("nullable", nulls),
-        ])?)
-        .await?;
+    shell.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await?;
     Ok(())
 }
 
@@ -316,8 +240,7 @@ pub fn matches_pattern(name: &str, pattern: &str) -> bool {
 }
 
 async fn list_functions(shell: &mut Shell, pattern: &str) -> Result<(), ShellError> {
-    let (mut names, mut kinds, mut summaries, mut examples) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut names, mut kinds, mut summaries, mut examples) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for function in segsql_udfs::functions() {
         if !pattern.is_empty() && !matches_pattern(function.name(), pattern) {
             continue;
@@ -325,10 +248,7 @@ async fn list_functions(shell: &mut Shell, pattern: &str) -> Result<(), ShellErr
         let doc = function.documentation();
         names.push(function.name().to_string());
         kinds.push(function.kind().to_string());
-        summaries.push(
-            doc.map(|d| segsql_udfs::docs::summary(&d.description).to_string())
-                .unwrap_or_default(),
-        );
+        summaries.push(doc.map(|d| segsql_udfs::docs::summary(&d.description).to_string()).unwrap_or_default());
         examples.push(doc.map(|d| d.syntax_example.clone()).unwrap_or_default());
     }
     if names.is_empty() && shell.interactive {

@@ -7,9 +7,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::json::writer::{
-    JsonArray, LineDelimited, WriterBuilder as JsonWriterBuilder,
-};
+use datafusion::arrow::json::writer::{JsonArray, LineDelimited, WriterBuilder as JsonWriterBuilder};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -33,9 +31,8 @@ pub enum Format {
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        <Format as clap::ValueEnum>::from_str(s, true).map_err(|_| {
-            format!("unknown format '{s}': choose table, csv, tsv, json, ndjson or markdown")
-        })
+        <Format as clap::ValueEnum>::from_str(s, true)
+            .map_err(|_| format!("unknown format '{s}': choose table, csv, tsv, json, ndjson or markdown"))
     }
 }
 
@@ -51,11 +48,7 @@ pub struct OutputSettings {
 
 impl Default for OutputSettings {
     fn default() -> Self {
-        OutputSettings {
-            format: Format::Table,
-            maxrows: Some(40),
-            width: None,
-        }
+        OutputSettings { format: Format::Table, maxrows: Some(40), width: None }
     }
 }
 
@@ -105,15 +98,8 @@ pub async fn write_stream(
             out.write_all(text.as_bytes()).map_err(io_error)?;
         }
         Format::Csv | Format::Tsv => {
-            let delimiter = if settings.format == Format::Tsv {
-                b'\t'
-            } else {
-                b','
-            };
-            let mut writer = CsvWriterBuilder::new()
-                .with_header(true)
-                .with_delimiter(delimiter)
-                .build(&mut *out);
+            let delimiter = if settings.format == Format::Tsv { b'\t' } else { b',' };
+            let mut writer = CsvWriterBuilder::new().with_header(true).with_delimiter(delimiter).build(&mut *out);
             // An empty batch first, so an empty result still has its header line.
             writer.write(&RecordBatch::new_empty(schema.clone()))?;
             while let Some(batch) = stream.next().await {
@@ -123,9 +109,7 @@ pub async fn write_stream(
             }
         }
         Format::Json => {
-            let mut writer = JsonWriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, JsonArray>(&mut *out);
+            let mut writer = JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut *out);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 rows += batch.num_rows();
@@ -136,9 +120,7 @@ pub async fn write_stream(
             out.write_all(b"\n").map_err(io_error)?;
         }
         Format::Ndjson => {
-            let mut writer = JsonWriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, LineDelimited>(&mut *out);
+            let mut writer = JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 rows += batch.num_rows();
@@ -162,12 +144,7 @@ pub fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for row in 0..batch.num_rows() {
-            rows.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(row).to_string())
-                    .collect(),
-            );
+            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
         }
     }
     Ok(rows)
@@ -253,34 +230,18 @@ mod tests {
     async fn render(format: Format, maxrows: Option<usize>, with_rows: bool) -> String {
         let (schema, batch) = sample();
         let batches = if with_rows { vec![Ok(batch)] } else { vec![] };
-        let stream = Box::pin(RecordBatchStreamAdapter::new(
-            schema.clone(),
-            futures::stream::iter(batches),
-        ));
+        let stream = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), futures::stream::iter(batches)));
         let mut out = Vec::new();
-        let settings = OutputSettings {
-            format,
-            maxrows,
-            width: None,
-        };
-        write_stream(&mut out, schema, stream, &settings)
-            .await
-            .unwrap();
+        let settings = OutputSettings { format, maxrows, width: None };
+        write_stream(&mut out, schema, stream, &settings).await.unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[tokio::test]
     async fn csv_quotes_and_keeps_header_for_empty_results() {
-        assert_eq!(
-            render(Format::Csv, None, true).await,
-            "id,name,score\n1,\"a,b\",0.5\n2,,2.0\n3,c|d,\n"
-        );
+        assert_eq!(render(Format::Csv, None, true).await, "id,name,score\n1,\"a,b\",0.5\n2,,2.0\n3,c|d,\n");
         assert_eq!(render(Format::Csv, None, false).await, "id,name,score\n");
-        assert!(
-            render(Format::Tsv, None, true)
-                .await
-                .starts_with("id\tname\tscore\n1\ta,b\t0.5\n")
-        );
+        assert!(render(Format::Tsv, None, true).await.starts_with("id\tname\tscore\n1\ta,b\t0.5\n"));
     }
 
     #[tokio::test]
@@ -290,31 +251,18 @@ mod tests {
             Some(r#"{"id":2,"name":null,"score":2.0}"#)
         );
         let json = render(Format::Json, None, true).await;
-        assert!(
-            json.starts_with(r#"[{"id":1,"name":"a,b","score":0.5}"#),
-            "{json}"
-        );
+        assert!(json.starts_with(r#"[{"id":1,"name":"a,b","score":0.5}"#), "{json}");
         assert_eq!(render(Format::Json, None, false).await, "[]\n");
     }
 
     #[tokio::test]
     async fn table_counts_rows_and_truncates() {
         let full = render(Format::Table, Some(40), true).await;
-        assert!(
-            full.contains("NULL") && full.ends_with("3 rows\n"),
-            "{full}"
-        );
+        assert!(full.contains("NULL") && full.ends_with("3 rows\n"), "{full}");
         let cut = render(Format::Table, Some(2), true).await;
-        assert!(
-            cut.ends_with("3 rows (2 shown; --maxrows or \\maxrows to see more)\n"),
-            "{cut}"
-        );
+        assert!(cut.ends_with("3 rows (2 shown; --maxrows or \\maxrows to see more)\n"), "{cut}");
         assert!(!cut.contains("c|d"));
-        assert!(
-            render(Format::Table, None, false)
-                .await
-                .ends_with("0 rows\n")
-        );
+        assert!(render(Format::Table, None, false).await.ends_with("0 rows\n"));
     }
 
     #[tokio::test]
@@ -327,11 +275,6 @@ mod tests {
     #[test]
     fn formats_parse_case_insensitively() {
         assert_eq!("CSV".parse::<Format>(), Ok(Format::Csv));
-        assert!(
-            "xml"
-                .parse::<Format>()
-                .unwrap_err()
-                .contains("choose table")
-        );
+        assert!("xml".parse::<Format>().unwrap_err().contains("choose table"));
     }
 }

@@ -69,9 +69,7 @@ pub fn substitute(text: &str, params: &BTreeMap<String, String>) -> Result<Strin
             && is_valid_name(&after[..close])
         {
             let name = &after[..close];
-            let value = params
-                .get(name)
-                .ok_or_else(|| UndefinedParam(name.to_string()))?;
+            let value = params.get(name).ok_or_else(|| UndefinedParam(name.to_string()))?;
             out.push_str(value);
             rest = &after[close + 1..];
             continue;
@@ -92,10 +90,7 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -123,18 +118,12 @@ mod tests {
     #[test]
     fn comment_markers_inside_strings_do_not_hide_params() {
         let p = params(&[("x", "1")]);
-        assert_eq!(
-            substitute("SELECT '--', ${x}", &p).unwrap(),
-            "SELECT '--', 1"
-        );
+        assert_eq!(substitute("SELECT '--', ${x}", &p).unwrap(), "SELECT '--', 1");
     }
 
     #[test]
     fn double_dollar_escapes() {
-        assert_eq!(
-            substitute("SELECT '$${x}'", &params(&[])).unwrap(),
-            "SELECT '${x}'"
-        );
+        assert_eq!(substitute("SELECT '$${x}'", &params(&[])).unwrap(), "SELECT '${x}'");
     }
 
     #[test]

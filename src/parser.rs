@@ -48,9 +48,7 @@ pub fn parse(sql: &str, dialect_name: &str) -> Result<Vec<SegStatement>> {
             "unsupported SQL dialect '{dialect_name}': set datafusion.sql_parser.dialect to one of generic, postgresql, duckdb, mysql, bigquery"
         );
     };
-    let mut parser = DFParserBuilder::new(sql)
-        .with_dialect(dialect.as_ref())
-        .build()?;
+    let mut parser = DFParserBuilder::new(sql).with_dialect(dialect.as_ref()).build()?;
     let statements = parser.parse_statements()?;
     Ok(statements
         .into_iter()
@@ -78,9 +76,7 @@ fn add_wildcard_to_bare_from(query: &mut Query) {
         && select.flavor == SelectFlavor::FromFirstNoSelect
         && select.projection.is_empty()
     {
-        select
-            .projection
-            .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
+        select.projection.push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
     }
 }
 
@@ -105,28 +101,16 @@ mod tests {
     fn bare_from_selects_everything() {
         let statements = parse("FROM t", "generic").unwrap();
         let SegStatement::DataFusion(statement) = &statements[0];
-        let DFStatement::Statement(sql) = statement.as_ref() else {
-            panic!("not SQL")
-        };
-        let SQLStatement::Query(query) = sql.as_ref() else {
-            panic!("not a query")
-        };
-        let SetExpr::Select(select) = query.body.as_ref() else {
-            panic!("not a select")
-        };
-        assert!(matches!(
-            select.projection.as_slice(),
-            [SelectItem::Wildcard(_)]
-        ));
+        let DFStatement::Statement(sql) = statement.as_ref() else { panic!("not SQL") };
+        let SQLStatement::Query(query) = sql.as_ref() else { panic!("not a query") };
+        let SetExpr::Select(select) = query.body.as_ref() else { panic!("not a select") };
+        assert!(matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)]));
     }
 
     #[test]
     fn unknown_dialect_is_a_clear_error() {
         let err = parse("SELECT 1", "klingon").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unsupported SQL dialect 'klingon'")
-        );
+        assert!(err.to_string().contains("unsupported SQL dialect 'klingon'"));
     }
 
     #[test]

@@ -84,10 +84,7 @@ impl Progress {
                     if stopped.load(Ordering::SeqCst) {
                         return;
                     }
-                    let target = ProgressDrawTarget::term_like_with_hz(
-                        Box::new(NarrowStderr(Term::stderr())),
-                        10,
-                    );
+                    let target = ProgressDrawTarget::term_like_with_hz(Box::new(NarrowStderr(Term::stderr())), 10);
                     let spinner = ProgressBar::with_draw_target(None, target);
                     let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner());
@@ -98,10 +95,7 @@ impl Progress {
                     {
                         let Ok(slot) = bar.lock() else { return };
                         let Some(spinner) = slot.as_ref() else { return };
-                        spinner.set_message(format!(
-                            "{} rows read (Ctrl-C cancels)",
-                            thousands(rows_read(&plan))
-                        ));
+                        spinner.set_message(format!("{} rows read (Ctrl-C cancels)", thousands(rows_read(&plan))));
                         spinner.tick();
                     }
                     tokio::time::sleep(TICK).await;

@@ -39,11 +39,7 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions {
-            threads: None,
-            memory_limit: None,
-            models_dir: PathBuf::from("models"),
-        }
+        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from("models") }
     }
 }
 
@@ -87,9 +83,7 @@ impl From<std::io::Error> for ShellError {
 /// developers ("Error during planning: ", "External error: ", backtraces).
 pub fn user_message(error: &DataFusionError) -> String {
     match error {
-        DataFusionError::Plan(message)
-            if message.starts_with("table '") && message.ends_with("' not found") =>
-        {
+        DataFusionError::Plan(message) if message.starts_with("table '") && message.ends_with("' not found") => {
             format!("{message}; \\d lists the tables")
         }
         DataFusionError::Plan(message) if message.starts_with("Too many columns! The subquery") => {
@@ -105,12 +99,10 @@ pub fn user_message(error: &DataFusionError) -> String {
             None => inner.to_string(),
         },
         DataFusionError::Diagnostic(_, inner) => user_message(inner),
-        DataFusionError::SQL(inner, _) => {
-            format!("syntax error: {inner}").replace("sql parser error: ", "")
+        DataFusionError::SQL(inner, _) => format!("syntax error: {inner}").replace("sql parser error: ", ""),
+        DataFusionError::ResourcesExhausted(message) => {
+            format!("out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once")
         }
-        DataFusionError::ResourcesExhausted(message) => format!(
-            "out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once"
-        ),
         other => other.to_string(),
     }
 }
@@ -162,28 +154,18 @@ pub struct StatementOutput {
 /// Where results go.
 pub enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    File {
-        path: PathBuf,
-        writer: std::io::BufWriter<std::fs::File>,
-    },
+    File { path: PathBuf, writer: std::io::BufWriter<std::fs::File> },
     Memory(Vec<u8>),
 }
 
 impl Sink {
     pub fn stdout() -> Sink {
-        Sink::Stdout(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ))
+        Sink::Stdout(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
     }
 
     pub fn file(path: &Path) -> std::result::Result<Sink, String> {
-        let file = std::fs::File::create(path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(Sink::File {
-            path: path.to_path_buf(),
-            writer: std::io::BufWriter::new(file),
-        })
+        let file = std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Sink::File { path: path.to_path_buf(), writer: std::io::BufWriter::new(file) })
     }
 
     fn writer(&mut self) -> &mut (dyn Write + Send) {
@@ -202,11 +184,8 @@ impl Sink {
 /// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
 /// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
 pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
-    let threads = options.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(NonZeroUsize::get)
-            .unwrap_or(1)
-    });
+    let threads =
+        options.threads.unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(1));
     let config = SessionConfig::new()
         .with_target_partitions(threads)
         .with_information_schema(true)
@@ -216,19 +195,16 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     if let Some(limit) = options.memory_limit {
         // The fair pool lets every spilling operator have its share, and the tracking
         // wrapper names the largest consumers when memory runs out.
-        let pool = TrackConsumersPool::new(
-            FairSpillPool::new(limit),
-            NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
-        );
+        let pool =
+            TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN));
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
     segsql_udfs::register_all(&ctx);
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());
-    let catalog = ctx
-        .catalog("datafusion")
-        .ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
+    let catalog =
+        ctx.catalog("datafusion").ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
     catalog.register_schema("public", data.clone())?;
     catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
     Ok((ctx, data))
@@ -283,22 +259,12 @@ impl Shell {
     }
 
     fn dialect(&self) -> String {
-        self.ctx
-            .state()
-            .config()
-            .options()
-            .sql_parser
-            .dialect
-            .to_string()
+        self.ctx.state().config().options().sql_parser.dialect.to_string()
     }
 
     /// Runs a whole script. Errors are printed as `FILE:LINE: error: message` as they
     /// happen; the result says whether the script should count as failed.
-    pub async fn run_script(
-        &mut self,
-        source: &str,
-        origin: &Origin,
-    ) -> std::result::Result<Flow, ShellError> {
+    pub async fn run_script(&mut self, source: &str, origin: &Origin) -> std::result::Result<Flow, ShellError> {
         let split = splitter::split(source);
         let chunks = split.chunks.into_iter().chain(split.trailing);
         let mut failed = false;
@@ -318,19 +284,11 @@ impl Shell {
                 }
             }
         }
-        if failed {
-            Err(ShellError::Reported)
-        } else {
-            Ok(Flow::Continue)
-        }
+        if failed { Err(ShellError::Reported) } else { Ok(Flow::Continue) }
     }
 
     /// Runs one statement or meta command.
-    pub async fn run_chunk(
-        &mut self,
-        chunk: &Chunk,
-        origin: &Origin,
-    ) -> std::result::Result<Flow, ShellError> {
+    pub async fn run_chunk(&mut self, chunk: &Chunk, origin: &Origin) -> std::result::Result<Flow, ShellError> {
         match chunk.kind {
             ChunkKind::Meta => crate::meta::run(self, &chunk.text, origin).await,
             ChunkKind::Sql => {
@@ -389,27 +347,17 @@ impl Shell {
         let show_progress = self.sink.is_terminal() && std::io::stderr().is_terminal();
         let progress = show_progress.then(|| Progress::start(physical.clone()));
         let mut settings = self.output.clone();
-        settings.width = if self.sink.is_terminal() {
-            terminal_width()
-        } else {
-            None
-        };
+        settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
         let schema = physical.schema();
         let stream = execute_stream(physical, task)?;
-        let mut out = ClearsProgress {
-            inner: self.sink.writer(),
-            progress: progress.as_ref(),
-        };
+        let mut out = ClearsProgress { inner: self.sink.writer(), progress: progress.as_ref() };
         output::write_stream(&mut out, schema, stream, &settings).await?;
         Ok(())
     }
 
     /// Runs SQL (one or more statements, after parameter substitution) and collects the
     /// results instead of printing them.
-    pub async fn execute_collect(
-        &mut self,
-        sql: &str,
-    ) -> std::result::Result<Vec<StatementOutput>, ShellError> {
+    pub async fn execute_collect(&mut self, sql: &str) -> std::result::Result<Vec<StatementOutput>, ShellError> {
         let sql = params::substitute(sql, &self.params)?;
         let mut outputs = Vec::new();
         for statement in parser::parse(&sql, &self.dialect())? {
@@ -417,11 +365,7 @@ impl Shell {
             let physical = self.plan(statement).await?;
             let schema = physical.schema();
             let batches = collect(physical, self.ctx.task_ctx()).await?;
-            outputs.push(StatementOutput {
-                schema,
-                batches,
-                returns_rows,
-            });
+            outputs.push(StatementOutput { schema, batches, returns_rows });
         }
         Ok(outputs)
     }
@@ -429,18 +373,12 @@ impl Shell {
     /// Prints a result that the shell made itself (`\d`, `\functions`) in the current format.
     pub async fn print_batch(&mut self, batch: RecordBatch) -> Result<()> {
         let schema = batch.schema();
-        let stream = Box::pin(
-            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
-                schema.clone(),
-                futures::stream::iter(vec![Ok(batch)]),
-            ),
-        );
+        let stream = Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            schema.clone(),
+            futures::stream::iter(vec![Ok(batch)]),
+        ));
         let mut settings = self.output.clone();
-        settings.width = if self.sink.is_terminal() {
-            terminal_width()
-        } else {
-            None
-        };
+        settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
         settings.maxrows = None;
         output::write_stream(self.sink.writer(), schema, stream, &settings).await?;
         Ok(())
@@ -462,22 +400,16 @@ pub fn report(origin: &Origin, line: usize, message: &str) {
 
 /// Reads a script as UTF-8, with errors that name the file.
 pub fn read_script(path: &Path) -> std::result::Result<String, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        format!(
-            "{}:{line}: script is not valid UTF-8; save it as UTF-8 and run it again",
-            path.display()
-        )
+        format!("{}:{line}: script is not valid UTF-8; save it as UTF-8 and run it again", path.display())
     })
 }
 
 fn terminal_width() -> Option<u16> {
-    console::Term::stdout()
-        .size_checked()
-        .map(|(_, columns)| columns)
+    console::Term::stdout().size_checked().map(|(_, columns)| columns)
 }
 
 /// "OK", or the row count that COPY and INSERT report.

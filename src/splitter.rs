@@ -76,11 +76,7 @@ pub fn split(source: &str) -> Split {
                 }
                 b'\\' if first_token.is_none() => {
                     let end = source[i..].find('\n').map_or(source.len(), |n| i + n);
-                    split.chunks.push(Chunk {
-                        kind: ChunkKind::Meta,
-                        text: source[i..end].trim().to_string(),
-                        line,
-                    });
+                    split.chunks.push(Chunk { kind: ChunkKind::Meta, text: source[i..end].trim().to_string(), line });
                     // The newline itself is handled by the main loop so the line count stays right.
                     i = end;
                     chunk_start = end;
@@ -113,11 +109,8 @@ pub fn split(source: &str) -> Split {
         i += 1;
     }
     if let Some((token_line, _)) = first_token {
-        split.trailing = Some(Chunk {
-            kind: ChunkKind::Sql,
-            text: source[chunk_start..].trim().to_string(),
-            line: token_line,
-        });
+        split.trailing =
+            Some(Chunk { kind: ChunkKind::Sql, text: source[chunk_start..].trim().to_string(), line: token_line });
     }
     split
 }
@@ -134,21 +127,14 @@ mod tests {
     use super::*;
 
     fn texts(source: &str) -> Vec<(ChunkKind, String, usize)> {
-        split(source)
-            .chunks
-            .into_iter()
-            .map(|c| (c.kind, c.text, c.line))
-            .collect()
+        split(source).chunks.into_iter().map(|c| (c.kind, c.text, c.line)).collect()
     }
 
     #[test]
     fn splits_on_semicolons() {
         assert_eq!(
             texts("SELECT 1;\nSELECT 2;"),
-            vec![
-                (ChunkKind::Sql, "SELECT 1".into(), 1),
-                (ChunkKind::Sql, "SELECT 2".into(), 2)
-            ]
+            vec![(ChunkKind::Sql, "SELECT 1".into(), 1), (ChunkKind::Sql, "SELECT 2".into(), 2)]
         );
     }
 
@@ -211,9 +197,6 @@ mod tests {
 
     #[test]
     fn multibyte_text_is_kept_intact() {
-        assert_eq!(
-            texts("SELECT 'é;ü';"),
-            vec![(ChunkKind::Sql, "SELECT 'é;ü'".into(), 1)]
-        );
+        assert_eq!(texts("SELECT 'é;ü';"), vec![(ChunkKind::Sql, "SELECT 'é;ü'".into(), 1)]);
     }
 }

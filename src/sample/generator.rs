@@ -49,62 +49,15 @@ pub struct AcquisitionChannel {
 }
 
 pub const ACQUISITION_CHANNELS: [AcquisitionChannel; 6] = [
-    AcquisitionChannel {
-        name: "organic",
-        share: 0.30,
-        rate: 1.00,
-        churn: 1.00,
-        basket: 1.00,
-        cac: None,
-    },
-    AcquisitionChannel {
-        name: "paid_search",
-        share: 0.25,
-        rate: 0.90,
-        churn: 1.15,
-        basket: 0.95,
-        cac: Some(48.0),
-    },
-    AcquisitionChannel {
-        name: "social",
-        share: 0.20,
-        rate: 0.75,
-        churn: 1.40,
-        basket: 0.85,
-        cac: Some(36.0),
-    },
-    AcquisitionChannel {
-        name: "email",
-        share: 0.10,
-        rate: 1.25,
-        churn: 0.80,
-        basket: 1.00,
-        cac: Some(9.0),
-    },
-    AcquisitionChannel {
-        name: "referral",
-        share: 0.10,
-        rate: 1.30,
-        churn: 0.70,
-        basket: 1.10,
-        cac: Some(22.0),
-    },
-    AcquisitionChannel {
-        name: "affiliate",
-        share: 0.05,
-        rate: 0.85,
-        churn: 1.20,
-        basket: 0.90,
-        cac: Some(27.0),
-    },
+    AcquisitionChannel { name: "organic", share: 0.30, rate: 1.00, churn: 1.00, basket: 1.00, cac: None },
+    AcquisitionChannel { name: "paid_search", share: 0.25, rate: 0.90, churn: 1.15, basket: 0.95, cac: Some(48.0) },
+    AcquisitionChannel { name: "social", share: 0.20, rate: 0.75, churn: 1.40, basket: 0.85, cac: Some(36.0) },
+    AcquisitionChannel { name: "email", share: 0.10, rate: 1.25, churn: 0.80, basket: 1.00, cac: Some(9.0) },
+    AcquisitionChannel { name: "referral", share: 0.10, rate: 1.30, churn: 0.70, basket: 1.10, cac: Some(22.0) },
+    AcquisitionChannel { name: "affiliate", share: 0.05, rate: 0.85, churn: 1.20, basket: 0.90, cac: Some(27.0) },
 ];
 
-pub const ORDER_CHANNELS: [(&str, f64); 4] = [
-    ("web", 0.45),
-    ("app", 0.35),
-    ("store", 0.15),
-    ("marketplace", 0.05),
-];
+pub const ORDER_CHANNELS: [(&str, f64); 4] = [("web", 0.45), ("app", 0.35), ("store", 0.15), ("marketplace", 0.05)];
 
 /// What the generator is asked for.
 #[derive(Debug, Clone, Copy)]
@@ -213,9 +166,7 @@ fn cents(x: f64) -> f64 {
 
 /// The month index (0..24) of a timestamp inside the two years.
 pub fn month_index(micros: i64) -> usize {
-    let date = chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
+    let date = chrono::DateTime::from_timestamp_micros(micros).map(|t| t.date_naive()).unwrap_or_default();
     use chrono::Datelike;
     (((date.year() - 2024) * 12 + date.month0() as i32).clamp(0, MONTHS as i32 - 1)) as usize
 }
@@ -230,12 +181,7 @@ pub fn generate_block(config: &GeneratorConfig, first: u64, count: u64) -> Block
     block
 }
 
-fn generate_customer(
-    config: &GeneratorConfig,
-    population: &Population,
-    id: u64,
-    block: &mut Block,
-) {
+fn generate_customer(config: &GeneratorConfig, population: &Population, id: u64, block: &mut Block) {
     let rng = &mut customer_rng(config.seed, id);
     // Events draw from their own stream so that orders are the same with or without them.
     let event_rng = &mut customer_rng(config.seed ^ EVENT_STREAM, id);
@@ -251,10 +197,7 @@ fn generate_customer(
     block.customers.signup_ts.push(whole_seconds(signup));
     block.customers.country.push(country);
     block.customers.acquisition_channel.push(acquisition.name);
-    *block
-        .signups
-        .entry((month_index(signup), channel_index))
-        .or_default() += 1;
+    *block.signups.entry((month_index(signup), channel_index)).or_default() += 1;
 
     let rate_per_day = population.rate.sample(rng) * acquisition.rate / 365.0;
     let churn = (population.churn.sample(rng) * acquisition.churn).min(0.95);
@@ -267,11 +210,8 @@ fn generate_customer(
         let mut ts = signup + days(rng.sample::<f64, _>(Exp1) * 2.0);
         while ts < END_MICROS {
             let amount = cents((basket * population.order_noise.sample(rng)).max(1.0));
-            let channel = if rng.random::<f64>() < 0.8 {
-                preferred_channel
-            } else {
-                pick(rng, &ORDER_CHANNELS, |c| c.1).1.0
-            };
+            let channel =
+                if rng.random::<f64>() < 0.8 { preferred_channel } else { pick(rng, &ORDER_CHANNELS, |c| c.1).1.0 };
             push_order(block, customer_id, ts, amount, channel, country);
             if config.with_events {
                 push_purchase_session(event_rng, block, customer_id, ts);
@@ -328,12 +268,7 @@ fn push_purchase_session(rng: &mut ChaCha8Rng, block: &mut Block, user_id: i64, 
     let cart = checkout - minutes(1.0 + rng.random::<f64>() * 10.0);
     let view = cart - minutes(1.0 + rng.random::<f64>() * 20.0);
     if rng.random::<f64>() < 0.5 {
-        push_event(
-            block,
-            user_id,
-            view - minutes(2.0 + rng.random::<f64>() * 30.0),
-            "view",
-        );
+        push_event(block, user_id, view - minutes(2.0 + rng.random::<f64>() * 30.0), "view");
     }
     push_event(block, user_id, view.max(START_MICROS), "view");
     push_event(block, user_id, cart.max(START_MICROS), "cart");
@@ -352,11 +287,7 @@ fn push_browsing_sessions(
 ) {
     let active_until = (last_activity + days(60.0)).min(END_MICROS);
     let active_days = (active_until - signup) as f64 / MICROS_PER_DAY;
-    let expected = if buyer {
-        4.0 + active_days * 6.0 / 365.0
-    } else {
-        1.5
-    };
+    let expected = if buyer { 4.0 + active_days * 6.0 / 365.0 } else { 1.5 };
     let sessions = Poisson::new(expected).map_or(0.0, |p| p.sample(rng)) as u64;
     for _ in 0..sessions {
         let mut ts = signup + (rng.random::<f64>() * (active_until - signup) as f64) as i64;
@@ -367,12 +298,7 @@ fn push_browsing_sessions(
         if rng.random::<f64>() < 0.30 {
             push_event(block, user_id, ts, "cart");
             if rng.random::<f64>() < 0.40 {
-                push_event(
-                    block,
-                    user_id,
-                    ts + minutes(2.0 + rng.random::<f64>() * 5.0),
-                    "checkout",
-                );
+                push_event(block, user_id, ts + minutes(2.0 + rng.random::<f64>() * 5.0), "checkout");
             }
         }
     }
@@ -396,11 +322,7 @@ pub fn marketing_spend(seed: u64, signups: &BTreeMap<(usize, usize), u64>) -> Ve
             let mut rng = customer_rng(seed ^ SPEND_STREAM, (month * 16 + channel_index) as u64);
             let customers = signups.get(&(month, channel_index)).copied().unwrap_or(0) as f64;
             let noise = 0.85 + 0.3 * rng.random::<f64>();
-            rows.push(SpendRow {
-                month,
-                channel: channel.name,
-                spend: cents(customers * cac * noise),
-            });
+            rows.push(SpendRow { month, channel: channel.name, spend: cents(customers * cac * noise) });
         }
     }
     rows
@@ -422,23 +344,13 @@ mod tests {
     use super::*;
 
     fn config(customers: u64) -> GeneratorConfig {
-        GeneratorConfig {
-            customers,
-            seed: 42,
-            with_events: true,
-        }
+        GeneratorConfig { customers, seed: 42, with_events: true }
     }
 
     #[test]
     fn time_constants_match_the_calendar() {
-        let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
-        let end = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
+        let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
         assert_eq!(start.and_utc().timestamp_micros(), START_MICROS);
         assert_eq!(end.and_utc().timestamp_micros(), END_MICROS);
         assert_eq!(month_index(START_MICROS), 0);
@@ -448,14 +360,7 @@ mod tests {
     #[test]
     fn orders_do_not_depend_on_events() {
         let with = generate_block(&config(100), 1, 100);
-        let without = generate_block(
-            &GeneratorConfig {
-                with_events: false,
-                ..config(100)
-            },
-            1,
-            100,
-        );
+        let without = generate_block(&GeneratorConfig { with_events: false, ..config(100) }, 1, 100);
         assert_eq!(with.orders, without.orders);
         assert!(without.events.ts.is_empty());
     }
@@ -466,69 +371,34 @@ mod tests {
         let first = generate_block(&config(40), 1, 15);
         let second = generate_block(&config(40), 16, 25);
         assert_eq!(whole.customers.customer_id.len(), 40);
-        assert_eq!(
-            &whole.orders.amount[..first.orders.amount.len()],
-            &first.orders.amount[..]
-        );
-        assert_eq!(
-            whole.orders.amount.len(),
-            first.orders.amount.len() + second.orders.amount.len()
-        );
+        assert_eq!(&whole.orders.amount[..first.orders.amount.len()], &first.orders.amount[..]);
+        assert_eq!(whole.orders.amount.len(), first.orders.amount.len() + second.orders.amount.len());
     }
 
     #[test]
     fn rows_stay_inside_the_two_years_and_funnels_are_ordered() {
         let block = generate_block(&config(300), 1, 300);
-        assert!(
-            block
-                .orders
-                .order_ts
-                .iter()
-                .all(|&t| (START_MICROS..END_MICROS).contains(&t))
-        );
-        assert!(
-            block
-                .events
-                .ts
-                .iter()
-                .all(|&t| (START_MICROS..END_MICROS).contains(&t))
-        );
+        assert!(block.orders.order_ts.iter().all(|&t| (START_MICROS..END_MICROS).contains(&t)));
+        assert!(block.events.ts.iter().all(|&t| (START_MICROS..END_MICROS).contains(&t)));
         // Every purchase event is an order.
-        let purchases = block
-            .events
-            .event
-            .iter()
-            .filter(|e| **e == "purchase")
-            .count();
+        let purchases = block.events.event.iter().filter(|e| **e == "purchase").count();
         let sales = block.orders.amount.iter().filter(|a| **a > 0.0).count();
         assert_eq!(purchases, sales);
         assert!(block.orders.amount.iter().any(|a| *a < 0.0), "some refunds");
-        assert!(
-            block
-                .orders
-                .amount
-                .iter()
-                .all(|a| *a != 0.0 && ((a * 100.0).round() - a * 100.0).abs() < 1e-6)
-        );
+        assert!(block.orders.amount.iter().all(|a| *a != 0.0 && ((a * 100.0).round() - a * 100.0).abs() < 1e-6));
     }
 
     #[test]
     fn customers_repeat_and_churn() {
         let block = generate_block(&config(2000), 1, 2000);
         let orders_per_customer = block.orders.customer_id.len() as f64 / 2000.0;
-        assert!(
-            (4.0..9.0).contains(&orders_per_customer),
-            "{orders_per_customer}"
-        );
+        assert!((4.0..9.0).contains(&orders_per_customer), "{orders_per_customer}");
         let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
         for id in &block.orders.customer_id {
             *counts.entry(*id).or_default() += 1;
         }
         let one_timers = counts.values().filter(|&&n| n == 1).count();
-        assert!(
-            one_timers > 100,
-            "churn leaves one-time buyers: {one_timers}"
-        );
+        assert!(one_timers > 100, "churn leaves one-time buyers: {one_timers}");
         assert!(counts.len() < 2000, "some signups never buy");
     }
 

@@ -14,8 +14,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
@@ -45,9 +44,7 @@ fn money() -> DataType {
 
 fn money_array(values: impl Iterator<Item = f64>) -> Result<ArrayRef> {
     let cents: Vec<i128> = values.map(|v| (v * 100.0).round() as i128).collect();
-    Ok(Arc::new(
-        Decimal128Array::from(cents).with_precision_and_scale(12, 2)?,
-    ))
+    Ok(Arc::new(Decimal128Array::from(cents).with_precision_and_scale(12, 2)?))
 }
 
 pub static ORDERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -105,9 +102,7 @@ fn orders_batch(orders: &mut OrderRows, first_order_id: i64) -> Result<RecordBat
     Ok(RecordBatch::try_new(
         ORDERS_SCHEMA.clone(),
         vec![
-            Arc::new(Int64Array::from_iter_values(
-                first_order_id..first_order_id + count,
-            )),
+            Arc::new(Int64Array::from_iter_values(first_order_id..first_order_id + count)),
             Arc::new(Int64Array::from(orders.customer_id.clone())),
             timestamps(&orders.order_ts),
             money_array(orders.amount.iter().copied())?,
@@ -139,15 +134,8 @@ fn events_batch(block: &Block) -> Result<RecordBatch> {
         EVENTS_SCHEMA.clone(),
         vec![
             Arc::new(index.iter().map(|&i| e.user_id[i]).collect::<Int64Array>()),
-            Arc::new(TimestampMicrosecondArray::from(
-                index.iter().map(|&i| e.ts[i]).collect::<Vec<_>>(),
-            )),
-            Arc::new(
-                index
-                    .iter()
-                    .map(|&i| Some(e.event[i]))
-                    .collect::<StringArray>(),
-            ),
+            Arc::new(TimestampMicrosecondArray::from(index.iter().map(|&i| e.ts[i]).collect::<Vec<_>>())),
+            Arc::new(index.iter().map(|&i| Some(e.event[i])).collect::<StringArray>()),
         ],
     )?)
 }
@@ -157,23 +145,14 @@ fn spend_batch(seed: u64, signups: &BTreeMap<(usize, usize), u64>) -> Result<Rec
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let month_start = |month: usize| {
         let date =
-            chrono::NaiveDate::from_ymd_opt(2024 + (month / 12) as i32, (month % 12) as u32 + 1, 1)
-                .unwrap_or_default();
+            chrono::NaiveDate::from_ymd_opt(2024 + (month / 12) as i32, (month % 12) as u32 + 1, 1).unwrap_or_default();
         (date - epoch).num_days() as i32
     };
     Ok(RecordBatch::try_new(
         SPEND_SCHEMA.clone(),
         vec![
-            Arc::new(Date32Array::from(
-                rows.iter()
-                    .map(|r| month_start(r.month))
-                    .collect::<Vec<_>>(),
-            )),
-            Arc::new(
-                rows.iter()
-                    .map(|r| Some(r.channel))
-                    .collect::<StringArray>(),
-            ),
+            Arc::new(Date32Array::from(rows.iter().map(|r| month_start(r.month)).collect::<Vec<_>>())),
+            Arc::new(rows.iter().map(|r| Some(r.channel)).collect::<StringArray>()),
             money_array(rows.iter().map(|r| r.spend))?,
         ],
     )?)
@@ -182,27 +161,15 @@ fn spend_batch(seed: u64, signups: &BTreeMap<(usize, usize), u64>) -> Result<Rec
 /// One line per sample table, for `\sample`.
 pub fn describe() -> (Vec<String>, Vec<String>) {
     let about = [
-        (
-            "sample.customers",
-            "customer_id, signup_ts, country, acquisition_channel: one row per signup",
-        ),
+        ("sample.customers", "customer_id, signup_ts, country, acquisition_channel: one row per signup"),
         (
             "sample.orders",
             "order_id, customer_id, order_ts, amount, channel, country: purchases and refunds (negative amounts)",
         ),
-        (
-            "sample.events",
-            "user_id, ts, event: view, cart, checkout and purchase events",
-        ),
-        (
-            "sample.marketing_spend",
-            "month, channel, spend: paid acquisition spend per month",
-        ),
+        ("sample.events", "user_id, ts, event: view, cart, checkout and purchase events"),
+        ("sample.marketing_spend", "month, channel, spend: paid acquisition spend per month"),
     ];
-    about
-        .iter()
-        .map(|(t, d)| (t.to_string(), d.to_string()))
-        .unzip()
+    about.iter().map(|(t, d)| (t.to_string(), d.to_string())).unzip()
 }
 
 /// All four tables, in memory.
@@ -235,11 +202,7 @@ impl SampleSchema {
     fn tables(&self) -> Result<&HashMap<String, Arc<dyn TableProvider>>> {
         self.tables
             .get_or_init(|| {
-                let config = GeneratorConfig {
-                    customers: SAMPLE_CUSTOMERS,
-                    seed: DEFAULT_SEED,
-                    with_events: true,
-                };
+                let config = GeneratorConfig { customers: SAMPLE_CUSTOMERS, seed: DEFAULT_SEED, with_events: true };
                 let build = || -> Result<HashMap<String, Arc<dyn TableProvider>>> {
                     let tables = generate_in_memory(&config)?;
                     let mut map: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
@@ -305,17 +268,10 @@ impl PendingFile {
     fn create(dir: &Path, table: &str, schema: SchemaRef) -> Result<Self> {
         let path = dir.join(format!("{table}.parquet"));
         let temp = dir.join(format!(".{table}.parquet.tmp"));
-        let file = File::create(&temp)
-            .map_err(|e| exec_datafusion_err!("generate: cannot create {}: {e}", temp.display()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        Ok(PendingFile {
-            temp,
-            path,
-            writer: ArrowWriter::try_new(file, schema, Some(props))?,
-            rows: 0,
-        })
+        let file =
+            File::create(&temp).map_err(|e| exec_datafusion_err!("generate: cannot create {}: {e}", temp.display()))?;
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        Ok(PendingFile { temp, path, writer: ArrowWriter::try_new(file, schema, Some(props))?, rows: 0 })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -326,19 +282,15 @@ impl PendingFile {
     /// Finishes the file and moves it into place, so readers never see half a file.
     fn finish(self) -> Result<u64> {
         self.writer.close()?;
-        std::fs::rename(&self.temp, &self.path).map_err(|e| {
-            exec_datafusion_err!("generate: cannot write {}: {e}", self.path.display())
-        })?;
+        std::fs::rename(&self.temp, &self.path)
+            .map_err(|e| exec_datafusion_err!("generate: cannot write {}: {e}", self.path.display()))?;
         Ok(self.rows)
     }
 }
 
 /// Writes the requested tables as Parquet files in `out_dir`, block by block, generating
 /// up to `threads` blocks at once. `on_progress` receives the customers done so far.
-pub fn write_parquet(
-    request: &GenerateRequest,
-    mut on_progress: impl FnMut(u64),
-) -> Result<GenerateSummary> {
+pub fn write_parquet(request: &GenerateRequest, mut on_progress: impl FnMut(u64)) -> Result<GenerateSummary> {
     for table in &request.tables {
         if !TABLES.contains(&table.as_str()) {
             return datafusion::common::plan_err!(
@@ -347,21 +299,15 @@ pub fn write_parquet(
             );
         }
     }
-    std::fs::create_dir_all(&request.out_dir).map_err(|e| {
-        exec_datafusion_err!("generate: cannot create {}: {e}", request.out_dir.display())
-    })?;
+    std::fs::create_dir_all(&request.out_dir)
+        .map_err(|e| exec_datafusion_err!("generate: cannot create {}: {e}", request.out_dir.display()))?;
     let wants = |t: &str| request.tables.iter().any(|x| x == t);
-    let config = GeneratorConfig {
-        with_events: wants("events"),
-        ..request.config
-    };
+    let config = GeneratorConfig { with_events: wants("events"), ..request.config };
     let dir = request.out_dir.as_path();
     let mut files: BTreeMap<&str, PendingFile> = BTreeMap::new();
-    for (table, schema) in [
-        ("customers", CUSTOMERS_SCHEMA.clone()),
-        ("orders", ORDERS_SCHEMA.clone()),
-        ("events", EVENTS_SCHEMA.clone()),
-    ] {
+    for (table, schema) in
+        [("customers", CUSTOMERS_SCHEMA.clone()), ("orders", ORDERS_SCHEMA.clone()), ("events", EVENTS_SCHEMA.clone())]
+    {
         if wants(table) {
             files.insert(table, PendingFile::create(dir, table, schema)?);
         }
@@ -379,14 +325,9 @@ pub fn write_parquet(
         let generated: Vec<Block> = std::thread::scope(|scope| {
             let handles: Vec<_> = group
                 .iter()
-                .map(|&(first, count)| {
-                    scope.spawn(move || generator::generate_block(&config, first, count))
-                })
+                .map(|&(first, count)| scope.spawn(move || generator::generate_block(&config, first, count)))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
         });
         for mut block in generated {
             if let Some(file) = files.get_mut("customers") {
@@ -414,9 +355,7 @@ pub fn write_parquet(
     if wants("marketing_spend") {
         let mut file = PendingFile::create(dir, "marketing_spend", SPEND_SCHEMA.clone())?;
         file.write(&spend_batch(config.seed, &signups)?)?;
-        summary
-            .rows
-            .insert("marketing_spend".to_string(), file.finish()?);
+        summary.rows.insert("marketing_spend".to_string(), file.finish()?);
     }
     Ok(summary)
 }
@@ -427,11 +366,7 @@ mod tests {
 
     #[test]
     fn sample_is_deterministic() {
-        let config = GeneratorConfig {
-            customers: 200,
-            seed: 7,
-            with_events: true,
-        };
+        let config = GeneratorConfig { customers: 200, seed: 7, with_events: true };
         let a = generate_in_memory(&config).unwrap();
         let b = generate_in_memory(&config).unwrap();
         assert_eq!(a.orders, b.orders);
@@ -442,18 +377,9 @@ mod tests {
 
     #[test]
     fn order_ids_follow_time() {
-        let config = GeneratorConfig {
-            customers: 100,
-            seed: 1,
-            with_events: false,
-        };
+        let config = GeneratorConfig { customers: 100, seed: 1, with_events: false };
         let tables = generate_in_memory(&config).unwrap();
-        let ts = tables
-            .orders
-            .column(2)
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap();
+        let ts = tables.orders.column(2).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
         assert!(ts.values().windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(tables.events.num_rows(), 0);
     }

@@ -26,11 +26,7 @@ fn error_on_line_three_names_the_line_and_stops() {
     );
     let run = run_in(dir.path(), &["-f", "script.sql", "--format", "csv"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.starts_with("script.sql:3: error: "),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("script.sql:3: error: "), "{}", run.stderr);
     assert!(run.stderr.contains("nope"), "{}", run.stderr);
     assert_eq!(run.stdout, "a\n1\n", "nothing after the error runs");
 }
@@ -39,10 +35,7 @@ fn error_on_line_three_names_the_line_and_stops() {
 fn continue_on_error_runs_the_rest_and_still_fails() {
     let dir = temp();
     write(dir.path(), "s.sql", "SELECT x;\nSELECT 2 AS b;\n");
-    let run = run_in(
-        dir.path(),
-        &["-f", "s.sql", "--format", "csv", "--continue-on-error"],
-    );
+    let run = run_in(dir.path(), &["-f", "s.sql", "--format", "csv", "--continue-on-error"]);
     run.expect_code(1);
     assert!(run.stderr.contains("s.sql:1: error:"));
     assert_eq!(run.stdout, "b\n2\n");
@@ -51,30 +44,11 @@ fn continue_on_error_runs_the_rest_and_still_fails() {
 #[test]
 fn params_substitute_and_undefined_ones_are_named() {
     let dir = temp();
-    write(
-        dir.path(),
-        "p.sql",
-        "\\set limit 2\nSELECT '${as_of}' AS as_of, ${limit} AS n;\nSELECT ${missing};\n",
-    );
-    let run = run_in(
-        dir.path(),
-        &[
-            "-f",
-            "p.sql",
-            "--param",
-            "as_of=2025-06-30",
-            "--format",
-            "csv",
-        ],
-    );
+    write(dir.path(), "p.sql", "\\set limit 2\nSELECT '${as_of}' AS as_of, ${limit} AS n;\nSELECT ${missing};\n");
+    let run = run_in(dir.path(), &["-f", "p.sql", "--param", "as_of=2025-06-30", "--format", "csv"]);
     run.expect_code(1);
     assert_eq!(run.stdout, "as_of,n\n2025-06-30,2\n");
-    assert!(
-        run.stderr
-            .contains("p.sql:3: error: undefined parameter ${missing}"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("p.sql:3: error: undefined parameter ${missing}"), "{}", run.stderr);
 }
 
 #[test]
@@ -83,40 +57,19 @@ fn commands_files_and_stdin() {
     write(dir.path(), "one.sql", "SELECT 'file' AS src;");
     let run = run_in(
         dir.path(),
-        &[
-            "-c",
-            "SELECT 'c1' AS src",
-            "-f",
-            "one.sql",
-            "-c",
-            "SELECT 'c2' AS src",
-            "--format",
-            "csv",
-        ],
+        &["-c", "SELECT 'c1' AS src", "-f", "one.sql", "-c", "SELECT 'c2' AS src", "--format", "csv"],
     );
     run.expect_code(0);
     assert_eq!(run.stdout, "src\nc1\nsrc\nfile\nsrc\nc2\n");
-    let run = run_with_stdin(
-        dir.path(),
-        &["--format", "csv"],
-        "SELECT 1 AS x;\nSELECT 'a;b' AS y",
-    );
+    let run = run_with_stdin(dir.path(), &["--format", "csv"], "SELECT 1 AS x;\nSELECT 'a;b' AS y");
     run.expect_code(0);
     assert_eq!(run.stdout, "x\n1\ny\na;b\n");
     let run = run_with_stdin(dir.path(), &[], "SELECT 1;\nSELEC 2;");
     run.expect_code(1);
-    assert!(
-        run.stderr.starts_with("<stdin>:2: error: syntax error"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("<stdin>:2: error: syntax error"), "{}", run.stderr);
     let run = run_in(dir.path(), &["-c", "SELECT nope"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.starts_with("<command>:1: error:"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("<command>:1: error:"), "{}", run.stderr);
 }
 
 #[test]
@@ -126,18 +79,9 @@ fn output_formats() {
     let cases = [
         ("csv", "id,name\n1,a\n2,\n"),
         ("tsv", "id\tname\n1\ta\n2\t\n"),
-        (
-            "ndjson",
-            "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":null}\n",
-        ),
-        (
-            "json",
-            "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":null}]\n",
-        ),
-        (
-            "markdown",
-            "| id | name |\n|----|------|\n| 1  | a    |\n| 2  | NULL |\n",
-        ),
+        ("ndjson", "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":null}\n"),
+        ("json", "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":null}]\n"),
+        ("markdown", "| id | name |\n|----|------|\n| 1  | a    |\n| 2  | NULL |\n"),
     ];
     for (format, expected) in cases {
         let run = run_in(dir.path(), &["-c", sql, "--format", format]);
@@ -145,26 +89,11 @@ fn output_formats() {
         assert_eq!(run.stdout, expected, "format {format}");
     }
     let run = run_in(dir.path(), &["-c", sql]);
+    assert!(run.stdout.contains("│ id ┆ name │") && run.stdout.ends_with("2 rows\n"), "{}", run.stdout);
+    let run = run_in(dir.path(), &["-c", "SELECT * FROM generate_series(1, 100)", "--maxrows", "5"]);
     assert!(
-        run.stdout.contains("│ id ┆ name │") && run.stdout.ends_with("2 rows\n"),
-        "{}",
-        run.stdout
-    );
-    let run = run_in(
-        dir.path(),
-        &[
-            "-c",
-            "SELECT * FROM generate_series(1, 100)",
-            "--maxrows",
-            "5",
-        ],
-    );
-    assert!(
-        run.stdout
-            .ends_with("101 rows (5 shown; --maxrows or \\maxrows to see more)\n")
-            || run
-                .stdout
-                .ends_with("100 rows (5 shown; --maxrows or \\maxrows to see more)\n"),
+        run.stdout.ends_with("101 rows (5 shown; --maxrows or \\maxrows to see more)\n")
+            || run.stdout.ends_with("100 rows (5 shown; --maxrows or \\maxrows to see more)\n"),
         "{}",
         run.stdout
     );
@@ -190,21 +119,11 @@ fn output_file_and_commands_print_nothing() {
     );
     run.expect_code(0);
     assert_eq!(run.stdout, "", "commands print no status in scripts");
-    assert_eq!(
-        fs::read_to_string(dir.path().join("result.csv")).unwrap(),
-        "x\n1\n"
-    );
-    assert_eq!(
-        fs::read_to_string(dir.path().join("out.csv")).unwrap(),
-        "x\n1\n"
-    );
+    assert_eq!(fs::read_to_string(dir.path().join("result.csv")).unwrap(), "x\n1\n");
+    assert_eq!(fs::read_to_string(dir.path().join("out.csv")).unwrap(), "x\n1\n");
     let run = run_in(dir.path(), &["-c", "SELECT 1", "-o", "no/such/dir/out.csv"]);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("cannot write no/such/dir/out.csv"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("cannot write no/such/dir/out.csv"), "{}", run.stderr);
 }
 
 #[test]
@@ -212,24 +131,11 @@ fn scripts_that_cannot_be_read() {
     let dir = temp();
     let run = run_in(dir.path(), &["-f", "missing.sql"]);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("cannot read script missing.sql"),
-        "{}",
-        run.stderr
-    );
-    fs::write(
-        dir.path().join("latin1.sql"),
-        b"SELECT 1;\nSELECT 'caf\xe9';\n",
-    )
-    .unwrap();
+    assert!(run.stderr.contains("cannot read script missing.sql"), "{}", run.stderr);
+    fs::write(dir.path().join("latin1.sql"), b"SELECT 1;\nSELECT 'caf\xe9';\n").unwrap();
     let run = run_in(dir.path(), &["-f", "latin1.sql"]);
     run.expect_code(2);
-    assert!(
-        run.stderr
-            .contains("latin1.sql:2: script is not valid UTF-8"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("latin1.sql:2: script is not valid UTF-8"), "{}", run.stderr);
     // Nothing runs when a later script is unreadable.
     write(dir.path(), "ok.sql", "COPY (SELECT 1 AS x) TO 'ran.csv';");
     let run = run_in(dir.path(), &["-f", "ok.sql", "-f", "missing.sql"]);
@@ -241,67 +147,33 @@ fn scripts_that_cannot_be_read() {
 fn meta_commands_in_scripts() {
     let dir = temp();
     write(dir.path(), "sub/inner.sql", "SELECT '${who}' AS who;\n");
-    write(
-        dir.path(),
-        "sub/outer.sql",
-        "\\set who inner\n\\i inner.sql\n\\unknowncmd\nSELECT 'never';\n",
-    );
+    write(dir.path(), "sub/outer.sql", "\\set who inner\n\\i inner.sql\n\\unknowncmd\nSELECT 'never';\n");
     let run = run_in(dir.path(), &["-f", "sub/outer.sql", "--format", "csv"]);
     run.expect_code(1);
     assert_eq!(run.stdout, "who\ninner\n");
     assert!(
-        run.stderr.contains(
-            "sub/outer.sql:3: error: unknown command \\unknowncmd; \\? lists the commands"
-        ),
+        run.stderr.contains("sub/outer.sql:3: error: unknown command \\unknowncmd; \\? lists the commands"),
         "{}",
         run.stderr
     );
-    write(
-        dir.path(),
-        "broken_inner.sql",
-        "SELECT 1 AS ok;\n\nSELECT broken;\n",
-    );
-    write(
-        dir.path(),
-        "includer.sql",
-        "\\i broken_inner.sql\nSELECT 'never';\n",
-    );
+    write(dir.path(), "broken_inner.sql", "SELECT 1 AS ok;\n\nSELECT broken;\n");
+    write(dir.path(), "includer.sql", "\\i broken_inner.sql\nSELECT 'never';\n");
     let run = run_in(dir.path(), &["-f", "includer.sql", "--format", "csv"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.starts_with("broken_inner.sql:3: error:"),
-        "the innermost location: {}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("broken_inner.sql:3: error:"), "the innermost location: {}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     write(dir.path(), "self.sql", "\\i self.sql\n");
     let run = run_in(dir.path(), &["-f", "self.sql"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("more than 16 levels deep"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("more than 16 levels deep"), "{}", run.stderr);
 }
 
 #[test]
 fn data_folder_tables() {
     let dir = temp();
-    write(
-        dir.path(),
-        "lake/orders.csv",
-        "order_id,customer_id,amount\n1,10,5.5\n2,11,7.25\n",
-    );
-    write(
-        dir.path(),
-        "lake/events.ndjson",
-        "{\"user_id\":1,\"event\":\"view\"}\n{\"user_id\":1,\"event\":\"cart\"}\n",
-    );
-    write(
-        dir.path(),
-        "lake/people.json",
-        "[{\"id\": 1}, {\"id\": 2}, {\"id\": 3}]",
-    );
+    write(dir.path(), "lake/orders.csv", "order_id,customer_id,amount\n1,10,5.5\n2,11,7.25\n");
+    write(dir.path(), "lake/events.ndjson", "{\"user_id\":1,\"event\":\"view\"}\n{\"user_id\":1,\"event\":\"cart\"}\n");
+    write(dir.path(), "lake/people.json", "[{\"id\": 1}, {\"id\": 2}, {\"id\": 3}]");
     write(dir.path(), "lake/notes.txt", "ignored");
     let setup = run_in(
         dir.path(),
@@ -333,10 +205,7 @@ fn data_folder_tables() {
         ],
     );
     run.expect_code(0);
-    assert_eq!(
-        run.stdout,
-        "n,total\n2,12.75\nn\n2\nn\n3\nyear,v\n2024,3\n2025,3\nn\n2\n"
-    );
+    assert_eq!(run.stdout, "n,total\n2,12.75\nn\n2\nn\n3\nyear,v\n2024,3\n2025,3\nn\n2\n");
 }
 
 #[test]
@@ -344,49 +213,20 @@ fn data_folder_problems() {
     let dir = temp();
     let run = run_in(dir.path(), &["--data", "nowhere", "-c", "SELECT 1"]);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("cannot read data folder nowhere"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("cannot read data folder nowhere"), "{}", run.stderr);
 
     write(dir.path(), "lake/good.csv", "a\n1\n");
     write(dir.path(), "lake/bad_rows.csv", "a,b\n1,2\n3,4,5\n6,7\n");
-    std::os::unix::fs::symlink(
-        dir.path().join("gone.csv"),
-        dir.path().join("lake/broken.csv"),
-    )
-    .unwrap();
-    let run = run_in(
-        dir.path(),
-        &[
-            "--data",
-            "lake",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT a FROM good",
-        ],
-    );
+    std::os::unix::fs::symlink(dir.path().join("gone.csv"), dir.path().join("lake/broken.csv")).unwrap();
+    let run = run_in(dir.path(), &["--data", "lake", "--format", "csv", "-c", "SELECT a FROM good"]);
     run.expect_code(0);
-    assert!(
-        run.stderr.contains("warning: skipped lake/broken.csv"),
-        "names the file: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("warning: skipped lake/broken.csv"), "names the file: {}", run.stderr);
     assert_eq!(run.stdout, "a\n1\n", "the other tables still load");
 
-    let run = run_in(
-        dir.path(),
-        &["--data", "lake", "-c", "SELECT * FROM bad_rows"],
-    );
+    let run = run_in(dir.path(), &["--data", "lake", "-c", "SELECT * FROM bad_rows"]);
     run.expect_code(1);
     assert!(run.stderr.contains("<command>:1: error:"), "{}", run.stderr);
-    assert!(
-        run.stderr.to_lowercase().contains("expected 2") || run.stderr.contains("fields"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.to_lowercase().contains("expected 2") || run.stderr.contains("fields"), "{}", run.stderr);
 }
 
 #[test]
@@ -409,47 +249,20 @@ fn registering_a_thousand_files_reads_none() {
     );
     run.expect_code(0);
     assert_eq!(run.stdout, "n\n1000\n");
-    let run = run_in(
-        dir.path(),
-        &["--data", "lake", "-c", "SELECT * FROM part_0007"],
-    );
+    let run = run_in(dir.path(), &["--data", "lake", "-c", "SELECT * FROM part_0007"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("part_0007.parquet"),
-        "the error names the file: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("part_0007.parquet"), "the error names the file: {}", run.stderr);
 }
 
 #[test]
 fn generate_writes_the_sample_deterministically() {
     let dir = temp();
-    let args = [
-        "generate",
-        "--customers",
-        "300",
-        "--out",
-        "gen",
-        "--threads",
-        "2",
-    ];
+    let args = ["generate", "--customers", "300", "--out", "gen", "--threads", "2"];
     run_in(dir.path(), &args).expect_code(0);
     let first = fs::read(dir.path().join("gen/orders.parquet")).unwrap();
-    let args = [
-        "generate",
-        "--customers",
-        "300",
-        "--out",
-        "gen2",
-        "--threads",
-        "1",
-    ];
+    let args = ["generate", "--customers", "300", "--out", "gen2", "--threads", "1"];
     run_in(dir.path(), &args).expect_code(0);
-    assert_eq!(
-        first,
-        fs::read(dir.path().join("gen2/orders.parquet")).unwrap(),
-        "same bytes at any thread count"
-    );
+    assert_eq!(first, fs::read(dir.path().join("gen2/orders.parquet")).unwrap(), "same bytes at any thread count");
     let run = run_in(
         dir.path(),
         &[
@@ -463,50 +276,18 @@ fn generate_writes_the_sample_deterministically() {
     );
     run.expect_code(0);
     assert_eq!(run.stdout, "customers,spend_rows,event_kinds\n300,120,4\n");
-    let run = run_in(
-        dir.path(),
-        &[
-            "generate",
-            "--customers",
-            "10",
-            "--out",
-            "g3",
-            "--tables",
-            "orders,nope",
-        ],
-    );
+    let run = run_in(dir.path(), &["generate", "--customers", "10", "--out", "g3", "--tables", "orders,nope"]);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("unknown table 'nope'"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("unknown table 'nope'"), "{}", run.stderr);
 }
 
 #[test]
 fn sample_matches_generate_5000() {
     let dir = temp();
-    run_in(
-        dir.path(),
-        &["generate", "--out", "gen", "--tables", "orders"],
-    )
-    .expect_code(0);
+    run_in(dir.path(), &["generate", "--out", "gen", "--tables", "orders"]).expect_code(0);
     let query = "SELECT count(*) AS n, sum(amount) AS total, max(order_id) AS last_id FROM ";
-    let generated = run_in(
-        dir.path(),
-        &[
-            "--data",
-            "gen",
-            "--format",
-            "csv",
-            "-c",
-            &format!("{query} orders"),
-        ],
-    );
-    let sample = run_in(
-        dir.path(),
-        &["--format", "csv", "-c", &format!("{query} sample.orders")],
-    );
+    let generated = run_in(dir.path(), &["--data", "gen", "--format", "csv", "-c", &format!("{query} orders")]);
+    let sample = run_in(dir.path(), &["--format", "csv", "-c", &format!("{query} sample.orders")]);
     assert_eq!(generated.stdout, sample.stdout);
 }
 
@@ -530,14 +311,8 @@ fn version_help_and_bad_flags() {
 fn results_do_not_depend_on_threads() {
     let dir = temp();
     let sql = "SELECT customer_id, count(*) AS n, sum(amount) AS m FROM sample.orders GROUP BY customer_id ORDER BY m DESC, customer_id LIMIT 20";
-    let one = run_in(
-        dir.path(),
-        &["--threads", "1", "--format", "csv", "-c", sql],
-    );
-    let two = run_in(
-        dir.path(),
-        &["--threads", "2", "--format", "csv", "-c", sql],
-    );
+    let one = run_in(dir.path(), &["--threads", "1", "--format", "csv", "-c", sql]);
+    let two = run_in(dir.path(), &["--threads", "2", "--format", "csv", "-c", sql]);
     one.expect_code(0);
     assert_eq!(one.stdout, two.stdout);
 }
@@ -545,14 +320,11 @@ fn results_do_not_depend_on_threads() {
 #[test]
 fn memory_limit_is_enforced_with_a_clear_error() {
     let dir = temp();
-    let sql = "SELECT e.user_id, count(*) FROM sample.events e JOIN sample.events f ON e.user_id = f.user_id GROUP BY 1";
+    let sql =
+        "SELECT e.user_id, count(*) FROM sample.events e JOIN sample.events f ON e.user_id = f.user_id GROUP BY 1";
     let run = run_in(dir.path(), &["--memory-limit", "1M", "-c", sql]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("out of memory") && run.stderr.contains("--memory-limit"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("out of memory") && run.stderr.contains("--memory-limit"), "{}", run.stderr);
 }
 
 #[test]
@@ -560,27 +332,12 @@ fn tour_runs_and_reruns_byte_identically() {
     let dir = temp();
     let tour = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/00_tour.sql");
     let tour = tour.to_str().expect("utf-8 path");
-    let first = run_in(
-        dir.path(),
-        &["-f", tour, "--format", "csv", "--threads", "2"],
-    );
+    let first = run_in(dir.path(), &["-f", tour, "--format", "csv", "--threads", "2"]);
     first.expect_code(0);
-    assert!(
-        first
-            .stdout
-            .contains("table_name,row_count\ncustomers,5000\n"),
-        "{}",
-        first.stdout
-    );
-    let again = run_in(
-        dir.path(),
-        &["-f", tour, "--format", "csv", "--threads", "1"],
-    );
+    assert!(first.stdout.contains("table_name,row_count\ncustomers,5000\n"), "{}", first.stdout);
+    let again = run_in(dir.path(), &["-f", tour, "--format", "csv", "--threads", "1"]);
     assert_eq!(first.stdout, again.stdout);
-    let earlier = run_in(
-        dir.path(),
-        &["-f", tour, "--format", "csv", "--param", "as_of=2025-01-01"],
-    );
+    let earlier = run_in(dir.path(), &["-f", tour, "--format", "csv", "--param", "as_of=2025-01-01"]);
     earlier.expect_code(0);
     assert_ne!(first.stdout, earlier.stdout, "as_of changes the answer");
 }

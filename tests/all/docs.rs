@@ -25,10 +25,7 @@ fn check_generated(path: &Path, expected: &str) {
 #[test]
 fn functions_reference_is_current() {
     let functions = segsql_udfs::functions();
-    check_generated(
-        &root().join("docs/functions.md"),
-        &segsql_udfs::docs::markdown_reference(&functions),
-    );
+    check_generated(&root().join("docs/functions.md"), &segsql_udfs::docs::markdown_reference(&functions));
 }
 
 #[test]
@@ -36,13 +33,8 @@ fn readme_function_table_is_current() {
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).expect("README.md exists");
     let (start, end) = ("<!-- functions:start -->\n", "<!-- functions:end -->");
-    let from = readme
-        .find(start)
-        .expect("README has the functions:start marker")
-        + start.len();
-    let to = readme
-        .find(end)
-        .expect("README has the functions:end marker");
+    let from = readme.find(start).expect("README has the functions:start marker") + start.len();
+    let to = readme.find(end).expect("README has the functions:end marker");
     let table = segsql_udfs::docs::markdown_table(&segsql_udfs::functions());
     let expected = format!("{}{}{}", &readme[..from], table, &readme[to..]);
     check_generated(&readme_path, &expected);
@@ -57,10 +49,6 @@ async fn every_documented_example_runs() {
         let models = tempfile::tempdir().expect("temp dir");
         let mut shell = crate::support::shell(models.path());
         let result = shell.run_script(&example, &Origin::Command).await;
-        assert!(
-            result.is_ok(),
-            "the example of {} fails:\n{example}",
-            function.name()
-        );
+        assert!(result.is_ok(), "the example of {} fails:\n{example}", function.name());
     }
 }

@@ -6,47 +6,26 @@ use std::path::Path;
 use segsql::shell::Shell;
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
 }
 
 /// A CSV fixture as a header and rows of cells.
 fn read_fixture(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let text =
-        std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
     let mut lines = text.lines();
-    let header = lines
-        .next()
-        .expect("header")
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|line| line.split(',').map(str::to_string).collect())
-        .collect();
+    let header = lines.next().expect("header").split(',').map(str::to_string).collect();
+    let rows = lines.map(|line| line.split(',').map(str::to_string).collect()).collect();
     (header, rows)
 }
 
 async fn query(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
-    let outputs = shell
-        .execute_collect(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}\n{e}"));
+    let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
     let last = outputs.last().expect("a result");
     segsql::output::cells(&last.batches).expect("cells")
 }
 
 /// Compares numerically: equal within `tolerance`, absolute or relative to the value's size.
-fn assert_same(
-    name: &str,
-    expected: &[Vec<String>],
-    actual: &[Vec<String>],
-    header: &[String],
-    tolerance: f64,
-) {
+fn assert_same(name: &str, expected: &[Vec<String>], actual: &[Vec<String>], header: &[String], tolerance: f64) {
     assert_eq!(expected.len(), actual.len(), "{name}: row count");
     for (row, (want, got)) in expected.iter().zip(actual).enumerate() {
         for (column, (w, g)) in want.iter().zip(got).enumerate() {
@@ -55,11 +34,7 @@ fn assert_same(
                 (Ok(w), Ok(g)) => (w - g).abs() <= tolerance * w.abs().max(1.0),
                 _ => w == g,
             };
-            assert!(
-                same,
-                "{name}: row {row} column {}: expected {w}, got {g}\n{want:?}\n{got:?}",
-                header[column]
-            );
+            assert!(same, "{name}: row {row} column {}: expected {w}, got {g}\n{want:?}\n{got:?}", header[column]);
         }
     }
 }
@@ -77,10 +52,7 @@ async fn rfm_summary_matches_lifetimes() {
     let edge = format!("'{}'", fixture("edge_orders.csv"));
     let columns = "customer_id, frequency, recency, \"T\", monetary_value";
     let cases = [
-        (
-            "rfm_summary_sample_day.csv",
-            format!("rfm_summary(sample.orders, customer_id, order_ts, amount)"),
-        ),
+        ("rfm_summary_sample_day.csv", format!("rfm_summary(sample.orders, customer_id, order_ts, amount)")),
         (
             "rfm_summary_sample_week.csv",
             format!("rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')"),
@@ -89,27 +61,12 @@ async fn rfm_summary_matches_lifetimes() {
             "rfm_summary_sample_asof.csv",
             format!("rfm_summary(sample.orders, customer_id, order_ts, amount, '2025-06-30')"),
         ),
-        (
-            "rfm_summary_edge_day.csv",
-            format!("rfm_summary({edge}, customer_id, order_ts, amount)"),
-        ),
-        (
-            "rfm_summary_edge_week.csv",
-            format!("rfm_summary({edge}, customer_id, order_ts, amount, NULL, 'week')"),
-        ),
-        (
-            "rfm_summary_edge_asof.csv",
-            format!("rfm_summary({edge}, customer_id, order_ts, amount, '2024-02-29')"),
-        ),
+        ("rfm_summary_edge_day.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount)")),
+        ("rfm_summary_edge_week.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount, NULL, 'week')")),
+        ("rfm_summary_edge_asof.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount, '2024-02-29')")),
     ];
     for (name, source) in cases {
-        check(
-            &mut shell,
-            name,
-            &format!("SELECT {columns} FROM {source} ORDER BY customer_id"),
-            1e-9,
-        )
-        .await;
+        check(&mut shell, name, &format!("SELECT {columns} FROM {source} ORDER BY customer_id"), 1e-9).await;
     }
 }
 
@@ -120,31 +77,16 @@ async fn rfm_scores_match_duckdb() {
     let edge = format!("'{}'", fixture("edge_orders.csv"));
     let columns = "customer_id, recency_days, frequency, monetary, r_score, f_score, m_score";
     let cases = [
-        (
-            "rfm_duckdb_sample.csv",
-            "rfm(sample.orders, customer_id, order_ts, amount)".to_string(),
-        ),
+        ("rfm_duckdb_sample.csv", "rfm(sample.orders, customer_id, order_ts, amount)".to_string()),
         (
             "rfm_duckdb_sample_asof_bins4.csv",
             "rfm(sample.orders, customer_id, order_ts, amount, '2025-06-30', 4)".to_string(),
         ),
-        (
-            "rfm_duckdb_edge.csv",
-            format!("rfm({edge}, customer_id, order_ts, amount)"),
-        ),
-        (
-            "rfm_duckdb_edge_bins3.csv",
-            format!("rfm({edge}, customer_id, order_ts, amount, '2024-03-01', 3)"),
-        ),
+        ("rfm_duckdb_edge.csv", format!("rfm({edge}, customer_id, order_ts, amount)")),
+        ("rfm_duckdb_edge_bins3.csv", format!("rfm({edge}, customer_id, order_ts, amount, '2024-03-01', 3)")),
     ];
     for (name, source) in cases {
-        check(
-            &mut shell,
-            name,
-            &format!("SELECT {columns} FROM {source} ORDER BY customer_id"),
-            1e-12,
-        )
-        .await;
+        check(&mut shell, name, &format!("SELECT {columns} FROM {source} ORDER BY customer_id"), 1e-12).await;
     }
 }
 
@@ -154,10 +96,7 @@ async fn prop_ztest_matches_statsmodels() {
     let mut shell = crate::support::shell(models.path());
     let (header, rows) = read_fixture("prop_ztest_statsmodels.csv");
     for row in rows {
-        let sql = format!(
-            "SELECT prop_ztest({}, {}, {}, {})",
-            row[0], row[1], row[2], row[3]
-        );
+        let sql = format!("SELECT prop_ztest({}, {}, {}, {})", row[0], row[1], row[2], row[3]);
         let actual = query(&mut shell, &sql).await;
         assert_same(&sql, &[vec![row[4].clone()]], &actual, &header[4..], 1e-12);
     }

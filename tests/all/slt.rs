@@ -33,17 +33,9 @@ pub struct SegDb {
 fn column_type(data_type: &DataType) -> DefaultColumnType {
     if data_type.is_integer() {
         DefaultColumnType::Integer
-    } else if data_type.is_floating()
-        || matches!(
-            data_type,
-            DataType::Decimal128(..) | DataType::Decimal256(..)
-        )
-    {
+    } else if data_type.is_floating() || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) {
         DefaultColumnType::FloatingPoint
-    } else if matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    ) {
+    } else if matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
         DefaultColumnType::Text
     } else {
         DefaultColumnType::Any
@@ -57,11 +49,7 @@ impl AsyncDB for SegDb {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
         if sql.trim_start().starts_with('\\') {
-            let chunk = Chunk {
-                kind: ChunkKind::Meta,
-                text: sql.trim().to_string(),
-                line: 1,
-            };
+            let chunk = Chunk { kind: ChunkKind::Meta, text: sql.trim().to_string(), line: 1 };
             self.shell.run_chunk(&chunk, &Origin::Interactive).await?;
             return Ok(DBOutput::StatementComplete(0));
         }
@@ -72,23 +60,12 @@ impl AsyncDB for SegDb {
         if !last.returns_rows {
             return Ok(DBOutput::StatementComplete(0));
         }
-        let types = last
-            .schema
-            .fields()
-            .iter()
-            .map(|f| column_type(f.data_type()))
-            .collect();
+        let types = last.schema.fields().iter().map(|f| column_type(f.data_type())).collect();
         let mut rows: Vec<Vec<String>> = Vec::new();
         for row in segsql::output::cells(&last.batches).map_err(|e| SltError(e.to_string()))? {
             let row: Vec<String> = row
                 .into_iter()
-                .map(|cell| {
-                    if cell.is_empty() {
-                        "(empty)".to_string()
-                    } else {
-                        cell.trim_end().to_string()
-                    }
-                })
+                .map(|cell| if cell.is_empty() { "(empty)".to_string() } else { cell.trim_end().to_string() })
                 .collect();
             // A multi-line value (an EXPLAIN plan) is written one line per row in .slt files.
             if row.iter().any(|cell| cell.contains('\n')) {
@@ -130,16 +107,10 @@ async fn sqllogictests() {
     assert!(!files.is_empty(), "no .slt files under {}", root.display());
     let filter = std::env::var("SLT_FILTER").unwrap_or_default();
     let mut failures = Vec::new();
-    for file in files
-        .iter()
-        .filter(|f| f.to_string_lossy().contains(&filter))
-    {
+    for file in files.iter().filter(|f| f.to_string_lossy().contains(&filter)) {
         let mut runner = sqllogictest::Runner::new(|| async {
             let models = tempfile::tempdir().map_err(|e| SltError(e.to_string()))?;
-            Ok(SegDb {
-                shell: crate::support::shell(models.path()),
-                _models: models,
-            })
+            Ok(SegDb { shell: crate::support::shell(models.path()), _models: models })
         });
         // SLT_UPDATE=1 rewrites the expected results from what segsql returns now; review
         // the diff before committing it.
@@ -162,10 +133,5 @@ async fn sqllogictests() {
             failures.push(format!("{}\n{}", file.display(), error.display(false)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} slt file(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} slt file(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }

@@ -7,11 +7,7 @@ use segsql::shell::{SessionOptions, Shell, Sink};
 
 /// A shell like the CLI's, printing into memory, with models in `models_dir`.
 pub fn shell(models_dir: &Path) -> Shell {
-    let options = SessionOptions {
-        threads: Some(2),
-        memory_limit: None,
-        models_dir: models_dir.to_path_buf(),
-    };
+    let options = SessionOptions { threads: Some(2), memory_limit: None, models_dir: models_dir.to_path_buf() };
     let mut shell = Shell::new(&options).expect("session starts");
     shell.sink = Sink::Memory(Vec::new());
     shell
@@ -35,11 +31,7 @@ impl Run {
 
     /// Fails the test with everything printed, for readable failures.
     pub fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         assert!(
             !self.stderr.contains("panicked") && !self.stderr.contains("stack backtrace"),
             "a user mistake must never show a panic:\n{}",
@@ -51,21 +43,13 @@ impl Run {
 
 pub fn segsql() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_segsql"));
-    command
-        .env("SEGSQL_HISTORY", "/dev/null")
-        .stdin(Stdio::null());
+    command.env("SEGSQL_HISTORY", "/dev/null").stdin(Stdio::null());
     command
 }
 
 /// Runs the binary in `dir` with `args`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    Run::from(
-        segsql()
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .expect("segsql runs"),
-    )
+    Run::from(segsql().current_dir(dir).args(args).output().expect("segsql runs"))
 }
 
 /// Runs the binary with `stdin` as its input.
@@ -79,11 +63,6 @@ pub fn run_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("segsql runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
     Run::from(child.wait_with_output().expect("segsql finishes"))
 }

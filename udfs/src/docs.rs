@@ -20,10 +20,7 @@ pub fn summary(description: &str) -> &str {
 pub fn markdown_table(functions: &[SegFunction]) -> String {
     let mut out = String::from("| function | kind | what it does |\n|---|---|---|\n");
     for function in functions {
-        let description = function
-            .documentation()
-            .map(|d| d.description.as_str())
-            .unwrap_or("");
+        let description = function.documentation().map(|d| d.description.as_str()).unwrap_or("");
         let _ = writeln!(
             out,
             "| [`{name}`](docs/functions.md#{name}) | {kind} | {summary} |",
@@ -44,21 +41,11 @@ pub fn markdown_reference(functions: &[SegFunction]) -> String {
         out.push_str("\nNo segmentation functions are registered yet.\n");
     }
     for function in functions {
-        let _ = write!(
-            out,
-            "\n## {}\n\n*{} function*\n\n",
-            function.name(),
-            function.kind()
-        );
+        let _ = write!(out, "\n## {}\n\n*{} function*\n\n", function.name(), function.kind());
         let Some(doc) = function.documentation() else {
             continue;
         };
-        let _ = write!(
-            out,
-            "{}\n\n```sql\n{}\n```\n",
-            doc.description.trim(),
-            doc.syntax_example
-        );
+        let _ = write!(out, "{}\n\n```sql\n{}\n```\n", doc.description.trim(), doc.syntax_example);
         if let Some(arguments) = &doc.arguments {
             out.push_str("\n| argument | meaning |\n|---|---|\n");
             for (name, meaning) in arguments {

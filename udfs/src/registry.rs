@@ -134,25 +134,15 @@ mod tests {
     #[test]
     fn every_function_has_complete_docs() {
         for function in functions() {
-            let doc = function
-                .documentation()
-                .unwrap_or_else(|| panic!("{} has no documentation", function.name()));
-            assert!(
-                !doc.description.trim().is_empty(),
-                "{}: empty description",
-                function.name()
-            );
+            let doc = function.documentation().unwrap_or_else(|| panic!("{} has no documentation", function.name()));
+            assert!(!doc.description.trim().is_empty(), "{}: empty description", function.name());
             assert!(
                 doc.syntax_example.starts_with(function.name()),
                 "{}: syntax must start with the function name",
                 function.name()
             );
             let example = doc.sql_example.as_deref().unwrap_or_default();
-            assert!(
-                example.contains(function.name()),
-                "{}: needs a SQL example that calls it",
-                function.name()
-            );
+            assert!(example.contains(function.name()), "{}: needs a SQL example that calls it", function.name());
         }
     }
 

@@ -9,13 +9,10 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, ListArray,
-    StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, ListArray, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type,
-};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
@@ -24,16 +21,13 @@ use datafusion::logical_expr::{
 };
 
 use super::kernels::{RetentionMode, add_user, merge_counts, normalize_periods};
+use crate::common::grouped::{Buckets, GroupedItems};
 
 fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
 }
 
-fn list_array(
-    item: DataType,
-    lengths: impl IntoIterator<Item = usize>,
-    values: ArrayRef,
-) -> Result<ArrayRef> {
+fn list_array(item: DataType, lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> Result<ArrayRef> {
     Ok(Arc::new(ListArray::try_new(
         Arc::new(Field::new_list_field(item, true)),
         OffsetBuffer::from_lengths(lengths),
@@ -60,7 +54,7 @@ fn push_period(periods: &mut Vec<i32>, period: i32) {
     }
 }
 
-fn is_selected(filter: Option<&BooleanArray>, row: usize) -> bool {
+pub(crate) fn is_selected(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
@@ -92,11 +86,7 @@ impl AggregateUDFImpl for UserPeriods {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "periods"),
-            list_of(DataType::Int32),
-            true,
-        ))])
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "periods"), list_of(DataType::Int32), true))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -107,17 +97,14 @@ impl AggregateUDFImpl for UserPeriods {
         true
     }
 
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(UserPeriodsGroups::default()))
     }
 }
 
 #[derive(Debug, Default)]
 struct UserPeriodsGroups {
-    periods: Vec<Vec<i32>>,
+    periods: GroupedItems<i32>,
 }
 
 impl GroupsAccumulator for UserPeriodsGroups {
@@ -128,41 +115,47 @@ impl GroupsAccumulator for UserPeriodsGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.periods.resize_with(total_num_groups, Vec::new);
+        self.periods.resize(total_num_groups);
         let input = values[0].as_primitive::<Int32Type>();
         for (row, &group) in group_indices.iter().enumerate() {
             if input.is_valid(row) && is_selected(opt_filter, row) {
-                push_period(&mut self.periods[group], input.value(row));
+                self.periods.push(group, input.value(row));
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let mut groups = emit_to.take_needed(&mut self.periods);
-        groups.iter_mut().for_each(normalize_periods);
-        periods_array(groups)
+        let mut buckets = self.periods.take(emit_to);
+        let mut lengths = Vec::with_capacity(buckets.len());
+        let mut distinct = Vec::with_capacity(buckets.items.len());
+        for group in 0..buckets.len() {
+            let periods = buckets.group_mut(group);
+            periods.sort_unstable();
+            let before = distinct.len();
+            for &period in periods.iter() {
+                if distinct.len() == before || distinct.last() != Some(&period) {
+                    distinct.push(period);
+                }
+            }
+            lengths.push(distinct.len() - before);
+        }
+        list_array(DataType::Int32, lengths, Arc::new(Int32Array::from(distinct)))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.evaluate(emit_to)?])
     }
 
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.periods.resize_with(total_num_groups, Vec::new);
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.periods.resize(total_num_groups);
         let lists = values[0].as_list::<i32>();
         let items = lists.values().as_primitive::<Int32Type>();
         let offsets = lists.value_offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             if lists.is_valid(row) {
-                let target = &mut self.periods[group];
                 for index in offsets[row] as usize..offsets[row + 1] as usize {
-                    push_period(target, items.value(index));
+                    self.periods.push(group, items.value(index));
                 }
             }
         }
@@ -170,27 +163,18 @@ impl GroupsAccumulator for UserPeriodsGroups {
     }
 
     /// Lets DataFusion skip partial aggregation when nearly every user is new to a batch.
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let input = values[0].as_primitive::<Int32Type>();
         let groups = (0..input.len())
-            .map(|row| {
-                if input.is_valid(row) && is_selected(opt_filter, row) {
-                    vec![input.value(row)]
-                } else {
-                    vec![]
-                }
-            })
+            .map(
+                |row| if input.is_valid(row) && is_selected(opt_filter, row) { vec![input.value(row)] } else { vec![] },
+            )
             .collect();
         Ok(vec![periods_array(groups)?])
     }
 
     fn size(&self) -> usize {
-        self.periods.capacity() * size_of::<Vec<i32>>()
-            + self.periods.iter().map(|p| p.capacity() * 4).sum::<usize>()
+        self.periods.size()
     }
 }
 
@@ -242,10 +226,7 @@ pub struct RetentionFold {
 impl RetentionFold {
     pub fn udaf(mode: RetentionMode) -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(RetentionFold {
-            signature: Signature::exact(
-                vec![list_of(DataType::Int32), DataType::Int32],
-                Volatility::Immutable,
-            ),
+            signature: Signature::exact(vec![list_of(DataType::Int32), DataType::Int32], Volatility::Immutable),
             mode,
         }))
     }
@@ -265,18 +246,11 @@ impl AggregateUDFImpl for RetentionFold {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "counts"),
-            list_of(DataType::Int64),
-            true,
-        ))])
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "counts"), list_of(DataType::Int64), true))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RetentionFoldAccumulator {
-            mode: self.mode,
-            counts: vec![],
-        }))
+        Ok(Box::new(RetentionFoldAccumulator { mode: self.mode, counts: vec![] }))
     }
 }
 
@@ -342,10 +316,7 @@ pub fn pair_fields(scale: i8) -> Fields {
 impl UserPeriodTotals {
     pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(UserPeriodTotals {
-            signature: Signature::exact(
-                vec![DataType::Int32, DataType::Decimal128(38, scale)],
-                Volatility::Immutable,
-            ),
+            signature: Signature::exact(vec![DataType::Int32, DataType::Decimal128(38, scale)], Volatility::Immutable),
             scale,
         }))
     }
@@ -355,50 +326,17 @@ impl UserPeriodTotals {
     }
 }
 
-/// Sorts pairs by period and adds up the totals of equal periods.
-fn normalize_pairs(pairs: &mut Vec<(i32, i128)>) {
-    pairs.sort_unstable_by_key(|p| p.0);
-    pairs.dedup_by(|later, earlier| {
-        if later.0 == earlier.0 {
-            earlier.1 += later.1;
-            true
-        } else {
-            false
-        }
-    });
-}
-
-fn push_pair(pairs: &mut Vec<(i32, i128)>, period: i32, total: i128) {
-    if let Some(last) = pairs.last_mut()
-        && last.0 == period
-    {
-        last.1 += total;
-        return;
-    }
-    pairs.push((period, total));
-    if pairs.len() >= 64 && pairs.len().is_power_of_two() {
-        normalize_pairs(pairs);
-    }
-}
-
-fn pairs_array(groups: Vec<Vec<(i32, i128)>>, scale: i8) -> Result<ArrayRef> {
+pub(crate) fn pairs_array(groups: Vec<Vec<(i32, i128)>>, scale: i8) -> Result<ArrayRef> {
     let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
     let (periods, totals): (Vec<i32>, Vec<i128>) = groups.into_iter().flatten().unzip();
     let totals = Decimal128Array::from(totals).with_precision_and_scale(38, scale)?;
-    let pairs = StructArray::try_new(
-        pair_fields(scale),
-        vec![Arc::new(Int32Array::from(periods)), Arc::new(totals)],
-        None,
-    )?;
-    list_array(
-        DataType::Struct(pair_fields(scale)),
-        lengths,
-        Arc::new(pairs),
-    )
+    let pairs =
+        StructArray::try_new(pair_fields(scale), vec![Arc::new(Int32Array::from(periods)), Arc::new(totals)], None)?;
+    list_array(DataType::Struct(pair_fields(scale)), lengths, Arc::new(pairs))
 }
 
 /// Reads (period, total) pairs from row `row` of a list-of-pairs array.
-fn read_pairs(lists: &ListArray, row: usize, mut each: impl FnMut(i32, i128)) {
+pub(crate) fn read_pairs(lists: &ListArray, row: usize, mut each: impl FnMut(i32, i128)) {
     if lists.is_null(row) {
         return;
     }
@@ -425,11 +363,7 @@ impl AggregateUDFImpl for UserPeriodTotals {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "pairs"),
-            self.output_type(),
-            true,
-        ))])
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "pairs"), self.output_type(), true))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -440,21 +374,15 @@ impl AggregateUDFImpl for UserPeriodTotals {
         true
     }
 
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(UserPeriodTotalsGroups {
-            scale: self.scale,
-            pairs: vec![],
-        }))
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(UserPeriodTotalsGroups { scale: self.scale, pairs: GroupedItems::default() }))
     }
 }
 
 #[derive(Debug)]
 struct UserPeriodTotalsGroups {
     scale: i8,
-    pairs: Vec<Vec<(i32, i128)>>,
+    pairs: GroupedItems<(i32, i128)>,
 }
 
 impl GroupsAccumulator for UserPeriodTotalsGroups {
@@ -465,82 +393,129 @@ impl GroupsAccumulator for UserPeriodTotalsGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.pairs.resize_with(total_num_groups, Vec::new);
-        let periods = values[0].as_primitive::<Int32Type>();
-        let totals = values[1].as_primitive::<Decimal128Type>();
-        for (row, &group) in group_indices.iter().enumerate() {
-            if periods.is_valid(row) && is_selected(opt_filter, row) {
-                // A NULL amount is an active period worth nothing.
-                let total = if totals.is_valid(row) {
-                    totals.value(row)
-                } else {
-                    0
-                };
-                push_pair(&mut self.pairs[group], periods.value(row), total);
-            }
-        }
+        push_pair_rows(&mut self.pairs, values, group_indices, opt_filter, total_num_groups);
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let mut groups = emit_to.take_needed(&mut self.pairs);
-        groups.iter_mut().for_each(normalize_pairs);
-        pairs_array(groups, self.scale)
+        let merged = MergedPairs::from(self.pairs.take(emit_to));
+        merged.to_array(self.scale)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.evaluate(emit_to)?])
     }
 
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.pairs.resize_with(total_num_groups, Vec::new);
-        let lists = values[0].as_list::<i32>();
-        for (row, &group) in group_indices.iter().enumerate() {
-            let target = &mut self.pairs[group];
-            read_pairs(lists, row, |period, total| push_pair(target, period, total));
-        }
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        merge_pair_lists(&mut self.pairs, values, group_indices, total_num_groups);
         Ok(())
     }
 
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let periods = values[0].as_primitive::<Int32Type>();
-        let totals = values[1].as_primitive::<Decimal128Type>();
-        let groups = (0..periods.len())
-            .map(|row| {
-                if periods.is_valid(row) && is_selected(opt_filter, row) {
-                    vec![(
-                        periods.value(row),
-                        if totals.is_valid(row) {
-                            totals.value(row)
-                        } else {
-                            0
-                        },
-                    )]
-                } else {
-                    vec![]
-                }
-            })
-            .collect();
-        Ok(vec![pairs_array(groups, self.scale)?])
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        Ok(vec![pair_rows_as_state(values, opt_filter, self.scale)?])
     }
 
     fn size(&self) -> usize {
-        self.pairs.capacity() * size_of::<Vec<(i32, i128)>>()
-            + self
-                .pairs
-                .iter()
-                .map(|p| p.capacity() * size_of::<(i32, i128)>())
-                .sum::<usize>()
+        self.pairs.size()
     }
+}
+
+/// Each group's (period, total) pairs sorted by period with equal periods added up, flat.
+pub(crate) struct MergedPairs {
+    pub lengths: Vec<usize>,
+    pub periods: Vec<i32>,
+    pub totals: Vec<i128>,
+}
+
+impl From<Buckets<(i32, i128)>> for MergedPairs {
+    fn from(mut buckets: Buckets<(i32, i128)>) -> Self {
+        let mut merged = MergedPairs {
+            lengths: Vec::with_capacity(buckets.len()),
+            periods: Vec::with_capacity(buckets.items.len()),
+            totals: Vec::with_capacity(buckets.items.len()),
+        };
+        for group in 0..buckets.len() {
+            let pairs = buckets.group_mut(group);
+            pairs.sort_unstable_by_key(|pair| pair.0);
+            let before = merged.periods.len();
+            for &(period, total) in pairs.iter() {
+                match (merged.periods.last(), merged.totals.last_mut()) {
+                    (Some(&last), Some(sum)) if merged.periods.len() > before && last == period => *sum += total,
+                    _ => {
+                        merged.periods.push(period);
+                        merged.totals.push(total);
+                    }
+                }
+            }
+            merged.lengths.push(merged.periods.len() - before);
+        }
+        merged
+    }
+}
+
+impl MergedPairs {
+    pub(crate) fn to_array(self, scale: i8) -> Result<ArrayRef> {
+        let totals = Decimal128Array::from(self.totals).with_precision_and_scale(38, scale)?;
+        let pairs = StructArray::try_new(
+            pair_fields(scale),
+            vec![Arc::new(Int32Array::from(self.periods)), Arc::new(totals)],
+            None,
+        )?;
+        list_array(DataType::Struct(pair_fields(scale)), self.lengths, Arc::new(pairs))
+    }
+}
+
+/// Appends the (period, amount) rows of a batch; a NULL amount is a period worth nothing.
+pub(crate) fn push_pair_rows(
+    pairs: &mut GroupedItems<(i32, i128)>,
+    values: &[ArrayRef],
+    group_indices: &[usize],
+    opt_filter: Option<&BooleanArray>,
+    total_num_groups: usize,
+) {
+    pairs.resize(total_num_groups);
+    let periods = values[0].as_primitive::<Int32Type>();
+    let totals = values[1].as_primitive::<Decimal128Type>();
+    for (row, &group) in group_indices.iter().enumerate() {
+        if periods.is_valid(row) && is_selected(opt_filter, row) {
+            let total = if totals.is_valid(row) { totals.value(row) } else { 0 };
+            pairs.push(group, (periods.value(row), total));
+        }
+    }
+}
+
+/// Appends the pairs of intermediate state lists.
+pub(crate) fn merge_pair_lists(
+    pairs: &mut GroupedItems<(i32, i128)>,
+    values: &[ArrayRef],
+    group_indices: &[usize],
+    total_num_groups: usize,
+) {
+    pairs.resize(total_num_groups);
+    let lists = values[0].as_list::<i32>();
+    for (row, &group) in group_indices.iter().enumerate() {
+        read_pairs(lists, row, |period, total| pairs.push(group, (period, total)));
+    }
+}
+
+/// Input rows as one-pair state lists, for when DataFusion skips partial aggregation.
+pub(crate) fn pair_rows_as_state(
+    values: &[ArrayRef],
+    opt_filter: Option<&BooleanArray>,
+    scale: i8,
+) -> Result<ArrayRef> {
+    let periods = values[0].as_primitive::<Int32Type>();
+    let totals = values[1].as_primitive::<Decimal128Type>();
+    let groups = (0..periods.len())
+        .map(|row| {
+            if periods.is_valid(row) && is_selected(opt_filter, row) {
+                vec![(periods.value(row), if totals.is_valid(row) { totals.value(row) } else { 0 })]
+            } else {
+                vec![]
+            }
+        })
+        .collect();
+    pairs_array(groups, scale)
 }
 
 /// `revenue_fold(pairs, cohort)`: per-offset revenue totals of a cohort, exact.
@@ -554,10 +529,7 @@ impl RevenueFold {
     pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(RevenueFold {
             signature: Signature::exact(
-                vec![
-                    list_of(DataType::Struct(pair_fields(scale))),
-                    DataType::Int32,
-                ],
+                vec![list_of(DataType::Struct(pair_fields(scale))), DataType::Int32],
                 Volatility::Immutable,
             ),
             scale,
@@ -587,10 +559,7 @@ impl AggregateUDFImpl for RevenueFold {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RevenueFoldAccumulator {
-            scale: self.scale,
-            totals: vec![],
-        }))
+        Ok(Box::new(RevenueFoldAccumulator { scale: self.scale, totals: vec![] }))
     }
 }
 
@@ -623,10 +592,7 @@ impl Accumulator for RevenueFoldAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         for list in states[0].as_list::<i32>().iter().flatten() {
-            merge_counts(
-                &mut self.totals,
-                list.as_primitive::<Decimal128Type>().values(),
-            );
+            merge_counts(&mut self.totals, list.as_primitive::<Decimal128Type>().values());
         }
         Ok(())
     }
@@ -636,13 +602,8 @@ impl Accumulator for RevenueFoldAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let values =
-            Decimal128Array::from(self.totals.clone()).with_precision_and_scale(38, self.scale)?;
-        let array = list_array(
-            DataType::Decimal128(38, self.scale),
-            [self.totals.len()],
-            Arc::new(values),
-        )?;
+        let values = Decimal128Array::from(self.totals.clone()).with_precision_and_scale(38, self.scale)?;
+        let array = list_array(DataType::Decimal128(38, self.scale), [self.totals.len()], Arc::new(values))?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -657,18 +618,22 @@ mod tests {
 
     #[test]
     fn pairs_merge_by_period() {
-        let mut pairs = vec![(3, 5), (1, 2), (3, 1), (1, 10)];
-        normalize_pairs(&mut pairs);
-        assert_eq!(pairs, vec![(1, 12), (3, 6)]);
+        let mut grouped = GroupedItems::default();
+        grouped.resize(2);
+        for (group, pair) in [(0, (3, 5)), (0, (1, 2)), (1, (7, 1)), (0, (3, 1)), (0, (1, 10))] {
+            grouped.push(group, pair);
+        }
+        let merged = MergedPairs::from(grouped.take(EmitTo::All));
+        assert_eq!(merged.lengths, vec![2, 1]);
+        assert_eq!(merged.periods, vec![1, 3, 7]);
+        assert_eq!(merged.totals, vec![12, 6, 1]);
     }
 
     #[test]
     fn grouped_periods_are_sorted_and_distinct() {
         let mut groups = UserPeriodsGroups::default();
         let values: ArrayRef = Arc::new(Int32Array::from(vec![5, 3, 5, 3, 7]));
-        groups
-            .update_batch(&[values], &[0, 0, 0, 1, 1], None, 2)
-            .unwrap();
+        groups.update_batch(&[values], &[0, 0, 0, 1, 1], None, 2).unwrap();
         let result = groups.evaluate(EmitTo::All).unwrap();
         let lists = result.as_list::<i32>();
         assert_eq!(lists.value(0).as_primitive::<Int32Type>().values(), &[3, 5]);

@@ -9,9 +9,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Fields, Int32Type, Int64Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::kernels::{RetentionCell, RevenueCell, retention_cells, revenue_cells};
 use crate::common::periods::Grain;
@@ -33,10 +31,7 @@ fn revenue_fields() -> Fields {
 }
 
 fn list_of_struct(fields: Fields) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(
-        DataType::Struct(fields),
-        true,
-    )))
+    DataType::List(Arc::new(Field::new_list_field(DataType::Struct(fields), true)))
 }
 
 fn struct_list(fields: Fields, lengths: Vec<usize>, columns: Vec<ArrayRef>) -> Result<ArrayRef> {
@@ -62,12 +57,10 @@ fn cohort_rows(args: &[ArrayRef]) -> Vec<Option<CohortRow>> {
     let latest = args[3].as_primitive::<Int32Type>();
     (0..sizes.len())
         .map(|row| {
-            (sizes.is_valid(row) && cohorts.is_valid(row) && latest.is_valid(row)).then(|| {
-                CohortRow {
-                    size: sizes.value(row),
-                    cohort: cohorts.value(row),
-                    latest_day: latest.value(row),
-                }
+            (sizes.is_valid(row) && cohorts.is_valid(row) && latest.is_valid(row)).then(|| CohortRow {
+                size: sizes.value(row),
+                cohort: cohorts.value(row),
+                latest_day: latest.value(row),
             })
         })
         .collect()
@@ -84,15 +77,9 @@ pub struct RetentionCells {
 impl RetentionCells {
     pub fn udf(grain: Grain, cap: Option<i64>) -> Arc<ScalarUDF> {
         let counts = DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
-        let signature = Signature::exact(
-            vec![counts, DataType::Int64, DataType::Int32, DataType::Int32],
-            Volatility::Immutable,
-        );
-        Arc::new(ScalarUDF::from(RetentionCells {
-            signature,
-            grain,
-            cap,
-        }))
+        let signature =
+            Signature::exact(vec![counts, DataType::Int64, DataType::Int32, DataType::Int32], Volatility::Immutable);
+        Arc::new(ScalarUDF::from(RetentionCells { signature, grain, cap }))
     }
 }
 
@@ -118,20 +105,10 @@ impl ScalarUDFImpl for RetentionCells {
                 cells.push(vec![]);
                 continue;
             };
-            let list = if counts.is_valid(row) {
-                counts.value(row)
-            } else {
-                Arc::new(Int64Array::from(Vec::<i64>::new()))
-            };
+            let list =
+                if counts.is_valid(row) { counts.value(row) } else { Arc::new(Int64Array::from(Vec::<i64>::new())) };
             let values = list.as_primitive::<Int64Type>().values();
-            cells.push(retention_cells(
-                values,
-                cohort.size,
-                cohort.cohort,
-                cohort.latest_day,
-                self.grain,
-                self.cap,
-            ));
+            cells.push(retention_cells(values, cohort.size, cohort.cohort, cohort.latest_day, self.grain, self.cap));
         }
         let lengths = cells.iter().map(Vec::len).collect();
         let flat: Vec<RetentionCell> = cells.into_iter().flatten().collect();
@@ -140,11 +117,7 @@ impl ScalarUDFImpl for RetentionCells {
             Arc::new(flat.iter().map(|c| c.active_users).collect::<Int64Array>()),
             Arc::new(flat.iter().map(|c| c.retention).collect::<Float64Array>()),
         ];
-        Ok(ColumnarValue::Array(struct_list(
-            retention_fields(),
-            lengths,
-            columns,
-        )?))
+        Ok(ColumnarValue::Array(struct_list(retention_fields(), lengths, columns)?))
     }
 }
 
@@ -158,19 +131,10 @@ pub struct RevenueCells {
 
 impl RevenueCells {
     pub fn udf(grain: Grain, scale: i8) -> Arc<ScalarUDF> {
-        let totals = DataType::List(Arc::new(Field::new_list_field(
-            DataType::Decimal128(38, scale),
-            true,
-        )));
-        let signature = Signature::exact(
-            vec![totals, DataType::Int64, DataType::Int32, DataType::Int32],
-            Volatility::Immutable,
-        );
-        Arc::new(ScalarUDF::from(RevenueCells {
-            signature,
-            grain,
-            scale,
-        }))
+        let totals = DataType::List(Arc::new(Field::new_list_field(DataType::Decimal128(38, scale), true)));
+        let signature =
+            Signature::exact(vec![totals, DataType::Int64, DataType::Int32, DataType::Int32], Volatility::Immutable);
+        Arc::new(ScalarUDF::from(RevenueCells { signature, grain, scale }))
     }
 }
 
@@ -197,38 +161,19 @@ impl ScalarUDFImpl for RevenueCells {
                 continue;
             };
             let values: Vec<i128> = if totals.is_valid(row) {
-                totals
-                    .value(row)
-                    .as_primitive::<Decimal128Type>()
-                    .values()
-                    .to_vec()
+                totals.value(row).as_primitive::<Decimal128Type>().values().to_vec()
             } else {
                 vec![]
             };
-            cells.push(revenue_cells(
-                &values,
-                self.scale,
-                cohort.size,
-                cohort.cohort,
-                cohort.latest_day,
-                self.grain,
-            ));
+            cells.push(revenue_cells(&values, self.scale, cohort.size, cohort.cohort, cohort.latest_day, self.grain));
         }
         let lengths = cells.iter().map(Vec::len).collect();
         let flat: Vec<RevenueCell> = cells.into_iter().flatten().collect();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(flat.iter().map(|c| c.period).collect::<Int32Array>()),
             Arc::new(flat.iter().map(|c| c.revenue).collect::<Float64Array>()),
-            Arc::new(
-                flat.iter()
-                    .map(|c| c.cumulative_revenue_per_user)
-                    .collect::<Float64Array>(),
-            ),
+            Arc::new(flat.iter().map(|c| c.cumulative_revenue_per_user).collect::<Float64Array>()),
         ];
-        Ok(ColumnarValue::Array(struct_list(
-            revenue_fields(),
-            lengths,
-            columns,
-        )?))
+        Ok(ColumnarValue::Array(struct_list(revenue_fields(), lengths, columns)?))
     }
 }

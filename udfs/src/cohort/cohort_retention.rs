@@ -22,11 +22,7 @@ use crate::common::periods::Grain;
 use crate::common::plan::{day_number, period_index, period_start, scan, view};
 use crate::registry::DocumentedTableFunction;
 
-pub const COHORT_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Cohorts and funnels",
-    description: None,
-};
+pub const COHORT_SECTION: DocSection = DocSection { include: true, label: "Cohorts and funnels", description: None };
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -72,9 +68,7 @@ pub struct RetentionArgs {
 pub fn grain_arg(function: &str, args: &TableFunctionArgs, index: usize) -> Result<Grain> {
     match string_arg(function, args, index, "grain")? {
         None => Ok(Grain::Month),
-        Some(text) => text
-            .parse()
-            .or_else(|message: String| plan_err!("{function}: {message}")),
+        Some(text) => text.parse().or_else(|message: String| plan_err!("{function}: {message}")),
     }
 }
 
@@ -86,42 +80,21 @@ pub fn overall_max(value: Expr) -> Expr {
 impl TableFunctionImpl for CohortRetention {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         const NAME: &str = "cohort_retention";
-        check_arity(
-            NAME,
-            &args,
-            3,
-            6,
-            "cohort_retention(source, user, ts [, grain [, mode [, periods]]])",
-        )?;
+        check_arity(NAME, &args, 3, 6, "cohort_retention(source, user, ts [, grain [, mode [, periods]]])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
         let ts = column_arg(NAME, &args, &source, 2, "ts")?;
         if !is_temporal_or_text(&ts.1) {
-            return plan_err!(
-                "{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}",
-                ts.0,
-                ts.1
-            );
+            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
         }
         let grain = grain_arg(NAME, &args, 3)?;
         let mode = match string_arg(NAME, &args, 4, "mode")? {
             None => RetentionMode::On,
-            Some(text) => text
-                .parse()
-                .or_else(|message: String| plan_err!("{NAME}: {message}"))?,
+            Some(text) => text.parse().or_else(|message: String| plan_err!("{NAME}: {message}"))?,
         };
         let periods = int_arg(NAME, &args, 5, "periods", 0..=100_000)?;
-        let checked = RetentionArgs {
-            user,
-            ts,
-            grain,
-            mode,
-            periods,
-        };
-        Ok(view(
-            retention_plan(&source, &checked)?,
-            format!("{NAME}({}, ...)", source.reference),
-        ))
+        let checked = RetentionArgs { user, ts, grain, mode, periods };
+        Ok(view(retention_plan(&source, &checked)?, format!("{NAME}({}, ...)", source.reference)))
     }
 }
 
@@ -137,27 +110,19 @@ fn retention_plan(source: &SourceTable, args: &RetentionArgs) -> Result<LogicalP
     ]);
     scan(source)?
         .filter(user.clone().is_not_null().and(ident(ts).is_not_null()))?
-        .project(vec![
-            user.clone(),
-            period_index(day.clone(), args.grain).alias("__period"),
-            day.alias("__day"),
-        ])?
+        .project(vec![user.clone(), period_index(day.clone(), args.grain).alias("__period"), day.alias("__day")])?
         .aggregate(
             vec![user],
             vec![
                 min(col("__period")).alias("__cohort"),
-                UserPeriods::udaf()
-                    .call(vec![col("__period")])
-                    .alias("__periods"),
+                UserPeriods::udaf().call(vec![col("__period")]).alias("__periods"),
                 max(col("__day")).alias("__last_day"),
             ],
         )?
         .aggregate(
             vec![col("__cohort")],
             vec![
-                RetentionFold::udaf(args.mode)
-                    .call(vec![col("__periods"), col("__cohort")])
-                    .alias("__counts"),
+                RetentionFold::udaf(args.mode).call(vec![col("__periods"), col("__cohort")]).alias("__counts"),
                 count(lit(1)).alias("__size"),
                 max(col("__last_day")).alias("__max_day"),
             ],
@@ -176,10 +141,7 @@ fn retention_plan(source: &SourceTable, args: &RetentionArgs) -> Result<LogicalP
             get_field(col("__cells"), "active_users").alias("active_users"),
             get_field(col("__cells"), "retention").alias("retention"),
         ])?
-        .sort(vec![
-            col("cohort").sort(true, false),
-            col("period").sort(true, false),
-        ])?
+        .sort(vec![col("cohort").sort(true, false), col("period").sort(true, false)])?
         .build()
 }
 

@@ -13,11 +13,9 @@ use datafusion::prelude::{col, ident};
 use super::aggregates::{RevenueFold, UserPeriodTotals};
 use super::cells::RevenueCells;
 use super::cohort_retention::{COHORT_SECTION, grain_arg, overall_max};
-use crate::common::args::{
-    SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table,
-};
+use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table};
 use crate::common::periods::Grain;
-use crate::common::plan::{day_number, period_index, period_start, scan, view};
+use crate::common::plan::{amount_scale, day_number, period_index, period_start, scan, view};
 use crate::registry::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -47,43 +45,19 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 #[derive(Debug, Default)]
 pub struct CohortRevenue;
 
-/// The decimal scale amounts are summed at: the column's own for decimals, 0 for integers
-/// and 10 for floats.
-pub fn amount_scale(data_type: &DataType) -> i8 {
-    match data_type {
-        DataType::Decimal128(_, scale) | DataType::Decimal256(_, scale) => (*scale).clamp(0, 38),
-        data_type if data_type.is_integer() => 0,
-        _ => 10,
-    }
-}
-
 impl TableFunctionImpl for CohortRevenue {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         const NAME: &str = "cohort_revenue";
-        check_arity(
-            NAME,
-            &args,
-            4,
-            5,
-            "cohort_revenue(source, user, ts, amount [, grain])",
-        )?;
+        check_arity(NAME, &args, 4, 5, "cohort_revenue(source, user, ts, amount [, grain])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
         let ts = column_arg(NAME, &args, &source, 2, "ts")?;
         if !is_temporal_or_text(&ts.1) {
-            return plan_err!(
-                "{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}",
-                ts.0,
-                ts.1
-            );
+            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
         }
         let amount = column_arg(NAME, &args, &source, 3, "amount")?;
         if !is_numeric(&amount.1) {
-            return plan_err!(
-                "{NAME}: amount column '{}' must be numeric, got {}",
-                amount.0,
-                amount.1
-            );
+            return plan_err!("{NAME}: amount column '{}' must be numeric, got {}", amount.0, amount.1);
         }
         let grain = grain_arg(NAME, &args, 4)?;
         let plan = revenue_plan(&source, &user, &ts, &amount, grain)?;
@@ -101,12 +75,8 @@ fn revenue_plan(
     let scale = amount_scale(&amount.1);
     let user = ident(user);
     let day = day_number(&ts.0, &ts.1);
-    let cells = RevenueCells::udf(grain, scale).call(vec![
-        col("__totals"),
-        col("__size"),
-        col("__cohort"),
-        col("__latest"),
-    ]);
+    let cells =
+        RevenueCells::udf(grain, scale).call(vec![col("__totals"), col("__size"), col("__cohort"), col("__latest")]);
     scan(source)?
         .filter(user.clone().is_not_null().and(ident(&ts.0).is_not_null()))?
         .project(vec![
@@ -119,39 +89,28 @@ fn revenue_plan(
             vec![user],
             vec![
                 min(col("__period")).alias("__cohort"),
-                UserPeriodTotals::udaf(scale)
-                    .call(vec![col("__period"), col("__amount")])
-                    .alias("__pairs"),
+                UserPeriodTotals::udaf(scale).call(vec![col("__period"), col("__amount")]).alias("__pairs"),
                 max(col("__day")).alias("__last_day"),
             ],
         )?
         .aggregate(
             vec![col("__cohort")],
             vec![
-                RevenueFold::udaf(scale)
-                    .call(vec![col("__pairs"), col("__cohort")])
-                    .alias("__totals"),
+                RevenueFold::udaf(scale).call(vec![col("__pairs"), col("__cohort")]).alias("__totals"),
                 count(lit(1)).alias("__size"),
                 max(col("__last_day")).alias("__max_day"),
             ],
         )?
         .window(vec![overall_max(col("__max_day")).alias("__latest")])?
-        .project(vec![
-            period_start(col("__cohort"), grain).alias("cohort"),
-            cells.alias("__cells"),
-        ])?
+        .project(vec![period_start(col("__cohort"), grain).alias("cohort"), cells.alias("__cells")])?
         .unnest_column("__cells")?
         .project(vec![
             col("cohort"),
             get_field(col("__cells"), "period").alias("period"),
             get_field(col("__cells"), "revenue").alias("revenue"),
-            get_field(col("__cells"), "cumulative_revenue_per_user")
-                .alias("cumulative_revenue_per_user"),
+            get_field(col("__cells"), "cumulative_revenue_per_user").alias("cumulative_revenue_per_user"),
         ])?
-        .sort(vec![
-            col("cohort").sort(true, false),
-            col("period").sort(true, false),
-        ])?
+        .sort(vec![col("cohort").sort(true, false), col("period").sort(true, false)])?
         .build()
 }
 

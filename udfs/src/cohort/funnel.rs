@@ -3,29 +3,26 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray,
-    StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StringArray, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit,
-};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
-    LogicalPlan, Signature, Volatility, cast, lit, when,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, LogicalPlan,
+    Signature, Volatility, cast, lit, when,
 };
 use datafusion::prelude::{col, ident};
 
 use super::cohort_retention::COHORT_SECTION;
 use crate::common::args::{
-    SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table,
-    string_arg,
+    SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
+use crate::common::grouped::GroupedItems;
 use crate::common::plan::{scan, view};
 use crate::registry::DocumentedTableFunction;
 
@@ -78,10 +75,7 @@ pub fn funnel_depth(events: &mut [(i64, u32)], steps: &[u32], window: Option<i64
             }
         }
     }
-    start
-        .iter()
-        .rposition(Option::is_some)
-        .map_or(0, |deepest| deepest + 1)
+    start.iter().rposition(Option::is_some).map_or(0, |deepest| deepest + 1)
 }
 
 /// Users reaching each step, from the depth each user reached.
@@ -99,12 +93,8 @@ pub fn step_counts(depths: &[usize], steps: usize) -> Vec<i64> {
 fn window_micros(value: &ScalarValue) -> Result<i64> {
     let interval = match value {
         ScalarValue::IntervalMonthDayNano(Some(v)) => Some(*v),
-        ScalarValue::Utf8(Some(_))
-        | ScalarValue::LargeUtf8(Some(_))
-        | ScalarValue::Utf8View(Some(_)) => {
-            match value.cast_to(&DataType::Interval(
-                datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
-            )) {
+        ScalarValue::Utf8(Some(_)) | ScalarValue::LargeUtf8(Some(_)) | ScalarValue::Utf8View(Some(_)) => {
+            match value.cast_to(&DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano)) {
                 Ok(ScalarValue::IntervalMonthDayNano(Some(v))) => Some(v),
                 _ => None,
             }
@@ -116,17 +106,13 @@ fn window_micros(value: &ScalarValue) -> Result<i64> {
     };
     match interval {
         Some(v) if v.months != 0 => {
-            plan_err!(
-                "funnel: window must be in days, hours or minutes (months vary in length), got {value}"
-            )
+            plan_err!("funnel: window must be in days, hours or minutes (months vary in length), got {value}")
         }
         Some(v) if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) => {
             plan_err!("funnel: window must be positive, got {value}")
         }
         Some(v) => Ok(v.days as i64 * 86_400_000_000 + v.nanoseconds / 1000),
-        None => plan_err!(
-            "funnel: window must be an interval such as '7 days' or '2 hours', got {value}"
-        ),
+        None => plan_err!("funnel: window must be an interval such as '7 days' or '2 hours', got {value}"),
     }
 }
 
@@ -136,34 +122,20 @@ pub struct Funnel;
 impl TableFunctionImpl for Funnel {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         const NAME: &str = "funnel";
-        check_arity(
-            NAME,
-            &args,
-            5,
-            6,
-            "funnel(source, user, ts, event, steps [, window])",
-        )?;
+        check_arity(NAME, &args, 5, 6, "funnel(source, user, ts, event, steps [, window])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
         let ts = column_arg(NAME, &args, &source, 2, "ts")?;
         if !is_temporal_or_text(&ts.1) {
-            return plan_err!(
-                "{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}",
-                ts.0,
-                ts.1
-            );
+            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
         }
         let (event, _) = column_arg(NAME, &args, &source, 3, "event")?;
         let Some(steps) = string_arg(NAME, &args, 4, "steps")? else {
-            return plan_err!(
-                "{NAME}: steps must list at least two events, e.g. 'view,cart,purchase'"
-            );
+            return plan_err!("{NAME}: steps must list at least two events, e.g. 'view,cart,purchase'");
         };
         let steps: Vec<String> = steps.split(',').map(|s| s.trim().to_string()).collect();
         if steps.len() < 2 || steps.iter().any(String::is_empty) {
-            return plan_err!(
-                "{NAME}: steps must list at least two non-empty event names, e.g. 'view,cart,purchase'"
-            );
+            return plan_err!("{NAME}: steps must list at least two non-empty event names, e.g. 'view,cart,purchase'");
         }
         let window = match literal_arg(NAME, &args, 5, "window")? {
             Some(value) => Some(window_micros(value)?),
@@ -188,10 +160,7 @@ fn funnel_plan(
             names.push(step.clone());
         }
     }
-    let step_names: Vec<u32> = steps
-        .iter()
-        .map(|s| names.iter().position(|n| n == s).unwrap_or(0) as u32)
-        .collect();
+    let step_names: Vec<u32> = steps.iter().map(|s| names.iter().position(|n| n == s).unwrap_or(0) as u32).collect();
     let event_col = cast(ident(event), DataType::Utf8);
     let mut name_index = when(event_col.clone().eq(lit(names[0].clone())), lit(0i32));
     for (index, name) in names.iter().enumerate().skip(1) {
@@ -204,13 +173,9 @@ fn funnel_plan(
         | DataType::Timestamp(..)
         | DataType::Utf8
         | DataType::LargeUtf8
-        | DataType::Utf8View => cast(
-            cast(
-                ident(&ts.0),
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-            ),
-            DataType::Int64,
-        ),
+        | DataType::Utf8View => {
+            cast(cast(ident(&ts.0), DataType::Timestamp(TimeUnit::Microsecond, None)), DataType::Int64)
+        }
         other => return plan_err!("funnel: unsupported time type {other}"),
     };
     let user = ident(user);
@@ -218,29 +183,10 @@ fn funnel_plan(
     let depth = UserFunnelDepth::udaf(step_names.clone(), window);
     let fold = FunnelFold::udaf(steps.to_vec());
     scan(source)?
-        .filter(
-            user.clone()
-                .is_not_null()
-                .and(ident(&ts.0).is_not_null())
-                .and(in_steps),
-        )?
-        .project(vec![
-            user.clone(),
-            micros.alias("__ts"),
-            name_index.alias("__name"),
-        ])?
-        .aggregate(
-            vec![user],
-            vec![
-                depth
-                    .call(vec![col("__ts"), col("__name")])
-                    .alias("__depth"),
-            ],
-        )?
-        .aggregate(
-            Vec::<Expr>::new(),
-            vec![fold.call(vec![col("__depth")]).alias("__steps")],
-        )?
+        .filter(user.clone().is_not_null().and(ident(&ts.0).is_not_null()).and(in_steps))?
+        .project(vec![user.clone(), micros.alias("__ts"), name_index.alias("__name")])?
+        .aggregate(vec![user], vec![depth.call(vec![col("__ts"), col("__name")]).alias("__depth")])?
+        .aggregate(Vec::<Expr>::new(), vec![fold.call(vec![col("__depth")]).alias("__steps")])?
         .unnest_column("__steps")?
         .project(vec![
             get_field(col("__steps"), "step").alias("step"),
@@ -272,15 +218,8 @@ struct UserFunnelDepth {
 
 impl UserFunnelDepth {
     fn udaf(steps: Vec<u32>, window: Option<i64>) -> Arc<AggregateUDF> {
-        let signature = Signature::exact(
-            vec![DataType::Int64, DataType::Int32],
-            Volatility::Immutable,
-        );
-        Arc::new(AggregateUDF::from(UserFunnelDepth {
-            signature,
-            steps,
-            window,
-        }))
+        let signature = Signature::exact(vec![DataType::Int64, DataType::Int32], Volatility::Immutable);
+        Arc::new(AggregateUDF::from(UserFunnelDepth { signature, steps, window }))
     }
 }
 
@@ -292,26 +231,12 @@ fn events_type() -> DataType {
 /// two parallel lists: times, then name indexes.
 fn events_state(groups: Vec<Vec<(i64, u32)>>) -> Result<Vec<ArrayRef>> {
     let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
-    let (times, names): (Vec<i64>, Vec<i64>) = groups
-        .into_iter()
-        .flatten()
-        .map(|(t, n)| (t, n as i64))
-        .unzip();
+    let (times, names): (Vec<i64>, Vec<i64>) = groups.into_iter().flatten().map(|(t, n)| (t, n as i64)).unzip();
     let field = Arc::new(Field::new_list_field(DataType::Int64, true));
     let offsets = OffsetBuffer::from_lengths(lengths);
     Ok(vec![
-        Arc::new(ListArray::try_new(
-            field.clone(),
-            offsets.clone(),
-            Arc::new(Int64Array::from(times)),
-            None,
-        )?),
-        Arc::new(ListArray::try_new(
-            field,
-            offsets,
-            Arc::new(Int64Array::from(names)),
-            None,
-        )?),
+        Arc::new(ListArray::try_new(field.clone(), offsets.clone(), Arc::new(Int64Array::from(times)), None)?),
+        Arc::new(ListArray::try_new(field, offsets, Arc::new(Int64Array::from(names)), None)?),
     ])
 }
 
@@ -330,16 +255,8 @@ impl AggregateUDFImpl for UserFunnelDepth {
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
-            Arc::new(Field::new(
-                format_state_name(args.name, "times"),
-                events_type(),
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "names"),
-                events_type(),
-                true,
-            )),
+            Arc::new(Field::new(format_state_name(args.name, "times"), events_type(), true)),
+            Arc::new(Field::new(format_state_name(args.name, "names"), events_type(), true)),
         ])
     }
 
@@ -351,15 +268,8 @@ impl AggregateUDFImpl for UserFunnelDepth {
         true
     }
 
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FunnelGroups {
-            steps: self.steps.clone(),
-            window: self.window,
-            events: vec![],
-        }))
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(FunnelGroups { steps: self.steps.clone(), window: self.window, events: GroupedItems::default() }))
     }
 }
 
@@ -367,7 +277,7 @@ impl AggregateUDFImpl for UserFunnelDepth {
 struct FunnelGroups {
     steps: Vec<u32>,
     window: Option<i64>,
-    events: Vec<Vec<(i64, u32)>>,
+    events: GroupedItems<(i64, u32)>,
 }
 
 fn selected(filter: Option<&BooleanArray>, row: usize) -> bool {
@@ -382,57 +292,45 @@ impl GroupsAccumulator for FunnelGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.events.resize_with(total_num_groups, Vec::new);
+        self.events.resize(total_num_groups);
         let times = values[0].as_primitive::<Int64Type>();
         let names = values[1].as_primitive::<Int32Type>();
         for (row, &group) in group_indices.iter().enumerate() {
             if times.is_valid(row) && names.is_valid(row) && selected(opt_filter, row) {
-                self.events[group].push((times.value(row), names.value(row) as u32));
+                self.events.push(group, (times.value(row), names.value(row) as u32));
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.events);
-        let depths: Int32Array = groups
-            .into_iter()
-            .map(|mut events| Some(funnel_depth(&mut events, &self.steps, self.window) as i32))
+        let mut buckets = self.events.take(emit_to);
+        let depths: Int32Array = (0..buckets.len())
+            .map(|group| Some(funnel_depth(buckets.group_mut(group), &self.steps, self.window) as i32))
             .collect();
         Ok(Arc::new(depths))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        events_state(emit_to.take_needed(&mut self.events))
+        let buckets = self.events.take(emit_to);
+        events_state((0..buckets.len()).map(|group| buckets.group(group).to_vec()).collect())
     }
 
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.events.resize_with(total_num_groups, Vec::new);
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.events.resize(total_num_groups);
         let (times, names) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
-        let (time_values, name_values) = (
-            times.values().as_primitive::<Int64Type>(),
-            names.values().as_primitive::<Int64Type>(),
-        );
+        let (time_values, name_values) =
+            (times.values().as_primitive::<Int64Type>(), names.values().as_primitive::<Int64Type>());
         let offsets = times.value_offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             for index in offsets[row] as usize..offsets[row + 1] as usize {
-                self.events[group]
-                    .push((time_values.value(index), name_values.value(index) as u32));
+                self.events.push(group, (time_values.value(index), name_values.value(index) as u32));
             }
         }
         Ok(())
     }
 
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let times = values[0].as_primitive::<Int64Type>();
         let names = values[1].as_primitive::<Int32Type>();
         let groups = (0..times.len())
@@ -448,8 +346,7 @@ impl GroupsAccumulator for FunnelGroups {
     }
 
     fn size(&self) -> usize {
-        self.events.capacity() * size_of::<Vec<(i64, u32)>>()
-            + self.events.iter().map(|e| e.capacity() * 16).sum::<usize>()
+        self.events.size()
     }
 }
 
@@ -487,25 +384,15 @@ impl AggregateUDFImpl for FunnelFold {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::List(Arc::new(Field::new_list_field(
-            DataType::Struct(funnel_fields()),
-            true,
-        ))))
+        Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Struct(funnel_fields()), true))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "counts"),
-            events_type(),
-            true,
-        ))])
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "counts"), events_type(), true))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FunnelFoldAccumulator {
-            steps: self.steps.clone(),
-            counts: vec![0; self.steps.len()],
-        }))
+        Ok(Box::new(FunnelFoldAccumulator { steps: self.steps.clone(), counts: vec![0; self.steps.len()] }))
     }
 }
 
@@ -517,17 +404,8 @@ struct FunnelFoldAccumulator {
 
 impl Accumulator for FunnelFoldAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let depths: Vec<usize> = values[0]
-            .as_primitive::<Int32Type>()
-            .iter()
-            .flatten()
-            .map(|d| d as usize)
-            .collect();
-        for (count, add) in self
-            .counts
-            .iter_mut()
-            .zip(step_counts(&depths, self.steps.len()))
-        {
+        let depths: Vec<usize> = values[0].as_primitive::<Int32Type>().iter().flatten().map(|d| d as usize).collect();
+        for (count, add) in self.counts.iter_mut().zip(step_counts(&depths, self.steps.len())) {
             *count += add;
         }
         Ok(())
@@ -535,11 +413,7 @@ impl Accumulator for FunnelFoldAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         for list in states[0].as_list::<i32>().iter().flatten() {
-            for (count, add) in self
-                .counts
-                .iter_mut()
-                .zip(list.as_primitive::<Int64Type>().values())
-            {
+            for (count, add) in self.counts.iter_mut().zip(list.as_primitive::<Int64Type>().values()) {
                 *count += add;
             }
         }
@@ -561,13 +435,7 @@ impl Accumulator for FunnelFoldAccumulator {
         let first = self.counts.first().copied().unwrap_or(0);
         let ratio = |num: i64, den: i64| (den > 0).then(|| num as f64 / den as f64);
         let previous: Vec<Option<f64>> = (0..self.counts.len())
-            .map(|i| {
-                if i == 0 {
-                    ratio(first, first)
-                } else {
-                    ratio(self.counts[i], self.counts[i - 1])
-                }
-            })
+            .map(|i| if i == 0 { ratio(first, first) } else { ratio(self.counts[i], self.counts[i - 1]) })
             .collect();
         let from_first: Vec<Option<f64>> = self.counts.iter().map(|&c| ratio(c, first)).collect();
         let columns: Vec<ArrayRef> = vec![
@@ -579,10 +447,7 @@ impl Accumulator for FunnelFoldAccumulator {
         ];
         let rows = StructArray::try_new(funnel_fields(), columns, None)?;
         let list = ListArray::try_new(
-            Arc::new(Field::new_list_field(
-                DataType::Struct(funnel_fields()),
-                true,
-            )),
+            Arc::new(Field::new_list_field(DataType::Struct(funnel_fields()), true)),
             OffsetBuffer::from_lengths([self.counts.len()]),
             Arc::new(rows),
             None,
@@ -606,15 +471,9 @@ mod tests {
     #[test]
     fn steps_in_order() {
         let steps = [VIEW, CART, BUY];
-        assert_eq!(
-            funnel_depth(&mut [(1, VIEW), (2, CART), (3, BUY)], &steps, None),
-            3
-        );
+        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, CART), (3, BUY)], &steps, None), 3);
         // Out of order: the purchase before the cart does not count.
-        assert_eq!(
-            funnel_depth(&mut [(1, VIEW), (2, BUY), (3, CART)], &steps, None),
-            2
-        );
+        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, BUY), (3, CART)], &steps, None), 2);
         // Skipping the cart stops the funnel at the view.
         assert_eq!(funnel_depth(&mut [(1, VIEW), (3, BUY)], &steps, None), 1);
         // No first step: not in the funnel at all.
@@ -636,10 +495,7 @@ mod tests {
         assert_eq!(funnel_depth(&mut [(5, CART), (5, VIEW)], &steps, None), 2);
         let twice = [VIEW, VIEW, BUY];
         assert_eq!(funnel_depth(&mut [(1, VIEW), (2, BUY)], &twice, None), 1);
-        assert_eq!(
-            funnel_depth(&mut [(1, VIEW), (2, VIEW), (3, BUY)], &twice, None),
-            3
-        );
+        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, VIEW), (3, BUY)], &twice, None), 3);
     }
 
     #[test]

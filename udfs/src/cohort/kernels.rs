@@ -93,11 +93,7 @@ pub fn retention_cells(
     (0..offsets_shown(cohort, latest_day, grain, cap))
         .map(|offset| {
             if is_incomplete(cohort, offset, latest_day, grain) {
-                return RetentionCell {
-                    period: offset as i32,
-                    active_users: None,
-                    retention: None,
-                };
+                return RetentionCell { period: offset as i32, active_users: None, retention: None };
             }
             let active = counts.get(offset).copied().unwrap_or(0);
             RetentionCell {
@@ -133,11 +129,7 @@ pub fn revenue_cells(
             let total = totals.get(offset).copied().unwrap_or(0);
             cumulative += total;
             if is_incomplete(cohort, offset, latest_day, grain) {
-                return RevenueCell {
-                    period: offset as i32,
-                    revenue: None,
-                    cumulative_revenue_per_user: None,
-                };
+                return RevenueCell { period: offset as i32, revenue: None, cumulative_revenue_per_user: None };
             }
             RevenueCell {
                 period: offset as i32,
@@ -177,50 +169,19 @@ mod tests {
         let latest = days_from_civil(2025, 3, 15);
         let cells = retention_cells(&[4], 4, cohort, latest, Grain::Month, None);
         assert_eq!(cells.len(), 3);
-        assert_eq!(
-            cells[0],
-            RetentionCell {
-                period: 0,
-                active_users: Some(4),
-                retention: Some(1.0)
-            }
-        );
-        assert_eq!(
-            cells[1],
-            RetentionCell {
-                period: 1,
-                active_users: Some(0),
-                retention: Some(0.0)
-            }
-        );
+        assert_eq!(cells[0], RetentionCell { period: 0, active_users: Some(4), retention: Some(1.0) });
+        assert_eq!(cells[1], RetentionCell { period: 1, active_users: Some(0), retention: Some(0.0) });
         assert_eq!(cells[2].active_users, None);
         // On the last day of March the month is complete.
-        let closed = retention_cells(
-            &[4, 2, 1],
-            4,
-            cohort,
-            days_from_civil(2025, 3, 31),
-            Grain::Month,
-            None,
-        );
+        let closed = retention_cells(&[4, 2, 1], 4, cohort, days_from_civil(2025, 3, 31), Grain::Month, None);
         assert_eq!(closed[2].retention, Some(0.25));
-        assert_eq!(
-            retention_cells(&[4, 2, 1], 4, cohort, latest, Grain::Month, Some(1)).len(),
-            2
-        );
+        assert_eq!(retention_cells(&[4, 2, 1], 4, cohort, latest, Grain::Month, Some(1)).len(), 2);
     }
 
     #[test]
     fn revenue_accumulates_per_user() {
         let cohort = Grain::Month.index(days_from_civil(2025, 1, 1));
-        let cells = revenue_cells(
-            &[1000, 500],
-            2,
-            2,
-            cohort,
-            days_from_civil(2025, 2, 28),
-            Grain::Month,
-        );
+        let cells = revenue_cells(&[1000, 500], 2, 2, cohort, days_from_civil(2025, 2, 28), Grain::Month);
         assert_eq!(cells[0].revenue, Some(10.0));
         assert_eq!(cells[0].cumulative_revenue_per_user, Some(5.0));
         assert_eq!(cells[1].cumulative_revenue_per_user, Some(7.5));
@@ -228,15 +189,7 @@ mod tests {
 
     #[test]
     fn modes_parse() {
-        assert_eq!(
-            "on_or_after".parse::<RetentionMode>(),
-            Ok(RetentionMode::OnOrAfter)
-        );
-        assert!(
-            "sometimes"
-                .parse::<RetentionMode>()
-                .unwrap_err()
-                .contains("'on' or 'on_or_after'")
-        );
+        assert_eq!("on_or_after".parse::<RetentionMode>(), Ok(RetentionMode::OnOrAfter));
+        assert!("sometimes".parse::<RetentionMode>().unwrap_err().contains("'on' or 'on_or_after'"));
     }
 }

@@ -45,9 +45,9 @@ fn name_of(expr: &Expr) -> Option<String> {
             None => column.name.clone(),
         }),
         Expr::Literal(value, _) => match value {
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                Some(s.clone())
+            }
             _ => None,
         },
         Expr::Alias(alias) => name_of(&alias.expr),
@@ -58,9 +58,7 @@ fn name_of(expr: &Expr) -> Option<String> {
 /// Resolves the first argument to a table or view in the session's catalog.
 pub fn source_table(function: &str, args: &TableFunctionArgs) -> Result<SourceTable> {
     let Some(first) = args.exprs().first() else {
-        return plan_err!(
-            "{function}: the first argument must name a table or view, e.g. {function}(orders, ...)"
-        );
+        return plan_err!("{function}: the first argument must name a table or view, e.g. {function}(orders, ...)");
     };
     let Some(name) = name_of(first) else {
         return plan_err!(
@@ -79,36 +77,21 @@ pub fn lookup_table(function: &str, session: &dyn Session, name: &str) -> Result
         TableReference::parse_str(name)
     };
     let options = &session.config().options().catalog;
-    let resolved = reference
-        .clone()
-        .resolve(&options.default_catalog, &options.default_schema);
-    let not_found =
-        || plan_datafusion_err!("{function}: table '{name}' not found; \\d lists the tables");
-    let catalog = session
-        .catalog_list()
-        .catalog(&resolved.catalog)
-        .ok_or_else(not_found)?;
+    let resolved = reference.clone().resolve(&options.default_catalog, &options.default_schema);
+    let not_found = || plan_datafusion_err!("{function}: table '{name}' not found; \\d lists the tables");
+    let catalog = session.catalog_list().catalog(&resolved.catalog).ok_or_else(not_found)?;
     let schema = catalog.schema(&resolved.schema).ok_or_else(not_found)?;
     let provider = block_on(schema.table(&resolved.table))
         .map_err(|e| plan_datafusion_err!("{function}: cannot open table '{name}': {e}"))?
         .ok_or_else(not_found)?;
     let table_schema = provider.schema();
-    Ok(SourceTable {
-        reference,
-        provider,
-        schema: table_schema,
-    })
+    Ok(SourceTable { reference, provider, schema: table_schema })
 }
 
 impl SourceTable {
     /// The columns, comma-separated, for error messages.
     pub fn column_list(&self) -> String {
-        self.schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// Finds a column by exact name, else by case-insensitive match.
@@ -138,10 +121,7 @@ pub fn column_arg(
     role: &str,
 ) -> Result<(String, DataType)> {
     let Some(expr) = args.exprs().get(index) else {
-        return plan_err!(
-            "{function}: missing the {role} column (argument {})",
-            index + 1
-        );
+        return plan_err!("{function}: missing the {role} column (argument {})", index + 1);
     };
     let Some(name) = name_of(expr) else {
         return plan_err!("{function}: the {role} column must be a column name, got {expr}");
@@ -165,12 +145,7 @@ pub fn literal_arg<'a>(
 }
 
 /// A string literal argument (bare words are accepted too: `'month'` or `month`).
-pub fn string_arg(
-    function: &str,
-    args: &TableFunctionArgs,
-    index: usize,
-    role: &str,
-) -> Result<Option<String>> {
+pub fn string_arg(function: &str, args: &TableFunctionArgs, index: usize, role: &str) -> Result<Option<String>> {
     match args.exprs().get(index) {
         None => Ok(None),
         Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
@@ -205,23 +180,13 @@ pub fn int_arg(
     };
     match number {
         Some(n) if range.contains(&n) => Ok(Some(n)),
-        Some(n) => plan_err!(
-            "{function}: {role} must be between {} and {}, got {n}",
-            range.start(),
-            range.end()
-        ),
+        Some(n) => plan_err!("{function}: {role} must be between {} and {}, got {n}", range.start(), range.end()),
         None => plan_err!("{function}: {role} must be a whole number, got {value}"),
     }
 }
 
 /// Fails when more than `max` arguments were given.
-pub fn check_arity(
-    function: &str,
-    args: &TableFunctionArgs,
-    min: usize,
-    max: usize,
-    syntax: &str,
-) -> Result<()> {
+pub fn check_arity(function: &str, args: &TableFunctionArgs, min: usize, max: usize, syntax: &str) -> Result<()> {
     let count = args.exprs().len();
     if count < min || count > max {
         return plan_err!("{function}: expected {syntax}, got {count} argument(s)");

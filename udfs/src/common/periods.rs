@@ -42,16 +42,8 @@ impl Grain {
         match self {
             Grain::Day => index,
             Grain::Week => index * 7 - 3,
-            Grain::Month => days_from_civil(
-                1970 + index.div_euclid(12),
-                (index.rem_euclid(12) + 1) as u32,
-                1,
-            ),
-            Grain::Quarter => days_from_civil(
-                1970 + index.div_euclid(4),
-                (index.rem_euclid(4) * 3 + 1) as u32,
-                1,
-            ),
+            Grain::Month => days_from_civil(1970 + index.div_euclid(12), (index.rem_euclid(12) + 1) as u32, 1),
+            Grain::Quarter => days_from_civil(1970 + index.div_euclid(4), (index.rem_euclid(4) * 3 + 1) as u32, 1),
         }
     }
 
@@ -81,9 +73,7 @@ impl FromStr for Grain {
             "week" | "weeks" | "w" => Ok(Grain::Week),
             "month" | "months" | "m" => Ok(Grain::Month),
             "quarter" | "quarters" | "q" => Ok(Grain::Quarter),
-            _ => Err(format!(
-                "unknown grain '{text}'; use day, week, month or quarter"
-            )),
+            _ => Err(format!("unknown grain '{text}'; use day, week, month or quarter")),
         }
     }
 }
@@ -94,8 +84,7 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let era = year.div_euclid(400);
     let year_of_era = year.rem_euclid(400);
     let month = month as i32;
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i32 - 1;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i32 - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -105,8 +94,7 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -148,31 +136,17 @@ mod tests {
         assert_eq!(month, 55 * 12 + 10);
         assert_eq!(Grain::Month.start_day(month), days_from_civil(2025, 11, 1));
         assert_eq!(Grain::Month.end_day(month), days_from_civil(2025, 11, 30));
-        assert_eq!(
-            Grain::Month.end_day(Grain::Month.index(days_from_civil(2024, 2, 3))),
-            days_from_civil(2024, 2, 29)
-        );
+        assert_eq!(Grain::Month.end_day(Grain::Month.index(days_from_civil(2024, 2, 3))), days_from_civil(2024, 2, 29));
         let quarter = Grain::Quarter.index(day);
-        assert_eq!(
-            Grain::Quarter.start_day(quarter),
-            days_from_civil(2025, 10, 1)
-        );
-        assert_eq!(
-            Grain::Quarter.end_day(quarter),
-            days_from_civil(2025, 12, 31)
-        );
+        assert_eq!(Grain::Quarter.start_day(quarter), days_from_civil(2025, 10, 1));
+        assert_eq!(Grain::Quarter.end_day(quarter), days_from_civil(2025, 12, 31));
         assert_eq!(Grain::Month.index(days_from_civil(1969, 12, 31)), -1);
     }
 
     #[test]
     fn grains_parse() {
         assert_eq!("Month".parse::<Grain>(), Ok(Grain::Month));
-        assert!(
-            "year"
-                .parse::<Grain>()
-                .unwrap_err()
-                .contains("use day, week, month or quarter")
-        );
+        assert!("year".parse::<Grain>().unwrap_err().contains("use day, week, month or quarter"));
         for grain in Grain::ALL {
             assert_eq!(grain.to_string().parse::<Grain>(), Ok(grain));
         }

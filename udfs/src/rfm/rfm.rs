@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, plan_err};
-use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions::core::expr_fn::{coalesce, get_field};
 use datafusion::functions::string::expr_fn::{concat, concat_ws};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
@@ -14,13 +14,14 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Documentation, Expr, cast, lit};
 use datafusion::prelude::{col, ident};
 
-use super::quantile_score::{QuantileScore, RFM_SECTION};
+use super::quantile_score::RFM_SECTION;
+use super::rfm_score::RfmScore;
 use super::rfm_segment::RfmSegment;
 use crate::common::args::{
     check_arity, column_arg, int_arg, is_numeric, is_temporal_or_text, literal_arg, source_table,
 };
 use crate::common::plan::{
-    day_number, day_of_literal, scan, summable_amount, timestamp_value, view,
+    day_number, day_number_of, day_of_literal, scan, summable_amount, timestamp_type, timestamp_value, view,
 };
 use crate::registry::DocumentedTableFunction;
 
@@ -67,10 +68,7 @@ pub struct RfmArgs {
     pub bins: i64,
 }
 
-fn window(
-    function: impl Into<datafusion::logical_expr::expr::WindowFunctionDefinition>,
-    args: Vec<Expr>,
-) -> Expr {
+fn window(function: impl Into<datafusion::logical_expr::expr::WindowFunctionDefinition>, args: Vec<Expr>) -> Expr {
     Expr::from(WindowFunction::new(function, args))
 }
 
@@ -82,32 +80,18 @@ impl TableFunctionImpl for Rfm {
         let (customer, _) = column_arg("rfm", &args, &source, 1, "customer")?;
         let ts = column_arg("rfm", &args, &source, 2, "ts")?;
         if !is_temporal_or_text(&ts.1) {
-            return plan_err!(
-                "rfm: ts column '{}' must be a date, timestamp or ISO text, got {}",
-                ts.0,
-                ts.1
-            );
+            return plan_err!("rfm: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
         }
         let amount = column_arg("rfm", &args, &source, 3, "amount")?;
         if !is_numeric(&amount.1) {
-            return plan_err!(
-                "rfm: amount column '{}' must be numeric, got {}",
-                amount.0,
-                amount.1
-            );
+            return plan_err!("rfm: amount column '{}' must be numeric, got {}", amount.0, amount.1);
         }
         let as_of_day = match literal_arg("rfm", &args, 4, "as_of")? {
             Some(value) => Some(day_of_literal("rfm", "as_of", value)?),
             None => None,
         };
         let bins = int_arg("rfm", &args, 5, "bins", 2..=100)?.unwrap_or(5);
-        let checked = RfmArgs {
-            customer,
-            ts,
-            amount,
-            as_of_day,
-            bins,
-        };
+        let checked = RfmArgs { customer, ts, amount, as_of_day, bins };
         let plan = rfm_plan(&source, &checked)?;
         Ok(view(plan, format!("rfm({}, ...)", source.reference)))
     }
@@ -127,17 +111,12 @@ fn rfm_plan(
     let amount_is_float = args.amount.1.is_floating();
     // A customer whose amounts are all NULL has spent nothing, not an unknown amount.
     let total = coalesce(vec![sum(col("__amount")), lit(0)]);
-    let monetary = if amount_is_float {
-        cast(total, DataType::Float64)
-    } else {
-        total
-    };
+    let monetary = if amount_is_float { cast(total, DataType::Float64) } else { total };
     let builder = scan(source)?
         .filter(keep)?
         .project(vec![
             customer.clone(),
             timestamp_value(ts, ts_type).alias("__ts"),
-            day_number(ts, ts_type).alias("__day"),
             summable_amount(&args.amount.0, &args.amount.1).alias("__amount"),
         ])?
         .aggregate(
@@ -145,19 +124,26 @@ fn rfm_plan(
             vec![
                 min(col("__ts")).alias("first_order"),
                 max(col("__ts")).alias("last_order"),
-                min(col("__day")).alias("__first_day"),
-                max(col("__day")).alias("__last_day"),
                 count(lit(1)).alias("frequency"),
                 monetary.alias("monetary"),
             ],
         )?;
+    // Days are taken of the first and last order per customer, not of every order row.
+    let out_type = timestamp_type(ts_type);
+    let builder = builder.project(vec![
+        customer.clone(),
+        col("first_order"),
+        col("last_order"),
+        col("frequency"),
+        col("monetary"),
+        day_number_of(col("first_order"), &out_type).alias("__first_day"),
+        day_number_of(col("last_order"), &out_type).alias("__last_day"),
+    ])?;
     // The default as_of is the day after the latest order, found in the same pass.
     let (builder, as_of) = match args.as_of_day {
         Some(day) => (builder, lit(day as i64)),
         None => (
-            builder.window(vec![
-                window(max_udaf(), vec![col("__last_day")]).alias("__max_day"),
-            ])?,
+            builder.window(vec![window(max_udaf(), vec![col("__last_day")]).alias("__max_day")])?,
             cast(col("__max_day"), DataType::Int64) + lit(1i64),
         ),
     };
@@ -170,32 +156,30 @@ fn rfm_plan(
         recency.alias("recency_days"),
         col("frequency"),
         col("monetary"),
-        (cast(col("monetary"), DataType::Float64) / cast(col("frequency"), DataType::Float64))
-            .alias("avg_order_value"),
+        (cast(col("monetary"), DataType::Float64) / cast(col("frequency"), DataType::Float64)).alias("avg_order_value"),
         tenure.alias("tenure_days"),
     ])?;
-    let score = |value: Expr| window(QuantileScore::udwf(), vec![value, lit(args.bins)]);
-    let builder = builder.window(vec![
-        score(lit(0i64) - col("recency_days")).alias("r_score"),
-        score(col("frequency")).alias("f_score"),
-        score(col("monetary")).alias("m_score"),
+    let scores =
+        window(RfmScore::scores_udwf(), vec![col("recency_days"), col("frequency"), col("monetary"), lit(args.bins)]);
+    let builder = builder.window(vec![scores.alias("__scores")])?.project(vec![
+        customer.clone(),
+        col("first_order"),
+        col("last_order"),
+        col("recency_days"),
+        col("frequency"),
+        col("monetary"),
+        col("avg_order_value"),
+        col("tenure_days"),
+        get_field(col("__scores"), "r_score").alias("r_score"),
+        get_field(col("__scores"), "f_score").alias("f_score"),
+        get_field(col("__scores"), "m_score").alias("m_score"),
     ])?;
-    let scores: Vec<Expr> = ["r_score", "f_score", "m_score"]
-        .iter()
-        .map(|s| cast(col(*s), DataType::Utf8))
-        .collect();
-    let code = if args.bins <= 9 {
-        concat(scores)
-    } else {
-        concat_ws(lit("-"), scores)
-    };
+    let scores: Vec<Expr> = ["r_score", "f_score", "m_score"].iter().map(|s| cast(col(*s), DataType::Utf8)).collect();
+    let code = if args.bins <= 9 { concat(scores) } else { concat_ws(lit("-"), scores) };
     let segment = if args.bins == 5 {
         RfmSegment::udf(None).call(vec![col("r_score"), col("f_score")])
     } else {
-        cast(
-            lit(datafusion::common::ScalarValue::Utf8(None)),
-            DataType::Utf8,
-        )
+        cast(lit(datafusion::common::ScalarValue::Utf8(None)), DataType::Utf8)
     };
     builder
         .project(vec![

@@ -9,8 +9,7 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_datafusion_err, pla
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::physical_plan::collect;
 
@@ -31,21 +30,10 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
          score outside the scheme's range is an error.",
         "rfm_segment(r_score, f_score [, scheme])",
     )
-    .with_argument(
-        "r_score",
-        "Recency score, 1 (long ago) to 5 (recent) in the default scheme.",
-    )
-    .with_argument(
-        "f_score",
-        "Frequency score, 1 (rare) to 5 (frequent) in the default scheme.",
-    )
-    .with_argument(
-        "scheme",
-        "Optional name of a scheme table (segment, r_min, r_max, f_min, f_max).",
-    )
-    .with_sql_example(
-        "SELECT rfm_segment(5, 5) AS top, rfm_segment(1, 1) AS gone, rfm_segment(3, 3) AS middle;",
-    )
+    .with_argument("r_score", "Recency score, 1 (long ago) to 5 (recent) in the default scheme.")
+    .with_argument("f_score", "Frequency score, 1 (rare) to 5 (frequent) in the default scheme.")
+    .with_argument("scheme", "Optional name of a scheme table (segment, r_min, r_max, f_min, f_max).")
+    .with_sql_example("SELECT rfm_segment(5, 5) AS top, rfm_segment(1, 1) AS gone, rfm_segment(3, 3) AS middle;")
     .build()
 });
 
@@ -79,14 +67,8 @@ const DEFAULT_GRID: [(&str, (i64, i64), (i64, i64)); 10] = [
 ];
 
 pub static DEFAULT_SCHEME: LazyLock<SegmentScheme> = LazyLock::new(|| {
-    let rules = DEFAULT_GRID
-        .iter()
-        .map(|(segment, r, f)| SegmentRule {
-            segment: segment.to_string(),
-            r: *r,
-            f: *f,
-        })
-        .collect();
+    let rules =
+        DEFAULT_GRID.iter().map(|(segment, r, f)| SegmentRule { segment: segment.to_string(), r: *r, f: *f }).collect();
     SegmentScheme::new(rules).expect("the default grid covers every cell")
 });
 
@@ -108,15 +90,9 @@ impl SegmentScheme {
         let max_r = rules.iter().map(|rule| rule.r.1).max().unwrap_or(1);
         let max_f = rules.iter().map(|rule| rule.f.1).max().unwrap_or(1);
         if max_r * max_f > 10_000 {
-            return Err(format!(
-                "scores up to r={max_r}, f={max_f} are more cells than a scheme can list"
-            ));
+            return Err(format!("scores up to r={max_r}, f={max_f} are more cells than a scheme can list"));
         }
-        let scheme = SegmentScheme {
-            rules,
-            max_r,
-            max_f,
-        };
+        let scheme = SegmentScheme { rules, max_r, max_f };
         let uncovered: Vec<String> = (1..=max_r)
             .flat_map(|r| (1..=max_f).map(move |f| (r, f)))
             .filter(|&(r, f)| scheme.classify(r, f).is_none())
@@ -124,15 +100,8 @@ impl SegmentScheme {
             .collect();
         if !uncovered.is_empty() {
             let shown: Vec<&str> = uncovered.iter().take(20).map(String::as_str).collect();
-            let more = if uncovered.len() > 20 {
-                format!(" and {} more", uncovered.len() - 20)
-            } else {
-                String::new()
-            };
-            return Err(format!(
-                "the scheme leaves cells uncovered: {}{more}",
-                shown.join(", ")
-            ));
+            let more = if uncovered.len() > 20 { format!(" and {} more", uncovered.len() - 20) } else { String::new() };
+            return Err(format!("the scheme leaves cells uncovered: {}{more}", shown.join(", ")));
         }
         Ok(scheme)
     }
@@ -177,11 +146,7 @@ impl Hash for RfmSegment {
 
 impl RfmSegment {
     pub fn new(session: Option<SessionHandle>) -> Self {
-        RfmSegment {
-            signature: Signature::user_defined(Volatility::Immutable),
-            session,
-            loaded: None,
-        }
+        RfmSegment { signature: Signature::user_defined(Volatility::Immutable), session, loaded: None }
     }
 
     pub fn udf(session: Option<SessionHandle>) -> Arc<ScalarUDF> {
@@ -189,12 +154,12 @@ impl RfmSegment {
     }
 
     fn load_scheme(&self, name: &str) -> Result<SegmentScheme> {
-        let state = self
-            .session
-            .as_ref()
-            .and_then(Weak::upgrade)
-            .map(|state| state.read().clone())
-            .ok_or_else(|| plan_datafusion_err!("rfm_segment: scheme tables need the function registered with segsql_udfs::register_all"))?;
+        let state =
+            self.session.as_ref().and_then(Weak::upgrade).map(|state| state.read().clone()).ok_or_else(|| {
+                plan_datafusion_err!(
+                    "rfm_segment: scheme tables need the function registered with segsql_udfs::register_all"
+                )
+            })?;
         let table = lookup_table("rfm_segment", &state, name)?;
         let plan = block_on(table.provider.scan(&state, None, &[], None))?;
         let batches = block_on(collect(plan, state.task_ctx()))?;
@@ -206,14 +171,10 @@ impl RfmSegment {
         };
         let mut rules = Vec::new();
         for batch in &batches {
-            let column = |wanted: &str| -> Result<ArrayRef> {
-                batch
-                    .column_by_name(wanted)
-                    .cloned()
-                    .ok_or_else(wrong_columns)
-            };
-            let segment = datafusion::arrow::compute::cast(&column("segment")?, &DataType::Utf8)
-                .map_err(|_| wrong_columns())?;
+            let column =
+                |wanted: &str| -> Result<ArrayRef> { batch.column_by_name(wanted).cloned().ok_or_else(wrong_columns) };
+            let segment =
+                datafusion::arrow::compute::cast(&column("segment")?, &DataType::Utf8).map_err(|_| wrong_columns())?;
             let segment = segment.as_string::<i32>();
             let mut bounds = Vec::new();
             for wanted in ["r_min", "r_max", "f_min", "f_max"] {
@@ -231,19 +192,11 @@ impl RfmSegment {
                     let array = bounds[i].as_primitive::<Int64Type>();
                     (!array.is_null(row)).then(|| array.value(row))
                 };
-                let (Some(r_min), Some(r_max), Some(f_min), Some(f_max)) =
-                    (get(0), get(1), get(2), get(3))
-                else {
-                    return plan_err!(
-                        "rfm_segment: scheme table '{name}' has a NULL bound in row {}",
-                        row + 1
-                    );
+                let (Some(r_min), Some(r_max), Some(f_min), Some(f_max)) = (get(0), get(1), get(2), get(3)) else {
+                    return plan_err!("rfm_segment: scheme table '{name}' has a NULL bound in row {}", row + 1);
                 };
                 if segment.is_null(row) {
-                    return plan_err!(
-                        "rfm_segment: scheme table '{name}' has a NULL segment in row {}",
-                        row + 1
-                    );
+                    return plan_err!("rfm_segment: scheme table '{name}' has a NULL segment in row {}", row + 1);
                 }
                 rules.push(SegmentRule {
                     segment: segment.value(row).to_string(),
@@ -252,16 +205,15 @@ impl RfmSegment {
                 });
             }
         }
-        SegmentScheme::new(rules)
-            .map_err(|e| plan_datafusion_err!("rfm_segment: scheme table '{name}': {e}"))
+        SegmentScheme::new(rules).map_err(|e| plan_datafusion_err!("rfm_segment: scheme table '{name}': {e}"))
     }
 }
 
 fn scheme_name(value: &ScalarValue) -> Option<String> {
     match value {
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Some(s.clone())
+        }
         _ => None,
     }
 }
@@ -314,13 +266,8 @@ impl ScalarUDFImpl for RfmSegment {
         }
         let mut coerced = vec![DataType::Int64, DataType::Int64];
         if let Some(scheme) = scheme {
-            if !matches!(
-                scheme,
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-            ) {
-                return plan_err!(
-                    "rfm_segment: scheme must be a table name in quotes, got {scheme}"
-                );
+            if !matches!(scheme, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) {
+                return plan_err!("rfm_segment: scheme must be a table name in quotes, got {scheme}");
             }
             coerced.push(DataType::Utf8);
         }
@@ -341,9 +288,7 @@ impl ScalarUDFImpl for RfmSegment {
             Expr::Literal(value, _) => match scheme_name(value) {
                 Some(name) => name,
                 None => {
-                    return plan_err!(
-                        "rfm_segment: scheme must be a table name in quotes, got {value}"
-                    );
+                    return plan_err!("rfm_segment: scheme must be a table name in quotes, got {value}");
                 }
             },
             _ => return Ok(ExprSimplifyResult::Original(args)),
@@ -355,9 +300,7 @@ impl ScalarUDFImpl for RfmSegment {
             session: None,
             loaded: Some(scheme),
         };
-        Ok(ExprSimplifyResult::Simplified(
-            ScalarUDF::from(loaded).call(args),
-        ))
+        Ok(ExprSimplifyResult::Simplified(ScalarUDF::from(loaded).call(args)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -369,15 +312,11 @@ impl ScalarUDFImpl for RfmSegment {
             (None, Some(ColumnarValue::Scalar(value))) => match scheme_name(value) {
                 Some(name) => Arc::new(self.load_scheme(&name)?),
                 None => {
-                    return exec_err!(
-                        "rfm_segment: scheme must be a table name in quotes, got {value}"
-                    );
+                    return exec_err!("rfm_segment: scheme must be a table name in quotes, got {value}");
                 }
             },
             (None, Some(ColumnarValue::Array(_))) => {
-                return exec_err!(
-                    "rfm_segment: scheme must be a constant table name, not a column"
-                );
+                return exec_err!("rfm_segment: scheme must be a constant table name, not a column");
             }
         };
         let result = segments(&scheme, &arrays[0], &arrays[1])?;
@@ -414,16 +353,8 @@ mod tests {
     #[test]
     fn first_matching_rule_wins() {
         let rules = vec![
-            SegmentRule {
-                segment: "VIP".into(),
-                r: (2, 2),
-                f: (2, 2),
-            },
-            SegmentRule {
-                segment: "Everyone".into(),
-                r: (1, 2),
-                f: (1, 2),
-            },
+            SegmentRule { segment: "VIP".into(), r: (2, 2), f: (2, 2) },
+            SegmentRule { segment: "Everyone".into(), r: (1, 2), f: (1, 2) },
         ];
         let scheme = SegmentScheme::new(rules).unwrap();
         assert_eq!(scheme.classify(2, 2), Some("VIP"));
@@ -433,16 +364,8 @@ mod tests {
     #[test]
     fn gaps_are_named() {
         let rules = vec![
-            SegmentRule {
-                segment: "Low".into(),
-                r: (1, 2),
-                f: (1, 1),
-            },
-            SegmentRule {
-                segment: "High".into(),
-                r: (1, 1),
-                f: (2, 2),
-            },
+            SegmentRule { segment: "Low".into(), r: (1, 2), f: (1, 1) },
+            SegmentRule { segment: "High".into(), r: (1, 1), f: (2, 2) },
         ];
         let error = SegmentScheme::new(rules).unwrap_err();
         assert_eq!(error, "the scheme leaves cells uncovered: (r=2, f=2)");
@@ -450,16 +373,8 @@ mod tests {
 
     #[test]
     fn invalid_ranges_are_rejected() {
-        let rules = vec![SegmentRule {
-            segment: "Odd".into(),
-            r: (3, 1),
-            f: (1, 1),
-        }];
-        assert!(
-            SegmentScheme::new(rules)
-                .unwrap_err()
-                .contains("empty or invalid range")
-        );
+        let rules = vec![SegmentRule { segment: "Odd".into(), r: (3, 1), f: (1, 1) }];
+        assert!(SegmentScheme::new(rules).unwrap_err().contains("empty or invalid range"));
         assert!(SegmentScheme::new(vec![]).unwrap_err().contains("no rows"));
     }
 }

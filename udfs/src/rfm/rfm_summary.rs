@@ -3,22 +3,29 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, plan_err};
-use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, lit, when};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, LogicalPlan,
+    Signature, Volatility, cast, lit,
+};
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
+use crate::cohort::aggregates::{MergedPairs, merge_pair_lists, pair_fields, pair_rows_as_state, push_pair_rows};
 use crate::common::args::{
-    SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg,
-    source_table, string_arg,
+    SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
+use crate::common::grouped::GroupedItems;
 use crate::common::periods::Grain;
-use crate::common::plan::{day_number, day_of_literal, period_index, scan, summable_amount, view};
+use crate::common::plan::{amount_scale, day_number, day_of_literal, period_index, scan, view};
 use crate::registry::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -52,6 +59,23 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 #[derive(Debug, Default)]
 pub struct RfmSummary;
 
+#[cfg(test)]
+mod tests {
+    use super::btyd_summary;
+
+    #[test]
+    fn one_time_buyer() {
+        assert_eq!(btyd_summary(&[10], &[500], 2), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn repeat_periods_average_without_the_first() {
+        // Periods 10, 12, 20 with totals 1.00, 3.00, 5.00.
+        assert_eq!(btyd_summary(&[10, 12, 20], &[100, 300, 500], 2), (2.0, 10.0, 4.0));
+        assert_eq!(btyd_summary(&[], &[], 0), (0.0, 0.0, 0.0));
+    }
+}
+
 fn window_max(value: Expr) -> Expr {
     Expr::from(WindowFunction::new(max_udaf(), vec![value]))
 }
@@ -74,11 +98,7 @@ impl TableFunctionImpl for RfmSummary {
         let (customer, _) = column_arg("rfm_summary", &args, &source, 1, "customer")?;
         let ts = column_arg("rfm_summary", &args, &source, 2, "ts")?;
         if !is_temporal_or_text(&ts.1) {
-            return plan_err!(
-                "rfm_summary: ts column '{}' must be a date, timestamp or ISO text, got {}",
-                ts.0,
-                ts.1
-            );
+            return plan_err!("rfm_summary: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
         }
         let amount = match literal_arg("rfm_summary", &args, 3, "amount") {
             Ok(None) if args.exprs().len() > 3 => None,
@@ -86,11 +106,7 @@ impl TableFunctionImpl for RfmSummary {
             _ => {
                 let amount = column_arg("rfm_summary", &args, &source, 3, "amount")?;
                 if !is_numeric(&amount.1) {
-                    return plan_err!(
-                        "rfm_summary: amount column '{}' must be numeric, got {}",
-                        amount.0,
-                        amount.1
-                    );
+                    return plan_err!("rfm_summary: amount column '{}' must be numeric, got {}", amount.0, amount.1);
                 }
                 Some(amount)
             }
@@ -111,54 +127,40 @@ impl TableFunctionImpl for RfmSummary {
                 Err(message) => return plan_err!("rfm_summary: {message}"),
             },
         };
-        let checked = SummaryArgs {
-            customer,
-            ts,
-            amount,
-            as_of_day,
-            grain,
-        };
+        let checked = SummaryArgs { customer, ts, amount, as_of_day, grain };
         let plan = summary_plan(&source, &checked)?;
-        Ok(view(
-            plan,
-            format!("rfm_summary({}, ...)", source.reference),
-        ))
+        Ok(view(plan, format!("rfm_summary({}, ...)", source.reference)))
     }
 }
 
-/// Per (customer, period) totals, then per customer: first and last period, period count,
-/// and the total of the repeat periods.
+/// One pass: a grouped accumulator gathers each customer's distinct periods with their exact
+/// totals and reduces them to the summary. A (customer, period) aggregation followed by a
+/// per-customer one would hash every order twice.
 fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan> {
     let (ts, ts_type) = (&args.ts.0, &args.ts.1);
     let customer = ident(&args.customer);
     let period = period_index(day_number(ts, ts_type), args.grain);
-    let mut projection = vec![customer.clone(), period.alias("__period")];
-    if let Some((amount, amount_type)) = &args.amount {
-        projection.push(summable_amount(amount, amount_type).alias("__amount"));
-    }
+    let scale = args.amount.as_ref().map(|(_, amount_type)| amount_scale(amount_type));
+    let amount = match (&args.amount, scale) {
+        (Some((amount, _)), Some(scale)) => cast(ident(amount), DataType::Decimal128(38, scale)),
+        _ => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
+    };
     let mut builder = scan(source)?
         .filter(customer.clone().is_not_null().and(ident(ts).is_not_null()))?
-        .project(projection)?;
+        .project(vec![customer.clone(), period.alias("__period"), amount.alias("__amount")])?;
     let as_of_period = args.as_of_day.map(|day| args.grain.index(day));
     if let Some(last) = as_of_period {
         builder = builder.filter(col("__period").lt_eq(lit(last)))?;
     }
-    let per_period = match &args.amount {
-        Some(_) => vec![sum(col("__amount")).alias("__total")],
-        None => vec![],
-    };
-    builder = builder.aggregate(vec![customer.clone(), col("__period")], per_period)?;
-    let mut per_customer = vec![
-        min(col("__period")).alias("__first"),
-        max(col("__period")).alias("__last"),
-        count(lit(1)).alias("__periods"),
-    ];
-    if args.amount.is_some() {
-        per_customer.push(sum(col("__total")).alias("__sum"));
-        let first_total = first_value(col("__total"), vec![col("__period").sort(true, false)]);
-        per_customer.push(first_total.alias("__first_total"));
-    }
-    builder = builder.aggregate(vec![customer.clone()], per_customer)?;
+    let summary = BtydAggregate::udaf(scale.unwrap_or(0)).call(vec![col("__period"), col("__amount")]);
+    builder = builder.aggregate(vec![customer.clone()], vec![summary.alias("__summary")])?.project(vec![
+        customer.clone(),
+        get_field(col("__summary"), "frequency").alias("frequency"),
+        get_field(col("__summary"), "recency").alias("recency"),
+        get_field(col("__summary"), "first").alias("__first"),
+        get_field(col("__summary"), "last").alias("__last"),
+        get_field(col("__summary"), "monetary_value").alias("monetary_value"),
+    ])?;
     let end = match as_of_period {
         Some(last) => lit(last),
         None => {
@@ -166,24 +168,148 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
             col("__end")
         }
     };
-    let float = |e: Expr| cast(e, DataType::Float64);
-    let mut output = vec![
-        customer,
-        float(col("__periods") - lit(1i64)).alias("frequency"),
-        float(col("__last") - col("__first")).alias("recency"),
-        float(end - col("__first")).alias("T"),
-    ];
+    let mut output =
+        vec![customer, col("frequency"), col("recency"), cast(end - col("__first"), DataType::Float64).alias("T")];
     if args.amount.is_some() {
-        // The repeat total divided once, so the mean is as exact as the sum.
-        let repeat_total = float(col("__sum") - col("__first_total"));
-        let mean = when(
-            col("__periods").gt(lit(1i64)),
-            repeat_total / float(col("__periods") - lit(1i64)),
-        )
-        .otherwise(lit(0.0f64))?;
-        output.push(mean.alias("monetary_value"));
+        output.push(col("monetary_value"));
     }
     builder.project(output)?.build()
+}
+
+/// frequency, recency and monetary_value of a customer from their sorted distinct periods
+/// and exact totals in `scale`-decimal units.
+pub fn btyd_summary(periods: &[i32], totals: &[i128], scale: i8) -> (f64, f64, f64) {
+    let (Some(&first), Some(&last)) = (periods.first(), periods.last()) else { return (0.0, 0.0, 0.0) };
+    let repeats = periods.len() - 1;
+    let monetary = if repeats > 0 {
+        let repeat_total: i128 = totals[1..].iter().sum();
+        repeat_total as f64 / 10f64.powi(scale as i32) / repeats as f64
+    } else {
+        0.0
+    };
+    (repeats as f64, (last - first) as f64, monetary)
+}
+
+fn summary_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("frequency", DataType::Float64, false),
+        Field::new("recency", DataType::Float64, false),
+        Field::new("first", DataType::Int32, false),
+        Field::new("last", DataType::Int32, false),
+        Field::new("monetary_value", DataType::Float64, false),
+    ])
+}
+
+/// The internal aggregate `segsql_btyd(period, amount)`: a customer's summary.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BtydAggregate {
+    signature: Signature,
+    scale: i8,
+}
+
+impl BtydAggregate {
+    fn udaf(scale: i8) -> Arc<AggregateUDF> {
+        let signature = Signature::exact(vec![DataType::Int32, DataType::Decimal128(38, scale)], Volatility::Immutable);
+        Arc::new(AggregateUDF::from(BtydAggregate { signature, scale }))
+    }
+}
+
+impl AggregateUDFImpl for BtydAggregate {
+    fn name(&self) -> &str {
+        "segsql_btyd"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(summary_fields()))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let pairs = DataType::List(Arc::new(Field::new_list_field(DataType::Struct(pair_fields(self.scale)), true)));
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "pairs"), pairs, true))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        internal_err!("segsql_btyd runs grouped only")
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(BtydGroups { scale: self.scale, pairs: GroupedItems::default() }))
+    }
+}
+
+#[derive(Debug)]
+struct BtydGroups {
+    scale: i8,
+    pairs: GroupedItems<(i32, i128)>,
+}
+
+impl GroupsAccumulator for BtydGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        push_pair_rows(&mut self.pairs, values, group_indices, opt_filter, total_num_groups);
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let merged = MergedPairs::from(self.pairs.take(emit_to));
+        let groups = merged.lengths.len();
+        let (mut frequency, mut recency, mut first, mut last, mut monetary) = (
+            Vec::with_capacity(groups),
+            Vec::with_capacity(groups),
+            Vec::with_capacity(groups),
+            Vec::with_capacity(groups),
+            Vec::with_capacity(groups),
+        );
+        let mut start = 0;
+        for length in merged.lengths {
+            let periods = &merged.periods[start..start + length];
+            let (f, r, m) = btyd_summary(periods, &merged.totals[start..start + length], self.scale);
+            frequency.push(f);
+            recency.push(r);
+            first.push(periods.first().copied().unwrap_or(0));
+            last.push(periods.last().copied().unwrap_or(0));
+            monetary.push(m);
+            start += length;
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(frequency)),
+            Arc::new(Float64Array::from(recency)),
+            Arc::new(Int32Array::from(first)),
+            Arc::new(Int32Array::from(last)),
+            Arc::new(Float64Array::from(monetary)),
+        ];
+        Ok(Arc::new(StructArray::try_new(summary_fields(), columns, None)?))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![MergedPairs::from(self.pairs.take(emit_to)).to_array(self.scale)?])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        merge_pair_lists(&mut self.pairs, values, group_indices, total_num_groups);
+        Ok(())
+    }
+
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        Ok(vec![pair_rows_as_state(values, opt_filter, self.scale)?])
+    }
+
+    fn size(&self) -> usize {
+        self.pairs.size()
+    }
 }
 
 impl DocumentedTableFunction for RfmSummary {

@@ -7,15 +7,10 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-pub const STATS_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Statistics",
-    description: None,
-};
+pub const STATS_SECTION: DocSection = DocSection { include: true, label: "Statistics", description: None };
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -44,25 +39,16 @@ pub fn prop_ztest_p(
     successes_b: f64,
     n_b: f64,
 ) -> std::result::Result<Option<f64>, String> {
-    for (name, value) in [
-        ("successes_a", successes_a),
-        ("n_a", n_a),
-        ("successes_b", successes_b),
-        ("n_b", n_b),
-    ] {
+    for (name, value) in [("successes_a", successes_a), ("n_a", n_a), ("successes_b", successes_b), ("n_b", n_b)] {
         if !value.is_finite() || value < 0.0 {
             return Err(format!("{name} must be a count of 0 or more, got {value}"));
         }
     }
     if successes_a > n_a {
-        return Err(format!(
-            "successes_a ({successes_a}) is larger than n_a ({n_a})"
-        ));
+        return Err(format!("successes_a ({successes_a}) is larger than n_a ({n_a})"));
     }
     if successes_b > n_b {
-        return Err(format!(
-            "successes_b ({successes_b}) is larger than n_b ({n_b})"
-        ));
+        return Err(format!("successes_b ({successes_b}) is larger than n_b ({n_b})"));
     }
     if n_a == 0.0 || n_b == 0.0 {
         return Ok(None);
@@ -83,9 +69,7 @@ pub struct PropZtest {
 
 impl PropZtest {
     pub fn new() -> Self {
-        PropZtest {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
+        PropZtest { signature: Signature::user_defined(Volatility::Immutable) }
     }
 
     pub fn udf() -> Arc<ScalarUDF> {
@@ -115,10 +99,7 @@ impl ScalarUDFImpl for PropZtest {
                 arg_types.len()
             );
         }
-        for (name, data_type) in ["successes_a", "n_a", "successes_b", "n_b"]
-            .iter()
-            .zip(arg_types)
-        {
+        for (name, data_type) in ["successes_a", "n_a", "successes_b", "n_b"].iter().zip(arg_types) {
             if !(data_type.is_numeric() || data_type.is_null()) {
                 return plan_err!("prop_ztest: {name} must be a number, got {data_type}");
             }
@@ -131,24 +112,13 @@ impl ScalarUDFImpl for PropZtest {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let columns: Vec<&Float64Array> = arrays
-            .iter()
-            .map(|a| a.as_primitive::<Float64Type>())
-            .collect();
+        let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
         let mut out = Vec::with_capacity(args.number_rows);
         for row in 0..columns[0].len() {
-            let values: Vec<Option<f64>> = columns
-                .iter()
-                .map(|c| c.is_valid(row).then(|| c.value(row)))
-                .collect();
-            let (Some(sa), Some(na), Some(sb), Some(nb)) =
-                (values[0], values[1], values[2], values[3])
-            else {
+            let values: Vec<Option<f64>> = columns.iter().map(|c| c.is_valid(row).then(|| c.value(row))).collect();
+            let (Some(sa), Some(na), Some(sb), Some(nb)) = (values[0], values[1], values[2], values[3]) else {
                 out.push(None);
                 continue;
             };
@@ -159,9 +129,7 @@ impl ScalarUDFImpl for PropZtest {
         }
         let result: ArrayRef = Arc::new(Float64Array::from(out));
         if all_scalar {
-            return Ok(ColumnarValue::Scalar(
-                datafusion::common::ScalarValue::try_from_array(&result, 0)?,
-            ));
+            return Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&result, 0)?));
         }
         Ok(ColumnarValue::Array(result))
     }
@@ -197,16 +165,8 @@ mod tests {
         assert_eq!(prop_ztest_p(0.0, 0.0, 1.0, 10.0).unwrap(), None);
         assert_eq!(prop_ztest_p(0.0, 10.0, 0.0, 10.0).unwrap(), None);
         assert_eq!(prop_ztest_p(10.0, 10.0, 10.0, 10.0).unwrap(), None);
-        assert!(
-            prop_ztest_p(11.0, 10.0, 1.0, 10.0)
-                .unwrap_err()
-                .contains("larger than n_a")
-        );
-        assert!(
-            prop_ztest_p(-1.0, 10.0, 1.0, 10.0)
-                .unwrap_err()
-                .contains("0 or more")
-        );
+        assert!(prop_ztest_p(11.0, 10.0, 1.0, 10.0).unwrap_err().contains("larger than n_a"));
+        assert!(prop_ztest_p(-1.0, 10.0, 1.0, 10.0).unwrap_err().contains("0 or more"));
         assert!(prop_ztest_p(1.0, f64::NAN, 1.0, 10.0).is_err());
     }
 }

@@ -1,0 +1,146 @@
+//! Per-group histories for grouped accumulators, kept in one arena.
+//!
+//! Accumulators that must remember every (period, amount) of each user would otherwise hold
+//! one vector per user: millions of small allocations, reallocations and scattered writes.
+//! Here every item is appended to one vector with its group number, and the items are
+//! bucketed by group (a counting sort, linear time) only when the groups are emitted.
+
+use datafusion::logical_expr::EmitTo;
+
+/// Items of many groups, bucketed on demand.
+#[derive(Debug)]
+pub struct GroupedItems<T> {
+    groups: Vec<u32>,
+    items: Vec<T>,
+    num_groups: usize,
+}
+
+impl<T> Default for GroupedItems<T> {
+    fn default() -> Self {
+        GroupedItems { groups: Vec::new(), items: Vec::new(), num_groups: 0 }
+    }
+}
+
+/// Items bucketed by group: group `g` owns `items[offsets[g]..offsets[g + 1]]`, in the
+/// order they arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Buckets<T> {
+    pub offsets: Vec<usize>,
+    pub items: Vec<T>,
+}
+
+impl<T> Buckets<T> {
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn group(&self, group: usize) -> &[T] {
+        &self.items[self.offsets[group]..self.offsets[group + 1]]
+    }
+
+    pub fn group_mut(&mut self, group: usize) -> &mut [T] {
+        let (start, end) = (self.offsets[group], self.offsets[group + 1]);
+        &mut self.items[start..end]
+    }
+}
+
+impl<T: Copy + Default> GroupedItems<T> {
+    pub fn resize(&mut self, total_num_groups: usize) {
+        self.num_groups = self.num_groups.max(total_num_groups);
+    }
+
+    pub fn push(&mut self, group: usize, item: T) {
+        self.groups.push(group as u32);
+        self.items.push(item);
+    }
+
+    pub fn size(&self) -> usize {
+        self.groups.capacity() * size_of::<u32>() + self.items.capacity() * size_of::<T>()
+    }
+
+    /// Removes the groups `emit_to` asks for, bucketed; later groups are renumbered from 0.
+    pub fn take(&mut self, emit_to: EmitTo) -> Buckets<T> {
+        let taken_groups = match emit_to {
+            EmitTo::All => self.num_groups,
+            EmitTo::First(n) => n.min(self.num_groups),
+        };
+        let mut offsets = vec![0usize; taken_groups + 1];
+        for &group in &self.groups {
+            if (group as usize) < taken_groups {
+                offsets[group as usize + 1] += 1;
+            }
+        }
+        for index in 1..offsets.len() {
+            offsets[index] += offsets[index - 1];
+        }
+        let mut items = vec![T::default(); offsets[taken_groups]];
+        let mut next = offsets.clone();
+        let mut kept = 0;
+        for index in 0..self.groups.len() {
+            let group = self.groups[index] as usize;
+            if group < taken_groups {
+                items[next[group]] = self.items[index];
+                next[group] += 1;
+            } else {
+                self.groups[kept] = (group - taken_groups) as u32;
+                self.items[kept] = self.items[index];
+                kept += 1;
+            }
+        }
+        self.groups.truncate(kept);
+        self.items.truncate(kept);
+        if kept == 0 {
+            self.groups = Vec::new();
+            self.items = Vec::new();
+        }
+        self.num_groups -= taken_groups;
+        Buckets { offsets, items }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_keep_arrival_order() {
+        let mut grouped = GroupedItems::default();
+        grouped.resize(3);
+        for (group, item) in [(2, 'a'), (0, 'b'), (2, 'c'), (1, 'd'), (0, 'e')] {
+            grouped.push(group, item);
+        }
+        let buckets = grouped.take(EmitTo::All);
+        assert_eq!(buckets.len(), 3);
+        assert_eq!(buckets.group(0), &['b', 'e']);
+        assert_eq!(buckets.group(1), &['d']);
+        assert_eq!(buckets.group(2), &['a', 'c']);
+        assert_eq!(grouped.size(), 0);
+    }
+
+    #[test]
+    fn emitting_the_first_groups_renumbers_the_rest() {
+        let mut grouped = GroupedItems::default();
+        grouped.resize(3);
+        for (group, item) in [(2, 1), (0, 2), (1, 3), (2, 4)] {
+            grouped.push(group, item);
+        }
+        let first = grouped.take(EmitTo::First(2));
+        assert_eq!(first.group(0), &[2]);
+        assert_eq!(first.group(1), &[3]);
+        let rest = grouped.take(EmitTo::All);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest.group(0), &[1, 4]);
+    }
+
+    #[test]
+    fn empty_groups_are_empty_slices() {
+        let mut grouped: GroupedItems<i32> = GroupedItems::default();
+        grouped.resize(2);
+        let buckets = grouped.take(EmitTo::All);
+        assert_eq!(buckets.group(1), &[] as &[i32]);
+    }
+}
