@@ -316,7 +316,8 @@ pub fn pair_fields(scale: i8) -> Fields {
 impl UserPeriodTotals {
     pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(UserPeriodTotals {
-            signature: Signature::exact(vec![DataType::Int32, DataType::Decimal128(38, scale)], Volatility::Immutable),
+            // Any decimal precision: the unscaled values are read as they are.
+            signature: Signature::any(2, Volatility::Immutable),
             scale,
         }))
     }
@@ -324,15 +325,6 @@ impl UserPeriodTotals {
     fn output_type(&self) -> DataType {
         list_of(DataType::Struct(pair_fields(self.scale)))
     }
-}
-
-pub(crate) fn pairs_array(groups: Vec<Vec<(i32, i128)>>, scale: i8) -> Result<ArrayRef> {
-    let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
-    let (periods, totals): (Vec<i32>, Vec<i128>) = groups.into_iter().flatten().unzip();
-    let totals = Decimal128Array::from(totals).with_precision_and_scale(38, scale)?;
-    let pairs =
-        StructArray::try_new(pair_fields(scale), vec![Arc::new(Int32Array::from(periods)), Arc::new(totals)], None)?;
-    list_array(DataType::Struct(pair_fields(scale)), lengths, Arc::new(pairs))
 }
 
 /// Reads (period, total) pairs from row `row` of a list-of-pairs array.
@@ -498,24 +490,23 @@ pub(crate) fn merge_pair_lists(
     }
 }
 
-/// Input rows as one-pair state lists, for when DataFusion skips partial aggregation.
+/// Input rows as one-pair state lists, for when DataFusion skips partial aggregation: the
+/// input arrays become the list values as they are, with no per-row allocation.
 pub(crate) fn pair_rows_as_state(
     values: &[ArrayRef],
     opt_filter: Option<&BooleanArray>,
     scale: i8,
 ) -> Result<ArrayRef> {
     let periods = values[0].as_primitive::<Int32Type>();
+    let keep: Vec<bool> = (0..periods.len()).map(|row| periods.is_valid(row) && is_selected(opt_filter, row)).collect();
+    let mask = BooleanArray::from(keep.clone());
+    let kept_periods = datafusion::arrow::compute::filter(periods, &mask)?;
     let totals = values[1].as_primitive::<Decimal128Type>();
-    let groups = (0..periods.len())
-        .map(|row| {
-            if periods.is_valid(row) && is_selected(opt_filter, row) {
-                vec![(periods.value(row), if totals.is_valid(row) { totals.value(row) } else { 0 })]
-            } else {
-                vec![]
-            }
-        })
-        .collect();
-    pairs_array(groups, scale)
+    // A NULL amount is a period worth nothing.
+    let totals: Decimal128Array = totals.iter().map(|t| Some(t.unwrap_or(0))).collect();
+    let kept_totals = datafusion::arrow::compute::filter(&totals.with_precision_and_scale(38, scale)?, &mask)?;
+    let pairs = StructArray::try_new(pair_fields(scale), vec![kept_periods, kept_totals], None)?;
+    list_array(DataType::Struct(pair_fields(scale)), keep.iter().map(|&k| usize::from(k)), Arc::new(pairs))
 }
 
 /// `revenue_fold(pairs, cohort)`: per-offset revenue totals of a cohort, exact.

@@ -7,7 +7,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
-use datafusion::logical_expr::{Documentation, LogicalPlan, cast, lit};
+use datafusion::logical_expr::{Documentation, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
 use super::aggregates::{RevenueFold, UserPeriodTotals};
@@ -15,7 +15,7 @@ use super::cells::RevenueCells;
 use super::cohort_retention::{COHORT_SECTION, grain_arg, overall_max};
 use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table};
 use crate::common::periods::Grain;
-use crate::common::plan::{amount_scale, day_number, period_index, period_start, scan, view};
+use crate::common::plan::{amount_scale, day_number, decimal_amount, period_index, period_start, scan, view};
 use crate::registry::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -83,7 +83,7 @@ fn revenue_plan(
             user.clone(),
             period_index(day.clone(), grain).alias("__period"),
             day.alias("__day"),
-            cast(ident(&amount.0), DataType::Decimal128(38, scale)).alias("__amount"),
+            decimal_amount(ident(&amount.0), &amount.1).alias("__amount"),
         ])?
         .aggregate(
             vec![user],

@@ -48,7 +48,7 @@ impl<T> Buckets<T> {
     }
 }
 
-impl<T: Copy + Default> GroupedItems<T> {
+impl<T: Copy> GroupedItems<T> {
     pub fn resize(&mut self, total_num_groups: usize) {
         self.num_groups = self.num_groups.max(total_num_groups);
     }
@@ -77,25 +77,32 @@ impl<T: Copy + Default> GroupedItems<T> {
         for index in 1..offsets.len() {
             offsets[index] += offsets[index - 1];
         }
-        let mut items = vec![T::default(); offsets[taken_groups]];
-        let mut next = offsets.clone();
-        let mut kept = 0;
-        for index in 0..self.groups.len() {
-            let group = self.groups[index] as usize;
+        // Gather through a permutation so the output is written once and never zero-filled.
+        let mut order = vec![0u32; offsets[taken_groups]];
+        let mut next = offsets[..taken_groups].to_vec();
+        for (index, &group) in self.groups.iter().enumerate() {
+            let group = group as usize;
             if group < taken_groups {
-                items[next[group]] = self.items[index];
+                order[next[group]] = index as u32;
                 next[group] += 1;
-            } else {
-                self.groups[kept] = (group - taken_groups) as u32;
-                self.items[kept] = self.items[index];
-                kept += 1;
             }
         }
-        self.groups.truncate(kept);
-        self.items.truncate(kept);
-        if kept == 0 {
+        let items: Vec<T> = order.iter().map(|&index| self.items[index as usize]).collect();
+        if taken_groups == self.num_groups {
             self.groups = Vec::new();
             self.items = Vec::new();
+        } else {
+            let mut kept = 0;
+            for index in 0..self.groups.len() {
+                let group = self.groups[index] as usize;
+                if group >= taken_groups {
+                    self.groups[kept] = (group - taken_groups) as u32;
+                    self.items[kept] = self.items[index];
+                    kept += 1;
+                }
+            }
+            self.groups.truncate(kept);
+            self.items.truncate(kept);
         }
         self.num_groups -= taken_groups;
         Buckets { offsets, items }

@@ -74,6 +74,15 @@ pub fn amount_scale(data_type: &DataType) -> i8 {
     }
 }
 
+/// An amount as a DECIMAL with `amount_scale(data_type)` digits: decimals as they are (the
+/// accumulators read the unscaled 128-bit values of any precision), others cast.
+pub fn decimal_amount(value: Expr, data_type: &DataType) -> Expr {
+    match data_type {
+        DataType::Decimal128(..) => value,
+        other => cast(value, DataType::Decimal128(38, amount_scale(other))),
+    }
+}
+
 /// A date constant (`'2025-06-30'`, DATE, TIMESTAMP) as a day number.
 pub fn day_of_literal(function: &str, role: &str, value: &ScalarValue) -> Result<i32> {
     let as_timestamp = match value {
@@ -165,6 +174,9 @@ static PERIOD_INDEX: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
 
 /// `segsql_period(day, grain)` as an expression.
 pub fn period_index(day: Expr, grain: Grain) -> Expr {
+    if grain == Grain::Day {
+        return day;
+    }
     PERIOD_INDEX.call(vec![day, lit(grain.to_string())])
 }
 

@@ -25,7 +25,7 @@ use crate::common::args::{
 };
 use crate::common::grouped::GroupedItems;
 use crate::common::periods::Grain;
-use crate::common::plan::{amount_scale, day_number, day_of_literal, period_index, scan, view};
+use crate::common::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
 use crate::registry::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -142,7 +142,7 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     let period = period_index(day_number(ts, ts_type), args.grain);
     let scale = args.amount.as_ref().map(|(_, amount_type)| amount_scale(amount_type));
     let amount = match (&args.amount, scale) {
-        (Some((amount, _)), Some(scale)) => cast(ident(amount), DataType::Decimal128(38, scale)),
+        (Some((amount, amount_type)), Some(_)) => decimal_amount(ident(amount), amount_type),
         _ => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
     };
     let mut builder = scan(source)?
@@ -209,7 +209,8 @@ struct BtydAggregate {
 
 impl BtydAggregate {
     fn udaf(scale: i8) -> Arc<AggregateUDF> {
-        let signature = Signature::exact(vec![DataType::Int32, DataType::Decimal128(38, scale)], Volatility::Immutable);
+        // Any decimal precision: the unscaled values are read as they are.
+        let signature = Signature::any(2, Volatility::Immutable);
         Arc::new(AggregateUDF::from(BtydAggregate { signature, scale }))
     }
 }
