@@ -4,7 +4,7 @@
 //! handed to `DFParser`, so DataFusion's own extensions (`CREATE EXTERNAL TABLE`, `COPY`)
 //! keep working.
 
-use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     Query, SelectFlavor, SelectItem, SetExpr, Statement as SQLStatement, WildcardAdditionalOptions,
@@ -80,11 +80,6 @@ fn add_wildcard_to_bare_from(query: &mut Query) {
     }
 }
 
-/// Keeps only the message of a parse error, without DataFusion's wrapper text.
-pub fn is_parse_error(error: &DataFusionError) -> bool {
-    matches!(error, DataFusionError::SQL(..))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_are_parse_errors() {
-        assert!(is_parse_error(&parse("SELEC 1", "generic").unwrap_err()));
+    fn syntax_errors_are_reported() {
+        assert!(parse("SELEC 1", "generic").unwrap_err().to_string().contains("SELEC"));
     }
 }

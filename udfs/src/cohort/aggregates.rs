@@ -367,14 +367,14 @@ impl AggregateUDFImpl for UserPeriodTotals {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(UserPeriodTotalsGroups { scale: self.scale, pairs: GroupedItems::default() }))
+        Ok(Box::new(UserPeriodTotalsGroups { scale: self.scale, pairs: PairArena::default() }))
     }
 }
 
 #[derive(Debug)]
 struct UserPeriodTotalsGroups {
     scale: i8,
-    pairs: GroupedItems<(i32, i128)>,
+    pairs: PairArena,
 }
 
 impl GroupsAccumulator for UserPeriodTotalsGroups {
@@ -390,7 +390,7 @@ impl GroupsAccumulator for UserPeriodTotalsGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let merged = MergedPairs::from(self.pairs.take(emit_to));
+        let merged = self.pairs.take(emit_to);
         merged.to_array(self.scale)
     }
 
@@ -419,8 +419,8 @@ pub(crate) struct MergedPairs {
     pub totals: Vec<i128>,
 }
 
-impl From<Buckets<(i32, i128)>> for MergedPairs {
-    fn from(mut buckets: Buckets<(i32, i128)>) -> Self {
+impl MergedPairs {
+    fn merge<T: Copy + Into<i128>>(mut buckets: Buckets<(i32, T)>) -> Self {
         let mut merged = MergedPairs {
             lengths: Vec::with_capacity(buckets.len()),
             periods: Vec::with_capacity(buckets.items.len()),
@@ -431,6 +431,7 @@ impl From<Buckets<(i32, i128)>> for MergedPairs {
             pairs.sort_unstable_by_key(|pair| pair.0);
             let before = merged.periods.len();
             for &(period, total) in pairs.iter() {
+                let total: i128 = total.into();
                 match (merged.periods.last(), merged.totals.last_mut()) {
                     (Some(&last), Some(sum)) if merged.periods.len() > before && last == period => *sum += total,
                     _ => {
@@ -442,6 +443,58 @@ impl From<Buckets<(i32, i128)>> for MergedPairs {
             merged.lengths.push(merged.periods.len() - before);
         }
         merged
+    }
+}
+
+/// Each group's (period, amount) rows. Amounts are kept in 64 bits, which halves the
+/// memory the histories take, until one does not fit; then all widen to 128 bits.
+#[derive(Debug)]
+pub(crate) enum PairArena {
+    Narrow(GroupedItems<(i32, i64)>),
+    Wide(GroupedItems<(i32, i128)>),
+}
+
+impl Default for PairArena {
+    fn default() -> Self {
+        PairArena::Narrow(GroupedItems::default())
+    }
+}
+
+impl PairArena {
+    pub(crate) fn resize(&mut self, total_num_groups: usize) {
+        match self {
+            PairArena::Narrow(items) => items.resize(total_num_groups),
+            PairArena::Wide(items) => items.resize(total_num_groups),
+        }
+    }
+
+    pub(crate) fn push(&mut self, group: usize, period: i32, total: i128) {
+        if let PairArena::Narrow(items) = self {
+            if let Ok(narrow) = i64::try_from(total) {
+                items.push(group, (period, narrow));
+                return;
+            }
+            let widened = std::mem::take(items).map(|(period, total)| (period, i128::from(total)));
+            *self = PairArena::Wide(widened);
+        }
+        if let PairArena::Wide(items) = self {
+            items.push(group, (period, total));
+        }
+    }
+
+    /// The groups `emit_to` asks for, merged by period.
+    pub(crate) fn take(&mut self, emit_to: EmitTo) -> MergedPairs {
+        match self {
+            PairArena::Narrow(items) => MergedPairs::merge(items.take(emit_to)),
+            PairArena::Wide(items) => MergedPairs::merge(items.take(emit_to)),
+        }
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            PairArena::Narrow(items) => items.size(),
+            PairArena::Wide(items) => items.size(),
+        }
     }
 }
 
@@ -459,7 +512,7 @@ impl MergedPairs {
 
 /// Appends the (period, amount) rows of a batch; a NULL amount is a period worth nothing.
 pub(crate) fn push_pair_rows(
-    pairs: &mut GroupedItems<(i32, i128)>,
+    pairs: &mut PairArena,
     values: &[ArrayRef],
     group_indices: &[usize],
     opt_filter: Option<&BooleanArray>,
@@ -471,14 +524,14 @@ pub(crate) fn push_pair_rows(
     for (row, &group) in group_indices.iter().enumerate() {
         if periods.is_valid(row) && is_selected(opt_filter, row) {
             let total = if totals.is_valid(row) { totals.value(row) } else { 0 };
-            pairs.push(group, (periods.value(row), total));
+            pairs.push(group, periods.value(row), total);
         }
     }
 }
 
 /// Appends the pairs of intermediate state lists.
 pub(crate) fn merge_pair_lists(
-    pairs: &mut GroupedItems<(i32, i128)>,
+    pairs: &mut PairArena,
     values: &[ArrayRef],
     group_indices: &[usize],
     total_num_groups: usize,
@@ -486,7 +539,7 @@ pub(crate) fn merge_pair_lists(
     pairs.resize(total_num_groups);
     let lists = values[0].as_list::<i32>();
     for (row, &group) in group_indices.iter().enumerate() {
-        read_pairs(lists, row, |period, total| pairs.push(group, (period, total)));
+        read_pairs(lists, row, |period, total| pairs.push(group, period, total));
     }
 }
 
@@ -609,15 +662,26 @@ mod tests {
 
     #[test]
     fn pairs_merge_by_period() {
-        let mut grouped = GroupedItems::default();
-        grouped.resize(2);
-        for (group, pair) in [(0, (3, 5)), (0, (1, 2)), (1, (7, 1)), (0, (3, 1)), (0, (1, 10))] {
-            grouped.push(group, pair);
+        let mut arena = PairArena::default();
+        arena.resize(2);
+        for (group, (period, total)) in [(0, (3, 5)), (0, (1, 2)), (1, (7, 1)), (0, (3, 1)), (0, (1, 10))] {
+            arena.push(group, period, total);
         }
-        let merged = MergedPairs::from(grouped.take(EmitTo::All));
+        let merged = arena.take(EmitTo::All);
         assert_eq!(merged.lengths, vec![2, 1]);
         assert_eq!(merged.periods, vec![1, 3, 7]);
         assert_eq!(merged.totals, vec![12, 6, 1]);
+    }
+
+    #[test]
+    fn pairs_widen_when_an_amount_needs_128_bits() {
+        let mut arena = PairArena::default();
+        arena.resize(1);
+        arena.push(0, 1, 5);
+        arena.push(0, 1, i128::from(i64::MAX) + 10);
+        assert!(matches!(arena, PairArena::Wide(_)));
+        let merged = arena.take(EmitTo::All);
+        assert_eq!(merged.totals, vec![i128::from(i64::MAX) + 15]);
     }
 
     #[test]

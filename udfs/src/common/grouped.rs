@@ -49,6 +49,15 @@ impl<T> Buckets<T> {
 }
 
 impl<T: Copy> GroupedItems<T> {
+    /// The same groups with every item converted.
+    pub fn map<U>(self, convert: impl Fn(T) -> U) -> GroupedItems<U> {
+        GroupedItems {
+            groups: self.groups,
+            items: self.items.into_iter().map(convert).collect(),
+            num_groups: self.num_groups,
+        }
+    }
+
     pub fn resize(&mut self, total_num_groups: usize) {
         self.num_groups = self.num_groups.max(total_num_groups);
     }

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::ident;
 
 use super::args::SourceTable;
-use super::periods::{Grain, days_from_civil};
+use super::periods::Grain;
 
 /// Days since 1970-01-01 (Int32) of a date, timestamp or ISO-string column: the local
 /// calendar date, in the column's own time zone for zoned timestamps.
@@ -209,11 +209,6 @@ impl ScalarUDFImpl for PeriodIndex {
         let periods: Int32Array = days.as_primitive::<Int32Type>().unary(|day| grain.index(day));
         Ok(ColumnarValue::Array(Arc::new(periods)))
     }
-}
-
-/// Day number of a calendar date, for tests and literals.
-pub fn day(year: i32, month: u32, day: u32) -> i32 {
-    days_from_civil(year, month, day)
 }
 
 /// The internal function `segsql_period_start(period, 'grain')`: a period's first day as a DATE.

@@ -19,11 +19,10 @@ use datafusion::logical_expr::{
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
-use crate::cohort::aggregates::{MergedPairs, merge_pair_lists, pair_fields, pair_rows_as_state, push_pair_rows};
+use crate::cohort::aggregates::{PairArena, merge_pair_lists, pair_fields, pair_rows_as_state, push_pair_rows};
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
-use crate::common::grouped::GroupedItems;
 use crate::common::periods::Grain;
 use crate::common::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
 use crate::registry::DocumentedTableFunction;
@@ -242,14 +241,14 @@ impl AggregateUDFImpl for BtydAggregate {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(BtydGroups { scale: self.scale, pairs: GroupedItems::default() }))
+        Ok(Box::new(BtydGroups { scale: self.scale, pairs: PairArena::default() }))
     }
 }
 
 #[derive(Debug)]
 struct BtydGroups {
     scale: i8,
-    pairs: GroupedItems<(i32, i128)>,
+    pairs: PairArena,
 }
 
 impl GroupsAccumulator for BtydGroups {
@@ -265,7 +264,7 @@ impl GroupsAccumulator for BtydGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let merged = MergedPairs::from(self.pairs.take(emit_to));
+        let merged = self.pairs.take(emit_to);
         let groups = merged.lengths.len();
         let (mut frequency, mut recency, mut first, mut last, mut monetary) = (
             Vec::with_capacity(groups),
@@ -296,7 +295,7 @@ impl GroupsAccumulator for BtydGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![MergedPairs::from(self.pairs.take(emit_to)).to_array(self.scale)?])
+        Ok(vec![self.pairs.take(emit_to).to_array(self.scale)?])
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
