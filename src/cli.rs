@@ -248,8 +248,9 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
 
     if sources.is_empty() {
         if std::io::stdin().is_terminal() {
-            let ok = crate::repl::run(&mut shell, cli.quiet).await;
-            return ExitCode::from(if ok { exit::OK } else { exit::OK });
+            // Mistakes typed at the prompt were shown there; leaving the REPL is a success.
+            crate::repl::run(&mut shell, cli.quiet).await;
+            return ExitCode::from(exit::OK);
         }
         let mut source = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut source) {

@@ -21,8 +21,8 @@ pub fn history_path() -> Option<PathBuf> {
     Some(dirs::data_dir()?.join("segsql").join("history"))
 }
 
-/// Runs the REPL until `\q` or Ctrl-D. Returns true when every statement succeeded.
-pub async fn run(shell: &mut Shell, quiet: bool) -> bool {
+/// Runs the REPL until `\q` or Ctrl-D.
+pub async fn run(shell: &mut Shell, quiet: bool) {
     shell.interactive = !quiet;
     let config = Config::builder()
         .completion_type(CompletionType::List)
@@ -35,7 +35,7 @@ pub async fn run(shell: &mut Shell, quiet: bool) -> bool {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("error: cannot start the interactive shell: {e}");
-            return false;
+            return;
         }
     };
     let catalog = Arc::new(RwLock::new(Catalog::load(shell).await));
@@ -53,7 +53,6 @@ pub async fn run(shell: &mut Shell, quiet: bool) -> bool {
             env!("CARGO_PKG_VERSION")
         );
     }
-    let mut all_ok = true;
     loop {
         let input = match editor.readline(PROMPT) {
             Ok(input) => input,
@@ -78,7 +77,7 @@ pub async fn run(shell: &mut Shell, quiet: bool) -> bool {
             None => eprintln!("Cancelled."),
             Some(Ok(Flow::Quit)) => break,
             Some(Ok(Flow::Continue)) => {}
-            Some(Err(_)) => all_ok = false,
+            Some(Err(_)) => {}
         }
         let fresh = Catalog::load(shell).await;
         if let Ok(mut current) = catalog.write() {
@@ -88,5 +87,4 @@ pub async fn run(shell: &mut Shell, quiet: bool) -> bool {
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
-    all_ok
 }
