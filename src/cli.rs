@@ -270,6 +270,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
                     break;
                 }
             }
+            Err(ShellError::OutputClosed) => break,
             Err(ShellError::Message(message)) => {
                 eprintln!("segsql: error: {message}");
                 failed = true;

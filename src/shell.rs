@@ -50,6 +50,8 @@ pub enum ShellError {
     Message(String),
     /// An error that a nested script already printed with its own location.
     Reported,
+    /// Whoever read the results stopped reading (`| head`): stop quietly, like other tools.
+    OutputClosed,
 }
 
 impl fmt::Display for ShellError {
@@ -57,6 +59,7 @@ impl fmt::Display for ShellError {
         match self {
             ShellError::Message(message) => f.write_str(message),
             ShellError::Reported => f.write_str("see the error above"),
+            ShellError::OutputClosed => f.write_str("the output was closed"),
         }
     }
 }
@@ -272,6 +275,7 @@ impl Shell {
             match self.run_chunk(&chunk, origin).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(Flow::Quit),
+                Err(ShellError::OutputClosed) => return Ok(Flow::Quit),
                 Err(error) => {
                     if let ShellError::Message(message) = &error {
                         report(origin, chunk.line, message);
@@ -295,7 +299,7 @@ impl Shell {
                 let sql = params::substitute(&chunk.text, &self.params)?;
                 for statement in parser::parse(&sql, &self.dialect())? {
                     let started = Instant::now();
-                    self.print_statement(statement).await?;
+                    self.run_statement(statement).await?;
                     if self.timing {
                         eprintln!("Time: {:.3} s", started.elapsed().as_secs_f64());
                     }
@@ -355,6 +359,14 @@ impl Shell {
         Ok(())
     }
 
+    /// Runs a statement and reports a closed stdout (`segsql ... | head`) as its own case.
+    async fn run_statement(&mut self, statement: SegStatement) -> std::result::Result<(), ShellError> {
+        match self.print_statement(statement).await {
+            Err(error) if is_broken_pipe(&error) => Err(ShellError::OutputClosed),
+            other => Ok(other?),
+        }
+    }
+
     /// Runs SQL (one or more statements, after parameter substitution) and collects the
     /// results instead of printing them.
     pub async fn execute_collect(&mut self, sql: &str) -> std::result::Result<Vec<StatementOutput>, ShellError> {
@@ -387,6 +399,21 @@ impl Shell {
     /// Flushes buffered results (before exiting or switching `\o`).
     pub fn flush(&mut self) {
         let _ = self.sink.writer().flush();
+    }
+}
+
+/// True when writing results failed because the reader went away.
+fn is_broken_pipe(error: &DataFusionError) -> bool {
+    let io_kind = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    match error {
+        DataFusionError::IoError(e) => io_kind(e),
+        DataFusionError::ArrowError(arrow, _) => {
+            matches!(arrow.as_ref(), datafusion::arrow::error::ArrowError::IoError(_, e) if io_kind(e))
+        }
+        DataFusionError::External(inner) => inner.downcast_ref::<std::io::Error>().is_some_and(io_kind),
+        DataFusionError::Context(_, inner) => is_broken_pipe(inner),
+        DataFusionError::Shared(inner) => is_broken_pipe(inner),
+        _ => false,
     }
 }
 

@@ -341,3 +341,23 @@ fn tour_runs_and_reruns_byte_identically() {
     earlier.expect_code(0);
     assert_ne!(first.stdout, earlier.stdout, "as_of changes the answer");
 }
+
+#[test]
+fn a_closed_output_stops_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = temp();
+    let mut child = crate::support::segsql()
+        .current_dir(dir.path())
+        .args(["-c", "SELECT * FROM generate_series(1, 2000000)", "--format", "csv", "-c", "SELECT 'never'"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("segsql runs");
+    let mut first = [0u8; 16];
+    child.stdout.take().expect("stdout").read_exact(&mut first).expect("some output");
+    // Dropping our end of the pipe is what `| head` does.
+    let output = child.wait_with_output().expect("segsql finishes");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no error for a closed pipe");
+}
