@@ -7,14 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 customers="${1:-1600000}"
 runs="${2:-3}"
-venv="${PEERS_VENV:-target/peers-venv}"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet -r benches/requirements.txt
-fi
+python="$(bash benches/peers_venv.sh)"
 cargo build --release
 data="${BENCH_DATA:-target/bench-data}/customers-$customers"
 if [ ! -f "$data/orders.parquet" ]; then
     target/release/segsql generate --customers "$customers" --out "$data" --tables orders
 fi
-"$venv/bin/python" benches/compare.py --python "$venv/bin/python" --data "$data" --runs "$runs"
+"$python" benches/compare.py --python "$python" --data "$data" --runs "$runs"

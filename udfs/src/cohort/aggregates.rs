@@ -367,17 +367,27 @@ impl AggregateUDFImpl for UserPeriodTotals {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(UserPeriodTotalsGroups { scale: self.scale, pairs: PairArena::default() }))
+        Ok(Box::new(PairGroups::new(self.scale, MergedPairs::to_array)))
     }
 }
 
+/// A grouped accumulator of (period, amount) histories. Its intermediate state is the
+/// merged pairs; `finish` turns them into the aggregate's result (the pairs themselves for
+/// `user_period_totals`, the summary for `rfm_summary`'s aggregate).
 #[derive(Debug)]
-struct UserPeriodTotalsGroups {
+pub(crate) struct PairGroups {
     scale: i8,
     pairs: PairArena,
+    finish: fn(MergedPairs, i8) -> Result<ArrayRef>,
 }
 
-impl GroupsAccumulator for UserPeriodTotalsGroups {
+impl PairGroups {
+    pub(crate) fn new(scale: i8, finish: fn(MergedPairs, i8) -> Result<ArrayRef>) -> Self {
+        PairGroups { scale, pairs: PairArena::default(), finish }
+    }
+}
+
+impl GroupsAccumulator for PairGroups {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -390,12 +400,11 @@ impl GroupsAccumulator for UserPeriodTotalsGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let merged = self.pairs.take(emit_to);
-        merged.to_array(self.scale)
+        (self.finish)(self.pairs.take(emit_to), self.scale)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.evaluate(emit_to)?])
+        Ok(vec![self.pairs.take(emit_to).to_array(self.scale)?])
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
@@ -511,7 +520,7 @@ impl MergedPairs {
 }
 
 /// Appends the (period, amount) rows of a batch; a NULL amount is a period worth nothing.
-pub(crate) fn push_pair_rows(
+fn push_pair_rows(
     pairs: &mut PairArena,
     values: &[ArrayRef],
     group_indices: &[usize],
@@ -530,12 +539,7 @@ pub(crate) fn push_pair_rows(
 }
 
 /// Appends the pairs of intermediate state lists.
-pub(crate) fn merge_pair_lists(
-    pairs: &mut PairArena,
-    values: &[ArrayRef],
-    group_indices: &[usize],
-    total_num_groups: usize,
-) {
+fn merge_pair_lists(pairs: &mut PairArena, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) {
     pairs.resize(total_num_groups);
     let lists = values[0].as_list::<i32>();
     for (row, &group) in group_indices.iter().enumerate() {
@@ -545,11 +549,7 @@ pub(crate) fn merge_pair_lists(
 
 /// Input rows as one-pair state lists, for when DataFusion skips partial aggregation: the
 /// input arrays become the list values as they are, with no per-row allocation.
-pub(crate) fn pair_rows_as_state(
-    values: &[ArrayRef],
-    opt_filter: Option<&BooleanArray>,
-    scale: i8,
-) -> Result<ArrayRef> {
+fn pair_rows_as_state(values: &[ArrayRef], opt_filter: Option<&BooleanArray>, scale: i8) -> Result<ArrayRef> {
     let periods = values[0].as_primitive::<Int32Type>();
     let keep: Vec<bool> = (0..periods.len()).map(|row| periods.is_valid(row) && is_selected(opt_filter, row)).collect();
     let mask = BooleanArray::from(keep.clone());

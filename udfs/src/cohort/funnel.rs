@@ -18,6 +18,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::{col, ident};
 
+use super::aggregates::is_selected;
 use super::cohort_retention::COHORT_SECTION;
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table, string_arg,
@@ -280,10 +281,6 @@ struct FunnelGroups {
     events: GroupedItems<(i64, u32)>,
 }
 
-fn selected(filter: Option<&BooleanArray>, row: usize) -> bool {
-    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
-}
-
 impl GroupsAccumulator for FunnelGroups {
     fn update_batch(
         &mut self,
@@ -296,7 +293,7 @@ impl GroupsAccumulator for FunnelGroups {
         let times = values[0].as_primitive::<Int64Type>();
         let names = values[1].as_primitive::<Int32Type>();
         for (row, &group) in group_indices.iter().enumerate() {
-            if times.is_valid(row) && names.is_valid(row) && selected(opt_filter, row) {
+            if times.is_valid(row) && names.is_valid(row) && is_selected(opt_filter, row) {
                 self.events.push(group, (times.value(row), names.value(row) as u32));
             }
         }
@@ -335,7 +332,7 @@ impl GroupsAccumulator for FunnelGroups {
         let names = values[1].as_primitive::<Int32Type>();
         let groups = (0..times.len())
             .map(|row| {
-                if times.is_valid(row) && names.is_valid(row) && selected(opt_filter, row) {
+                if times.is_valid(row) && names.is_valid(row) && is_selected(opt_filter, row) {
                     vec![(times.value(row), names.value(row) as u32)]
                 } else {
                     vec![]

@@ -161,20 +161,19 @@ fn rfm_plan(
     ])?;
     let scores =
         window(RfmScore::scores_udwf(), vec![col("recency_days"), col("frequency"), col("monetary"), lit(args.bins)]);
-    let builder = builder.window(vec![scores.alias("__scores")])?.project(vec![
-        customer.clone(),
-        col("first_order"),
-        col("last_order"),
-        col("recency_days"),
-        col("frequency"),
-        col("monetary"),
-        col("avg_order_value"),
-        col("tenure_days"),
-        get_field(col("__scores"), "r_score").alias("r_score"),
-        get_field(col("__scores"), "f_score").alias("f_score"),
-        get_field(col("__scores"), "m_score").alias("m_score"),
-    ])?;
-    let scores: Vec<Expr> = ["r_score", "f_score", "m_score"].iter().map(|s| cast(col(*s), DataType::Utf8)).collect();
+    // Every per-customer column, passed through both projections that follow.
+    let passthrough = || {
+        std::iter::once(customer.clone()).chain(
+            ["first_order", "last_order", "recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
+                .into_iter()
+                .map(col),
+        )
+    };
+    let score_columns = ["r_score", "f_score", "m_score"];
+    let builder = builder
+        .window(vec![scores.alias("__scores")])?
+        .project(passthrough().chain(score_columns.map(|s| get_field(col("__scores"), s).alias(s))))?;
+    let scores: Vec<Expr> = score_columns.iter().map(|s| cast(col(*s), DataType::Utf8)).collect();
     let code = if args.bins <= 9 { concat(scores) } else { concat_ws(lit("-"), scores) };
     let segment = if args.bins == 5 {
         RfmSegment::udf(None).call(vec![col("r_score"), col("f_score")])
@@ -182,21 +181,9 @@ fn rfm_plan(
         cast(lit(datafusion::common::ScalarValue::Utf8(None)), DataType::Utf8)
     };
     builder
-        .project(vec![
-            customer,
-            col("first_order"),
-            col("last_order"),
-            col("recency_days"),
-            col("frequency"),
-            col("monetary"),
-            col("avg_order_value"),
-            col("tenure_days"),
-            col("r_score"),
-            col("f_score"),
-            col("m_score"),
-            code.alias("rfm_score"),
-            segment.alias("segment"),
-        ])?
+        .project(
+            passthrough().chain(score_columns.map(col)).chain([code.alias("rfm_score"), segment.alias("segment")]),
+        )?
         .build()
 }
 

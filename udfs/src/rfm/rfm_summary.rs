@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, StructArray};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
@@ -13,13 +13,13 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, LogicalPlan,
-    Signature, Volatility, cast, lit,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, LogicalPlan, Signature,
+    Volatility, cast, lit,
 };
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
-use crate::cohort::aggregates::{PairArena, merge_pair_lists, pair_fields, pair_rows_as_state, push_pair_rows};
+use crate::cohort::aggregates::{MergedPairs, PairGroups, pair_fields};
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
@@ -241,75 +241,39 @@ impl AggregateUDFImpl for BtydAggregate {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(BtydGroups { scale: self.scale, pairs: PairArena::default() }))
+        Ok(Box::new(PairGroups::new(self.scale, summary_array)))
     }
 }
 
-#[derive(Debug)]
-struct BtydGroups {
-    scale: i8,
-    pairs: PairArena,
-}
-
-impl GroupsAccumulator for BtydGroups {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        push_pair_rows(&mut self.pairs, values, group_indices, opt_filter, total_num_groups);
-        Ok(())
+/// The summary of each customer from their merged history.
+fn summary_array(merged: MergedPairs, scale: i8) -> Result<ArrayRef> {
+    let groups = merged.lengths.len();
+    let (mut frequency, mut recency, mut first, mut last, mut monetary) = (
+        Vec::with_capacity(groups),
+        Vec::with_capacity(groups),
+        Vec::with_capacity(groups),
+        Vec::with_capacity(groups),
+        Vec::with_capacity(groups),
+    );
+    let mut start = 0;
+    for length in merged.lengths {
+        let periods = &merged.periods[start..start + length];
+        let (f, r, m) = btyd_summary(periods, &merged.totals[start..start + length], scale);
+        frequency.push(f);
+        recency.push(r);
+        first.push(periods.first().copied().unwrap_or(0));
+        last.push(periods.last().copied().unwrap_or(0));
+        monetary.push(m);
+        start += length;
     }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let merged = self.pairs.take(emit_to);
-        let groups = merged.lengths.len();
-        let (mut frequency, mut recency, mut first, mut last, mut monetary) = (
-            Vec::with_capacity(groups),
-            Vec::with_capacity(groups),
-            Vec::with_capacity(groups),
-            Vec::with_capacity(groups),
-            Vec::with_capacity(groups),
-        );
-        let mut start = 0;
-        for length in merged.lengths {
-            let periods = &merged.periods[start..start + length];
-            let (f, r, m) = btyd_summary(periods, &merged.totals[start..start + length], self.scale);
-            frequency.push(f);
-            recency.push(r);
-            first.push(periods.first().copied().unwrap_or(0));
-            last.push(periods.last().copied().unwrap_or(0));
-            monetary.push(m);
-            start += length;
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Float64Array::from(frequency)),
-            Arc::new(Float64Array::from(recency)),
-            Arc::new(Int32Array::from(first)),
-            Arc::new(Int32Array::from(last)),
-            Arc::new(Float64Array::from(monetary)),
-        ];
-        Ok(Arc::new(StructArray::try_new(summary_fields(), columns, None)?))
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.pairs.take(emit_to).to_array(self.scale)?])
-    }
-
-    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
-        merge_pair_lists(&mut self.pairs, values, group_indices, total_num_groups);
-        Ok(())
-    }
-
-    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
-        Ok(vec![pair_rows_as_state(values, opt_filter, self.scale)?])
-    }
-
-    fn size(&self) -> usize {
-        self.pairs.size()
-    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(frequency)),
+        Arc::new(Float64Array::from(recency)),
+        Arc::new(Int32Array::from(first)),
+        Arc::new(Int32Array::from(last)),
+        Arc::new(Float64Array::from(monetary)),
+    ];
+    Ok(Arc::new(StructArray::try_new(summary_fields(), columns, None)?))
 }
 
 impl DocumentedTableFunction for RfmSummary {
