@@ -10,6 +10,7 @@
 //! in [`registry`] is the one list that registration, `\functions` and the generated
 //! docs read from.
 
+pub mod cluster;
 pub mod cohort;
 pub mod common;
 pub mod docs;
