@@ -7,6 +7,7 @@ pub mod cli;
 pub mod completion;
 pub mod data;
 pub mod meta;
+pub mod models;
 pub mod output;
 pub mod params;
 pub mod parser;

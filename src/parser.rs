@@ -5,17 +5,35 @@
 //! keep working.
 
 use datafusion::common::{Result, plan_err};
-use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    Query, SelectFlavor, SelectItem, SetExpr, Statement as SQLStatement, WildcardAdditionalOptions,
+    Expr, Ident, Query, SelectFlavor, SelectItem, SetExpr, Statement as SQLStatement, WildcardAdditionalOptions,
 };
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// A statement that the shell can execute.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SegStatement {
     /// A statement DataFusion plans itself.
     DataFusion(Box<DFStatement>),
+    /// `CREATE [OR REPLACE] MODEL name USING kmeans (option = value, ...) AS query`
+    CreateModel(Box<CreateModel>),
+    /// `DROP MODEL [IF EXISTS] name`
+    DropModel { name: String, if_exists: bool },
+    /// `SHOW MODELS`
+    ShowModels,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateModel {
+    pub name: String,
+    pub or_replace: bool,
+    pub algorithm: String,
+    /// Option names in lower case, with their value expressions, in the order given.
+    pub options: Vec<(String, Expr)>,
+    pub query: Box<Query>,
 }
 
 impl SegStatement {
@@ -37,6 +55,8 @@ impl SegStatement {
                 DFStatement::Explain(_) => true,
                 _ => false,
             },
+            SegStatement::CreateModel(_) | SegStatement::ShowModels => true,
+            SegStatement::DropModel { .. } => false,
         }
     }
 }
@@ -49,11 +69,88 @@ pub fn parse(sql: &str, dialect_name: &str) -> Result<Vec<SegStatement>> {
         );
     };
     let mut parser = DFParserBuilder::new(sql).with_dialect(dialect.as_ref()).build()?;
-    let statements = parser.parse_statements()?;
-    Ok(statements
-        .into_iter()
-        .map(|statement| SegStatement::DataFusion(Box::new(rewrite_bare_from(statement))))
-        .collect())
+    // DFParser::parse_statements, with segsql's statements tried first.
+    let mut statements = Vec::new();
+    let mut expecting_delimiter = false;
+    loop {
+        while parser.parser.consume_token(&Token::SemiColon) {
+            expecting_delimiter = false;
+        }
+        if parser.parser.peek_token() == Token::EOF {
+            break;
+        }
+        if expecting_delimiter {
+            return plan_err!("expected end of statement (a ;), found {}", parser.parser.peek_token());
+        }
+        statements.push(match parse_model_statement(&mut parser)? {
+            Some(statement) => statement,
+            None => SegStatement::DataFusion(Box::new(rewrite_bare_from(parser.parse_statement()?))),
+        });
+        expecting_delimiter = true;
+    }
+    Ok(statements)
+}
+
+fn is_word(token: &Token, word: &str) -> bool {
+    matches!(token, Token::Word(w) if w.value.eq_ignore_ascii_case(word) && w.quote_style.is_none())
+}
+
+/// A SQL identifier as DataFusion treats it: unquoted names fold to lower case.
+fn identifier(ident: Ident) -> String {
+    if ident.quote_style.is_some() { ident.value } else { ident.value.to_ascii_lowercase() }
+}
+
+/// Parses a model statement if the next tokens start one.
+fn parse_model_statement(parser: &mut DFParser) -> Result<Option<SegStatement>> {
+    let p = &mut parser.parser;
+    let first = p.peek_nth_token(0).token;
+    let second = p.peek_nth_token(1).token;
+    let third = p.peek_nth_token(2).token;
+    let fourth = p.peek_nth_token(3).token;
+    if is_word(&first, "show") && is_word(&second, "models") {
+        p.next_token();
+        p.next_token();
+        return Ok(Some(SegStatement::ShowModels));
+    }
+    if is_word(&first, "drop") && is_word(&second, "model") {
+        p.next_token();
+        p.next_token();
+        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = identifier(p.parse_identifier()?);
+        return Ok(Some(SegStatement::DropModel { name, if_exists }));
+    }
+    let create_model = is_word(&first, "create")
+        && (is_word(&second, "model")
+            || (is_word(&second, "or") && is_word(&third, "replace") && is_word(&fourth, "model")));
+    if !create_model {
+        return Ok(None);
+    }
+    p.next_token();
+    let or_replace = p.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
+    p.next_token();
+    let name = identifier(p.parse_identifier()?);
+    if !p.parse_keyword(Keyword::USING) {
+        return plan_err!("CREATE MODEL {name}: expected USING kmeans (k = ...) AS query, found {}", p.peek_token());
+    }
+    let algorithm = identifier(p.parse_identifier()?);
+    let mut options = Vec::new();
+    if p.consume_token(&Token::LParen) && !p.consume_token(&Token::RParen) {
+        loop {
+            let key = identifier(p.parse_identifier()?);
+            p.expect_token(&Token::Eq)?;
+            options.push((key, p.parse_expr()?));
+            if p.consume_token(&Token::Comma) {
+                continue;
+            }
+            p.expect_token(&Token::RParen)?;
+            break;
+        }
+    }
+    if !p.parse_keyword(Keyword::AS) {
+        return plan_err!("CREATE MODEL {name}: expected AS followed by the training query, found {}", p.peek_token());
+    }
+    let query = p.parse_query()?;
+    Ok(Some(SegStatement::CreateModel(Box::new(CreateModel { name, or_replace, algorithm, options, query }))))
 }
 
 /// `FROM t` alone means `SELECT * FROM t`, as in DuckDB; DataFusion would otherwise return
@@ -93,9 +190,33 @@ mod tests {
     }
 
     #[test]
+    fn model_statements_parse_between_sql() {
+        let statements = parse(
+            "SELECT 1; CREATE OR REPLACE MODEL Segs USING kmeans (k = 3, standardize = 'zscore') AS SELECT a, b FROM t; \
+             DROP MODEL IF EXISTS segs; SHOW MODELS",
+            "generic",
+        )
+        .unwrap();
+        assert_eq!(statements.len(), 4);
+        let SegStatement::CreateModel(create) = &statements[1] else { panic!("not CREATE MODEL") };
+        assert_eq!(create.name, "segs");
+        assert!(create.or_replace);
+        assert_eq!(create.algorithm, "kmeans");
+        assert_eq!(create.options.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["k", "standardize"]);
+        assert_eq!(statements[2], SegStatement::DropModel { name: "segs".into(), if_exists: true });
+        assert_eq!(statements[3], SegStatement::ShowModels);
+    }
+
+    #[test]
+    fn create_model_without_as_says_what_is_missing() {
+        let err = parse("CREATE MODEL m USING kmeans (k = 2) SELECT 1", "generic").unwrap_err().to_string();
+        assert!(err.contains("CREATE MODEL m: expected AS"), "{err}");
+    }
+
+    #[test]
     fn bare_from_selects_everything() {
         let statements = parse("FROM t", "generic").unwrap();
-        let SegStatement::DataFusion(statement) = &statements[0];
+        let SegStatement::DataFusion(statement) = &statements[0] else { panic!("not SQL") };
         let DFStatement::Statement(sql) = statement.as_ref() else { panic!("not SQL") };
         let SQLStatement::Query(query) = sql.as_ref() else { panic!("not a query") };
         let SetExpr::Select(select) = query.body.as_ref() else { panic!("not a select") };

@@ -20,12 +20,14 @@ use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::data::DataSchema;
+use crate::models;
 use crate::output::{self, OutputSettings};
 use crate::params;
 use crate::parser::{self, SegStatement};
 use crate::progress::{ClearsProgress, Progress};
 use crate::sample::{SAMPLE_SCHEMA, SampleSchema};
 use crate::splitter::{self, Chunk, ChunkKind};
+use segsql_udfs::ModelStore;
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -186,7 +188,7 @@ impl Sink {
 
 /// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
 /// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
-pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
+pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>, Arc<ModelStore>)> {
     let threads =
         options.threads.unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(1));
     let config = SessionConfig::new()
@@ -203,14 +205,23 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    segsql_udfs::register_all(&ctx);
+    // The clustering kernels run their own threads; give them the same budget.
+    segsql_udfs::cluster::algo::parallel::set_threads(threads);
+    let models = Arc::new(ModelStore::new(&options.models_dir));
+    segsql_udfs::register_all_with_models(&ctx, Arc::clone(&models));
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());
     let catalog =
         ctx.catalog("datafusion").ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
     catalog.register_schema("public", data.clone())?;
     catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
-    Ok((ctx, data))
+    Ok((ctx, data, models))
+}
+
+/// A plan that yields a result the shell computed itself.
+fn batch_plan(batch: RecordBatch) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = batch.schema();
+    Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None)?)
 }
 
 /// A session with its parameters and settings.
@@ -221,7 +232,7 @@ pub struct Shell {
     pub output: OutputSettings,
     pub sink: Sink,
     pub timing: bool,
-    pub models_dir: PathBuf,
+    pub models: Arc<ModelStore>,
     /// Status lines ("OK", rows written) on stderr, for people rather than scripts.
     pub interactive: bool,
     /// Keep going after a failed statement, reporting it.
@@ -236,7 +247,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 impl Shell {
     pub fn new(options: &SessionOptions) -> Result<Shell> {
-        let (ctx, data) = new_context(options)?;
+        let (ctx, data, models) = new_context(options)?;
         Ok(Shell {
             ctx,
             data,
@@ -244,7 +255,7 @@ impl Shell {
             output: OutputSettings::default(),
             sink: Sink::stdout(),
             timing: false,
-            models_dir: options.models_dir.clone(),
+            models,
             interactive: false,
             continue_on_error: false,
             failures: 0,
@@ -334,6 +345,13 @@ impl Shell {
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 frame.create_physical_plan().await
             }
+            SegStatement::CreateModel(create) => {
+                batch_plan(models::create_model(&self.ctx, &self.models, *create).await?)
+            }
+            SegStatement::DropModel { name, if_exists } => {
+                batch_plan(models::drop_model(&self.models, &name, if_exists)?)
+            }
+            SegStatement::ShowModels => batch_plan(models::show_models(&self.models)?),
         }
     }
 

@@ -14,8 +14,12 @@ pub mod cluster;
 pub mod cohort;
 pub mod common;
 pub mod docs;
+pub mod model;
 pub mod registry;
 pub mod rfm;
 pub mod stats;
 
-pub use registry::{DocumentedTableFunction, FunctionKind, SegFunction, functions, register_all};
+pub use model::ModelStore;
+pub use registry::{
+    DocumentedTableFunction, FunctionKind, SegFunction, functions, register_all, register_all_with_models,
+};

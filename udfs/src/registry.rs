@@ -11,7 +11,8 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-use crate::{cohort, rfm, stats};
+use crate::model::ModelStore;
+use crate::{cluster, cohort, model, rfm, stats};
 
 /// A table function that carries its own documentation.
 ///
@@ -89,7 +90,8 @@ impl fmt::Debug for SegFunction {
 
 /// Every segsql function, sorted by name. Functions that read other tables (a segment
 /// scheme) reach them through `session`; without one they work on their defaults only.
-pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
+/// Model functions read and write `models`.
+pub fn functions_for(session: Option<&SessionContext>, models: Arc<ModelStore>) -> Vec<SegFunction> {
     let handle = session.map(SessionContext::state_weak_ref);
     let mut all: Vec<SegFunction> = vec![
         SegFunction::Window(rfm::quantile_score::QuantileScore::udwf()),
@@ -101,6 +103,17 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Table(Arc::new(cohort::cohort_retention::CohortRetention)),
         SegFunction::Table(Arc::new(cohort::cohort_revenue::CohortRevenue)),
         SegFunction::Table(Arc::new(cohort::funnel::Funnel)),
+        SegFunction::Window(cluster::kmeans::KMeans::udwf()),
+        SegFunction::Window(cluster::dbscan::Dbscan::udwf()),
+        SegFunction::Window(cluster::hclust::Hclust::udwf()),
+        SegFunction::Window(cluster::silhouette_sample::SilhouetteSample::udwf()),
+        SegFunction::Aggregate(cluster::silhouette::Silhouette::udaf()),
+        SegFunction::Aggregate(cluster::davies_bouldin::DaviesBouldin::udaf()),
+        SegFunction::Aggregate(cluster::calinski_harabasz::CalinskiHarabasz::udaf()),
+        SegFunction::Table(Arc::new(cluster::kmeans_elbow::KMeansElbow)),
+        SegFunction::Scalar(model::kmeans_assign::KMeansAssign::udf(Arc::clone(&models))),
+        SegFunction::Scalar(model::kmeans_distance::KMeansDistance::udf(Arc::clone(&models))),
+        SegFunction::Table(Arc::new(model::model_centroids::ModelCentroids::new(models))),
     ];
     all.sort_by(|a, b| a.name().cmp(b.name()));
     all
@@ -108,12 +121,20 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
 
 /// Every segsql function, for listings and docs.
 pub fn functions() -> Vec<SegFunction> {
-    functions_for(None)
+    functions_for(None, Arc::new(ModelStore::new(DEFAULT_MODELS_DIR)))
 }
 
-/// Registers every segsql function into `ctx`.
+/// Where models live unless told otherwise.
+pub const DEFAULT_MODELS_DIR: &str = "models";
+
+/// Registers every segsql function into `ctx`, with models in `./models`.
 pub fn register_all(ctx: &SessionContext) {
-    for function in functions_for(Some(ctx)) {
+    register_all_with_models(ctx, Arc::new(ModelStore::new(DEFAULT_MODELS_DIR)));
+}
+
+/// Registers every segsql function into `ctx`, with models in `models`.
+pub fn register_all_with_models(ctx: &SessionContext, models: Arc<ModelStore>) {
+    for function in functions_for(Some(ctx), models) {
         match function {
             SegFunction::Scalar(f) => ctx.register_udf(f.as_ref().clone()),
             SegFunction::Aggregate(f) => ctx.register_udaf(f.as_ref().clone()),

@@ -1,0 +1,132 @@
+//! The models directory: `<dir>/<name>.json`, written atomically, read once per change.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use datafusion::common::{Result, exec_err, plan_err};
+use parking_lot::Mutex;
+
+use super::format::KMeansModel;
+
+#[derive(Debug)]
+pub struct ModelStore {
+    dir: PathBuf,
+    /// Parsed models by name, with the file's modification time and length when read.
+    cache: Mutex<HashMap<String, (SystemTime, u64, Arc<KMeansModel>)>>,
+}
+
+impl ModelStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ModelStore { dir: dir.into(), cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Model names are SQL identifiers: letters, digits and `_`, compared in lower case.
+    pub fn normalize(name: &str) -> Result<String> {
+        let lower = name.trim().to_ascii_lowercase();
+        if lower.is_empty() || !lower.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return plan_err!("model name '{name}' may only contain letters, digits and _");
+        }
+        Ok(lower)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    /// The model called `name`, read from disk only when its file changed.
+    pub fn load(&self, function: &str, name: &str) -> Result<Arc<KMeansModel>> {
+        let name = Self::normalize(name)?;
+        let path = self.path(&name);
+        let metadata = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(_) => {
+                return plan_err!(
+                    "{function}: no model '{name}' in {} (SHOW MODELS lists them; CREATE MODEL makes one)",
+                    self.dir.display()
+                );
+            }
+        };
+        let stamp = (metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), metadata.len());
+        if let Some((modified, len, model)) = self.cache.lock().get(&name)
+            && (*modified, *len) == stamp
+        {
+            return Ok(Arc::clone(model));
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => return plan_err!("{function}: cannot read model '{name}' ({}): {e}", path.display()),
+        };
+        let model = match KMeansModel::from_json(&text) {
+            Ok(model) => Arc::new(model),
+            Err(problem) => {
+                return plan_err!(
+                    "{function}: model '{name}' ({}) is {problem}; recreate it with CREATE OR REPLACE MODEL",
+                    path.display()
+                );
+            }
+        };
+        self.cache.lock().insert(name, (stamp.0, stamp.1, Arc::clone(&model)));
+        Ok(model)
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        Self::normalize(name).is_ok_and(|n| self.path(&n).exists())
+    }
+
+    /// Writes the model through a temporary file and a rename, so a failure leaves any
+    /// previous file as it was. Without `replace`, an existing model is an error.
+    pub fn save(&self, model: &KMeansModel, replace: bool) -> Result<PathBuf> {
+        let name = Self::normalize(&model.name)?;
+        let path = self.path(&name);
+        if !replace && path.exists() {
+            return exec_err!(
+                "CREATE MODEL: model '{name}' already exists ({}); use CREATE OR REPLACE MODEL to overwrite it",
+                path.display()
+            );
+        }
+        if let Err(e) = std::fs::create_dir_all(&self.dir) {
+            return exec_err!("CREATE MODEL: cannot create the models directory {}: {e}", self.dir.display());
+        }
+        let temporary = self.dir.join(format!(".{name}.json.{}.tmp", std::process::id()));
+        let written = std::fs::write(&temporary, model.to_json()).and_then(|_| std::fs::rename(&temporary, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return exec_err!("CREATE MODEL: cannot write {}: {e}", path.display());
+        }
+        Ok(path)
+    }
+
+    /// Deletes the model's file; `Ok(false)` when there was none.
+    pub fn drop_model(&self, name: &str) -> Result<bool> {
+        let name = Self::normalize(name)?;
+        let path = self.path(&name);
+        self.cache.lock().remove(&name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => exec_err!("DROP MODEL: cannot delete {}: {e}", path.display()),
+        }
+    }
+
+    /// The names of the models in the directory, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.file_name().into_string().ok()?;
+                let name = file.strip_suffix(".json")?;
+                (!name.starts_with('.')).then(|| name.to_string())
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
