@@ -1,6 +1,7 @@
 //! segsql's integration tests, in one binary so the ~200 MB link happens once.
 
 mod cli;
+mod cluster_parity;
 mod docs;
 mod parity;
 mod slt;

@@ -1,0 +1,229 @@
+//! Clustering parity with scikit-learn: fixtures made by
+//! tests/parity/make_cluster_fixtures.py with the real scikit-learn, checked here without
+//! Python, through SQL as a user would write it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use segsql::shell::{SessionOptions, Shell, Sink};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster").join(name).display().to_string()
+}
+
+fn read(name: &str) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(str::to_string).collect();
+    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
+}
+
+async fn query(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
+    let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
+    segsql::output::cells(&outputs.last().expect("a result").batches).expect("cells")
+}
+
+/// (id column, feature list) of each fixture dataset.
+fn dataset(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "iris" => ("id", "sepal_length, sepal_width, petal_length, petal_width"),
+        "rfm_sample" => ("customer_id", "recency_days, frequency, monetary"),
+        "blobs" => ("id", "x, y"),
+        "rfm_sample_1000_zscore" => ("customer_id", "r, f, m"),
+        other => panic!("unknown dataset {other}"),
+    }
+}
+
+async fn shell_with_datasets(models: &Path) -> Shell {
+    let mut shell = crate::support::shell(models);
+    for name in ["iris", "rfm_sample", "blobs", "rfm_sample_1000_zscore"] {
+        let path = fixture(&format!("{name}.csv"));
+        query(&mut shell, &format!("CREATE VIEW {name} AS SELECT * FROM '{path}'")).await;
+    }
+    let labels = fixture("labels.csv");
+    query(&mut shell, &format!("CREATE VIEW labels AS SELECT * FROM '{labels}'")).await;
+    shell
+}
+
+fn close(name: &str, expected: f64, actual: f64, tolerance: f64) {
+    assert!(
+        (expected - actual).abs() <= tolerance * expected.abs().max(1.0),
+        "{name}: scikit-learn {expected}, segsql {actual}"
+    );
+}
+
+/// Two labellings describe the same partition: a one-to-one map takes one to the other.
+fn same_partition(name: &str, expected: &HashMap<String, String>, actual: &HashMap<String, String>) {
+    assert_eq!(expected.len(), actual.len(), "{name}: row count");
+    let mut forward: HashMap<&str, &str> = HashMap::new();
+    let mut backward: HashMap<&str, &str> = HashMap::new();
+    for (id, theirs) in expected {
+        let ours = actual.get(id).unwrap_or_else(|| panic!("{name}: id {id} missing"));
+        assert_eq!(*forward.entry(theirs).or_insert(ours), ours.as_str(), "{name}: id {id} split from its cluster");
+        assert_eq!(*backward.entry(ours).or_insert(theirs), theirs.as_str(), "{name}: id {id} merged into another cluster");
+    }
+}
+
+fn by_id(rows: Vec<Vec<String>>) -> HashMap<String, String> {
+    rows.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kmeans_matches_scikit_learn_from_the_same_start() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = shell_with_datasets(models.path()).await;
+    let labels = read("kmeans_sklearn_labels.csv");
+    let centers = read("kmeans_sklearn_centers.csv");
+    for case in read("kmeans_sklearn.csv") {
+        let (data, standardize, k) = (&case["dataset"], &case["standardize"], &case["k"]);
+        let name = format!("kmeans {data} {standardize} k={k}");
+        let (id, features) = dataset(data);
+        let ids = case["init_ids"].replace(' ', ", ");
+        let created = query(
+            &mut shell,
+            &format!(
+                "CREATE OR REPLACE MODEL parity USING kmeans (k = {k}, standardize = '{standardize}', \
+                 init = (SELECT {features} FROM {data} WHERE {id} IN ({ids}) ORDER BY {id})) \
+                 AS SELECT {features} FROM {data}"
+            ),
+        )
+        .await;
+        close(&format!("{name} inertia"), case["inertia"].parse().unwrap(), created[0][5].parse().unwrap(), 1e-9);
+        assert_eq!(created[0][4], case["n_iter"], "{name}: iterations");
+
+        let ours = by_id(query(&mut shell, &format!("SELECT {id}, kmeans_assign('parity', [{features}]) FROM {data}")).await);
+        let mut theirs = HashMap::new();
+        for row in labels.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k) {
+            theirs.insert(row["id"].clone(), row["label"].clone());
+        }
+        same_partition(&name, &theirs, &ours);
+
+        // Centroids in raw units, matched through the labels.
+        let centroids = query(&mut shell, "SELECT * FROM model_centroids('parity')").await;
+        let feature_names: Vec<&str> = features.split(", ").collect();
+        for row in centers.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k) {
+            let member = theirs.iter().find(|(_, l)| **l == row["center"]).map(|(id, _)| id).expect("a member");
+            let cluster = &ours[member];
+            let ours_row = centroids.iter().find(|c| &c[0] == cluster).expect("our cluster");
+            let column = 2 + feature_names.iter().position(|f| *f == row["feature"]).expect("feature");
+            close(&format!("{name} centre {}", row["feature"]), row["value"].parse().unwrap(), ours_row[column].parse().unwrap(), 1e-9);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_indices_match_scikit_learn() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = shell_with_datasets(models.path()).await;
+    for case in read("validation_sklearn.csv") {
+        let (data, labels_name) = (&case["dataset"], &case["labels_name"]);
+        let (id, features) = dataset(data);
+        let joined = format!(
+            "FROM {data} d JOIN labels l ON d.{id} = l.id AND l.dataset = '{data}' AND l.labels_name = '{labels_name}'"
+        );
+        let got = query(
+            &mut shell,
+            &format!(
+                "SELECT silhouette([{features}], label), davies_bouldin([{features}], label), \
+                 calinski_harabasz([{features}], label) {joined}"
+            ),
+        )
+        .await;
+        for (column, metric) in ["silhouette", "davies_bouldin", "calinski_harabasz"].iter().enumerate() {
+            close(&format!("{data}/{labels_name} {metric}"), case[*metric].parse().unwrap(), got[0][column].parse().unwrap(), 1e-9);
+        }
+        let samples = by_id(
+            query(&mut shell, &format!("SELECT d.{id}, silhouette_sample([{features}], label) OVER () {joined}")).await,
+        );
+        for row in read("silhouette_samples.csv").iter().filter(|r| &r["dataset"] == data && &r["labels_name"] == labels_name) {
+            close(
+                &format!("{data}/{labels_name} s({})", row["id"]),
+                row["s"].parse().unwrap(),
+                samples[&row["id"]].parse().unwrap(),
+                1e-9,
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbscan_labels_equal_scikit_learn() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = shell_with_datasets(models.path()).await;
+    let all = read("dbscan_sklearn.csv");
+    let mut cases: Vec<(String, String, String)> =
+        all.iter().map(|r| (r["dataset"].clone(), r["eps"].clone(), r["min_samples"].clone())).collect();
+    cases.dedup();
+    assert!(cases.len() >= 5);
+    for (data, eps, min_samples) in cases {
+        let (id, features) = dataset(&data);
+        let ours = by_id(
+            query(&mut shell, &format!("SELECT {id}, dbscan([{features}], {eps}, {min_samples}) OVER () FROM {data}")).await,
+        );
+        for row in all.iter().filter(|r| r["dataset"] == data && r["eps"] == eps && r["min_samples"] == min_samples) {
+            assert_eq!(ours[&row["id"]], row["label"], "dbscan {data} eps={eps} min_points={min_samples} id {}", row["id"]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hclust_partitions_equal_scikit_learn_for_every_linkage() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = shell_with_datasets(models.path()).await;
+    let all = read("hclust_sklearn.csv");
+    let mut cases: Vec<(String, String, String)> =
+        all.iter().map(|r| (r["dataset"].clone(), r["linkage"].clone(), r["k"].clone())).collect();
+    cases.dedup();
+    for (data, linkage, k) in cases {
+        let (id, features) = dataset(&data);
+        let source = if data == "rfm_sample" { "rfm_sample_1000_zscore".to_string() } else { data.clone() };
+        let (id, features) = if source != data { dataset(&source) } else { (id, features) };
+        let ours = by_id(
+            query(&mut shell, &format!("SELECT {id}, hclust([{features}], {k}, '{linkage}') OVER () FROM {source}")).await,
+        );
+        let theirs: HashMap<String, String> = all
+            .iter()
+            .filter(|r| r["dataset"] == data && r["linkage"] == linkage && r["k"] == k)
+            .map(|r| (r["id"].clone(), r["label"].clone()))
+            .collect();
+        same_partition(&format!("hclust {data} {linkage} k={k}"), &theirs, &ours);
+    }
+}
+
+/// SPEC 5: the same seed gives the same labels and the same model file at any thread
+/// count and on every rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
+    let mut files = Vec::new();
+    let mut label_runs = Vec::new();
+    for threads in [1, 2, 4, 2] {
+        let models = tempfile::tempdir().expect("temp dir");
+        let options = SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
+        let mut shell = Shell::new(&options).expect("session");
+        shell.sink = Sink::Memory(Vec::new());
+        let path = fixture("rfm_sample.csv");
+        query(
+            &mut shell,
+            &format!(
+                "CREATE MODEL m USING kmeans (k = 5, n_init = 3, seed = 7, standardize = 'zscore') \
+                 AS SELECT recency_days, frequency, monetary FROM '{path}'"
+            ),
+        )
+        .await;
+        files.push(std::fs::read(models.path().join("m.json")).expect("model file"));
+        label_runs.push(
+            query(
+                &mut shell,
+                &format!(
+                    "SELECT customer_id, kmeans([recency_days, frequency, monetary], 6, 3) OVER () AS k, \
+                     dbscan([recency_days, frequency], 5, 4) OVER () AS d, \
+                     silhouette_sample([recency_days, frequency], customer_id % 3) OVER () AS s \
+                     FROM '{path}' ORDER BY customer_id"
+                ),
+            )
+            .await,
+        );
+    }
+    assert!(files.windows(2).all(|w| w[0] == w[1]), "model files differ between thread counts or runs");
+    assert!(label_runs.windows(2).all(|w| w[0] == w[1]), "labels differ between thread counts or runs");
+}
