@@ -1,50 +1,163 @@
 #!/usr/bin/env python3
 """segsql against its peers, side by side on the same data, interleaved run by run.
 
-    bash benches/run.sh            # builds, makes the venv and the data, then runs this
+    bash benches/run.sh                          # builds, makes the venv and the data, then runs this
+    bash benches/run.sh 1600000 3 cluster        # the clustering tasks (inputs from cluster_data.py)
+    python benches/compare.py --python PY --data DIR --tasks sql,kmeans4 --dry-run   # argv only
 
 For every task each tool runs `--runs` times in turn (A B A B ...), each run a fresh
 process. The table gives the median seconds of the work itself (segsql's `\\timing`, the
 peers' own clock around the query, both including reading the Parquet file), the median
 whole-process wall time, the peak memory of the process, and the ratio segsql / peer.
-Checksums of the results are compared so that a fast wrong answer cannot pass.
+Checksums of the results are compared so that a fast wrong answer cannot pass; how they
+are compared is each task's check (see CHECKS).
+
+`--tasks` takes a comma-separated list of groups (sql, the default; cluster; all = sql and
+cluster) and task names (the keys of SEGSQL_TASKS; silhouette200k is in no group).
 """
 
 import argparse
+import csv
+import io
 import json
 import os
 import platform
 import re
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import namedtuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from cluster_data import DBSCAN_EPS, DBSCAN_MIN_SAMPLES  # noqa: E402
 
+
+def first_row(header, rows):
+    """The whole first row."""
+    return [float(x) for x in rows[0]]
+
+
+def column(name):
+    """One column of the first row, by its header name."""
+    return lambda header, rows: [float(rows[0][header.index(name)])]
+
+
+def first_column(header, rows):
+    """The first column of every row."""
+    return [float(row[0]) for row in rows]
+
+
+# name -> (SQL, how to read the checksum from the CSV result)
 SEGSQL_TASKS = {
     "rfm": (
         "SELECT count(*), sum(r_score), sum(f_score), sum(m_score), sum(recency_days), sum(frequency), sum(monetary) "
-        "FROM rfm(orders, customer_id, order_ts, amount)"
+        "FROM rfm(orders, customer_id, order_ts, amount)",
+        first_row,
     ),
     "retention": (
         "SELECT count(active_users), sum(active_users), sum(retention) "
-        "FROM cohort_retention(orders, customer_id, order_ts, 'month') WHERE active_users > 0"
+        "FROM cohort_retention(orders, customer_id, order_ts, 'month') WHERE active_users > 0",
+        first_row,
     ),
     "summary": (
         'SELECT count(*), sum(frequency), sum(recency), sum("T"), sum(monetary_value) '
-        "FROM rfm_summary(orders, customer_id, order_ts, amount)"
+        "FROM rfm_summary(orders, customer_id, order_ts, amount)",
+        first_row,
+    ),
+    # CREATE MODEL answers one row: model, rows, skipped, k, iterations, inertia, path.
+    "kmeans1": (
+        "CREATE OR REPLACE MODEL bench_kmeans USING kmeans (k = 8, n_init = 1, seed = 0) AS SELECT r, f, m FROM features",
+        column("inertia"),
+    ),
+    "kmeans4": (
+        "CREATE OR REPLACE MODEL bench_kmeans USING kmeans (k = 8, n_init = 4, seed = 0) AS SELECT r, f, m FROM features",
+        column("inertia"),
+    ),
+    "silhouette20k": ("SELECT silhouette([x, y, z], label) FROM sil20k", first_row),
+    "silhouette200k": ("SELECT silhouette([x, y, z], label) FROM sil200k", first_row),
+    "silhouette1m_sampled": ("SELECT silhouette([x, y, z], label, 10000, 0) FROM sil1m", first_row),
+    "dbscan100k": (
+        "SELECT count(DISTINCT label) FILTER (WHERE label > 0), count(*) FILTER (WHERE label = -1) "
+        f"FROM (SELECT dbscan([x, y], {DBSCAN_EPS}, {DBSCAN_MIN_SAMPLES}) OVER () AS label FROM points100k)",
+        first_row,
+    ),
+    "hclust20k": (
+        "SELECT count(*) AS size FROM (SELECT hclust([x, y, z], 8) OVER () AS label FROM hclust20k) "
+        "GROUP BY label ORDER BY size",
+        first_column,
     ),
 }
 
-# (label, segsql task, peer task, target ratio and its direction)
+
+def close(tolerance):
+    """Equal within a relative tolerance (absolute below 1)."""
+    return lambda a, b: len(a) == len(b) and all(
+        abs(x - y) <= tolerance * max(1.0, abs(x), abs(y)) for x, y in zip(a, b)
+    )
+
+
+def relative(tolerance):
+    """Equal within a relative tolerance, however small the values."""
+    return lambda a, b: len(a) == len(b) and all(abs(x - y) <= tolerance * max(abs(x), abs(y)) for x, y in zip(a, b))
+
+
+def at_most(tolerance):
+    """segsql's values are no larger than the peer's (k-means inertia: as good a fit or better)."""
+    return lambda a, b: len(a) == len(b) and all(x <= y * (1 + tolerance) for x, y in zip(a, b))
+
+
+# check kind -> function(segsql checksum, peer checksum) -> bool, or None: report only
+CHECKS = {
+    "same": close(1e-6),
+    "exact": relative(1e-9),
+    "equal": lambda a, b: a == b,
+    "at_most": at_most(1e-9),
+    "report": None,
+}
+
+Comparison = namedtuple("Comparison", "name group label peer peer_name check target")
+
+# target: ("<=", ratio) for segsql / peer seconds, or None to report the times only.
 COMPARISONS = [
-    ("RFM scores", "rfm", "duckdb_rfm", "DuckDB SQL", ("<=", 0.8)),
-    ("monthly cohort retention", "retention", "duckdb_retention", "DuckDB SQL", ("<=", 0.8)),
-    ("BTYD summary (rfm_summary)", "summary", "lifetimes_summary", "lifetimes", ("<=", 1 / 20)),
+    Comparison("rfm", "sql", "RFM scores", "duckdb_rfm", "DuckDB SQL", "same", ("<=", 0.8)),
+    Comparison("retention", "sql", "monthly cohort retention", "duckdb_retention", "DuckDB SQL", "same", ("<=", 0.8)),
+    Comparison("summary", "sql", "BTYD summary (rfm_summary)", "lifetimes_summary", "lifetimes", "same", ("<=", 1 / 20)),
+    # Different initial centres (segsql's seed is not sklearn's), so n_init = 1 inertias only
+    # get reported; with n_init = 4 segsql must fit at least as well.
+    Comparison("kmeans1", "cluster", "k-means k=8, n_init=1 (features)", "sklearn_kmeans1", "scikit-learn", "report", ("<=", 1.0)),
+    Comparison("kmeans4", "cluster", "k-means k=8, n_init=4 (features)", "sklearn_kmeans4", "scikit-learn", "at_most", ("<=", 1.0)),
+    Comparison("silhouette20k", "cluster", "silhouette, 20k points", "sklearn_silhouette20k", "scikit-learn", "exact", ("<=", 0.25)),
+    # The two tools draw different samples of 10,000 points.
+    Comparison(
+        "silhouette1m_sampled", "cluster", "silhouette, 1M points sampled to 10k", "sklearn_silhouette1m_sampled",
+        "scikit-learn", "report", None,
+    ),
+    Comparison("dbscan100k", "cluster", "DBSCAN, 100k 2-D points", "sklearn_dbscan100k", "scikit-learn", "equal", ("<=", 1.0)),
+    Comparison("hclust20k", "cluster", "Ward clustering, 20k points", "sklearn_hclust20k", "scikit-learn", "equal", None),
+    # Slow and memory-hungry in scikit-learn: only when asked for by name.
+    Comparison("silhouette200k", "optional", "silhouette, 200k points", "sklearn_silhouette200k_mem", "scikit-learn", "exact", None),
 ]
 
+GROUPS = {"sql": ["sql"], "cluster": ["cluster"], "all": ["sql", "cluster"]}
 
+
+def selected(tasks):
+    """The comparisons named by --tasks, in COMPARISONS order."""
+    names = set()
+    for word in filter(None, (w.strip() for w in tasks.split(","))):
+        if word in GROUPS:
+            names.update(c.name for c in COMPARISONS if c.group in GROUPS[word])
+        elif word in {c.name for c in COMPARISONS}:
+            names.add(word)
+        else:
+            choices = ", ".join(list(GROUPS) + [c.name for c in COMPARISONS])
+            raise SystemExit(f"--tasks: unknown task or group '{word}'; choose from {choices}")
+    return [c for c in COMPARISONS if c.name in names]
 
 
 def measured(argv):
@@ -60,22 +173,33 @@ def measured(argv):
     return out.decode(), err.decode(), wall, usage.ru_maxrss / 1024.0
 
 
-def segsql_run(binary, data, task):
-    argv = [binary, "--threads", "2", "--data", data, "--format", "csv", "-c", "\\timing on", "-c", SEGSQL_TASKS[task]]
-    out, err, wall, rss = measured(argv)
-    seconds = float(re.search(r"Time: ([0-9.]+) s", err).group(1))
-    checksum = [float(x) for x in out.strip().splitlines()[1].split(",")]
+def segsql_argv(binary, data, models, task):
+    return [
+        binary, "--threads", "2", "--data", data, "--models", models, "--format", "csv",
+        "-c", "\\timing on", "-c", SEGSQL_TASKS[task][0],
+    ]
+
+
+def segsql_run(binary, data, models, task):
+    out, err, wall, rss = measured(segsql_argv(binary, data, models, task))
+    seconds = sum(float(t) for t in re.findall(r"Time: ([0-9.]+) s", err))
+    header, *rows = list(csv.reader(io.StringIO(out.strip())))
+    checksum = SEGSQL_TASKS[task][1](header, rows)
     return seconds, wall, rss, checksum
 
 
+def peer_argv(python, data, task):
+    return [python, os.path.join(HERE, "peer_task.py"), task, data]
+
+
 def peer_run(python, data, task):
-    out, _, wall, rss = measured([python, os.path.join(HERE, "peer_task.py"), task, data])
+    out, _, wall, rss = measured(peer_argv(python, data, task))
     result = json.loads(out)
     return result["seconds"], wall, rss, result["checksum"]
 
 
-def same(a, b):
-    return len(a) == len(b) and all(abs(x - y) <= 1e-6 * max(1.0, abs(x), abs(y)) for x, y in zip(a, b))
+def shown(values):
+    return "[" + ", ".join(f"{v:.10g}" for v in values) + "]"
 
 
 def main():
@@ -84,32 +208,65 @@ def main():
     parser.add_argument("--python", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tasks", default="sql", help="groups (sql, cluster, all) and task names, comma-separated")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
+    comparisons = selected(args.tasks)
 
-    rows = []
-    for label, ours, peer, peer_name, (direction, target) in COMPARISONS:
-        results = {"segsql": [], peer_name: []}
-        for _ in range(args.runs):
-            results["segsql"].append(segsql_run(binary, args.data, ours))
-            results[peer_name].append(peer_run(args.python, args.data, peer))
-        med = {tool: [statistics.median(r[i] for r in runs) for i in range(3)] for tool, runs in results.items()}
-        checks = same(results["segsql"][0][3], results[peer_name][0][3])
-        ratio = med["segsql"][0] / med[peer_name][0]
-        met = ratio <= target if direction == "<=" else ratio >= target
-        rows.append((label, peer_name, med, ratio, target, met, checks, results))
-        print(f"{label}: segsql {med['segsql'][0]:.3f} s, {peer_name} {med[peer_name][0]:.3f} s, ratio {ratio:.3f}", file=sys.stderr)
+    models = tempfile.mkdtemp(prefix="segsql-bench-models-")  # CREATE MODEL writes here
+    try:
+        if args.dry_run:
+            for c in comparisons:
+                print(f"# {c.name}: {c.label}; answers {c.check}, target {' '.join(map(str, c.target)) if c.target else 'report'}")
+                print(shlex.join(segsql_argv(binary, args.data, models, c.name)))
+                print(shlex.join(peer_argv(args.python, args.data, c.peer)))
+            return
+        rows = [compare(c, binary, args, models) for c in comparisons]
+    finally:
+        shutil.rmtree(models, ignore_errors=True)
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}")
-    print(f"Data: {args.data}; median of {args.runs} interleaved runs; segsql --threads 2, DuckDB threads = 2.\n")
+    print(
+        f"Data: {args.data}; median of {args.runs} interleaved runs; segsql --threads 2, DuckDB threads = 2, "
+        "scikit-learn with 2 OpenMP/BLAS threads.\n"
+    )
     print("| task | segsql (s) | peer | peer (s) | segsql / peer | target | met | same answer | segsql wall / peak MB | peer wall / peak MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for label, peer_name, med, ratio, target, met, checks, _ in rows:
-        s, p = med["segsql"], med[peer_name]
+    for c, med, ratio, met, answer in rows:
+        s, p = med["segsql"], med[c.peer_name]
+        target = f"<= {c.target[1]:.3g}" if c.target else "report"
         print(
-            f"| {label} | {s[0]:.3f} | {peer_name} | {p[0]:.3f} | {ratio:.3f} | <= {target:.3g} | {'yes' if met else 'NO'} | "
-            f"{'yes' if checks else 'NO'} | {s[1]:.2f} s / {s[2]:.0f} | {p[1]:.2f} s / {p[2]:.0f} |"
+            f"| {c.label} | {s[0]:.3f} | {c.peer_name} | {p[0]:.3f} | {ratio:.3f} | {target} | {met} | "
+            f"{answer} | {s[1]:.2f} s / {s[2]:.0f} | {p[1]:.2f} s / {p[2]:.0f} |"
         )
+
+
+def compare(c, binary, args, models):
+    """Runs one comparison; returns (comparison, medians per tool, ratio, met, answer)."""
+    results = {"segsql": [], c.peer_name: []}
+    for _ in range(args.runs):
+        results["segsql"].append(segsql_run(binary, args.data, models, c.name))
+        results[c.peer_name].append(peer_run(args.python, args.data, c.peer))
+    med = {tool: [statistics.median(r[i] for r in runs) for i in range(3)] for tool, runs in results.items()}
+    ours, theirs = results["segsql"][0][3], results[c.peer_name][0][3]
+    check = CHECKS[c.check]
+    if check is None:
+        answer = f"report: {shown(ours)} vs {shown(theirs)}"
+    else:
+        answer = "yes" if check(ours, theirs) else "NO"
+    ratio = med["segsql"][0] / med[c.peer_name][0]
+    if c.target is None:
+        met = "-"
+    else:
+        direction, target = c.target
+        met = "yes" if (ratio <= target if direction == "<=" else ratio >= target) else "NO"
+    print(
+        f"{c.label}: segsql {med['segsql'][0]:.3f} s, {c.peer_name} {med[c.peer_name][0]:.3f} s, ratio {ratio:.3f}; "
+        f"answers {shown(ours)} vs {shown(theirs)} ({c.check})",
+        file=sys.stderr,
+    )
+    return c, med, ratio, met, answer
 
 
 if __name__ == "__main__":

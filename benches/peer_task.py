@@ -2,21 +2,37 @@
 """Runs one peer task and prints its checksum and the seconds the work took, as JSON.
 
     python benches/peer_task.py duckdb_rfm DATA_DIR
+    python benches/peer_task.py sklearn_kmeans1 DATA_DIR     # needs benches/cluster_data.py DATA_DIR
 
 Each task reads the same Parquet file segsql reads; the time excludes interpreter start-up
-and imports but includes reading the data, as segsql's does.
+and imports but includes reading the data, as segsql's does. (The scikit-learn tasks import
+their modules before the clock starts; the older tasks import inside their function.)
+scikit-learn, OpenMP and BLAS get 2 threads, as segsql (--threads 2) and DuckDB do.
 """
 
+import importlib
 import json
+import os
 import sys
 import time
 
+# Two threads for OpenMP (scikit-learn's k-means, distances) and BLAS; must precede numpy.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "2"
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_data import DBSCAN_EPS, DBSCAN_MIN_SAMPLES  # noqa: E402  (light: no numpy)
+
 TASKS = {}
+IMPORTS = {}
 
 
-def task(name):
+def task(name, imports=()):
+    """Registers a task; `imports` are loaded before the clock starts."""
+
     def register(function):
         TASKS[name] = function
+        IMPORTS[name] = imports
         return function
 
     return register
@@ -94,8 +110,87 @@ def lifetimes_summary(data):
     )
 
 
+SKLEARN_IMPORTS = ("numpy", "pyarrow.parquet", "sklearn.cluster", "sklearn.metrics")
+
+
+def points(path, columns):
+    """Reads columns of a Parquet file into an (n, len(columns)) float64 array."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=list(columns))
+    return np.column_stack([table[c].to_numpy().astype(np.float64, copy=False) for c in columns])
+
+
+def labelled(path):
+    """x, y, z and the label column of a sil*.parquet file."""
+    import pyarrow.parquet as pq
+
+    return points(path, ("x", "y", "z")), pq.read_table(path, columns=["label"])["label"].to_numpy()
+
+
+def kmeans(data, n_init):
+    from sklearn.cluster import KMeans
+
+    features = points(f"{data}/features.parquet", ("r", "f", "m"))
+    model = KMeans(n_clusters=8, n_init=n_init, random_state=0, algorithm="lloyd").fit(features)
+    return [model.inertia_]
+
+
+@task("sklearn_kmeans1", SKLEARN_IMPORTS)
+def sklearn_kmeans1(data):
+    return kmeans(data, 1)
+
+
+@task("sklearn_kmeans4", SKLEARN_IMPORTS)
+def sklearn_kmeans4(data):
+    return kmeans(data, 4)
+
+
+@task("sklearn_silhouette20k", SKLEARN_IMPORTS)
+def sklearn_silhouette20k(data):
+    from sklearn.metrics import silhouette_score
+
+    return [silhouette_score(*labelled(f"{data}/sil20k.parquet"))]
+
+
+@task("sklearn_silhouette200k_mem", SKLEARN_IMPORTS)
+def sklearn_silhouette200k_mem(data):
+    """Exact silhouette of 200,000 points: slow (n^2 distances) and memory-hungry; optional."""
+    from sklearn.metrics import silhouette_score
+
+    return [silhouette_score(*labelled(f"{data}/sil200k.parquet"))]
+
+
+@task("sklearn_silhouette1m_sampled", SKLEARN_IMPORTS)
+def sklearn_silhouette1m_sampled(data):
+    from sklearn.metrics import silhouette_score
+
+    x, label = labelled(f"{data}/sil1m.parquet")
+    return [silhouette_score(x, label, sample_size=10000, random_state=0)]
+
+
+@task("sklearn_dbscan100k", SKLEARN_IMPORTS)
+def sklearn_dbscan100k(data):
+    from sklearn.cluster import DBSCAN
+
+    label = DBSCAN(eps=DBSCAN_EPS, min_samples=DBSCAN_MIN_SAMPLES).fit(points(f"{data}/points100k.parquet", ("x", "y"))).labels_
+    return [len(set(label.tolist()) - {-1}), int((label == -1).sum())]
+
+
+@task("sklearn_hclust20k", SKLEARN_IMPORTS)
+def sklearn_hclust20k(data):
+    import numpy as np
+    from sklearn.cluster import AgglomerativeClustering
+
+    label = AgglomerativeClustering(n_clusters=8, linkage="ward").fit(points(f"{data}/hclust20k.parquet", ("x", "y", "z"))).labels_
+    return sorted(np.bincount(label).tolist())
+
+
 def main():
     name, data = sys.argv[1], sys.argv[2]
+    for module in IMPORTS[name]:
+        importlib.import_module(module)
     started = time.perf_counter()
     checksum = TASKS[name](data)
     seconds = time.perf_counter() - started

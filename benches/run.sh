@@ -2,15 +2,22 @@
 # The side-by-side benchmark: builds segsql, creates the peers' venv, generates the data
 # once, and prints the table for BENCHMARKS.md.
 #
-#   bash benches/run.sh [CUSTOMERS] [RUNS]      # default 1600000 customers (~9.6M orders), 3 runs
+#   bash benches/run.sh [CUSTOMERS] [RUNS] [TASKS]
+#
+# Defaults: 1600000 customers (~9.6M orders), 3 runs, TASKS=sql (the RFM, retention and
+# rfm_summary comparisons). TASKS=cluster runs the clustering comparisons against
+# scikit-learn, TASKS=all both; names of single tasks work too (see compare.py --tasks).
+# benches/cluster_data.py writes the clustering inputs next to orders.parquet, once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers="${1:-1600000}"
 runs="${2:-3}"
+tasks="${3:-sql}"
 python="$(bash benches/peers_venv.sh)"
 cargo build --release
 data="${BENCH_DATA:-target/bench-data}/customers-$customers"
 if [ ! -f "$data/orders.parquet" ]; then
     target/release/segsql generate --customers "$customers" --out "$data" --tables orders
 fi
-"$python" benches/compare.py --python "$python" --data "$data" --runs "$runs"
+"$python" benches/cluster_data.py "$data"
+"$python" benches/compare.py --python "$python" --data "$data" --runs "$runs" --tasks "$tasks"

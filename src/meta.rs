@@ -11,7 +11,7 @@ use crate::params;
 use crate::shell::{Flow, Origin, Shell, ShellError, Sink};
 
 /// Every meta command with its one-line help, in the order `\?` lists them.
-pub const COMMANDS: [(&str, &str); 16] = [
+pub const COMMANDS: [(&str, &str); 17] = [
     ("\\?", "show this help"),
     ("\\d", "list tables"),
     ("\\d NAME", "show the columns of a table"),
@@ -26,6 +26,7 @@ pub const COMMANDS: [(&str, &str); 16] = [
     ("\\format FORMAT", "table, csv, tsv, json, ndjson or markdown"),
     ("\\maxrows N|all", "rows shown by the table format"),
     ("\\sample", "describe the built-in sample data"),
+    ("\\models", "list the saved models (same as SHOW MODELS)"),
     ("\\q", "quit"),
     ("\\help", "same as \\?"),
 ];
@@ -71,6 +72,10 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
         "\\d" if rest.is_empty() => list_tables(shell).await?,
         "\\d" => describe_table(shell, rest).await?,
         "\\functions" | "\\df" => list_functions(shell, rest).await?,
+        "\\models" => {
+            let batch = crate::models::show_models(&shell.models).map_err(ShellError::from)?;
+            shell.print_batch(batch).await?;
+        }
         "\\timing" => {
             shell.timing = match rest {
                 "" => !shell.timing,

@@ -60,7 +60,11 @@ fn same_partition(name: &str, expected: &HashMap<String, String>, actual: &HashM
     for (id, theirs) in expected {
         let ours = actual.get(id).unwrap_or_else(|| panic!("{name}: id {id} missing"));
         assert_eq!(*forward.entry(theirs).or_insert(ours), ours.as_str(), "{name}: id {id} split from its cluster");
-        assert_eq!(*backward.entry(ours).or_insert(theirs), theirs.as_str(), "{name}: id {id} merged into another cluster");
+        assert_eq!(
+            *backward.entry(ours).or_insert(theirs),
+            theirs.as_str(),
+            "{name}: id {id} merged into another cluster"
+        );
     }
 }
 
@@ -91,7 +95,8 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
         close(&format!("{name} inertia"), case["inertia"].parse().unwrap(), created[0][5].parse().unwrap(), 1e-9);
         assert_eq!(created[0][4], case["n_iter"], "{name}: iterations");
 
-        let ours = by_id(query(&mut shell, &format!("SELECT {id}, kmeans_assign('parity', [{features}]) FROM {data}")).await);
+        let ours =
+            by_id(query(&mut shell, &format!("SELECT {id}, kmeans_assign('parity', [{features}]) FROM {data}")).await);
         let mut theirs = HashMap::new();
         for row in labels.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k) {
             theirs.insert(row["id"].clone(), row["label"].clone());
@@ -101,12 +106,18 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
         // Centroids in raw units, matched through the labels.
         let centroids = query(&mut shell, "SELECT * FROM model_centroids('parity')").await;
         let feature_names: Vec<&str> = features.split(", ").collect();
-        for row in centers.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k) {
+        for row in centers.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k)
+        {
             let member = theirs.iter().find(|(_, l)| **l == row["center"]).map(|(id, _)| id).expect("a member");
             let cluster = &ours[member];
             let ours_row = centroids.iter().find(|c| &c[0] == cluster).expect("our cluster");
             let column = 2 + feature_names.iter().position(|f| *f == row["feature"]).expect("feature");
-            close(&format!("{name} centre {}", row["feature"]), row["value"].parse().unwrap(), ours_row[column].parse().unwrap(), 1e-9);
+            close(
+                &format!("{name} centre {}", row["feature"]),
+                row["value"].parse().unwrap(),
+                ours_row[column].parse().unwrap(),
+                1e-9,
+            );
         }
     }
 }
@@ -130,12 +141,19 @@ async fn validation_indices_match_scikit_learn() {
         )
         .await;
         for (column, metric) in ["silhouette", "davies_bouldin", "calinski_harabasz"].iter().enumerate() {
-            close(&format!("{data}/{labels_name} {metric}"), case[*metric].parse().unwrap(), got[0][column].parse().unwrap(), 1e-9);
+            close(
+                &format!("{data}/{labels_name} {metric}"),
+                case[*metric].parse().unwrap(),
+                got[0][column].parse().unwrap(),
+                1e-9,
+            );
         }
         let samples = by_id(
             query(&mut shell, &format!("SELECT d.{id}, silhouette_sample([{features}], label) OVER () {joined}")).await,
         );
-        for row in read("silhouette_samples.csv").iter().filter(|r| &r["dataset"] == data && &r["labels_name"] == labels_name) {
+        for row in
+            read("silhouette_samples.csv").iter().filter(|r| &r["dataset"] == data && &r["labels_name"] == labels_name)
+        {
             close(
                 &format!("{data}/{labels_name} s({})", row["id"]),
                 row["s"].parse().unwrap(),
@@ -158,10 +176,15 @@ async fn dbscan_labels_equal_scikit_learn() {
     for (data, eps, min_samples) in cases {
         let (id, features) = dataset(&data);
         let ours = by_id(
-            query(&mut shell, &format!("SELECT {id}, dbscan([{features}], {eps}, {min_samples}) OVER () FROM {data}")).await,
+            query(&mut shell, &format!("SELECT {id}, dbscan([{features}], {eps}, {min_samples}) OVER () FROM {data}"))
+                .await,
         );
         for row in all.iter().filter(|r| r["dataset"] == data && r["eps"] == eps && r["min_samples"] == min_samples) {
-            assert_eq!(ours[&row["id"]], row["label"], "dbscan {data} eps={eps} min_points={min_samples} id {}", row["id"]);
+            assert_eq!(
+                ours[&row["id"]], row["label"],
+                "dbscan {data} eps={eps} min_points={min_samples} id {}",
+                row["id"]
+            );
         }
     }
 }
@@ -179,7 +202,8 @@ async fn hclust_partitions_equal_scikit_learn_for_every_linkage() {
         let source = if data == "rfm_sample" { "rfm_sample_1000_zscore".to_string() } else { data.clone() };
         let (id, features) = if source != data { dataset(&source) } else { (id, features) };
         let ours = by_id(
-            query(&mut shell, &format!("SELECT {id}, hclust([{features}], {k}, '{linkage}') OVER () FROM {source}")).await,
+            query(&mut shell, &format!("SELECT {id}, hclust([{features}], {k}, '{linkage}') OVER () FROM {source}"))
+                .await,
         );
         let theirs: HashMap<String, String> = all
             .iter()
@@ -198,7 +222,8 @@ async fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
     let mut label_runs = Vec::new();
     for threads in [1, 2, 4, 2] {
         let models = tempfile::tempdir().expect("temp dir");
-        let options = SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
+        let options =
+            SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
         let mut shell = Shell::new(&options).expect("session");
         shell.sink = Sink::Memory(Vec::new());
         let path = fixture("rfm_sample.csv");

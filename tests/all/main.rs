@@ -3,6 +3,7 @@
 mod cli;
 mod cluster_parity;
 mod docs;
+mod models;
 mod parity;
 mod slt;
 mod support;

@@ -62,10 +62,18 @@ impl AsyncDB for SegDb {
         }
         let types = last.schema.fields().iter().map(|f| column_type(f.data_type())).collect();
         let mut rows: Vec<Vec<String>> = Vec::new();
+        // Each file gets a fresh models folder; `<models>` stands for it in expected results.
+        let models_dir = self._models.path().display().to_string();
         for row in segsql::output::cells(&last.batches).map_err(|e| SltError(e.to_string()))? {
             let row: Vec<String> = row
                 .into_iter()
-                .map(|cell| if cell.is_empty() { "(empty)".to_string() } else { cell.trim_end().to_string() })
+                .map(|cell| {
+                    if cell.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        cell.trim_end().replace(&models_dir, "<models>")
+                    }
+                })
                 .collect();
             // A multi-line value (an EXPLAIN plan) is written one line per row in .slt files.
             if row.iter().any(|cell| cell.contains('\n')) {

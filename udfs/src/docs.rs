@@ -23,8 +23,9 @@ pub fn markdown_table(functions: &[SegFunction]) -> String {
         let description = function.documentation().map(|d| d.description.as_str()).unwrap_or("");
         let _ = writeln!(
             out,
-            "| [`{name}`](docs/functions.md#{name}) | {kind} | {summary} |",
+            "| [`{name}`](docs/functions.md#{anchor}) | {kind} | {summary} |",
             name = function.name(),
+            anchor = function.name().to_lowercase().replace(' ', "-"),
             kind = function.kind(),
             summary = summary(description).replace('|', "\\|").replace('\n', " "),
         );

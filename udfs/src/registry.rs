@@ -5,7 +5,7 @@
 //! function cannot be registered without its documentation being published too.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
@@ -30,6 +30,7 @@ pub enum FunctionKind {
     Aggregate,
     Window,
     Table,
+    Statement,
 }
 
 impl fmt::Display for FunctionKind {
@@ -39,6 +40,7 @@ impl fmt::Display for FunctionKind {
             FunctionKind::Aggregate => "aggregate",
             FunctionKind::Window => "window",
             FunctionKind::Table => "table",
+            FunctionKind::Statement => "statement",
         })
     }
 }
@@ -50,6 +52,8 @@ pub enum SegFunction {
     Aggregate(Arc<AggregateUDF>),
     Window(Arc<WindowUDF>),
     Table(Arc<dyn DocumentedTableFunction>),
+    /// A statement the shell runs itself (`CREATE MODEL`), listed for its documentation.
+    Statement(&'static str, &'static LazyLock<Documentation>),
 }
 
 impl SegFunction {
@@ -59,6 +63,7 @@ impl SegFunction {
             SegFunction::Aggregate(f) => f.name(),
             SegFunction::Window(f) => f.name(),
             SegFunction::Table(f) => f.name(),
+            SegFunction::Statement(name, _) => name,
         }
     }
 
@@ -68,6 +73,7 @@ impl SegFunction {
             SegFunction::Aggregate(_) => FunctionKind::Aggregate,
             SegFunction::Window(_) => FunctionKind::Window,
             SegFunction::Table(_) => FunctionKind::Table,
+            SegFunction::Statement(..) => FunctionKind::Statement,
         }
     }
 
@@ -78,6 +84,7 @@ impl SegFunction {
             SegFunction::Aggregate(f) => f.documentation(),
             SegFunction::Window(f) => f.documentation(),
             SegFunction::Table(f) => Some(f.documentation()),
+            SegFunction::Statement(_, doc) => Some(doc),
         }
     }
 }
@@ -114,6 +121,9 @@ pub fn functions_for(session: Option<&SessionContext>, models: Arc<ModelStore>) 
         SegFunction::Scalar(model::kmeans_assign::KMeansAssign::udf(Arc::clone(&models))),
         SegFunction::Scalar(model::kmeans_distance::KMeansDistance::udf(Arc::clone(&models))),
         SegFunction::Table(Arc::new(model::model_centroids::ModelCentroids::new(models))),
+        SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
+        SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
+        SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),
     ];
     all.sort_by(|a, b| a.name().cmp(b.name()));
     all
@@ -144,6 +154,7 @@ pub fn register_all_with_models(ctx: &SessionContext, models: Arc<ModelStore>) {
                 let table_function: Arc<dyn TableFunctionImpl> = f;
                 ctx.register_udtf(&name, table_function)
             }
+            SegFunction::Statement(..) => {}
         }
     }
 }

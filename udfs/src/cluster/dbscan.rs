@@ -28,7 +28,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("eps", "The neighbourhood radius, a constant greater than 0.")
     .with_argument("min_points", "Points within eps (the point itself included) that make a core point, at least 1.")
     .with_sql_example(
-        "SELECT cluster, count(*) AS customers\nFROM (\n  SELECT dbscan([recency_days / 30.0, frequency], 0.5, 10) OVER () AS cluster\n  FROM rfm(sample.orders, customer_id, order_ts, amount)\n)\nGROUP BY cluster ORDER BY cluster;",
+        "SELECT cluster, count(*) AS customers\nFROM (\n  SELECT dbscan([recency_days / 30.0, frequency], 1.0, 20) OVER () AS cluster\n  FROM rfm(sample.orders, customer_id, order_ts, amount)\n)\nGROUP BY cluster ORDER BY cluster;",
     )
     .build()
 });

@@ -28,7 +28,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("features", "An array of numbers, the same length on every row.")
     .with_argument("cluster", "The row's cluster label, an integer (such as the output of kmeans).")
     .with_sql_example(
-        "WITH clustered AS (\n  SELECT customer_id, f, kmeans(f, 4) OVER () AS cluster\n  FROM (SELECT customer_id, [recency_days / 30.0, frequency, monetary / 100.0] AS f\n        FROM rfm(sample.orders, customer_id, order_ts, amount))\n)\nSELECT customer_id, cluster, round(silhouette_sample(f, cluster) OVER (), 3) AS s\nFROM clustered ORDER BY s LIMIT 5;",
+        "WITH clustered AS (\n  SELECT customer_id, f, kmeans(f, 4) OVER () AS cluster\n  FROM (SELECT customer_id, [recency_days / 30.0, frequency, monetary / 100.0] AS f\n        FROM rfm(sample.orders, customer_id, order_ts, amount))\n)\nSELECT customer_id, round(silhouette_sample(f, cluster) OVER (), 3) AS s\nFROM clustered ORDER BY s LIMIT 5;",
     )
     .build()
 });

@@ -22,7 +22,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("model_name", "The model's name, a constant string.")
     .with_argument("features", "An array of numbers in the model's feature order.")
     .with_sql_example(
-        "CREATE OR REPLACE MODEL customer_segments\n  USING kmeans (k = 4, standardize = 'zscore')\n  AS SELECT recency_days, frequency, monetary FROM rfm(sample.orders, customer_id, order_ts, amount);\nSELECT kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster, count(*) AS customersnFROM rfm(sample.orders, customer_id, order_ts, amount)nGROUP BY cluster ORDER BY cluster;",
+        "CREATE OR REPLACE MODEL customer_segments\n  USING kmeans (k = 4, standardize = 'zscore')\n  AS SELECT recency_days, frequency, monetary FROM rfm(sample.orders, customer_id, order_ts, amount);\nSELECT kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster, count(*) AS customers\nFROM rfm(sample.orders, customer_id, order_ts, amount)\nGROUP BY cluster ORDER BY cluster;",
     )
     .build()
 });

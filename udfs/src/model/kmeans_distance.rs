@@ -22,7 +22,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("model_name", "The model's name, a constant string.")
     .with_argument("features", "An array of numbers in the model's feature order.")
     .with_sql_example(
-        "CREATE OR REPLACE MODEL customer_segments\n  USING kmeans (k = 4, standardize = 'zscore')\n  AS SELECT recency_days, frequency, monetary FROM rfm(sample.orders, customer_id, order_ts, amount);\nSELECT customer_id, round(kmeans_distance('customer_segments', [recency_days, frequency, monetary]), 3) AS distancenFROM rfm(sample.orders, customer_id, order_ts, amount)nORDER BY distance DESC LIMIT 5;",
+        "CREATE OR REPLACE MODEL customer_segments\n  USING kmeans (k = 4, standardize = 'zscore')\n  AS SELECT recency_days, frequency, monetary FROM rfm(sample.orders, customer_id, order_ts, amount);\nSELECT customer_id, round(kmeans_distance('customer_segments', [recency_days, frequency, monetary]), 3) AS distance\nFROM rfm(sample.orders, customer_id, order_ts, amount)\nORDER BY distance DESC LIMIT 5;",
     )
     .build()
 });

@@ -6,6 +6,7 @@ pub mod kmeans_assign;
 pub mod kmeans_distance;
 pub mod model_centroids;
 pub mod scoring;
+pub mod statements;
 pub mod store;
 pub mod train;
 

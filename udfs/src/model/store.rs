@@ -99,6 +99,8 @@ impl ModelStore {
             let _ = std::fs::remove_file(&temporary);
             return exec_err!("CREATE MODEL: cannot write {}: {e}", path.display());
         }
+        // A rewrite within the file system's timestamp resolution must still be seen.
+        self.cache.lock().remove(&name);
         Ok(path)
     }
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Writes the inputs of the clustering benchmarks next to orders.parquet, once.
+
+    python benches/cluster_data.py DATA_DIR      # run with the peers' venv python (benches/run.sh does)
+
+Files that already exist are left alone (delete one to make it again). Every step has a
+fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
+
+  features.parquet    customer_id, r, f, m (DOUBLE): each customer's recency_days, frequency
+                      and monetary from orders.parquet (computed with DuckDB, as in the RFM
+                      benchmark), z-scored with the population standard deviation (ddof=0),
+                      ordered by customer_id (~1.6M rows at the default size)
+  sil20k.parquet      x, y, z, label (INT): the first 20,000 rows of features (by customer_id)
+                      with label = 1 + KMeans(n_clusters=8, n_init=1, random_state=0) fitted
+                      on those rows
+  sil200k.parquet     the same for the first 200,000 rows
+  sil1m.parquet       the same for the first 1,000,000 rows (also KMeans with n_init=1,
+                      random_state=0, Lloyd, fitted on those rows; not MiniBatchKMeans)
+  points100k.parquet  id, x, y: make_blobs(95,000 points, 10 centres, std 0.5, box (-10, 10),
+                      random_state=0) then 5,000 uniform points (default_rng(0)) in the
+                      blobs' bounding box; DBSCAN with DBSCAN_EPS and DBSCAN_MIN_SAMPLES
+  hclust20k.parquet   x, y, z: the first 20,000 rows of features
+
+When orders.parquet has fewer customers than a file asks for, the file holds all of them.
+"""
+
+import os
+import sys
+
+# compare.py and peer_task.py import the constants below, so this module imports nothing
+# heavy at the top: numpy, pyarrow and scikit-learn are imported where they are used.
+
+SEED = 0
+KMEANS_K = 8
+SILHOUETTE_SIZES = {"sil20k": 20_000, "sil200k": 200_000, "sil1m": 1_000_000}
+HCLUST_ROWS = 20_000
+BLOB_POINTS = 95_000
+BLOB_CENTERS = 10
+NOISE_POINTS = 5_000
+# DBSCAN parameters for points100k (sklearn semantics: a point is core when at least
+# min_samples points, itself included, lie within distance <= eps). With these, sklearn finds
+# 9 clusters (two of the ten blobs overlap and merge) and 6,162 noise points; neighbourhoods
+# hold 204 points on average, 456 at most.
+DBSCAN_EPS = 0.15
+DBSCAN_MIN_SAMPLES = 20
+
+FEATURES_SQL = """
+SELECT customer_id,
+       date_diff('day', max(order_ts::DATE), (SELECT max(order_ts)::DATE + 1 FROM '{orders}')) AS recency_days,
+       count(*) AS frequency,
+       sum(amount)::DOUBLE AS monetary
+FROM '{orders}'
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+
+def write(table, path):
+    """Writes a Parquet file through a temporary name, so a killed run leaves no half file."""
+    import pyarrow.parquet as pq
+
+    partial = path + ".partial"
+    pq.write_table(table, partial, compression="snappy")
+    os.replace(partial, path)
+    print(f"wrote {path} ({table.num_rows} rows)", file=sys.stderr)
+
+
+def features(data):
+    """The standardized RFM features, written to features.parquet unless it exists."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(data, "features.parquet")
+    if os.path.exists(path):
+        return pq.read_table(path)
+
+    connection = duckdb.connect()
+    connection.execute("SET threads = 2")
+    rfm = connection.sql(FEATURES_SQL.format(orders=os.path.join(data, "orders.parquet"))).to_arrow_table()
+    columns = {"customer_id": rfm["customer_id"].to_numpy().astype(np.int64)}
+    for name, source in (("r", "recency_days"), ("f", "frequency"), ("m", "monetary")):
+        values = rfm[source].to_numpy().astype(np.float64)
+        # numpy, not SQL, for the mean and deviation: its summation order is fixed, so the
+        # file is the same on every run.
+        columns[name] = (values - values.mean()) / values.std(ddof=0)
+    table = pa.table(columns)
+    write(table, path)
+    return table
+
+
+def first_rows(table, n):
+    """The first n rows of features as an (n, 3) float64 array, with x, y, z columns."""
+    import numpy as np
+
+    head = table.slice(0, n)
+    return np.column_stack([head[c].to_numpy() for c in ("r", "f", "m")])
+
+
+def kmeans_labels(points):
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    model = KMeans(n_clusters=KMEANS_K, n_init=1, random_state=SEED, algorithm="lloyd").fit(points)
+    return (model.labels_ + 1).astype(np.int32)
+
+
+def xyz(points):
+    return {"x": points[:, 0], "y": points[:, 1], "z": points[:, 2]}
+
+
+def blobs_with_noise():
+    import numpy as np
+    import pyarrow as pa
+    from sklearn.datasets import make_blobs
+
+    blobs, _ = make_blobs(
+        n_samples=BLOB_POINTS, centers=BLOB_CENTERS, cluster_std=0.5, center_box=(-10, 10), random_state=SEED
+    )
+    low, high = blobs.min(axis=0), blobs.max(axis=0)
+    noise = np.random.default_rng(SEED).uniform(low, high, size=(NOISE_POINTS, 2))
+    points = np.vstack([blobs, noise])
+    return pa.table({"id": np.arange(1, len(points) + 1, dtype=np.int64), "x": points[:, 0], "y": points[:, 1]})
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    data = sys.argv[1]
+    # Two threads for OpenMP and BLAS, as in the benchmark (before numpy is imported).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "2"
+    import pyarrow as pa
+
+    table = features(data)
+    for name, n in SILHOUETTE_SIZES.items():
+        path = os.path.join(data, f"{name}.parquet")
+        if not os.path.exists(path):
+            points = first_rows(table, n)
+            write(pa.table({**xyz(points), "label": kmeans_labels(points)}), path)
+    path = os.path.join(data, "points100k.parquet")
+    if not os.path.exists(path):
+        write(blobs_with_noise(), path)
+    path = os.path.join(data, "hclust20k.parquet")
+    if not os.path.exists(path):
+        write(pa.table(xyz(first_rows(table, HCLUST_ROWS))), path)
+
+
+if __name__ == "__main__":
+    main()
