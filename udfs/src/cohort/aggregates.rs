@@ -27,7 +27,11 @@ fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
 }
 
-fn list_array(item: DataType, lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> Result<ArrayRef> {
+pub(crate) fn list_array(
+    item: DataType,
+    lengths: impl IntoIterator<Item = usize>,
+    values: ArrayRef,
+) -> Result<ArrayRef> {
     Ok(Arc::new(ListArray::try_new(
         Arc::new(Field::new_list_field(item, true)),
         OffsetBuffer::from_lengths(lengths),
