@@ -66,6 +66,11 @@ pub struct Cli {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Also write every result, with the charts its `-- @chart` annotations ask for, to FILE
+    /// as one self-contained HTML page
+    #[arg(long = "html", value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Folder of saved models (CREATE MODEL)
     #[arg(long = "models", value_name = "DIR", default_value = "models")]
     pub models: PathBuf,
@@ -245,6 +250,12 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
             return usage_error(format!("--data: {e}"));
         }
     }
+    if let Some(path) = &cli.html {
+        match crate::report::Report::create(path) {
+            Ok(report) => shell.report = Some(report),
+            Err(message) => return usage_error(message),
+        }
+    }
 
     if sources.is_empty() {
         if std::io::stdin().is_terminal() {
@@ -279,6 +290,12 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
+    if let Some(report) = &shell.report
+        && let Err(message) = report.write()
+    {
+        eprintln!("segsql: error: {message}");
+        failed = true;
+    }
     ExitCode::from(if failed { exit::STATEMENT_FAILED } else { exit::OK })
 }
 

@@ -13,6 +13,7 @@ pub mod params;
 pub mod parser;
 pub mod progress;
 pub mod repl;
+pub mod report;
 pub mod sample;
 pub mod shell;
 pub mod splitter;

@@ -11,7 +11,7 @@ use crate::params;
 use crate::shell::{Flow, Origin, Shell, ShellError, Sink};
 
 /// Every meta command with its one-line help, in the order `\?` lists them.
-pub const COMMANDS: [(&str, &str); 17] = [
+pub const COMMANDS: [(&str, &str); 18] = [
     ("\\?", "show this help"),
     ("\\d", "list tables"),
     ("\\d NAME", "show the columns of a table"),
@@ -27,6 +27,7 @@ pub const COMMANDS: [(&str, &str); 17] = [
     ("\\maxrows N|all", "rows shown by the table format"),
     ("\\sample", "describe the built-in sample data"),
     ("\\models", "list the saved models (same as SHOW MODELS)"),
+    ("\\chart TYPE x=.. y=.. [value=..]", "draw the last result: heatmap (x, y, value) or bar (x, y)"),
     ("\\q", "quit"),
     ("\\help", "same as \\?"),
 ];
@@ -72,6 +73,25 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
         "\\d" if rest.is_empty() => list_tables(shell).await?,
         "\\d" => describe_table(shell, rest).await?,
         "\\functions" | "\\df" => list_functions(shell, rest).await?,
+        "\\chart" => {
+            let spec = crate::report::annotation::ChartSpec::parse(rest)
+                .map_err(|e| message(e.replacen("@chart", "\\chart", 1)))?;
+            let Some((header, rows)) = &shell.last_result else {
+                return Err(message("\\chart: run a query first; \\chart draws its result"));
+            };
+            let schema = datafusion::arrow::datatypes::Schema::new(
+                header
+                    .iter()
+                    .map(|h| {
+                        datafusion::arrow::datatypes::Field::new(h, datafusion::arrow::datatypes::DataType::Utf8, true)
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            spec.check(&schema).map_err(|e| message(e.replacen("@chart", "\\chart", 1)))?;
+            let width = crate::shell::terminal_width().map_or(100, usize::from);
+            let text = crate::report::terminal::render(&spec, header, rows, width);
+            let _ = shell.write_text(&text);
+        }
         "\\models" => {
             let batch = crate::models::show_models(&shell.models).map_err(ShellError::from)?;
             shell.print_batch(batch).await?;

@@ -25,6 +25,7 @@ use crate::output::{self, OutputSettings};
 use crate::params;
 use crate::parser::{self, SegStatement};
 use crate::progress::{ClearsProgress, Progress};
+use crate::report;
 use crate::sample::{SAMPLE_SCHEMA, SampleSchema};
 use crate::splitter::{self, Chunk, ChunkKind};
 use segsql_udfs::ModelStore;
@@ -218,6 +219,14 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     Ok((ctx, data, models))
 }
 
+/// What the comments before the running statement asked for.
+#[derive(Debug, Default)]
+struct PendingAnnotations {
+    title: Option<String>,
+    chart: Option<report::annotation::ChartSpec>,
+    sql: String,
+}
+
 /// A plan that yields a result the shell computed itself.
 fn batch_plan(batch: RecordBatch) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = batch.schema();
@@ -233,6 +242,12 @@ pub struct Shell {
     pub sink: Sink,
     pub timing: bool,
     pub models: Arc<ModelStore>,
+    /// The HTML report being collected (`--html`).
+    pub report: Option<report::Report>,
+    /// The last result's header and cells, for `\chart`.
+    pub last_result: Option<(Vec<String>, Vec<Vec<String>>)>,
+    /// Title and chart annotations of the statement being run.
+    annotations: PendingAnnotations,
     /// Status lines ("OK", rows written) on stderr, for people rather than scripts.
     pub interactive: bool,
     /// Keep going after a failed statement, reporting it.
@@ -256,6 +271,9 @@ impl Shell {
             sink: Sink::stdout(),
             timing: false,
             models,
+            report: None,
+            last_result: None,
+            annotations: PendingAnnotations::default(),
             interactive: false,
             continue_on_error: false,
             failures: 0,
@@ -308,7 +326,10 @@ impl Shell {
             ChunkKind::Meta => crate::meta::run(self, &chunk.text, origin).await,
             ChunkKind::Sql => {
                 let sql = params::substitute(&chunk.text, &self.params)?;
+                let found = report::annotation::annotations(&sql).map_err(ShellError::Message)?;
                 for statement in parser::parse(&sql, &self.dialect())? {
+                    self.annotations =
+                        PendingAnnotations { title: found.title.clone(), chart: found.chart.clone(), sql: sql.clone() };
                     let started = Instant::now();
                     self.run_statement(statement).await?;
                     if self.timing {
@@ -366,12 +387,33 @@ impl Shell {
             }
             return Ok(());
         }
+        let schema = physical.schema();
+        // A chart that names a missing column fails before the query runs.
+        let annotations = std::mem::take(&mut self.annotations);
+        if let Some(chart) = &annotations.chart {
+            chart.check(&schema).map_err(DataFusionError::Plan)?;
+        }
         let show_progress = self.sink.is_terminal() && std::io::stderr().is_terminal();
         let progress = show_progress.then(|| Progress::start(physical.clone()));
         let mut settings = self.output.clone();
         settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
-        let schema = physical.schema();
-        let stream = execute_stream(physical, task)?;
+        let keep = self.report.is_some() || self.interactive;
+        let stream = if keep {
+            // The report and \chart need the rows again: collect them, then print.
+            let batches = collect(physical, task).await?;
+            let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            let rows = output::cells(&batches)?;
+            if let Some(report) = &mut self.report {
+                report.add(annotations.title, &annotations.sql, header.clone(), rows.clone(), annotations.chart);
+            }
+            self.last_result = Some((header, rows));
+            Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema.clone(),
+                futures::stream::iter(batches.into_iter().map(Ok)),
+            ))
+        } else {
+            execute_stream(physical, task)?
+        };
         let mut out = ClearsProgress { inner: self.sink.writer(), progress: progress.as_ref() };
         output::write_stream(&mut out, schema, stream, &settings).await?;
         Ok(())
@@ -398,6 +440,11 @@ impl Shell {
             outputs.push(StatementOutput { schema, batches, returns_rows });
         }
         Ok(outputs)
+    }
+
+    /// Writes text (a terminal chart) to the current output.
+    pub fn write_text(&mut self, text: &str) -> std::io::Result<()> {
+        self.sink.writer().write_all(text.as_bytes())
     }
 
     /// Prints a result that the shell made itself (`\d`, `\functions`) in the current format.
@@ -453,7 +500,7 @@ pub fn read_script(path: &Path) -> std::result::Result<String, String> {
     })
 }
 
-fn terminal_width() -> Option<u16> {
+pub fn terminal_width() -> Option<u16> {
     console::Term::stdout().size_checked().map(|(_, columns)| columns)
 }
 

@@ -5,5 +5,6 @@ mod cluster_parity;
 mod docs;
 mod models;
 mod parity;
+mod report;
 mod slt;
 mod support;

@@ -1,0 +1,29 @@
+-- 3. RFM table, segment distribution and revenue share per segment.
+
+\i _setup.sql
+
+-- RFM segments: customers, revenue and revenue share
+-- @chart bar x=segment y=revenue format=currency title="Revenue by RFM segment"
+SELECT segment,
+       count(*) AS customers,
+       sum(monetary) AS revenue,
+       round(sum(monetary) / (SELECT sum(monetary) FROM customer_rfm), 4) AS revenue_share,
+       round(avg(recency_days), 1) AS avg_recency_days,
+       round(avg(frequency), 2) AS avg_orders
+FROM customer_rfm
+GROUP BY segment
+ORDER BY revenue DESC;
+
+-- R × F grid: customers (colour) and revenue per cell
+-- @chart heatmap x=f_score y=r_score value=customers label=cell title="R × F grid: customers · revenue per cell"
+SELECT r_score, f_score, count(*) AS customers, sum(monetary) AS revenue,
+       concat(CAST(count(*) AS VARCHAR), ' · $', CAST(round(sum(monetary) / 1000, 1) AS VARCHAR), 'k') AS cell
+FROM customer_rfm
+GROUP BY r_score, f_score
+ORDER BY r_score DESC, f_score;
+
+-- The top customers by revenue
+SELECT customer_id, recency_days, frequency, monetary, rfm_score, segment
+FROM customer_rfm
+ORDER BY monetary DESC, customer_id
+LIMIT 20;

@@ -1,0 +1,41 @@
+-- 6. Exports of every result as Parquet and CSV into out_dir, and a one-page summary.
+
+\i _setup.sql
+
+CREATE OR REPLACE VIEW customer_clusters AS
+SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
+FROM customer_rfm;
+
+COPY (SELECT * FROM customer_clusters ORDER BY customer_id) TO '${out_dir}/customers.parquet' STORED AS PARQUET;
+COPY (SELECT * FROM customer_clusters ORDER BY customer_id) TO '${out_dir}/customers.csv' STORED AS CSV;
+COPY (SELECT * FROM cohort_retention(${orders}, customer_id, order_ts, 'month') ORDER BY cohort, period)
+  TO '${out_dir}/retention_monthly.parquet' STORED AS PARQUET;
+COPY (SELECT * FROM cohort_retention(${orders}, customer_id, order_ts, 'month') ORDER BY cohort, period)
+  TO '${out_dir}/retention_monthly.csv' STORED AS CSV;
+COPY (SELECT * FROM cohort_revenue(${orders}, customer_id, order_ts, amount, 'month') ORDER BY cohort, period)
+  TO '${out_dir}/revenue_cohorts.parquet' STORED AS PARQUET;
+COPY (SELECT * FROM cohort_revenue(${orders}, customer_id, order_ts, amount, 'month') ORDER BY cohort, period)
+  TO '${out_dir}/revenue_cohorts.csv' STORED AS CSV;
+COPY (SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM customer_rfm GROUP BY segment ORDER BY segment)
+  TO '${out_dir}/segments.parquet' STORED AS PARQUET;
+COPY (SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM customer_rfm GROUP BY segment ORDER BY segment)
+  TO '${out_dir}/segments.csv' STORED AS CSV;
+COPY (SELECT * FROM model_centroids('customer_segments') ORDER BY cluster_id) TO '${out_dir}/clusters.parquet' STORED AS PARQUET;
+COPY (SELECT * FROM model_centroids('customer_segments') ORDER BY cluster_id) TO '${out_dir}/clusters.csv' STORED AS CSV;
+
+-- One-page summary
+SELECT metric, value FROM (
+  SELECT 1 AS n, 'customers with orders' AS metric, CAST(count(*) AS VARCHAR) AS value FROM customer_rfm
+  UNION ALL SELECT 2, 'revenue', CAST(sum(monetary) AS VARCHAR) FROM customer_rfm
+  UNION ALL SELECT 3, 'repeat customers', CAST(round(CAST(count(*) FILTER (WHERE frequency > 1) AS DOUBLE) / count(*), 4) AS VARCHAR)
+            FROM customer_rfm
+  UNION ALL SELECT 4, 'month-1 retention (all cohorts)', CAST(round(CAST(sum(active_users) AS DOUBLE) / sum(cohort_size), 4) AS VARCHAR)
+            FROM cohort_retention(${orders}, customer_id, order_ts, 'month') WHERE period = 1 AND retention IS NOT NULL
+  UNION ALL SELECT 5, 'churned (no order in ${churn_days} days)',
+            CAST(round(CAST(count(*) FILTER (WHERE recency_days > ${churn_days}) AS DOUBLE) / count(*), 4) AS VARCHAR) FROM customer_rfm
+  UNION ALL SELECT 6, 'top RFM segment by revenue', segment
+            FROM (SELECT segment, sum(monetary) AS revenue FROM customer_rfm GROUP BY segment ORDER BY revenue DESC, segment LIMIT 1)
+  UNION ALL SELECT 7, 'clusters (k)', '${k}'
+  UNION ALL SELECT 8, 'exports', '${out_dir}/'
+)
+ORDER BY n;

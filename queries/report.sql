@@ -1,0 +1,13 @@
+-- The weekly segmentation report: every script in order, with charts for --html.
+--
+--   segsql -f queries/report.sql --html report.html
+--   segsql -f queries/report.sql --data lake --param orders=orders --param as_of=2026-01-01 --param out_dir=out
+--
+-- Parameters: orders, customers, events, spend (tables), as_of, churn_days, k, out_dir.
+
+\i 01_data_quality.sql
+\i 02_cohorts.sql
+\i 03_rfm.sql
+\i 04_clustering.sql
+\i 05_kpis.sql
+\i 06_exports.sql

@@ -1,0 +1,208 @@
+//! Chart annotations: a comment line before a statement such as
+//! `-- @chart heatmap x=period y=cohort value=retention format=percent title="Monthly retention"`.
+
+use datafusion::arrow::datatypes::Schema;
+
+/// The kinds of chart segsql draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKind {
+    /// Cells coloured by `value` on an `x` by `y` grid (optional `label` printed in cells).
+    Heatmap,
+    /// Horizontal bars: `x` categories, `y` lengths.
+    Bar,
+    /// Lines: `x` along the axis, `y` up, one line per `series` value.
+    Line,
+}
+
+/// How numbers read on a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberFormat {
+    Number,
+    /// 0.25 → 25.0%
+    Percent,
+    /// 1234.5 → $1,234.50
+    Currency,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartSpec {
+    pub kind: ChartKind,
+    pub x: String,
+    pub y: String,
+    pub value: Option<String>,
+    pub label: Option<String>,
+    pub series: Option<String>,
+    pub format: NumberFormat,
+    pub title: Option<String>,
+}
+
+const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL, @chart bar x=COL y=COL, or @chart line x=COL y=COL [series=COL], \
+                     with optional format=number|percent|currency and title=\"...\"";
+
+impl ChartSpec {
+    /// Parses the text after `@chart`, as in the annotation or in `\chart`.
+    pub fn parse(text: &str) -> Result<ChartSpec, String> {
+        let words = split_words(text)?;
+        let Some((kind, options)) = words.split_first() else {
+            return Err(format!("@chart: missing the chart type; {USAGE}"));
+        };
+        let kind = match kind.to_ascii_lowercase().as_str() {
+            "heatmap" => ChartKind::Heatmap,
+            "bar" => ChartKind::Bar,
+            "line" => ChartKind::Line,
+            other => return Err(format!("@chart: unknown chart type '{other}'; {USAGE}")),
+        };
+        let mut spec = ChartSpec {
+            kind,
+            x: String::new(),
+            y: String::new(),
+            value: None,
+            label: None,
+            series: None,
+            format: NumberFormat::Number,
+            title: None,
+        };
+        for option in options {
+            let Some((key, value)) = option.split_once('=') else {
+                return Err(format!("@chart: expected key=value, got '{option}'; {USAGE}"));
+            };
+            let value = value.to_string();
+            match key {
+                "x" => spec.x = value,
+                "y" => spec.y = value,
+                "value" => spec.value = Some(value),
+                "label" => spec.label = Some(value),
+                "series" => spec.series = Some(value),
+                "title" => spec.title = Some(value),
+                "format" => {
+                    spec.format = match value.as_str() {
+                        "number" => NumberFormat::Number,
+                        "percent" | "pct" => NumberFormat::Percent,
+                        "currency" | "money" => NumberFormat::Currency,
+                        other => {
+                            return Err(format!("@chart: unknown format '{other}'; use number, percent or currency"));
+                        }
+                    }
+                }
+                other => return Err(format!("@chart: unknown option '{other}'; {USAGE}")),
+            }
+        }
+        if spec.x.is_empty() || spec.y.is_empty() || (kind == ChartKind::Heatmap && spec.value.is_none()) {
+            return Err(format!("@chart {}: missing columns; {USAGE}", kind_name(kind)));
+        }
+        Ok(spec)
+    }
+
+    /// The columns the chart reads.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut columns = vec![self.x.as_str(), self.y.as_str()];
+        columns.extend(self.value.as_deref());
+        columns.extend(self.label.as_deref());
+        columns.extend(self.series.as_deref());
+        columns
+    }
+
+    /// Every column the chart names must be in the result.
+    pub fn check(&self, schema: &Schema) -> Result<(), String> {
+        for column in self.columns() {
+            if schema.field_with_name(column).is_err() {
+                let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                return Err(format!(
+                    "@chart {}: column '{column}' is not in the result; its columns are {}",
+                    kind_name(self.kind),
+                    available.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn kind_name(kind: ChartKind) -> &'static str {
+    match kind {
+        ChartKind::Heatmap => "heatmap",
+        ChartKind::Bar => "bar",
+        ChartKind::Line => "line",
+    }
+}
+
+/// Words separated by spaces; `key="a b"` keeps its quoted spaces.
+fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return Err("@chart: a quote is not closed".to_string());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+/// What the comments before a statement say: its title (the first plain comment line)
+/// and its chart, if an `@chart` line asks for one.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Annotations {
+    pub title: Option<String>,
+    pub chart: Option<ChartSpec>,
+}
+
+/// Reads the comment lines that precede the first SQL token of a chunk.
+pub fn annotations(chunk: &str) -> Result<Annotations, String> {
+    let mut found = Annotations::default();
+    for line in chunk.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else { break };
+        let comment = comment.trim();
+        if let Some(chart) = comment.strip_prefix("@chart") {
+            found.chart = Some(ChartSpec::parse(chart)?);
+        } else if found.title.is_none() && !comment.is_empty() {
+            found.title = Some(comment.to_string());
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_title_and_chart() {
+        let chunk = "-- 2. Monthly retention\n-- @chart heatmap x=period y=cohort value=retention format=percent title=\"Monthly retention\"\nSELECT 1";
+        let found = annotations(chunk).unwrap();
+        assert_eq!(found.title.as_deref(), Some("2. Monthly retention"));
+        let chart = found.chart.unwrap();
+        assert_eq!(chart.kind, ChartKind::Heatmap);
+        assert_eq!(chart.value.as_deref(), Some("retention"));
+        assert_eq!(chart.format, NumberFormat::Percent);
+        assert_eq!(chart.title.as_deref(), Some("Monthly retention"));
+    }
+
+    #[test]
+    fn comments_after_the_statement_starts_are_not_annotations() {
+        assert_eq!(annotations("SELECT 1 -- @chart bar x=a y=b").unwrap(), Annotations::default());
+    }
+
+    #[test]
+    fn bad_annotations_say_what_to_write() {
+        assert!(ChartSpec::parse("pie x=a y=b").unwrap_err().contains("unknown chart type 'pie'"));
+        assert!(ChartSpec::parse("heatmap x=a y=b").unwrap_err().contains("missing columns"));
+        assert!(ChartSpec::parse("bar x=a y=b format=euro").unwrap_err().contains("unknown format 'euro'"));
+    }
+}

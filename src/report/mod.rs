@@ -1,0 +1,178 @@
+//! The HTML report (`--html FILE`): every result of a script as a table, with a chart where
+//! an `@chart` annotation asks for one, in one self-contained file.
+
+pub mod annotation;
+pub mod svg;
+pub mod terminal;
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use self::annotation::ChartSpec;
+use self::svg::{Table, escape};
+
+/// Rows of each result shown in the report's tables; charts use every row.
+const TABLE_ROWS: usize = 100;
+
+/// One statement's result.
+#[derive(Debug)]
+struct Section {
+    title: String,
+    sql: String,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    chart: Option<ChartSpec>,
+}
+
+/// The results collected so far, and where they go.
+#[derive(Debug)]
+pub struct Report {
+    path: PathBuf,
+    sections: Vec<Section>,
+}
+
+impl Report {
+    /// Checks that `path` can be written before any query runs.
+    pub fn create(path: &Path) -> Result<Report, String> {
+        std::fs::write(path, "").map_err(|e| format!("--html: cannot write {}: {e}", path.display()))?;
+        Ok(Report { path: path.to_path_buf(), sections: Vec::new() })
+    }
+
+    pub fn add(
+        &mut self,
+        title: Option<String>,
+        sql: &str,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        chart: Option<ChartSpec>,
+    ) {
+        let title = title.unwrap_or_else(|| format!("Result {}", self.sections.len() + 1));
+        self.sections.push(Section { title, sql: statement_text(sql), header, rows, chart });
+    }
+
+    /// Writes the file (called at the end of the run, also after a failure).
+    pub fn write(&self) -> Result<(), String> {
+        std::fs::write(&self.path, self.html())
+            .map_err(|e| format!("--html: cannot write {}: {e}", self.path.display()))
+    }
+
+    pub fn html(&self) -> String {
+        let mut out = String::from(HEAD);
+        let charts = self.sections.iter().filter(|s| s.chart.is_some()).count();
+        let _ = write!(
+            out,
+            "<body data-charts=\"{charts}\"><header><h1>Segmentation report</h1><p>{} results, {charts} charts. Made by segsql {}.</p></header><nav><ol>",
+            self.sections.len(),
+            env!("CARGO_PKG_VERSION")
+        );
+        for (i, section) in self.sections.iter().enumerate() {
+            let _ = write!(out, "<li><a href=\"#s{i}\">{}</a></li>", escape(&section.title));
+        }
+        out.push_str("</ol></nav><main>");
+        for (i, section) in self.sections.iter().enumerate() {
+            let _ = write!(out, "<section id=\"s{i}\"><h2>{}</h2>", escape(&section.title));
+            if let Some(spec) = &section.chart {
+                let table = Table { header: &section.header, rows: &section.rows };
+                let _ = write!(out, "<figure>{}</figure>", svg::chart(spec, &table));
+            }
+            out.push_str(&table_html(&section.header, &section.rows));
+            let _ =
+                write!(out, "<details><summary>SQL</summary><pre>{}</pre></details></section>", escape(&section.sql));
+        }
+        out.push_str("</main>");
+        out.push_str(VISIBILITY_CHECK);
+        out.push_str("</body></html>\n");
+        out
+    }
+}
+
+/// The statement without the comments before it (they became the title and chart).
+fn statement_text(sql: &str) -> String {
+    let lines: Vec<&str> =
+        sql.lines().skip_while(|l| l.trim().is_empty() || l.trim_start().starts_with("--")).collect();
+    lines.join("\n").trim().to_string()
+}
+
+fn table_html(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<div class=\"table\"><table><thead><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows.iter().take(TABLE_ROWS) {
+        out.push_str("<tr>");
+        for cell in row {
+            let numeric = cell.parse::<f64>().is_ok();
+            let _ = write!(out, "<td{}>{}</td>", if numeric { " class=\"n\"" } else { "" }, escape(cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    let shown = rows.len().min(TABLE_ROWS);
+    let _ = write!(
+        out,
+        "<p class=\"rows\">{} row{}{}</p>",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if shown < rows.len() { format!(" (first {shown} shown)") } else { String::new() }
+    );
+    out
+}
+
+const HEAD: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Segmentation report</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}
+header{background:#0b3d6e;color:#fff;padding:18px 32px}header h1{margin:0;font-size:24px}header p{margin:4px 0 0;opacity:.85}
+nav{padding:8px 32px;background:#fff;border-bottom:1px solid #e1e4e8;font-size:13px}nav ol{columns:3;margin:0}
+main{padding:8px 32px 40px}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:18px 0;padding:12px 20px}
+h2{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
+.table{max-height:360px;overflow:auto;border:1px solid #eaecef}table{border-collapse:collapse;font-size:12px}
+th{position:sticky;top:0;background:#f1f3f5;text-align:left}th,td{padding:3px 8px;border-bottom:1px solid #eaecef;white-space:nowrap}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.rows{font-size:12px;color:#586069;margin:4px 0}
+pre{font-size:12px;background:#f6f8fa;padding:8px;overflow-x:auto}
+svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222;font-weight:600}
+svg .cell{font-size:11px}svg .small{font-size:9px}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
+</style></head>
+"#;
+
+/// Marks the page with how many charts are laid out with a visible size, so a headless
+/// browser test can check the charts really render. Inline: nothing is fetched.
+const VISIBILITY_CHECK: &str = r#"<script>
+document.body.setAttribute("data-visible-charts", Array.from(document.querySelectorAll("svg.chart")).filter(function (c) {
+  var r = c.getBoundingClientRect(); var s = getComputedStyle(c);
+  return r.width > 50 && r.height > 50 && s.visibility !== "hidden" && s.display !== "none" && c.querySelectorAll("rect,polyline,text").length > 2;
+}).length);
+</script>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_has_tables_charts_and_no_network() {
+        let dir = std::env::temp_dir().join(format!("segsql-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut report = Report::create(&dir.join("r.html")).unwrap();
+        let chart = ChartSpec::parse("bar x=segment y=revenue format=currency").ok();
+        report.add(
+            Some("Revenue".into()),
+            "-- Revenue\nSELECT 1",
+            vec!["segment".into(), "revenue".into()],
+            vec![vec!["a".into(), "10.5".into()]],
+            chart,
+        );
+        let html = report.html();
+        assert!(html.contains("<svg class=\"chart\" data-kind=\"bar\""));
+        assert!(html.contains("$10.50"));
+        assert!(html.contains("<pre>SELECT 1</pre>"));
+        assert!(!html.contains("http://") || !html.contains("src=\"http"), "nothing is loaded from a network");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn an_unwritable_path_fails_at_once() {
+        assert!(Report::create(Path::new("/nonexistent-dir/x.html")).unwrap_err().contains("--html: cannot write"));
+    }
+}

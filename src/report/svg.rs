@@ -1,0 +1,433 @@
+//! Charts as inline SVG, drawn by segsql itself: no scripts, no fonts or files from a
+//! network, so a report opens offline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::annotation::{ChartKind, ChartSpec, NumberFormat, kind_name};
+
+/// A result as the chart sees it: the header and every cell as text.
+pub struct Table<'a> {
+    pub header: &'a [String],
+    pub rows: &'a [Vec<String>],
+}
+
+impl Table<'_> {
+    fn column(&self, name: &str) -> usize {
+        self.header.iter().position(|h| h == name).unwrap_or(0)
+    }
+}
+
+fn number(cell: &str) -> Option<f64> {
+    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `1234567.8` → `1,234,568`; keeps two decimals below 100.
+pub fn format_number(value: f64, format: NumberFormat) -> String {
+    match format {
+        NumberFormat::Percent => format!("{:.1}%", value * 100.0),
+        NumberFormat::Currency => {
+            let decimals = if value.abs() < 1000.0 && value.fract() != 0.0 { 2 } else { 0 };
+            let text = grouped(value.abs(), decimals);
+            if value < 0.0 { format!("-${text}") } else { format!("${text}") }
+        }
+        NumberFormat::Number => {
+            let decimals = if value.fract() == 0.0 || value.abs() >= 100.0 { 0 } else { 2 };
+            let text = grouped(value.abs(), decimals);
+            if value < 0.0 { format!("-{text}") } else { text }
+        }
+    }
+}
+
+fn grouped(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
+}
+
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Round tick values covering `low..high`.
+fn ticks(low: f64, high: f64) -> Vec<f64> {
+    if !(high > low) {
+        return vec![low];
+    }
+    let raw = (high - low) / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(raw);
+    let first = (low / step).floor();
+    // Steps from below `low` to the first tick at or above `high`, so the axis covers both.
+    let mut out = Vec::new();
+    let mut i = 0.0;
+    loop {
+        let t = (first + i) * step;
+        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        if t >= high - step * 1e-9 {
+            break;
+        }
+        i += 1.0;
+    }
+    out
+}
+
+/// Blue sequential scale: light for low values, dark for high.
+fn colour(fraction: f64) -> (String, bool) {
+    let f = fraction.clamp(0.0, 1.0);
+    let (low, high) = ((239.0, 246.0, 255.0), (8.0, 48.0, 107.0));
+    let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
+    (format!("#{:02x}{:02x}{:02x}", mix(low.0, high.0), mix(low.1, high.1), mix(low.2, high.2)), f > 0.55)
+}
+
+const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+
+/// The chart for `table`, or a "no rows" panel for an empty result.
+pub fn chart(spec: &ChartSpec, table: &Table) -> String {
+    let title =
+        spec.title.clone().unwrap_or_else(|| format!("{} by {}", spec.value.as_ref().unwrap_or(&spec.y), spec.x));
+    if table.rows.is_empty() {
+        return format!(
+            "<svg class=\"chart\" data-kind=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"480\" height=\"120\" role=\"img\" aria-label=\"{t}\">\
+             <text x=\"10\" y=\"24\" class=\"title\">{t}</text><text x=\"240\" y=\"75\" text-anchor=\"middle\" class=\"empty\">no rows</text></svg>",
+            kind_name(spec.kind),
+            t = escape(&title)
+        );
+    }
+    match spec.kind {
+        ChartKind::Heatmap => heatmap(spec, table, &title),
+        ChartKind::Bar => bar(spec, table, &title),
+        ChartKind::Line => line(spec, table, &title),
+    }
+}
+
+fn categories(table: &Table, column: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for row in table.rows {
+        if !seen.contains(&row[column]) {
+            seen.push(row[column].clone());
+        }
+    }
+    seen
+}
+
+fn heatmap(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (xc, yc) = (table.column(&spec.x), table.column(&spec.y));
+    let vc = table.column(spec.value.as_deref().unwrap_or_default());
+    let lc = spec.label.as_deref().map(|l| table.column(l));
+    let xs = categories(table, xc);
+    let ys = categories(table, yc);
+    let mut cells: BTreeMap<(usize, usize), (Option<f64>, Option<String>)> = BTreeMap::new();
+    for row in table.rows {
+        let x = xs.iter().position(|v| *v == row[xc]).unwrap_or(0);
+        let y = ys.iter().position(|v| *v == row[yc]).unwrap_or(0);
+        cells.insert((x, y), (number(&row[vc]), lc.map(|l| row[l].clone())));
+    }
+    let values: Vec<f64> = cells.values().filter_map(|c| c.0).collect();
+    let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let cell_w = (720.0 / xs.len() as f64).clamp(34.0, 72.0);
+    let cell_h = if ys.len() > 30 { 16.0 } else { 24.0 };
+    let (left, top) = (120.0, 48.0);
+    let width = left + cell_w * xs.len() as f64 + 110.0;
+    let height = top + cell_h * ys.len() as f64 + 56.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        t = escape(title)
+    );
+    for (i, x) in xs.iter().enumerate() {
+        let cx = left + cell_w * (i as f64 + 0.5);
+        let _ = write!(
+            svg,
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            top - 6.0,
+            escape(x)
+        );
+    }
+    for (j, y) in ys.iter().enumerate() {
+        let cy = top + cell_h * (j as f64 + 0.5) + 4.0;
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{cy:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+            left - 6.0,
+            escape(y)
+        );
+    }
+    let font = if cell_w < 44.0 { "small" } else { "cell" };
+    for ((x, y), (value, label)) in &cells {
+        let (px, py) = (left + cell_w * *x as f64, top + cell_h * *y as f64);
+        let Some(v) = value else {
+            let _ = write!(
+                svg,
+                "<rect x=\"{px:.1}\" y=\"{py:.1}\" width=\"{cell_w:.1}\" height=\"{cell_h:.1}\" fill=\"#f2f2f2\"/>"
+            );
+            continue;
+        };
+        let fraction = if high > low { (v - low) / (high - low) } else { 0.5 };
+        let (fill, dark) = colour(fraction);
+        let text = match label {
+            Some(l) => l.clone(),
+            None => format_number(*v, spec.format),
+        };
+        let _ = write!(
+            svg,
+            "<rect x=\"{px:.1}\" y=\"{py:.1}\" width=\"{cell_w:.1}\" height=\"{cell_h:.1}\" fill=\"{fill}\"><title>{} {} / {} {}: {}</title></rect>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"{font}\" fill=\"{}\">{}</text>",
+            escape(&spec.y),
+            escape(&ys[*y]),
+            escape(&spec.x),
+            escape(&xs[*x]),
+            escape(&format_number(*v, spec.format)),
+            px + cell_w / 2.0,
+            py + cell_h / 2.0 + 4.0,
+            if dark { "#ffffff" } else { "#111111" },
+            escape(&text)
+        );
+    }
+    // Axis titles and the colour legend.
+    let grid_bottom = top + cell_h * ys.len() as f64;
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
+         <text x=\"14\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">{}</text>",
+        left + cell_w * xs.len() as f64 / 2.0,
+        grid_bottom + 22.0,
+        escape(&spec.x),
+        top + (grid_bottom - top) / 2.0,
+        top + (grid_bottom - top) / 2.0,
+        escape(&spec.y)
+    );
+    let legend_x = left + cell_w * xs.len() as f64 + 24.0;
+    let id = format!("g{}", title.len() + xs.len() * 31 + ys.len());
+    let _ = write!(
+        svg,
+        "<defs><linearGradient id=\"{id}\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\"><stop offset=\"0\" stop-color=\"{}\"/><stop offset=\"1\" stop-color=\"{}\"/></linearGradient></defs>\
+         <g class=\"legend\"><text x=\"{legend_x:.1}\" y=\"{:.1}\" class=\"axis\">{}</text>\
+         <rect x=\"{legend_x:.1}\" y=\"{top:.1}\" width=\"14\" height=\"120\" fill=\"url(#{id})\" stroke=\"#999\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text></g></svg>",
+        colour(0.0).0,
+        colour(1.0).0,
+        top - 6.0,
+        escape(spec.value.as_deref().unwrap_or_default()),
+        legend_x + 18.0,
+        top + 10.0,
+        escape(&format_number(high, spec.format)),
+        legend_x + 18.0,
+        top + 120.0,
+        escape(&format_number(low, spec.format)),
+    );
+    svg
+}
+
+fn bar(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (xc, yc) = (table.column(&spec.x), table.column(&spec.y));
+    let bars: Vec<(String, f64)> = table.rows.iter().map(|r| (r[xc].clone(), number(&r[yc]).unwrap_or(0.0))).collect();
+    let low = bars.iter().map(|b| b.1).fold(0.0, f64::min);
+    let high = bars.iter().map(|b| b.1).fold(0.0, f64::max);
+    let ticks = ticks(low, high);
+    let (axis_low, axis_high) = (ticks[0].min(low), ticks.last().copied().unwrap_or(high).max(high));
+    let (left, top, plot_w, bar_h) = (170.0, 40.0, 520.0, 22.0);
+    let height = top + bar_h * bars.len() as f64 + 60.0;
+    let scale = |v: f64| left + (v - axis_low) / (axis_high - axis_low).max(f64::MIN_POSITIVE) * plot_w;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"bar\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        left + plot_w + 90.0,
+        t = escape(title)
+    );
+    let bottom = top + bar_h * bars.len() as f64;
+    for t in &ticks {
+        let x = scale(*t);
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" class=\"grid\"/>\
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            bottom + 16.0,
+            escape(&format_number(*t, spec.format))
+        );
+    }
+    for (i, (label, value)) in bars.iter().enumerate() {
+        let y = top + bar_h * i as f64;
+        let (x0, x1) = (scale(0.0_f64.max(axis_low)), scale(*value));
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {}</title></rect>\
+             <text x=\"{:.1}\" y=\"{:.1}\" class=\"small\">{}</text>",
+            left - 6.0,
+            y + bar_h / 2.0 + 4.0,
+            escape(label),
+            x0.min(x1),
+            y + 3.0,
+            (x1 - x0).abs().max(1.0),
+            bar_h - 6.0,
+            PALETTE[0],
+            escape(label),
+            escape(&format_number(*value, spec.format)),
+            x0.max(x1) + 4.0,
+            y + bar_h / 2.0 + 4.0,
+            escape(&format_number(*value, spec.format))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
+         <text x=\"14\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">{}</text></svg>",
+        left + plot_w / 2.0,
+        bottom + 38.0,
+        escape(&spec.y),
+        top + (bottom - top) / 2.0,
+        top + (bottom - top) / 2.0,
+        escape(&spec.x)
+    );
+    svg
+}
+
+fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (xc, yc) = (table.column(&spec.x), table.column(&spec.y));
+    let sc = spec.series.as_deref().map(|s| table.column(s));
+    let xs = categories(table, xc);
+    let series_names = match sc {
+        Some(sc) => categories(table, sc),
+        None => vec![spec.y.clone()],
+    };
+    let points: Vec<(usize, usize, f64)> = table
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let x = xs.iter().position(|v| *v == r[xc])?;
+            let s = sc.map_or(Some(0), |sc| series_names.iter().position(|v| *v == r[sc]))?;
+            Some((s, x, number(&r[yc])?))
+        })
+        .collect();
+    let low = points.iter().map(|p| p.2).fold(0.0, f64::min);
+    let high = points.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max).max(low);
+    let ticks = ticks(low, high);
+    let (axis_low, axis_high) = (ticks[0].min(low), ticks.last().copied().unwrap_or(high).max(high));
+    let (left, top, plot_w, plot_h) = (80.0, 40.0, 560.0, 260.0);
+    let step = if xs.len() > 1 { plot_w / (xs.len() - 1) as f64 } else { 0.0 };
+    let px = |x: usize| left + step * x as f64 + if xs.len() == 1 { plot_w / 2.0 } else { 0.0 };
+    let py = |v: f64| top + plot_h - (v - axis_low) / (axis_high - axis_low).max(f64::MIN_POSITIVE) * plot_h;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"line\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        left + plot_w + 170.0,
+        top + plot_h + 60.0,
+        t = escape(title)
+    );
+    for t in &ticks {
+        let y = py(*t);
+        let _ = write!(
+            svg,
+            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+            left + plot_w,
+            left - 6.0,
+            y + 4.0,
+            escape(&format_number(*t, spec.format))
+        );
+    }
+    // Skip x labels that would overlap: a label needs about 7 px per character.
+    let widest = xs.iter().map(|x| x.chars().count()).max().unwrap_or(1) as f64 * 7.0 + 8.0;
+    let label_every = if step > 0.0 { (widest / step).ceil().max(1.0) as usize } else { 1 };
+    for (i, x) in xs.iter().enumerate().filter(|(i, _)| i % label_every == 0) {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            px(i),
+            top + plot_h + 16.0,
+            escape(x)
+        );
+    }
+    for (s, name) in series_names.iter().enumerate() {
+        let colour = PALETTE[s % PALETTE.len()];
+        let mut own: Vec<&(usize, usize, f64)> = points.iter().filter(|p| p.0 == s).collect();
+        own.sort_by_key(|p| p.1);
+        let path: Vec<String> = own.iter().map(|p| format!("{:.1},{:.1}", px(p.1), py(p.2))).collect();
+        let _ = write!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
+            path.join(" ")
+        );
+        for p in &own {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{} {}: {}</title></circle>",
+                px(p.1),
+                py(p.2),
+                escape(name),
+                escape(&xs[p.1]),
+                escape(&format_number(p.2, spec.format))
+            );
+        }
+        if series_names.len() > 1 || spec.series.is_some() {
+            let ly = top + 14.0 + 18.0 * s as f64;
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
+                left + plot_w + 16.0,
+                ly - 10.0,
+                left + plot_w + 34.0,
+                ly,
+                escape(name)
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
+         <text x=\"16\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text></svg>",
+        left + plot_w / 2.0,
+        top + plot_h + 40.0,
+        escape(&spec.x),
+        top + plot_h / 2.0,
+        top + plot_h / 2.0,
+        escape(&spec.y)
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(format_number(0.2534, NumberFormat::Percent), "25.3%");
+        assert_eq!(format_number(1234567.8, NumberFormat::Currency), "$1,234,568");
+        assert_eq!(format_number(12.5, NumberFormat::Currency), "$12.50");
+        assert_eq!(format_number(-1500.0, NumberFormat::Number), "-1,500");
+        assert_eq!(format_number(3.14159, NumberFormat::Number), "3.14");
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks(0.0, 100.0), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(ticks(0.0, 0.9), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(ticks(-5.0, 5.0), vec![-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    fn an_empty_result_says_no_rows() {
+        let spec = ChartSpec::parse("bar x=a y=b").unwrap();
+        let svg = chart(&spec, &Table { header: &["a".into(), "b".into()], rows: &[] });
+        assert!(svg.contains("no rows"));
+    }
+}

@@ -1,0 +1,126 @@
+//! `\chart`: the last result as a coloured heatmap or a bar chart in the terminal.
+
+use std::fmt::Write;
+
+use super::annotation::{ChartKind, ChartSpec};
+use super::svg::format_number;
+
+fn number(cell: &str) -> Option<f64> {
+    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// The chart as text with ANSI colours (256-colour blues for heatmaps).
+pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: usize) -> String {
+    if rows.is_empty() {
+        return "no rows\n".to_string();
+    }
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or(0);
+    let mut out = String::new();
+    if let Some(title) = &spec.title {
+        let _ = writeln!(out, "{title}");
+    }
+    match spec.kind {
+        ChartKind::Heatmap => {
+            let (xc, yc, vc) = (column(&spec.x), column(&spec.y), column(spec.value.as_deref().unwrap_or_default()));
+            let mut xs: Vec<&str> = Vec::new();
+            let mut ys: Vec<&str> = Vec::new();
+            for row in rows {
+                if !xs.contains(&row[xc].as_str()) {
+                    xs.push(&row[xc]);
+                }
+                if !ys.contains(&row[yc].as_str()) {
+                    ys.push(&row[yc]);
+                }
+            }
+            let values: Vec<f64> = rows.iter().filter_map(|r| number(&r[vc])).collect();
+            let (low, high) =
+                values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+            let cell = 7;
+            let label_w = ys.iter().map(|y| y.chars().count()).max().unwrap_or(0).max(spec.y.len()).min(14);
+            let _ = write!(out, "{:>label_w$} ", spec.y);
+            for x in &xs {
+                let _ = write!(out, "{:>cell$}", x.chars().take(cell - 1).collect::<String>());
+            }
+            out.push('\n');
+            // Blues from light (255-ish) to dark, in the xterm 256-colour cube.
+            const SHADES: [u8; 6] = [195, 153, 117, 75, 33, 19];
+            for y in &ys {
+                let _ = write!(out, "{:>label_w$} ", y.chars().take(label_w).collect::<String>());
+                for x in &xs {
+                    let value = rows.iter().find(|r| r[xc] == *x && r[yc] == *y).and_then(|r| number(&r[vc]));
+                    match value {
+                        None => {
+                            let _ = write!(out, "{:>cell$}", "");
+                        }
+                        Some(v) => {
+                            let f = if high > low { (v - low) / (high - low) } else { 0.5 };
+                            let shade = SHADES[((f * 5.0).round() as usize).min(5)];
+                            let fg = if f > 0.55 { 15 } else { 16 };
+                            let text = format_number(v, spec.format);
+                            let _ = write!(out, "\x1b[48;5;{shade}m\x1b[38;5;{fg}m{text:>cell$}\x1b[0m");
+                        }
+                    }
+                }
+                out.push('\n');
+            }
+            let _ = writeln!(
+                out,
+                "{:>label_w$} {} from {} (light) to {} (dark)",
+                "",
+                spec.value.as_deref().unwrap_or_default(),
+                format_number(low, spec.format),
+                format_number(high, spec.format)
+            );
+        }
+        ChartKind::Bar | ChartKind::Line => {
+            let (xc, yc) = (column(&spec.x), column(&spec.y));
+            let bars: Vec<(&str, f64)> = rows.iter().map(|r| (r[xc].as_str(), number(&r[yc]).unwrap_or(0.0))).collect();
+            let high = bars.iter().map(|b| b.1.abs()).fold(0.0, f64::max);
+            let label_w = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0).min(24);
+            let room = width.saturating_sub(label_w + 16).max(10);
+            for (label, value) in bars {
+                let length = if high > 0.0 { value.abs() / high * room as f64 } else { 0.0 };
+                let full = length.floor() as usize;
+                let eighths = ((length - full as f64) * 8.0).round() as usize;
+                let partial = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"][eighths.min(8)];
+                let _ = writeln!(
+                    out,
+                    "{:>label_w$} \x1b[38;5;33m{}{}\x1b[0m {}",
+                    label.chars().take(label_w).collect::<String>(),
+                    "█".repeat(full),
+                    partial,
+                    format_number(value, spec.format)
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_scale_to_the_largest() {
+        let spec = ChartSpec::parse("bar x=s y=v").unwrap();
+        let text = render(
+            &spec,
+            &["s".into(), "v".into()],
+            &[vec!["a".into(), "10".into()], vec!["b".into(), "5".into()]],
+            40,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].matches('█').count() > lines[1].matches('█').count());
+        assert!(render(&spec, &["s".into(), "v".into()], &[], 40).contains("no rows"));
+    }
+
+    #[test]
+    fn heatmap_has_a_legend() {
+        let spec = ChartSpec::parse("heatmap x=p y=c value=r format=percent").unwrap();
+        let rows =
+            vec![vec!["0".into(), "2025-01".into(), "1.0".into()], vec!["1".into(), "2025-01".into(), "0.4".into()]];
+        let text = render(&spec, &["p".into(), "c".into(), "r".into()], &rows, 80);
+        assert!(text.contains("100.0%") && text.contains("from 40.0% (light) to 100.0% (dark)"));
+    }
+}
