@@ -80,7 +80,19 @@ pub fn parse(sql: &str, dialect_name: &str) -> Result<Vec<SegStatement>> {
             break;
         }
         if expecting_delimiter {
-            return plan_err!("expected end of statement (a ;), found {}", parser.parser.peek_token());
+            let found = parser.parser.peek_token();
+            // `SELECT a, cluster FROM t` stops at `cluster`: the generic dialect allows a
+            // trailing comma before words such as CLUSTER, SORT or LIMIT.
+            if let Token::Word(word) = &found.token
+                && word.keyword != Keyword::NoKeyword
+                && word.quote_style.is_none()
+            {
+                return plan_err!(
+                    "expected end of statement (a ;), found {found}; if {found} is a column or alias, quote it: \"{}\"",
+                    word.value
+                );
+            }
+            return plan_err!("expected end of statement (a ;), found {found}");
         }
         statements.push(match parse_model_statement(&mut parser)? {
             Some(statement) => statement,
@@ -205,6 +217,13 @@ mod tests {
         assert_eq!(create.options.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["k", "standardize"]);
         assert_eq!(statements[2], SegStatement::DropModel { name: "segs".into(), if_exists: true });
         assert_eq!(statements[3], SegStatement::ShowModels);
+    }
+
+    #[test]
+    fn a_reserved_word_as_a_column_gets_a_hint() {
+        let err = parse("SELECT a, cluster FROM t", "generic").unwrap_err().to_string();
+        assert!(err.contains("quote it: \"cluster\""), "{err}");
+        assert!(parse("SELECT a, \"cluster\" FROM t", "generic").is_ok());
     }
 
     #[test]
