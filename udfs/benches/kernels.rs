@@ -1,0 +1,74 @@
+//! Micro-benchmarks of the hot kernels, beside the side-by-side suite in `benches/`:
+//!
+//!     cargo bench -p segsql-udfs --bench kernels
+//!
+//! They time the plain-Rust kernels on synthetic data, without SQL or I/O, so a change to
+//! a kernel can be measured on its own.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ndarray::Array2;
+use segsql_udfs::cluster::algo::kmeans::{Init, KMeansParams, fit};
+use segsql_udfs::cluster::algo::silhouette::silhouette_samples;
+use segsql_udfs::cohort::kernels::{RetentionMode, add_user};
+use segsql_udfs::rfm::quantile_score::quantile_scores;
+
+/// Deterministic pseudo-random values in [0, 1).
+fn noise(i: usize, salt: usize) -> f64 {
+    let x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(salt as u64 * 1442695040888963407);
+    ((x >> 11) as f64) / (1u64 << 53) as f64
+}
+
+fn points(n: usize, dims: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n, dims), |(i, d)| noise(i, d) + (i % 8) as f64)
+}
+
+fn kmeans_step(c: &mut Criterion) {
+    let data = points(200_000, 3);
+    let centres: Vec<f64> = (0..8).flat_map(|j| vec![j as f64 + 0.5; 3]).collect();
+    c.bench_function("kmeans: one Lloyd pass, 200k x 3, k = 8", |b| {
+        b.iter(|| {
+            let mut params = KMeansParams::new(8);
+            params.max_iter = 1;
+            params.init = Init::Centroids(centres.clone());
+            let checked = params.check(data.nrows(), 3).expect("valid");
+            black_box(fit(data.view(), &checked).inertia)
+        })
+    });
+}
+
+fn silhouette_block(c: &mut Criterion) {
+    let data = points(4_000, 3);
+    let labels: Vec<u32> = (0..4_000).map(|i| (i % 8) as u32).collect();
+    c.bench_function("silhouette: exact, 4k x 3, 8 clusters", |b| {
+        b.iter(|| black_box(silhouette_samples(data.view(), &labels, 8)))
+    });
+}
+
+fn quantile_scoring(c: &mut Criterion) {
+    let values: Vec<Option<i64>> = (0..1_000_000).map(|i| Some((noise(i, 7) * 1e6) as i64)).collect();
+    c.bench_function("quantile_score: 1M values, 5 bins", |b| b.iter(|| black_box(quantile_scores(&values, 5, false))));
+}
+
+fn retention_fold(c: &mut Criterion) {
+    let users: Vec<(i32, Vec<i32>)> = (0..200_000)
+        .map(|i| {
+            let cohort = (i % 24) as i32;
+            let periods = (0..(i % 9) as i32).map(|p| cohort + p * (1 + (i % 3) as i32)).collect();
+            (cohort, periods)
+        })
+        .collect();
+    c.bench_function("retention fold: 200k users", |b| {
+        b.iter(|| {
+            let mut counts = Vec::new();
+            for (cohort, periods) in &users {
+                add_user(&mut counts, *cohort, periods, RetentionMode::On);
+            }
+            black_box(counts)
+        })
+    });
+}
+
+criterion_group!(kernels, kmeans_step, silhouette_block, quantile_scoring, retention_fold);
+criterion_main!(kernels);
