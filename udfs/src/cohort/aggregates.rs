@@ -106,6 +106,24 @@ impl AggregateUDFImpl for UserPeriods {
     }
 }
 
+/// Each group's periods sorted with repeats removed, flat, with the groups' lengths.
+pub(crate) fn distinct_periods(mut buckets: Buckets<i32>) -> (Vec<usize>, Vec<i32>) {
+    let mut lengths = Vec::with_capacity(buckets.len());
+    let mut distinct = Vec::with_capacity(buckets.items.len());
+    for group in 0..buckets.len() {
+        let periods = buckets.group_mut(group);
+        periods.sort_unstable();
+        let before = distinct.len();
+        for &period in periods.iter() {
+            if distinct.len() == before || distinct.last() != Some(&period) {
+                distinct.push(period);
+            }
+        }
+        lengths.push(distinct.len() - before);
+    }
+    (lengths, distinct)
+}
+
 #[derive(Debug, Default)]
 struct UserPeriodsGroups {
     periods: GroupedItems<i32>,
@@ -130,20 +148,7 @@ impl GroupsAccumulator for UserPeriodsGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let mut buckets = self.periods.take(emit_to);
-        let mut lengths = Vec::with_capacity(buckets.len());
-        let mut distinct = Vec::with_capacity(buckets.items.len());
-        for group in 0..buckets.len() {
-            let periods = buckets.group_mut(group);
-            periods.sort_unstable();
-            let before = distinct.len();
-            for &period in periods.iter() {
-                if distinct.len() == before || distinct.last() != Some(&period) {
-                    distinct.push(period);
-                }
-            }
-            lengths.push(distinct.len() - before);
-        }
+        let (lengths, distinct) = distinct_periods(self.periods.take(emit_to));
         list_array(DataType::Int32, lengths, Arc::new(Int32Array::from(distinct)))
     }
 

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
-use crate::cohort::aggregates::{is_selected, list_array};
+use crate::cohort::aggregates::{distinct_periods, is_selected, list_array};
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
@@ -303,20 +303,7 @@ impl BtydGroups {
     /// The distinct sorted periods of the groups `emit_to` asks for, with the running
     /// figures taken out alongside.
     fn take(&mut self, emit_to: EmitTo) -> (Vec<usize>, Vec<i32>, Vec<i32>, Vec<i128>, Vec<i128>) {
-        let mut buckets = self.periods.take(emit_to);
-        let mut lengths = Vec::with_capacity(buckets.len());
-        let mut distinct = Vec::with_capacity(buckets.items.len());
-        for group in 0..buckets.len() {
-            let periods = buckets.group_mut(group);
-            periods.sort_unstable();
-            let before = distinct.len();
-            for &period in periods.iter() {
-                if distinct.len() == before || distinct.last() != Some(&period) {
-                    distinct.push(period);
-                }
-            }
-            lengths.push(distinct.len() - before);
-        }
+        let (lengths, distinct) = distinct_periods(self.periods.take(emit_to));
         (
             lengths,
             distinct,
