@@ -77,7 +77,9 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
             let spec = crate::report::annotation::ChartSpec::parse(rest)
                 .map_err(|e| message(e.replacen("@chart", "\\chart", 1)))?;
             let Some((header, rows)) = &shell.last_result else {
-                return Err(message("\\chart: run a query first; \\chart draws its result"));
+                return Err(message(
+                    "\\chart: run a query first; \\chart draws its result (results over 100,000 rows are not kept)",
+                ));
             };
             let schema = datafusion::arrow::datatypes::Schema::new(
                 header

@@ -219,6 +219,9 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     Ok((ctx, data, models))
 }
 
+/// Results up to this many rows are kept for `\\chart`; larger ones are only printed.
+const CHART_ROWS: usize = 100_000;
+
 /// What the comments before the running statement asked for.
 #[derive(Debug, Default)]
 struct PendingAnnotations {
@@ -397,9 +400,8 @@ impl Shell {
         let progress = show_progress.then(|| Progress::start(physical.clone()));
         let mut settings = self.output.clone();
         settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
-        let keep = self.report.is_some() || self.interactive;
-        let stream = if keep {
-            // The report and \chart need the rows again: collect them, then print.
+        if self.report.is_some() {
+            // The report needs every row for its charts: collect them, then print.
             let batches = collect(physical, task).await?;
             let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
             let rows = output::cells(&batches)?;
@@ -407,15 +409,40 @@ impl Shell {
                 report.add(annotations.title, &annotations.sql, header.clone(), rows.clone(), annotations.chart);
             }
             self.last_result = Some((header, rows));
-            Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            let stream = Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
                 schema.clone(),
                 futures::stream::iter(batches.into_iter().map(Ok)),
-            ))
-        } else {
-            execute_stream(physical, task)?
-        };
+            ));
+            let mut out = ClearsProgress { inner: self.sink.writer(), progress: progress.as_ref() };
+            output::write_stream(&mut out, schema, stream, &settings).await?;
+            return Ok(());
+        }
+        // In the REPL, keep a copy of small results for \chart while streaming them out.
+        let kept: Arc<parking_lot::Mutex<Option<Vec<RecordBatch>>>> =
+            Arc::new(parking_lot::Mutex::new(self.interactive.then(Vec::new)));
+        let tee = Arc::clone(&kept);
+        let inner = execute_stream(physical, task)?;
+        let stream = Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            schema.clone(),
+            futures::StreamExt::inspect(inner, move |batch| {
+                let mut kept = tee.lock();
+                if let (Some(batches), Ok(batch)) = (kept.as_mut(), batch) {
+                    batches.push(batch.clone());
+                    if batches.iter().map(RecordBatch::num_rows).sum::<usize>() > CHART_ROWS {
+                        *kept = None;
+                    }
+                }
+            }),
+        ));
         let mut out = ClearsProgress { inner: self.sink.writer(), progress: progress.as_ref() };
-        output::write_stream(&mut out, schema, stream, &settings).await?;
+        output::write_stream(&mut out, schema.clone(), stream, &settings).await?;
+        if self.interactive {
+            let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            self.last_result = match kept.lock().take() {
+                Some(batches) => Some((header, output::cells(&batches)?)),
+                None => None,
+            };
+        }
         Ok(())
     }
 

@@ -167,7 +167,7 @@ mod tests {
         assert!(html.contains("<svg class=\"chart\" data-kind=\"bar\""));
         assert!(html.contains("$10.50"));
         assert!(html.contains("<pre>SELECT 1</pre>"));
-        assert!(!html.contains("http://") || !html.contains("src=\"http"), "nothing is loaded from a network");
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing is loaded from a network");
         std::fs::remove_dir_all(dir).ok();
     }
 
