@@ -65,11 +65,9 @@ impl WindowUDFImpl for Dbscan {
 
     fn partition_evaluator(&self, args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
         let eps = number_arg("dbscan", args.input_exprs(), 1, "eps")?;
-        let min_points = count_arg("dbscan", args.input_exprs(), 2, "min_points", i64::MIN, None)?;
-        let params = DbscanParams { eps, min_points: min_points.max(0) as usize };
-        match params.check() {
-            Ok(checked) if min_points >= 1 => Ok(Box::new(DbscanEvaluator { params: checked })),
-            Ok(_) => plan_err!("dbscan: min_points must be at least 1, got {min_points}"),
+        let min_points = count_arg("dbscan", args.input_exprs(), 2, "min_points", 1, None)? as usize;
+        match (DbscanParams { eps, min_points }).check() {
+            Ok(params) => Ok(Box::new(DbscanEvaluator { params })),
             Err(message) => plan_err!("dbscan: {message}"),
         }
     }

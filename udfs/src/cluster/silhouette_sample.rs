@@ -10,7 +10,7 @@ use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Vol
 use ndarray::Array2;
 
 use super::algo::silhouette::silhouette_samples;
-use super::algo::{canonical_order, dense_labels, gather};
+use super::algo::{compare_rows, dense_labels, gather};
 use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type, features_from_array, labels_from_array};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -91,7 +91,17 @@ impl PartitionEvaluator for SilhouetteSampleEvaluator {
         // sums run in the same order whatever order the rows came in.
         let keep: Vec<usize> = (0..features.rows.len()).filter(|&i| labels.is_valid(features.rows[i])).collect();
         let kept = features.matrix.select(ndarray::Axis(0), &keep);
-        let order = canonical_order(kept.view());
+        // Ties between identical points go by label, so the order is fully determined.
+        let kept_labels: Vec<i64> = keep.iter().map(|&i| labels.value(features.rows[i])).collect();
+        let standard = kept.as_standard_layout();
+        let data = standard.as_slice().unwrap_or_default();
+        let dims = kept.ncols();
+        let mut order: Vec<u32> = (0..keep.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            compare_rows(&data[a * dims..(a + 1) * dims], &data[b * dims..(b + 1) * dims])
+                .then(kept_labels[a].cmp(&kept_labels[b]))
+        });
         let points: Array2<f64> = gather(kept.view(), &order);
         let input_rows: Vec<usize> = order.iter().map(|&i| features.rows[keep[i as usize]]).collect();
         let raw_labels: Vec<i64> = input_rows.iter().map(|&r| labels.value(r)).collect();

@@ -28,7 +28,8 @@ pub fn canonical_order(points: ArrayView2<f64>) -> Vec<u32> {
     order
 }
 
-fn compare_rows(a: &[f64], b: &[f64]) -> Ordering {
+/// Rows compared feature by feature (total order on floats).
+pub fn compare_rows(a: &[f64], b: &[f64]) -> Ordering {
     a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
 }
 
