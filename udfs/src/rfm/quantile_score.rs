@@ -3,6 +3,7 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{ArrayRef, Int32Array};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
@@ -10,7 +11,7 @@ use datafusion::logical_expr::{
     DocSection, Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
 };
 
-use crate::common::window::{SortKey, int_literal, is_sortable_numeric, sort_keys};
+use crate::common::window::{SortKeys, int_literal, is_sortable_numeric, sort_keys};
 
 pub const RFM_SECTION: DocSection = DocSection { include: true, label: "RFM", description: None };
 
@@ -43,10 +44,27 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 /// instead of binary-searching millions of sorted keys (cache misses that grew faster than
 /// the row count).
 pub fn quantile_scores<T: Ord + Copy>(values: &[Option<T>], bins: u64, descending: bool) -> Vec<Option<u64>> {
-    let mut keys: Vec<T> = values.iter().flatten().copied().collect();
-    let n = keys.len() as u64;
-    if n == 0 {
+    let Some(&filler) = values.iter().flatten().next() else {
         return vec![None; values.len()];
+    };
+    let keys: Vec<T> = values.iter().map(|v| v.unwrap_or(filler)).collect();
+    let scores = quantile_scores_where(&keys, |row| values[row].is_some(), bins, descending);
+    scores.into_iter().zip(values).map(|(score, value)| value.map(|_| score as u64)).collect()
+}
+
+/// `quantile_scores` over a flat key per row, scoring only the rows where `present` holds;
+/// the others get 0. Holds one copy of the present keys and the scores, nothing per row
+/// beyond that.
+pub fn quantile_scores_where<T: Ord + Copy>(
+    keys: &[T],
+    present: impl Fn(usize) -> bool,
+    bins: u64,
+    descending: bool,
+) -> Vec<i32> {
+    let mut sample: Vec<T> = keys.iter().enumerate().filter(|(row, _)| present(*row)).map(|(_, k)| *k).collect();
+    let n = sample.len() as u64;
+    if n == 0 {
+        return vec![0; keys.len()];
     }
     // For k = 1..bins-1, the k-th threshold rank b = ceil(k n / bins) (1 <= b <= n).
     let ranks: Vec<usize> = (1..bins).map(|k| (k * n).div_ceil(bins) as usize).collect();
@@ -56,27 +74,27 @@ pub fn quantile_scores<T: Ord + Copy>(values: &[Option<T>], bins: u64, descendin
     let mut wanted = positions.clone();
     wanted.sort_unstable();
     wanted.dedup();
-    select_many(&mut keys, 0, &wanted);
-    let thresholds: Vec<T> = positions.iter().map(|&p| keys[p]).collect();
-    values
-        .iter()
-        .map(|value| {
-            value.map(|v| {
-                // Thresholds run upwards in k (ascending) or downwards (descending), so the
-                // ones passed form a prefix.
-                let passed = if descending {
-                    thresholds.partition_point(|t| *t > v)
-                } else {
-                    thresholds.partition_point(|t| *t < v)
-                };
-                1 + passed as u64
-            })
+    select_many(&mut sample, 0, &wanted);
+    let thresholds: Vec<T> = positions.iter().map(|&p| sample[p]).collect();
+    drop(sample);
+    keys.iter()
+        .enumerate()
+        .map(|(row, &v)| {
+            if !present(row) {
+                return 0;
+            }
+            // Thresholds run upwards in k (ascending) or downwards (descending), so the
+            // ones passed form a prefix.
+            let passed = if descending {
+                thresholds.partition_point(|t| *t > v)
+            } else {
+                thresholds.partition_point(|t| *t < v)
+            };
+            1 + passed as i32
         })
         .collect()
 }
 
-/// Puts the order statistics at the sorted `positions` (relative to `offset`) in place,
-/// selecting the middle one first and recursing into each side.
 fn select_many<T: Ord + Copy>(keys: &mut [T], offset: usize, positions: &[usize]) {
     if positions.is_empty() || keys.is_empty() {
         return;
@@ -151,20 +169,26 @@ struct QuantileScoreEvaluator {
 }
 
 /// Scores one column with the shared kernel, on 64-bit keys when the values fit.
-pub fn score_array(function: &str, values: &ArrayRef, bins: u64, descending: bool) -> Result<Vec<Option<u64>>> {
-    let keys: Vec<Option<SortKey>> = sort_keys(function, values)?;
-    let narrow: Option<Vec<Option<i64>>> =
-        keys.iter().map(|k| k.map_or(Some(None), |k| i64::try_from(k.value()).ok().map(Some))).collect();
-    Ok(match narrow {
-        Some(narrow) => quantile_scores(&narrow, bins, descending),
-        None => quantile_scores(&keys, bins, descending),
-    })
+pub fn score_array(
+    function: &str,
+    values: &ArrayRef,
+    also_null: Option<&NullBuffer>,
+    bins: u64,
+    descending: bool,
+) -> Result<Int32Array> {
+    let (keys, nulls) = sort_keys(function, values)?;
+    let nulls = NullBuffer::union(nulls.as_ref(), also_null);
+    let present = |row: usize| nulls.as_ref().is_none_or(|nulls| nulls.is_valid(row));
+    let scores = match keys {
+        SortKeys::Narrow(keys) => quantile_scores_where(&keys, present, bins, descending),
+        SortKeys::Wide(keys) => quantile_scores_where(&keys, present, bins, descending),
+    };
+    Ok(Int32Array::new(scores.into(), nulls))
 }
 
 impl PartitionEvaluator for QuantileScoreEvaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
-        let scores = score_array("quantile_score", &values[0], self.bins, false)?;
-        Ok(Arc::new(scores.into_iter().map(|s| s.map(|s| s as i32)).collect::<Int32Array>()))
+        Ok(Arc::new(score_array("quantile_score", &values[0], None, self.bins, false)?))
     }
 }
 

@@ -97,7 +97,7 @@ impl TableFunctionImpl for Rfm {
     }
 }
 
-/// The plan: one aggregation per customer, then the scores as windows over all customers.
+/// The plan: one aggregation per customer, then the scores in one window over all customers.
 fn rfm_plan(
     source: &crate::common::args::SourceTable,
     args: &RfmArgs,
@@ -112,22 +112,20 @@ fn rfm_plan(
     // A customer whose amounts are all NULL has spent nothing, not an unknown amount.
     let total = coalesce(vec![sum(col("__amount")), lit(0)]);
     let monetary = if amount_is_float { cast(total, DataType::Float64) } else { total };
-    let builder = scan(source)?
-        .filter(keep)?
-        .project(vec![
-            customer.clone(),
-            timestamp_value(ts, ts_type).alias("__ts"),
-            summable_amount(&args.amount.0, &args.amount.1).alias("__amount"),
-        ])?
-        .aggregate(
-            vec![customer.clone()],
-            vec![
-                min(col("__ts")).alias("first_order"),
-                max(col("__ts")).alias("last_order"),
-                count(lit(1)).alias("frequency"),
-                monetary.alias("monetary"),
-            ],
-        )?;
+    let rows = scan(source)?.filter(keep)?.project(vec![
+        customer.clone(),
+        timestamp_value(ts, ts_type).alias("__ts"),
+        summable_amount(&args.amount.0, &args.amount.1).alias("__amount"),
+    ])?;
+    let builder = rows.aggregate(
+        vec![customer.clone()],
+        vec![
+            min(col("__ts")).alias("first_order"),
+            max(col("__ts")).alias("last_order"),
+            count(lit(1)).alias("frequency"),
+            monetary.alias("monetary"),
+        ],
+    )?;
     // Days are taken of the first and last order per customer, not of every order row.
     let out_type = timestamp_type(ts_type);
     let builder = builder.project(vec![
@@ -139,29 +137,40 @@ fn rfm_plan(
         day_number_of(col("first_order"), &out_type).alias("__first_day"),
         day_number_of(col("last_order"), &out_type).alias("__last_day"),
     ])?;
-    // The default as_of is the day after the latest order, found in the same pass.
-    let (builder, as_of) = match args.as_of_day {
-        Some(day) => (builder, lit(day as i64)),
-        None => (
-            builder.window(vec![window(max_udaf(), vec![col("__last_day")]).alias("__max_day")])?,
-            cast(col("__max_day"), DataType::Int64) + lit(1i64),
-        ),
+    // Recency is as_of minus the last day, so ranking the negated last day ranks recency,
+    // ties included, without knowing as_of. The scores and the default as_of (the day after
+    // the latest order) then come from one window: all customers are held once, not twice.
+    let scores = window(
+        RfmScore::scores_udwf(),
+        vec![-cast(col("__last_day"), DataType::Int64), col("frequency"), col("monetary"), lit(args.bins)],
+    );
+    let mut windows = vec![scores.alias("__scores")];
+    let as_of = match args.as_of_day {
+        Some(day) => lit(day as i64),
+        None => {
+            windows.push(window(max_udaf(), vec![col("__last_day")]).alias("__max_day"));
+            cast(col("__max_day"), DataType::Int64) + lit(1i64)
+        }
     };
     let recency = as_of.clone() - cast(col("__last_day"), DataType::Int64);
     let tenure = as_of - cast(col("__first_day"), DataType::Int64);
-    let builder = builder.project(vec![
-        customer.clone(),
-        col("first_order"),
-        col("last_order"),
-        recency.alias("recency_days"),
-        col("frequency"),
-        col("monetary"),
-        (cast(col("monetary"), DataType::Float64) / cast(col("frequency"), DataType::Float64)).alias("avg_order_value"),
-        tenure.alias("tenure_days"),
-    ])?;
-    let scores =
-        window(RfmScore::scores_udwf(), vec![col("recency_days"), col("frequency"), col("monetary"), lit(args.bins)]);
-    // Every per-customer column, passed through both projections that follow.
+    let score_columns = ["r_score", "f_score", "m_score"];
+    let builder = builder.window(windows)?.project(
+        [
+            customer.clone(),
+            col("first_order"),
+            col("last_order"),
+            recency.alias("recency_days"),
+            col("frequency"),
+            col("monetary"),
+            (cast(col("monetary"), DataType::Float64) / cast(col("frequency"), DataType::Float64))
+                .alias("avg_order_value"),
+            tenure.alias("tenure_days"),
+        ]
+        .into_iter()
+        .chain(score_columns.map(|s| get_field(col("__scores"), s).alias(s))),
+    )?;
+    // Every per-customer column, passed through the projection that follows.
     let passthrough = || {
         std::iter::once(customer.clone()).chain(
             ["first_order", "last_order", "recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
@@ -169,10 +178,6 @@ fn rfm_plan(
                 .map(col),
         )
     };
-    let score_columns = ["r_score", "f_score", "m_score"];
-    let builder = builder
-        .window(vec![scores.alias("__scores")])?
-        .project(passthrough().chain(score_columns.map(|s| get_field(col("__scores"), s).alias(s))))?;
     let scores: Vec<Expr> = score_columns.iter().map(|s| cast(col(*s), DataType::Utf8)).collect();
     let code = if args.bins <= 9 { concat(scores) } else { concat_ws(lit("-"), scores) };
     let segment = if args.bins == 5 {

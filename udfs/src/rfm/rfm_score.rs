@@ -2,11 +2,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Int32Array, Scalar, StringArray, StructArray, new_null_array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, Int32Array, StringArray, StructArray};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, internal_err, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
@@ -83,17 +80,20 @@ pub fn score_fields() -> Fields {
 const PARALLEL_ROWS: usize = 100_000;
 
 /// R (reversed), F and M scores of complete rows, the columns sorted in parallel.
-fn three_scores(columns: &[ArrayRef], bins: u64) -> Result<[Vec<Option<u64>>; 3]> {
-    let complete = complete_rows(columns)?;
-    let score = |index: usize| score_array("rfm_score", &complete[index], bins, index == 0);
-    if complete[0].len() < PARALLEL_ROWS {
+fn three_scores(columns: &[ArrayRef], bins: u64) -> Result<[Int32Array; 3]> {
+    // A row with any of the three NULL counts in none of the quantiles.
+    let incomplete = columns.iter().fold(None, |nulls: Option<NullBuffer>, column| {
+        NullBuffer::union(nulls.as_ref(), column.logical_nulls().as_ref())
+    });
+    let score = |index: usize| score_array("rfm_score", &columns[index], incomplete.as_ref(), bins, index == 0);
+    if columns[0].len() < PARALLEL_ROWS {
         return Ok([score(0)?, score(1)?, score(2)?]);
     }
     std::thread::scope(|scope| {
         let r = scope.spawn(|| score(0));
         let f = scope.spawn(|| score(1));
         let m = score(2)?;
-        let join = |handle: std::thread::ScopedJoinHandle<'_, Result<Vec<Option<u64>>>>| {
+        let join = |handle: std::thread::ScopedJoinHandle<'_, Result<Int32Array>>| {
             handle.join().unwrap_or_else(|_| internal_err!("rfm_score: a scoring thread panicked"))
         };
         Ok([join(r)?, join(f)?, m])
@@ -158,26 +158,6 @@ impl WindowUDFImpl for RfmScore {
 }
 
 /// The columns with every row that has a NULL in any of them set to NULL in all.
-fn complete_rows(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
-    let mut nulls: Option<NullBuffer> = None;
-    for column in columns {
-        nulls = NullBuffer::union(nulls.as_ref(), column.logical_nulls().as_ref());
-    }
-    let Some(nulls) = nulls else {
-        return Ok(columns.to_vec());
-    };
-    let mask = BooleanArray::new(nulls.into_inner(), None);
-    let blank = new_null_array(&DataType::Null, 1);
-    columns
-        .iter()
-        .map(|column| {
-            let blank = datafusion::arrow::compute::cast(&blank, column.data_type())?;
-            let blank = Scalar::new(blank);
-            Ok(zip(&mask, column, &blank)?)
-        })
-        .collect()
-}
-
 #[derive(Debug)]
 struct RfmScoreEvaluator {
     bins: u64,
@@ -188,13 +168,15 @@ impl PartitionEvaluator for RfmScoreEvaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
         let [r, f, m] = three_scores(&values[..3], self.bins)?;
         if self.output == Output::Scores {
-            let column = |scores: Vec<Option<u64>>| -> ArrayRef {
-                Arc::new(scores.into_iter().map(|s| s.map(|s| s as i32)).collect::<Int32Array>())
-            };
-            return Ok(Arc::new(StructArray::try_new(score_fields(), vec![column(r), column(f), column(m)], None)?));
+            let columns: Vec<ArrayRef> = vec![Arc::new(r), Arc::new(f), Arc::new(m)];
+            return Ok(Arc::new(StructArray::try_new(score_fields(), columns, None)?));
         }
-        let codes: StringArray =
-            r.iter().zip(&f).zip(&m).map(|((r, f), m)| Some(rfm_code((*r)?, (*f)?, (*m)?, self.bins))).collect();
+        let codes: StringArray = r
+            .iter()
+            .zip(&f)
+            .zip(&m)
+            .map(|((r, f), m)| Some(rfm_code(r? as u64, f? as u64, m? as u64, self.bins)))
+            .collect();
         Ok(Arc::new(codes))
     }
 }
