@@ -127,6 +127,34 @@ pub(crate) fn distinct_periods(mut buckets: Buckets<i32>) -> (Vec<usize>, Vec<i3
 #[derive(Debug, Default)]
 struct UserPeriodsGroups {
     periods: GroupedItems<i32>,
+    /// Each group's latest pushed period. Events mostly arrive in time order, so a user's
+    /// repeat events in one period are dropped here instead of stored: 9.6M order lines
+    /// hold 5.4M distinct (user, month) pairs.
+    last_pushed: Vec<i32>,
+}
+
+impl UserPeriodsGroups {
+    fn resize(&mut self, total_num_groups: usize) {
+        self.periods.resize(total_num_groups);
+        if self.last_pushed.len() < total_num_groups {
+            self.last_pushed.resize(total_num_groups, i32::MIN);
+        }
+    }
+
+    fn push(&mut self, group: usize, period: i32) {
+        if self.last_pushed[group] != period {
+            self.last_pushed[group] = period;
+            self.periods.push(group, period);
+        }
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Buckets<i32> {
+        match emit_to {
+            EmitTo::All => self.last_pushed = Vec::new(),
+            EmitTo::First(n) => drop(self.last_pushed.drain(..n.min(self.last_pushed.len()))),
+        }
+        self.periods.take(emit_to)
+    }
 }
 
 impl GroupsAccumulator for UserPeriodsGroups {
@@ -137,18 +165,18 @@ impl GroupsAccumulator for UserPeriodsGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.periods.resize(total_num_groups);
+        self.resize(total_num_groups);
         let input = values[0].as_primitive::<Int32Type>();
         for (row, &group) in group_indices.iter().enumerate() {
             if input.is_valid(row) && is_selected(opt_filter, row) {
-                self.periods.push(group, input.value(row));
+                self.push(group, input.value(row));
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let (lengths, distinct) = distinct_periods(self.periods.take(emit_to));
+        let (lengths, distinct) = distinct_periods(self.take(emit_to));
         list_array(DataType::Int32, lengths, Arc::new(Int32Array::from(distinct)))
     }
 
@@ -157,14 +185,14 @@ impl GroupsAccumulator for UserPeriodsGroups {
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
-        self.periods.resize(total_num_groups);
+        self.resize(total_num_groups);
         let lists = values[0].as_list::<i32>();
         let items = lists.values().as_primitive::<Int32Type>();
         let offsets = lists.value_offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             if lists.is_valid(row) {
                 for index in offsets[row] as usize..offsets[row + 1] as usize {
-                    self.periods.push(group, items.value(index));
+                    self.push(group, items.value(index));
                 }
             }
         }
@@ -183,7 +211,7 @@ impl GroupsAccumulator for UserPeriodsGroups {
     }
 
     fn size(&self) -> usize {
-        self.periods.size()
+        self.periods.size() + self.last_pushed.capacity() * size_of::<i32>()
     }
 }
 

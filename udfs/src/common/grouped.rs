@@ -96,9 +96,13 @@ impl<T: Copy> GroupedItems<T> {
                 next[group] += 1;
             }
         }
-        let items: Vec<T> = order.iter().map(|&index| self.items[index as usize]).collect();
         if taken_groups == self.num_groups {
+            // Freed before the gather: at emit time this arena is the largest thing alive.
             self.groups = Vec::new();
+        }
+        let items: Vec<T> = order.iter().map(|&index| self.items[index as usize]).collect();
+        drop(order);
+        if taken_groups == self.num_groups {
             self.items = Vec::new();
         } else {
             let mut kept = 0;

@@ -53,6 +53,33 @@ impl Grain {
     }
 }
 
+/// Period indices of many days in a row. Events arrive mostly in time order, so the last
+/// period's bounds answer nearly every day without the calendar arithmetic (a dozen
+/// divisions, 7% of a 50M-line retention run before).
+#[derive(Debug, Clone)]
+pub struct PeriodCursor {
+    grain: Grain,
+    start: i32,
+    end: i32,
+    index: i32,
+}
+
+impl PeriodCursor {
+    pub fn new(grain: Grain) -> Self {
+        // An empty range, so the first day computes its period.
+        PeriodCursor { grain, start: 0, end: 0, index: 0 }
+    }
+
+    pub fn index(&mut self, day: i32) -> i32 {
+        if day < self.start || day >= self.end {
+            self.index = self.grain.index(day);
+            self.start = self.grain.start_day(self.index);
+            self.end = self.grain.start_day(self.index.saturating_add(1));
+        }
+        self.index
+    }
+}
+
 impl fmt::Display for Grain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -149,6 +176,17 @@ mod tests {
         assert!("year".parse::<Grain>().unwrap_err().contains("use day, week, month or quarter"));
         for grain in Grain::ALL {
             assert_eq!(grain.to_string().parse::<Grain>(), Ok(grain));
+        }
+    }
+
+    #[test]
+    fn cursor_agrees_with_index_in_any_order() {
+        for grain in Grain::ALL {
+            let mut cursor = PeriodCursor::new(grain);
+            let days = (-800..800).chain((-800..800).rev()).chain((0..3000).map(|i| (i * 7919) % 2000 - 1000));
+            for day in days {
+                assert_eq!(cursor.index(day), grain.index(day), "{grain} day {day}");
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Int32Type, TimeUnit};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::ident;
 
 use super::args::SourceTable;
-use super::periods::Grain;
+use super::periods::{Grain, PeriodCursor};
 
 /// Days since 1970-01-01 (Int32) of a date, timestamp or ISO-string column: the local
 /// calendar date, in the column's own time zone for zoned timestamps.
@@ -206,7 +206,10 @@ impl ScalarUDFImpl for PeriodIndex {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let grain = grain_argument(&args.args[1])?;
         let days: ArrayRef = args.args[0].to_array(args.number_rows)?;
-        let periods: Int32Array = days.as_primitive::<Int32Type>().unary(|day| grain.index(day));
+        let days = days.as_primitive::<Int32Type>();
+        let mut cursor = PeriodCursor::new(grain);
+        let indices: Vec<i32> = days.values().iter().map(|&day| cursor.index(day)).collect();
+        let periods = Int32Array::new(indices.into(), days.nulls().cloned());
         Ok(ColumnarValue::Array(Arc::new(periods)))
     }
 }
