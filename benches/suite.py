@@ -31,8 +31,13 @@ SQL_TASKS = ["rfm", "retention", "summary"]
 CLUSTER_TASKS = ["kmeans1", "kmeans4", "silhouette20k", "silhouette1m_sampled", "dbscan100k", "hclust20k"]
 
 
+# Bump when `segsql generate` writes different files (v2: 122,880-row row groups), so an old
+# cached data set is not measured as the new one.
+DATA_VERSION = 2
+
+
 def generate(binary, customers, root):
-    data = os.path.join(root, f"customers-{customers}")
+    data = os.path.join(root, f"customers-{customers}-v{DATA_VERSION}")
     if not os.path.exists(os.path.join(data, "orders.parquet")):
         subprocess.run([binary, "generate", "--customers", str(customers), "--out", data, "--tables", "orders"], check=True)
     return data

@@ -257,6 +257,9 @@ pub struct GenerateSummary {
     pub rows: BTreeMap<String, u64>,
 }
 
+/// Rows per Parquet row group in generated files.
+const ROW_GROUP_ROWS: usize = 122_880;
+
 struct PendingFile {
     temp: PathBuf,
     path: PathBuf,
@@ -270,7 +273,12 @@ impl PendingFile {
         let temp = dir.join(format!(".{table}.parquet.tmp"));
         let file =
             File::create(&temp).map_err(|e| exec_datafusion_err!("generate: cannot create {}: {e}", temp.display()))?;
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        // DuckDB's row-group size: readers split work by row group, so the default of 1M rows
+        // left a 1M-line file to a single thread.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
         Ok(PendingFile { temp, path, writer: ArrowWriter::try_new(file, schema, Some(props))?, rows: 0 })
     }
 
