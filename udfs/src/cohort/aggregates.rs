@@ -289,6 +289,87 @@ impl AggregateUDFImpl for RetentionFold {
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(RetentionFoldAccumulator { mode: self.mode, counts: vec![] }))
     }
+
+    // Without a grouped accumulator DataFusion copies every batch's period lists apart by
+    // cohort before folding them: 0.36 s of the 50M-line retention, growing faster than the rows.
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(RetentionFoldGroups { mode: self.mode, counts: vec![] }))
+    }
+}
+
+/// Per-offset counts of each cohort (the groups are cohorts: a few hundred at most).
+#[derive(Debug)]
+struct RetentionFoldGroups {
+    mode: RetentionMode,
+    counts: Vec<Vec<i64>>,
+}
+
+impl RetentionFoldGroups {
+    fn take(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let taken = emit_to.take_needed(&mut self.counts);
+        let lengths: Vec<usize> = taken.iter().map(Vec::len).collect();
+        let values: Int64Array = taken.into_iter().flatten().collect::<Vec<_>>().into();
+        list_array(DataType::Int64, lengths, Arc::new(values))
+    }
+}
+
+impl GroupsAccumulator for RetentionFoldGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.counts.resize_with(total_num_groups, Vec::new);
+        let lists = values[0].as_list::<i32>();
+        let cohorts = values[1].as_primitive::<Int32Type>();
+        let items = lists.values().as_primitive::<Int32Type>();
+        let offsets = lists.value_offsets();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_null(row) || cohorts.is_null(row) || !is_selected(opt_filter, row) {
+                continue;
+            }
+            let periods = &items.values()[offsets[row] as usize..offsets[row + 1] as usize];
+            add_user(&mut self.counts[group], cohorts.value(row), periods, self.mode);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.take(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.take(emit_to)?])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.counts.resize_with(total_num_groups, Vec::new);
+        let lists = values[0].as_list::<i32>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_valid(row) {
+                merge_counts(&mut self.counts[group], lists.value(row).as_primitive::<Int64Type>().values());
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        let rows = values[0].len();
+        let mut each = RetentionFoldGroups { mode: self.mode, counts: vec![] };
+        let selected = (0..rows).collect::<Vec<_>>();
+        each.update_batch(values, &selected, opt_filter, rows)?;
+        Ok(vec![each.take(EmitTo::All)?])
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.counts.iter().map(|c| c.capacity() * 8 + size_of::<Vec<i64>>()).sum::<usize>()
+    }
 }
 
 #[derive(Debug)]
@@ -719,6 +800,33 @@ mod tests {
         assert!(matches!(arena, PairArena::Wide(_)));
         let merged = arena.take(EmitTo::All);
         assert_eq!(merged.totals, vec![i128::from(i64::MAX) + 15]);
+    }
+
+    #[test]
+    fn retention_fold_by_cohort_matches_its_states() {
+        // Users (cohort, periods): two in cohort 10, one in cohort 11, one NULL list.
+        let lists = periods_array(vec![vec![10, 12], vec![10], vec![11, 12], vec![]]).unwrap();
+        let lists = Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int32, true)),
+            lists.as_list::<i32>().offsets().clone(),
+            lists.as_list::<i32>().values().clone(),
+            Some(vec![true, true, true, false].into()),
+        )) as ArrayRef;
+        let cohorts: ArrayRef = Arc::new(Int32Array::from(vec![10, 10, 11, 11]));
+        let values = [lists, cohorts];
+        let mut groups = RetentionFoldGroups { mode: RetentionMode::On, counts: vec![] };
+        groups.update_batch(&values, &[0, 0, 1, 1], None, 2).unwrap();
+        let folded = groups.evaluate(EmitTo::All).unwrap();
+        let counts = |array: &ArrayRef, row: usize| {
+            array.as_list::<i32>().value(row).as_primitive::<Int64Type>().values().to_vec()
+        };
+        assert_eq!(counts(&folded, 0), vec![2, 0, 1]);
+        assert_eq!(counts(&folded, 1), vec![1, 1]);
+        // Per-row states merged by cohort give the same counts.
+        let states = groups.convert_to_state(&values, None).unwrap();
+        let mut merged = RetentionFoldGroups { mode: RetentionMode::On, counts: vec![] };
+        merged.merge_batch(&states, &[0, 0, 1, 1], 2).unwrap();
+        assert_eq!(merged.evaluate(EmitTo::All).unwrap().as_ref(), folded.as_ref());
     }
 
     #[test]
