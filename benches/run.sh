@@ -15,7 +15,8 @@ runs="${2:-3}"
 tasks="${3:-sql}"
 python="$(bash benches/peers_venv.sh)"
 cargo build --release
-data="${BENCH_DATA:-target/bench-data}/customers-$customers"
+# The -v2 suffix matches benches/suite.py DATA_VERSION: bump both when generate changes.
+data="${BENCH_DATA:-target/bench-data}/customers-$customers-v2"
 if [ ! -f "$data/orders.parquet" ]; then
     target/release/segsql generate --customers "$customers" --out "$data" --tables orders
 fi
