@@ -58,8 +58,10 @@ fn float_key(x: f64) -> i64 {
     bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
-/// One sort key per row of a numeric array, in the narrowest integer that holds them all.
-/// Rows that are NULL hold an arbitrary key; the array's nulls say which they are.
+/// One sort key per row of a numeric array, in the narrowest integer that holds them all:
+/// integers exactly, decimals by their unscaled value (one scale per column), floats by total
+/// order with -0.0 equal to 0.0. Rows that are NULL hold an arbitrary key; the array's nulls
+/// say which they are.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKeys {
     Narrow(Vec<i64>),

@@ -95,6 +95,8 @@ pub fn quantile_scores_where<T: Ord + Copy>(
         .collect()
 }
 
+/// Puts the order statistics at the sorted `positions` (relative to `offset`) in place,
+/// selecting the middle one first and recursing into each side.
 fn select_many<T: Ord + Copy>(keys: &mut [T], offset: usize, positions: &[usize]) {
     if positions.is_empty() || keys.is_empty() {
         return;
@@ -168,7 +170,8 @@ struct QuantileScoreEvaluator {
     bins: u64,
 }
 
-/// Scores one column with the shared kernel, on 64-bit keys when the values fit.
+/// Scores one column with the shared kernel, on 64-bit keys when the values fit. Rows NULL
+/// in the column or in `also_null` score NULL and do not count in the quantiles.
 pub fn score_array(
     function: &str,
     values: &ArrayRef,

@@ -157,7 +157,6 @@ impl WindowUDFImpl for RfmScore {
     }
 }
 
-/// The columns with every row that has a NULL in any of them set to NULL in all.
 #[derive(Debug)]
 struct RfmScoreEvaluator {
     bins: u64,
