@@ -43,6 +43,20 @@ def generate(binary, customers, root):
     return data
 
 
+def versions(binary, python):
+    """segsql's and rustc's versions and the peers' as installed in the venv."""
+    segsql = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    probe = (
+        "import importlib.metadata as m; "
+        "print(', '.join(f'{n} {m.version(p)}' for n, p in [('DuckDB', 'duckdb'), ('scikit-learn', 'scikit-learn'), "
+        "('lifetimes', 'lifetimes'), ('pandas', 'pandas'), ('numpy', 'numpy')]))"
+    )
+    peers = subprocess.run([python, "-c", probe], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return f"{segsql} at commit {commit or 'unknown'} ({rustc or 'rustc unknown'}); {peers}"
+
+
 def order_lines(binary, data):
     out, _, _, _ = compare.measured([binary, "--data", data, "--format", "csv", "-c", "SELECT count(*) FROM orders"])
     return int(out.strip().splitlines()[1])
@@ -182,6 +196,7 @@ def main():
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}; "
             "segsql --threads 2, DuckDB threads = 2, scikit-learn with 2 OpenMP/BLAS threads, lifetimes single-threaded."
         )
+        lines.append(f"Versions: {versions(binary, args.python)}.")
         lines.append(
             "Data: " + ", ".join(f"{size} = {counts[size]:,} order lines (`segsql generate --customers {SIZES[size]}`)" for size in sizes) + "."
         )
