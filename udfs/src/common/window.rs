@@ -80,8 +80,8 @@ impl SortKeys {
 }
 
 /// Sort keys of a numeric array and its nulls, or an error naming the type. The keys are
-/// one flat vector (8 bytes a row for almost every column): the RFM scores of 6.6M
-/// customers held three `Option<i128>` vectors at once, over a gigabyte, before.
+/// one flat vector, 8 bytes a row for almost every column, because `rfm` scores three
+/// columns of millions of customers at once and on this kind of machine memory is time.
 pub fn sort_keys(function: &str, array: &ArrayRef) -> Result<(SortKeys, Option<NullBuffer>)> {
     macro_rules! narrow {
         ($t:ty) => {
