@@ -95,7 +95,7 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
             let _ = shell.write_text(&text);
         }
         "\\models" => {
-            let batch = crate::models::show_models(&shell.models).map_err(ShellError::from)?;
+            let batch = crate::models::show_models(&shell.models()).map_err(ShellError::from)?;
             shell.print_batch(batch).await?;
         }
         "\\timing" => {

@@ -189,7 +189,7 @@ impl Sink {
 
 /// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
 /// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
-pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>, Arc<ModelStore>)> {
+pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
     let threads =
         options.threads.unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(1));
     let config = SessionConfig::new()
@@ -206,17 +206,15 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    // The clustering kernels run their own threads; give them the same budget.
-    segsql_udfs::cluster::algo::parallel::set_threads(threads);
-    let models = Arc::new(ModelStore::new(&options.models_dir));
-    segsql_udfs::register_all_with_models(&ctx, Arc::clone(&models));
+    segsql_udfs::register_all(&ctx);
+    segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());
     let catalog =
         ctx.catalog("datafusion").ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
     catalog.register_schema("public", data.clone())?;
     catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
-    Ok((ctx, data, models))
+    Ok((ctx, data))
 }
 
 /// Results up to this many rows are kept for `\\chart`; larger ones are only printed.
@@ -244,7 +242,6 @@ pub struct Shell {
     pub output: OutputSettings,
     pub sink: Sink,
     pub timing: bool,
-    pub models: Arc<ModelStore>,
     /// The HTML report being collected (`--html`).
     pub report: Option<report::Report>,
     /// The last result's header and cells, for `\chart`.
@@ -265,7 +262,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 impl Shell {
     pub fn new(options: &SessionOptions) -> Result<Shell> {
-        let (ctx, data, models) = new_context(options)?;
+        let (ctx, data) = new_context(options)?;
         Ok(Shell {
             ctx,
             data,
@@ -273,7 +270,6 @@ impl Shell {
             output: OutputSettings::default(),
             sink: Sink::stdout(),
             timing: false,
-            models,
             report: None,
             last_result: None,
             annotations: PendingAnnotations::default(),
@@ -282,6 +278,11 @@ impl Shell {
             failures: 0,
             include_depth: 0,
         })
+    }
+
+    /// The models folder the session's `segsql.models_dir` names now.
+    pub fn models(&self) -> ModelStore {
+        ModelStore::for_session(self.ctx.state().config_options())
     }
 
     /// Registers the data files of `dir`, warning on stderr about files that were skipped.
@@ -370,12 +371,12 @@ impl Shell {
                 frame.create_physical_plan().await
             }
             SegStatement::CreateModel(create) => {
-                batch_plan(models::create_model(&self.ctx, &self.models, *create).await?)
+                batch_plan(models::create_model(&self.ctx, &self.models(), *create).await?)
             }
             SegStatement::DropModel { name, if_exists } => {
-                batch_plan(models::drop_model(&self.models, &name, if_exists)?)
+                batch_plan(models::drop_model(&self.models(), &name, if_exists)?)
             }
-            SegStatement::ShowModels => batch_plan(models::show_models(&self.models)?),
+            SegStatement::ShowModels => batch_plan(models::show_models(&self.models())?),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::registry::SegFunction;
+use crate::function::SegFunction;
 
 /// The first sentence of a description: the one-line summary used in listings.
 pub fn summary(description: &str) -> &str {

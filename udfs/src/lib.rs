@@ -14,12 +14,15 @@ pub mod cluster;
 pub mod cohort;
 pub mod common;
 pub mod docs;
+pub mod function;
 pub mod model;
+pub mod options;
 pub mod registry;
 pub mod rfm;
 pub mod stats;
 
 pub use model::ModelStore;
+pub use options::{DEFAULT_MODELS_DIR, SegsqlOptions, models_dir, set_models_dir};
 pub use registry::{
-    DocumentedTableFunction, FunctionKind, SegFunction, functions, register_all, register_all_with_models,
+    DocumentedTableFunction, FunctionKind, InternalFunction, SegFunction, functions, internal_functions, register_all,
 };

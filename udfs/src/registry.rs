@@ -1,104 +1,21 @@
 //! The one list of segsql's SQL functions.
 //!
 //! Adding a function means adding its module and one line to [`functions`]; registration,
-//! the shell's `\functions` listing and the generated docs all read this list, so a
-//! function cannot be registered without its documentation being published too.
+//! the shell's `\\functions` listing and the generated docs all read this list, so a
+//! function cannot be registered without its documentation being published too. The
+//! internal building blocks of table-function plans are listed by [`internal_functions`].
 
-use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-use crate::model::ModelStore;
-use crate::{cluster, cohort, model, rfm, stats};
+pub use crate::function::{DocumentedTableFunction, FunctionKind, InternalFunction, SegFunction};
+use crate::{cluster, cohort, common, model, options, rfm, stats};
 
-/// A table function that carries its own documentation.
-///
-/// DataFusion's `TableFunctionImpl` has no documentation hook, unlike scalar, aggregate and
-/// window functions, so segsql's table functions implement this instead.
-pub trait DocumentedTableFunction: TableFunctionImpl {
-    fn name(&self) -> &str;
-    fn documentation(&self) -> &Documentation;
-}
-
-/// The kind of a SQL function, as shown by `\functions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FunctionKind {
-    Scalar,
-    Aggregate,
-    Window,
-    Table,
-    Statement,
-}
-
-impl fmt::Display for FunctionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FunctionKind::Scalar => "scalar",
-            FunctionKind::Aggregate => "aggregate",
-            FunctionKind::Window => "window",
-            FunctionKind::Table => "table",
-            FunctionKind::Statement => "statement",
-        })
-    }
-}
-
-/// One segsql function, ready to register.
-#[derive(Clone)]
-pub enum SegFunction {
-    Scalar(Arc<ScalarUDF>),
-    Aggregate(Arc<AggregateUDF>),
-    Window(Arc<WindowUDF>),
-    Table(Arc<dyn DocumentedTableFunction>),
-    /// A statement the shell runs itself (`CREATE MODEL`), listed for its documentation.
-    Statement(&'static str, &'static LazyLock<Documentation>),
-}
-
-impl SegFunction {
-    pub fn name(&self) -> &str {
-        match self {
-            SegFunction::Scalar(f) => f.name(),
-            SegFunction::Aggregate(f) => f.name(),
-            SegFunction::Window(f) => f.name(),
-            SegFunction::Table(f) => f.name(),
-            SegFunction::Statement(name, _) => name,
-        }
-    }
-
-    pub fn kind(&self) -> FunctionKind {
-        match self {
-            SegFunction::Scalar(_) => FunctionKind::Scalar,
-            SegFunction::Aggregate(_) => FunctionKind::Aggregate,
-            SegFunction::Window(_) => FunctionKind::Window,
-            SegFunction::Table(_) => FunctionKind::Table,
-            SegFunction::Statement(..) => FunctionKind::Statement,
-        }
-    }
-
-    /// `None` only for a function that forgot its docs; a test forbids that.
-    pub fn documentation(&self) -> Option<&Documentation> {
-        match self {
-            SegFunction::Scalar(f) => f.documentation(),
-            SegFunction::Aggregate(f) => f.documentation(),
-            SegFunction::Window(f) => f.documentation(),
-            SegFunction::Table(f) => Some(f.documentation()),
-            SegFunction::Statement(_, doc) => Some(doc),
-        }
-    }
-}
-
-impl fmt::Debug for SegFunction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} function {}", self.kind(), self.name())
-    }
-}
-
-/// Every segsql function, sorted by name. Functions that read other tables (a segment
-/// scheme) reach them through `session`; without one they work on their defaults only.
-/// Model functions read and write `models`.
-pub fn functions_for(session: Option<&SessionContext>, models: Arc<ModelStore>) -> Vec<SegFunction> {
+/// Every public segsql function, sorted by name. `rfm_segment` reads scheme tables through
+/// `session` while planning; without one it knows only the default scheme.
+pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
     let handle = session.map(SessionContext::state_weak_ref);
     let mut all: Vec<SegFunction> = vec![
         SegFunction::Window(rfm::quantile_score::QuantileScore::udwf()),
@@ -118,9 +35,9 @@ pub fn functions_for(session: Option<&SessionContext>, models: Arc<ModelStore>) 
         SegFunction::Aggregate(cluster::davies_bouldin::DaviesBouldin::udaf()),
         SegFunction::Aggregate(cluster::calinski_harabasz::CalinskiHarabasz::udaf()),
         SegFunction::Table(Arc::new(cluster::kmeans_elbow::KMeansElbow)),
-        SegFunction::Scalar(model::kmeans_assign::KMeansAssign::udf(Arc::clone(&models))),
-        SegFunction::Scalar(model::kmeans_distance::KMeansDistance::udf(Arc::clone(&models))),
-        SegFunction::Table(Arc::new(model::model_centroids::ModelCentroids::new(models))),
+        SegFunction::Scalar(model::kmeans_assign::KMeansAssign::udf()),
+        SegFunction::Scalar(model::kmeans_distance::KMeansDistance::udf()),
+        SegFunction::Table(Arc::new(model::model_centroids::ModelCentroids)),
         SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
         SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
         SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),
@@ -129,22 +46,98 @@ pub fn functions_for(session: Option<&SessionContext>, models: Arc<ModelStore>) 
     all
 }
 
-/// Every segsql function, for listings and docs.
+/// Every public segsql function, for listings and docs.
 pub fn functions() -> Vec<SegFunction> {
-    functions_for(None, Arc::new(ModelStore::new(DEFAULT_MODELS_DIR)))
+    functions_for(None)
 }
 
-/// Where models live unless told otherwise.
-pub const DEFAULT_MODELS_DIR: &str = "models";
+/// The internal `segsql_*` functions that table functions build their plans from, sorted
+/// by name. Each is fully defined by its name and arguments.
+pub fn internal_functions() -> Vec<InternalFunction> {
+    let internal = |function, syntax, purpose| InternalFunction { function, syntax, purpose };
+    let mut all = vec![
+        internal(
+            SegFunction::Scalar(common::plan::DayOfTimestamp::udf()),
+            "segsql_day(timestamp)",
+            "The day number of a timestamp without time zone.",
+        ),
+        internal(
+            SegFunction::Scalar(common::plan::PeriodIndex::udf()),
+            "segsql_period(day, grain)",
+            "The period index of a day number for a grain ('week', 'month', 'quarter').",
+        ),
+        internal(
+            SegFunction::Scalar(common::plan::PeriodStart::udf()),
+            "segsql_period_start(period, grain)",
+            "The first day of a period, as a DATE.",
+        ),
+        internal(
+            SegFunction::Window(rfm::rfm_score::RfmScore::scores_udwf()),
+            "segsql_rfm_scores(recency, frequency, monetary, bins)",
+            "rfm's three scores in one window, as a struct.",
+        ),
+        internal(
+            SegFunction::Scalar(rfm::rfm_segment::SegmentRules::udf()),
+            "segsql_segment_rules(r_score, f_score, rules)",
+            "rfm_segment with a scheme table's rules, read while planning, as JSON.",
+        ),
+        internal(
+            SegFunction::Aggregate(rfm::rfm_summary::BtydAggregate::udaf()),
+            "segsql_btyd(period, amount)",
+            "A customer's buy-till-you-die summary (rfm_summary).",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::aggregates::UserPeriods::udaf()),
+            "segsql_user_periods(period)",
+            "A user's sorted distinct active periods.",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::aggregates::RetentionFold::udaf()),
+            "segsql_retention_fold(periods, cohort, mode)",
+            "Users' periods folded into per-offset counts of a cohort ('on' or 'on_or_after').",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::aggregates::UserPeriodTotals::udaf()),
+            "segsql_user_period_totals(period, amount)",
+            "A user's exact (period, total) pairs.",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::aggregates::RevenueFold::udaf()),
+            "segsql_revenue_fold(pairs, cohort)",
+            "Users' pairs folded into a cohort's exact per-offset revenue.",
+        ),
+        internal(
+            SegFunction::Scalar(cohort::cells::RetentionCells::udf()),
+            "segsql_retention_cells(counts, size, cohort, latest_day, grain, cap)",
+            "A cohort's retention cells, NULL where the period is not over.",
+        ),
+        internal(
+            SegFunction::Scalar(cohort::cells::RevenueCells::udf()),
+            "segsql_revenue_cells(totals, size, cohort, latest_day, grain)",
+            "A cohort's revenue cells, NULL where the period is not over.",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::funnel::UserFunnelDepth::udaf()),
+            "segsql_funnel_depth(ts, name, steps, window)",
+            "The deepest funnel step a user reached.",
+        ),
+        internal(
+            SegFunction::Aggregate(cohort::funnel::FunnelFold::udaf()),
+            "segsql_funnel_fold(depth, steps)",
+            "Users' depths folded into the funnel's rows.",
+        ),
+    ];
+    all.sort_by(|a, b| a.function.name().cmp(b.function.name()));
+    all
+}
 
-/// Registers every segsql function into `ctx`, with models in `./models`.
+/// Registers segsql's settings (`segsql.models_dir`, default `./models`) and every segsql
+/// function, public and internal, into `ctx`. Works on any `SessionContext`: nothing is
+/// configured here that a plan would need to carry.
 pub fn register_all(ctx: &SessionContext) {
-    register_all_with_models(ctx, Arc::new(ModelStore::new(DEFAULT_MODELS_DIR)));
-}
-
-/// Registers every segsql function into `ctx`, with models in `models`.
-pub fn register_all_with_models(ctx: &SessionContext, models: Arc<ModelStore>) {
-    for function in functions_for(Some(ctx), models) {
+    options::register_options(ctx);
+    let internal = internal_functions().into_iter().map(|f| f.function);
+    for function in functions_for(Some(ctx)).into_iter().chain(internal) {
         match function {
             SegFunction::Scalar(f) => ctx.register_udf(f.as_ref().clone()),
             SegFunction::Aggregate(f) => ctx.register_udaf(f.as_ref().clone()),
@@ -180,9 +173,36 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let all = functions();
-        let mut names: Vec<&str> = all.iter().map(SegFunction::name).collect();
+        let mut names: Vec<String> = functions().iter().map(|f| f.name().to_string()).collect();
+        names.extend(internal_functions().iter().map(|f| f.function.name().to_string()));
+        let count = names.len();
+        names.sort();
         names.dedup();
-        assert_eq!(names.len(), all.len());
+        assert_eq!(names.len(), count);
+    }
+
+    #[test]
+    fn internal_functions_are_named_as_internal() {
+        for internal in internal_functions() {
+            let name = internal.function.name();
+            assert!(name.starts_with("segsql_"), "{name}");
+            assert!(internal.syntax.starts_with(name), "{name}: syntax must start with the name");
+        }
+        assert!(functions().iter().all(|f| !f.name().starts_with("segsql_")));
+    }
+
+    #[test]
+    fn register_all_works_on_a_plain_session() {
+        let ctx = SessionContext::new();
+        register_all(&ctx);
+        let state = ctx.state();
+        for internal in internal_functions() {
+            let name = internal.function.name();
+            let found = state.scalar_functions().contains_key(name)
+                || state.aggregate_functions().contains_key(name)
+                || state.window_functions().contains_key(name);
+            assert!(found, "{name} is not registered");
+        }
+        assert_eq!(options::models_dir(state.config_options()), std::path::PathBuf::from("models"));
     }
 }

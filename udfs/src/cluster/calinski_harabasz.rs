@@ -7,9 +7,9 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
-use super::algo::validity::calinski_harabasz;
 use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type};
 use super::points_accumulator::PointsAccumulator;
+use segsql_algo::cluster::validity::calinski_harabasz;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

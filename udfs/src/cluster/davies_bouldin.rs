@@ -7,9 +7,9 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
-use super::algo::validity::davies_bouldin;
 use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type};
 use super::points_accumulator::PointsAccumulator;
+use segsql_algo::cluster::validity::davies_bouldin;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

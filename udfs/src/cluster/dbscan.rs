@@ -9,8 +9,8 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
-use super::algo::dbscan::{CheckedDbscan, DbscanParams, dbscan};
 use super::features::{CLUSTER_SECTION, check_feature_type, count_arg, label_field, label_partition, number_arg};
+use segsql_algo::cluster::dbscan::{CheckedDbscan, DbscanParams, dbscan};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -88,6 +88,8 @@ struct DbscanEvaluator {
 
 impl PartitionEvaluator for DbscanEvaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
-        label_partition("dbscan", &values[0], |points| Ok(dbscan(points, &self.params)))
+        label_partition("dbscan", &values[0], |points| {
+            Ok(dbscan(points, &self.params, crate::common::kernel_threads()))
+        })
     }
 }

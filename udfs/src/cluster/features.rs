@@ -7,14 +7,13 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::DocSection;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 use ndarray::Array2;
 
-use super::algo::{canonical_order, gather};
+use segsql_algo::cluster::{canonical_order, gather};
 
-pub const CLUSTER_SECTION: DocSection = DocSection { include: true, label: "Clustering", description: None };
+pub use crate::function::CLUSTER_SECTION;
 
 /// True for a type that can hold a feature array.
 pub fn is_feature_type(data_type: &DataType) -> bool {

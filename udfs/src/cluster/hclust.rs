@@ -9,8 +9,8 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
-use super::algo::hierarchical::{HclustParams, Linkage, MAX_ROWS, hclust};
 use super::features::{CLUSTER_SECTION, check_feature_type, count_arg, label_field, label_partition, text_arg};
+use segsql_algo::cluster::hierarchical::{HclustParams, Linkage, MAX_ROWS, hclust};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -100,7 +100,7 @@ impl PartitionEvaluator for HclustEvaluator {
                 Ok(checked) => checked,
                 Err(message) => return exec_err!("hclust: {message}"),
             };
-            Ok(hclust(points, &checked).iter().map(|&l| l as i64 + 1).collect())
+            Ok(hclust(points, &checked, crate::common::kernel_threads()).iter().map(|&l| l as i64 + 1).collect())
         })
     }
 }

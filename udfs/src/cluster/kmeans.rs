@@ -9,8 +9,8 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
-use super::algo::kmeans::{DEFAULT_SEED, KMeansParams, fit};
 use super::features::{CLUSTER_SECTION, check_feature_type, count_arg, label_field, label_partition};
+use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -93,7 +93,7 @@ impl PartitionEvaluator for KMeansEvaluator {
                 Ok(checked) => checked,
                 Err(message) => return exec_err!("kmeans: {message}"),
             };
-            Ok(fit(points, &checked).labels.iter().map(|&l| l as i64 + 1).collect())
+            Ok(fit(points, &checked, crate::common::kernel_threads()).labels.iter().map(|&l| l as i64 + 1).collect())
         })
     }
 }

@@ -16,16 +16,16 @@ use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, collect};
 use ndarray::Array2;
 
-use super::algo::kmeans::{DEFAULT_SEED, KMeansParams, fit};
-use super::algo::silhouette::{sampled_silhouette_score, silhouette_score};
-use super::algo::validity::{calinski_harabasz, davies_bouldin};
-use super::algo::{canonical_order, gather, kneedle};
 use super::features::CLUSTER_SECTION;
 use crate::common::args::{check_arity, int_arg, is_numeric, source_table, string_arg};
 use crate::common::plan::scan;
+use crate::function::DocumentedTableFunction;
 use crate::model::Standardize;
 use crate::model::train::{apply_scaler, fit_scaler};
-use crate::registry::DocumentedTableFunction;
+use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};
+use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
+use segsql_algo::cluster::validity::{calinski_harabasz, davies_bouldin};
+use segsql_algo::cluster::{canonical_order, gather, kneedle};
 
 /// Above this many rows the silhouette column is a seeded estimate on this many.
 pub const SILHOUETTE_SAMPLE: usize = 10_000;
@@ -211,14 +211,15 @@ fn elbow(points: Array2<f64>, k_min: usize, k_max: usize, seed: u64) -> Result<V
             Ok(checked) => checked,
             Err(message) => return exec_err!("kmeans_elbow: {message}"),
         };
-        let result = fit(scaled.view(), &checked);
+        let threads = crate::common::kernel_threads();
+        let result = fit(scaled.view(), &checked, threads);
         let clusters = result.sizes.len();
         ks.push(k as i64);
         inertias.push(result.inertia);
         silhouettes.push(if scaled.nrows() > SILHOUETTE_SAMPLE {
-            sampled_silhouette_score(scaled.view(), &result.labels, SILHOUETTE_SAMPLE, seed)
+            sampled_silhouette_score(scaled.view(), &result.labels, SILHOUETTE_SAMPLE, seed, threads)
         } else {
-            silhouette_score(scaled.view(), &result.labels, clusters)
+            silhouette_score(scaled.view(), &result.labels, clusters, threads)
         });
         db.push(davies_bouldin(scaled.view(), &result.labels, clusters));
         ch.push(calinski_harabasz(scaled.view(), &result.labels, clusters));

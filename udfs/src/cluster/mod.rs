@@ -1,6 +1,5 @@
 //! Clustering, cluster validation and k-means models (SPEC 3.2).
 
-pub mod algo;
 pub mod calinski_harabasz;
 pub mod davies_bouldin;
 pub mod dbscan;

@@ -11,8 +11,8 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::Accumulator;
 use ndarray::{Array2, ArrayView2};
 
-use super::algo::dense_labels;
 use super::features::{features_from_array_with, labels_from_array};
+use segsql_algo::cluster::dense_labels;
 
 /// Scores points given dense labels and the number of clusters.
 pub type Score = Box<dyn Fn(ArrayView2<f64>, &[u32], usize) -> Option<f64> + Send + Sync>;

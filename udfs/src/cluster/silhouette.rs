@@ -8,9 +8,9 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
-use super::algo::silhouette::{sampled_silhouette_score, silhouette_score};
 use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type, count_arg};
 use super::points_accumulator::PointsAccumulator;
+use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -83,8 +83,8 @@ impl AggregateUDFImpl for Silhouette {
         Ok(Box::new(PointsAccumulator::new(
             "silhouette",
             Box::new(move |points, labels, clusters| match sample_size {
-                None => silhouette_score(points, labels, clusters),
-                Some(size) => sampled_silhouette_score(points, labels, size, seed),
+                None => silhouette_score(points, labels, clusters, crate::common::kernel_threads()),
+                Some(size) => sampled_silhouette_score(points, labels, size, seed, crate::common::kernel_threads()),
             }),
         )))
     }

@@ -9,9 +9,9 @@ use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldA
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 use ndarray::Array2;
 
-use super::algo::silhouette::silhouette_samples;
-use super::algo::{compare_rows, dense_labels, gather};
 use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type, features_from_array, labels_from_array};
+use segsql_algo::cluster::silhouette::silhouette_samples;
+use segsql_algo::cluster::{compare_rows, dense_labels, gather};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -107,7 +107,7 @@ impl PartitionEvaluator for SilhouetteSampleEvaluator {
         let raw_labels: Vec<i64> = input_rows.iter().map(|&r| labels.value(r)).collect();
         let (dense, clusters) = dense_labels(&raw_labels);
         let mut out = vec![None; num_rows];
-        if let Some(samples) = silhouette_samples(points.view(), &dense, clusters) {
+        if let Some(samples) = silhouette_samples(points.view(), &dense, clusters, crate::common::kernel_threads()) {
             for (&row, s) in input_rows.iter().zip(samples) {
                 out[row] = Some(s);
             }

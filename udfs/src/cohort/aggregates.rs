@@ -17,11 +17,12 @@ use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, Expr, GroupsAccumulator, Signature, Volatility, lit,
 };
 
-use super::kernels::{RetentionMode, add_user, merge_counts, normalize_periods};
+use crate::common::constant::{decimal_scale, internal_text};
 use crate::common::grouped::{Buckets, GroupedItems};
+use segsql_algo::cohort::cells::{RetentionMode, add_user, merge_counts, normalize_periods};
 
 fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
@@ -253,19 +254,31 @@ impl Accumulator for UserPeriodsAccumulator {
     }
 }
 
-/// `retention_fold(periods, cohort)`: users' period lists folded into per-offset counts.
+/// `segsql_retention_fold(periods, cohort, mode)`: users' period lists folded into
+/// per-offset counts; `mode` is `'on'` or `'on_or_after'`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RetentionFold {
     signature: Signature,
-    mode: RetentionMode,
 }
 
 impl RetentionFold {
-    pub fn udaf(mode: RetentionMode) -> Arc<AggregateUDF> {
+    pub fn udaf() -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(RetentionFold {
-            signature: Signature::exact(vec![list_of(DataType::Int32), DataType::Int32], Volatility::Immutable),
-            mode,
+            signature: Signature::exact(
+                vec![list_of(DataType::Int32), DataType::Int32, DataType::Utf8],
+                Volatility::Immutable,
+            ),
         }))
+    }
+
+    /// The call for `mode`.
+    pub fn call(periods: Expr, cohort: Expr, mode: RetentionMode) -> Expr {
+        Self::udaf().call(vec![periods, cohort, lit(mode.to_string())])
+    }
+
+    fn mode(args: &AccumulatorArgs) -> Result<RetentionMode> {
+        let text = internal_text("segsql_retention_fold", args.exprs, 2)?;
+        text.parse().or_else(|e| internal_err!("segsql_retention_fold: {e}"))
     }
 }
 
@@ -286,8 +299,8 @@ impl AggregateUDFImpl for RetentionFold {
         Ok(vec![Arc::new(Field::new(format_state_name(args.name, "counts"), list_of(DataType::Int64), true))])
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RetentionFoldAccumulator { mode: self.mode, counts: vec![] }))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RetentionFoldAccumulator { mode: Self::mode(&args)?, counts: vec![] }))
     }
 
     // Without a grouped accumulator DataFusion copies every batch's period lists apart by
@@ -296,8 +309,8 @@ impl AggregateUDFImpl for RetentionFold {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(RetentionFoldGroups { mode: self.mode, counts: vec![] }))
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(RetentionFoldGroups { mode: Self::mode(&args)?, counts: vec![] }))
     }
 }
 
@@ -416,11 +429,11 @@ impl Accumulator for RetentionFoldAccumulator {
     }
 }
 
-/// `user_period_totals(period, amount)`: each group's (period, total) pairs, by period.
+/// `segsql_user_period_totals(period, amount)`: each group's (period, total) pairs, by
+/// period. Amounts are DECIMAL(38, s) and the totals keep their scale.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct UserPeriodTotals {
     signature: Signature,
-    scale: i8,
 }
 
 /// The struct of one (period, total) pair; totals are DECIMAL(38, scale).
@@ -432,16 +445,15 @@ pub fn pair_fields(scale: i8) -> Fields {
 }
 
 impl UserPeriodTotals {
-    pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
+    pub fn udaf() -> Arc<AggregateUDF> {
         Arc::new(AggregateUDF::from(UserPeriodTotals {
             // Any decimal precision: the unscaled values are read as they are.
             signature: Signature::any(2, Volatility::Immutable),
-            scale,
         }))
     }
 
-    fn output_type(&self) -> DataType {
-        list_of(DataType::Struct(pair_fields(self.scale)))
+    fn output_type(scale: i8) -> DataType {
+        list_of(DataType::Struct(pair_fields(scale)))
     }
 }
 
@@ -468,12 +480,13 @@ impl AggregateUDFImpl for UserPeriodTotals {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.output_type())
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(Self::output_type(decimal_scale(self.name(), &arg_types[1])?))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "pairs"), self.output_type(), true))])
+        let scale = decimal_scale(self.name(), args.input_fields[1].data_type())?;
+        Ok(vec![Arc::new(Field::new(format_state_name(args.name, "pairs"), Self::output_type(scale), true))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -484,8 +497,9 @@ impl AggregateUDFImpl for UserPeriodTotals {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(PairGroups::new(self.scale, MergedPairs::to_array)))
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        let scale = decimal_scale(self.name(), args.expr_fields[1].data_type())?;
+        Ok(Box::new(PairGroups::new(scale, MergedPairs::to_array)))
     }
 }
 
@@ -680,22 +694,17 @@ fn pair_rows_as_state(values: &[ArrayRef], opt_filter: Option<&BooleanArray>, sc
     list_array(DataType::Struct(pair_fields(scale)), keep.iter().map(|&k| usize::from(k)), Arc::new(pairs))
 }
 
-/// `revenue_fold(pairs, cohort)`: per-offset revenue totals of a cohort, exact.
+/// `segsql_revenue_fold(pairs, cohort)`: per-offset revenue totals of a cohort, exact, at
+/// the scale of the pairs' totals.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RevenueFold {
     signature: Signature,
-    scale: i8,
 }
 
 impl RevenueFold {
-    pub fn udaf(scale: i8) -> Arc<AggregateUDF> {
-        Arc::new(AggregateUDF::from(RevenueFold {
-            signature: Signature::exact(
-                vec![list_of(DataType::Struct(pair_fields(scale))), DataType::Int32],
-                Volatility::Immutable,
-            ),
-            scale,
-        }))
+    pub fn udaf() -> Arc<AggregateUDF> {
+        // The pairs' decimal scale varies, so the types are checked by the plan that builds them.
+        Arc::new(AggregateUDF::from(RevenueFold { signature: Signature::any(2, Volatility::Immutable) }))
     }
 }
 
@@ -708,20 +717,22 @@ impl AggregateUDFImpl for RevenueFold {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(list_of(DataType::Decimal128(38, self.scale)))
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of(DataType::Decimal128(38, decimal_scale(self.name(), &arg_types[0])?)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let scale = decimal_scale(self.name(), args.input_fields[0].data_type())?;
         Ok(vec![Arc::new(Field::new(
             format_state_name(args.name, "totals"),
-            list_of(DataType::Decimal128(38, self.scale)),
+            list_of(DataType::Decimal128(38, scale)),
             true,
         ))])
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RevenueFoldAccumulator { scale: self.scale, totals: vec![] }))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let scale = decimal_scale(self.name(), args.expr_fields[0].data_type())?;
+        Ok(Box::new(RevenueFoldAccumulator { scale, totals: vec![] }))
     }
 }
 

@@ -8,11 +8,15 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Fields, Int32Type, Int64Type};
-use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
+};
 
-use super::kernels::{RetentionCell, RevenueCell, retention_cells, revenue_cells};
-use crate::common::periods::Grain;
+use segsql_algo::cohort::cells::{RetentionCell, RevenueCell, retention_cells, revenue_cells};
+use segsql_algo::cohort::periods::Grain;
+
+use crate::common::constant::{decimal_scale, scalar_int, scalar_text};
 
 fn retention_fields() -> Fields {
     Fields::from(vec![
@@ -66,20 +70,31 @@ fn cohort_rows(args: &[ArrayRef]) -> Vec<Option<CohortRow>> {
         .collect()
 }
 
-/// `segsql_retention_cells(counts, size, cohort, latest_day)`.
+/// The grain constant of a cells function.
+fn grain(function: &str, args: &[ColumnarValue], index: usize) -> Result<Grain> {
+    scalar_text(function, args, index, "grain")?.parse().or_else(|e| exec_err!("{function}: {e}"))
+}
+
+/// `segsql_retention_cells(counts, size, cohort, latest_day, grain, cap)`: `cap` is the
+/// most offsets shown, NULL for all.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RetentionCells {
     signature: Signature,
-    grain: Grain,
-    cap: Option<i64>,
 }
 
 impl RetentionCells {
-    pub fn udf(grain: Grain, cap: Option<i64>) -> Arc<ScalarUDF> {
+    pub fn udf() -> Arc<ScalarUDF> {
         let counts = DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
-        let signature =
-            Signature::exact(vec![counts, DataType::Int64, DataType::Int32, DataType::Int32], Volatility::Immutable);
-        Arc::new(ScalarUDF::from(RetentionCells { signature, grain, cap }))
+        let signature = Signature::exact(
+            vec![counts, DataType::Int64, DataType::Int32, DataType::Int32, DataType::Utf8, DataType::Int64],
+            Volatility::Immutable,
+        );
+        Arc::new(ScalarUDF::from(RetentionCells { signature }))
+    }
+
+    /// The call for a cohort's `counts` shown by `grain`, at most `cap` offsets.
+    pub fn call(counts: Expr, size: Expr, cohort: Expr, latest_day: Expr, grain: Grain, cap: Option<i64>) -> Expr {
+        Self::udf().call(vec![counts, size, cohort, latest_day, lit(grain.to_string()), lit(ScalarValue::Int64(cap))])
     }
 }
 
@@ -97,7 +112,8 @@ impl ScalarUDFImpl for RetentionCells {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (grain, cap) = (grain(self.name(), &args.args, 4)?, scalar_int(self.name(), &args.args, 5, "cap")?);
+        let arrays = ColumnarValue::values_to_arrays(&args.args[..4])?;
         let counts = arrays[0].as_list::<i32>();
         let mut cells: Vec<Vec<RetentionCell>> = Vec::new();
         for (row, cohort) in cohort_rows(&arrays).into_iter().enumerate() {
@@ -108,7 +124,7 @@ impl ScalarUDFImpl for RetentionCells {
             let list =
                 if counts.is_valid(row) { counts.value(row) } else { Arc::new(Int64Array::from(Vec::<i64>::new())) };
             let values = list.as_primitive::<Int64Type>().values();
-            cells.push(retention_cells(values, cohort.size, cohort.cohort, cohort.latest_day, self.grain, self.cap));
+            cells.push(retention_cells(values, cohort.size, cohort.cohort, cohort.latest_day, grain, cap));
         }
         let lengths = cells.iter().map(Vec::len).collect();
         let flat: Vec<RetentionCell> = cells.into_iter().flatten().collect();
@@ -121,20 +137,22 @@ impl ScalarUDFImpl for RetentionCells {
     }
 }
 
-/// `segsql_revenue_cells(totals, size, cohort, latest_day)`.
+/// `segsql_revenue_cells(totals, size, cohort, latest_day, grain)`, with totals at the
+/// scale of their DECIMAL type.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RevenueCells {
     signature: Signature,
-    grain: Grain,
-    scale: i8,
 }
 
 impl RevenueCells {
-    pub fn udf(grain: Grain, scale: i8) -> Arc<ScalarUDF> {
-        let totals = DataType::List(Arc::new(Field::new_list_field(DataType::Decimal128(38, scale), true)));
-        let signature =
-            Signature::exact(vec![totals, DataType::Int64, DataType::Int32, DataType::Int32], Volatility::Immutable);
-        Arc::new(ScalarUDF::from(RevenueCells { signature, grain, scale }))
+    pub fn udf() -> Arc<ScalarUDF> {
+        // The totals' decimal scale varies, so the types are checked by the plan that builds them.
+        Arc::new(ScalarUDF::from(RevenueCells { signature: Signature::any(5, Volatility::Immutable) }))
+    }
+
+    /// The call for a cohort's exact `totals` shown by `grain`.
+    pub fn call(totals: Expr, size: Expr, cohort: Expr, latest_day: Expr, grain: Grain) -> Expr {
+        Self::udf().call(vec![totals, size, cohort, latest_day, lit(grain.to_string())])
     }
 }
 
@@ -152,7 +170,9 @@ impl ScalarUDFImpl for RevenueCells {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let grain = grain(self.name(), &args.args, 4)?;
+        let scale = decimal_scale(self.name(), args.arg_fields[0].data_type())?;
+        let arrays = ColumnarValue::values_to_arrays(&args.args[..4])?;
         let totals = arrays[0].as_list::<i32>();
         let mut cells: Vec<Vec<RevenueCell>> = Vec::new();
         for (row, cohort) in cohort_rows(&arrays).into_iter().enumerate() {
@@ -165,7 +185,7 @@ impl ScalarUDFImpl for RevenueCells {
             } else {
                 vec![]
             };
-            cells.push(revenue_cells(&values, self.scale, cohort.size, cohort.cohort, cohort.latest_day, self.grain));
+            cells.push(revenue_cells(&values, scale, cohort.size, cohort.cohort, cohort.latest_day, grain));
         }
         let lengths = cells.iter().map(Vec::len).collect();
         let flat: Vec<RevenueCell> = cells.into_iter().flatten().collect();

@@ -9,20 +9,20 @@ use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{DocSection, Documentation, Expr, LogicalPlan, lit};
+use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
 use super::aggregates::{RetentionFold, UserPeriods};
 use super::cells::RetentionCells;
-use super::kernels::RetentionMode;
 use crate::common::args::{
     SourceTable, check_arity, column_arg, int_arg, is_temporal_or_text, source_table, string_arg,
 };
-use crate::common::periods::Grain;
 use crate::common::plan::{day_number, period_index, period_start, scan, view};
-use crate::registry::DocumentedTableFunction;
+use crate::function::DocumentedTableFunction;
+use segsql_algo::cohort::cells::RetentionMode;
+use segsql_algo::cohort::periods::Grain;
 
-pub const COHORT_SECTION: DocSection = DocSection { include: true, label: "Cohorts and funnels", description: None };
+pub use crate::function::COHORT_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -68,7 +68,7 @@ pub struct RetentionArgs {
 pub fn grain_arg(function: &str, args: &TableFunctionArgs, index: usize) -> Result<Grain> {
     match string_arg(function, args, index, "grain")? {
         None => Ok(Grain::Month),
-        Some(text) => text.parse().or_else(|message: String| plan_err!("{function}: {message}")),
+        Some(text) => text.parse().or_else(|message| plan_err!("{function}: {message}")),
     }
 }
 
@@ -90,7 +90,7 @@ impl TableFunctionImpl for CohortRetention {
         let grain = grain_arg(NAME, &args, 3)?;
         let mode = match string_arg(NAME, &args, 4, "mode")? {
             None => RetentionMode::On,
-            Some(text) => text.parse().or_else(|message: String| plan_err!("{NAME}: {message}"))?,
+            Some(text) => text.parse().or_else(|message| plan_err!("{NAME}: {message}"))?,
         };
         let periods = int_arg(NAME, &args, 5, "periods", 0..=100_000)?;
         let checked = RetentionArgs { user, ts, grain, mode, periods };
@@ -102,12 +102,14 @@ fn retention_plan(source: &SourceTable, args: &RetentionArgs) -> Result<LogicalP
     let (ts, ts_type) = (&args.ts.0, &args.ts.1);
     let user = ident(&args.user);
     let day = day_number(ts, ts_type);
-    let cells = RetentionCells::udf(args.grain, args.periods).call(vec![
+    let cells = RetentionCells::call(
         col("__counts"),
         col("__size"),
         col("__cohort"),
         col("__latest"),
-    ]);
+        args.grain,
+        args.periods,
+    );
     scan(source)?
         .filter(user.clone().is_not_null().and(ident(ts).is_not_null()))?
         .project(vec![user.clone(), period_index(day.clone(), args.grain).alias("__period"), day.alias("__day")])?
@@ -122,7 +124,7 @@ fn retention_plan(source: &SourceTable, args: &RetentionArgs) -> Result<LogicalP
         .aggregate(
             vec![col("__cohort")],
             vec![
-                RetentionFold::udaf(args.mode).call(vec![col("__periods"), col("__cohort")]).alias("__counts"),
+                RetentionFold::call(col("__periods"), col("__cohort"), args.mode).alias("__counts"),
                 count(lit(1)).alias("__size"),
                 max(col("__last_day")).alias("__max_day"),
             ],

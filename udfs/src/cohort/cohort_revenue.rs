@@ -14,9 +14,9 @@ use super::aggregates::{RevenueFold, UserPeriodTotals};
 use super::cells::RevenueCells;
 use super::cohort_retention::{COHORT_SECTION, grain_arg, overall_max};
 use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table};
-use crate::common::periods::Grain;
-use crate::common::plan::{amount_scale, day_number, decimal_amount, period_index, period_start, scan, view};
-use crate::registry::DocumentedTableFunction;
+use crate::common::plan::{day_number, decimal_amount, period_index, period_start, scan, view};
+use crate::function::DocumentedTableFunction;
+use segsql_algo::cohort::periods::Grain;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -72,11 +72,9 @@ fn revenue_plan(
     amount: &(String, DataType),
     grain: Grain,
 ) -> Result<LogicalPlan> {
-    let scale = amount_scale(&amount.1);
     let user = ident(user);
     let day = day_number(&ts.0, &ts.1);
-    let cells =
-        RevenueCells::udf(grain, scale).call(vec![col("__totals"), col("__size"), col("__cohort"), col("__latest")]);
+    let cells = RevenueCells::call(col("__totals"), col("__size"), col("__cohort"), col("__latest"), grain);
     scan(source)?
         .filter(user.clone().is_not_null().and(ident(&ts.0).is_not_null()))?
         .project(vec![
@@ -89,14 +87,14 @@ fn revenue_plan(
             vec![user],
             vec![
                 min(col("__period")).alias("__cohort"),
-                UserPeriodTotals::udaf(scale).call(vec![col("__period"), col("__amount")]).alias("__pairs"),
+                UserPeriodTotals::udaf().call(vec![col("__period"), col("__amount")]).alias("__pairs"),
                 max(col("__day")).alias("__last_day"),
             ],
         )?
         .aggregate(
             vec![col("__cohort")],
             vec![
-                RevenueFold::udaf(scale).call(vec![col("__pairs"), col("__cohort")]).alias("__totals"),
+                RevenueFold::udaf().call(vec![col("__pairs"), col("__cohort")]).alias("__totals"),
                 count(lit(1)).alias("__size"),
                 max(col("__last_day")).alias("__max_day"),
             ],

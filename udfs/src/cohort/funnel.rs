@@ -6,7 +6,9 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StringArray, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Int32Type, Int64Type, IntervalMonthDayNano, TimeUnit,
+};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
@@ -23,9 +25,11 @@ use super::cohort_retention::COHORT_SECTION;
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
+use crate::common::constant::{internal_int, internal_text};
 use crate::common::grouped::GroupedItems;
 use crate::common::plan::{scan, view};
-use crate::registry::DocumentedTableFunction;
+use crate::function::DocumentedTableFunction;
+use segsql_algo::cohort::funnel::{funnel_depth, step_counts};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -53,43 +57,6 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-/// The deepest step a user reached: `events` are (time, name index) pairs, `steps` the
-/// name index of each step, `window` the longest time from the first step (None: no limit).
-pub fn funnel_depth(events: &mut [(i64, u32)], steps: &[u32], window: Option<i64>) -> usize {
-    // Ties in time are taken in step order, which keeps the answer independent of row order.
-    let step_rank = |name: u32| steps.iter().position(|&s| s == name).unwrap_or(usize::MAX);
-    events.sort_unstable_by_key(|&(ts, name)| (ts, step_rank(name)));
-    // start[level] is the latest start time of a chain that has reached `level`; keeping the
-    // latest start leaves the most room in the window for the steps after it.
-    let mut start: Vec<Option<i64>> = vec![None; steps.len()];
-    for &(ts, name) in events.iter() {
-        for level in (0..steps.len()).rev() {
-            if steps[level] != name {
-                continue;
-            }
-            if level == 0 {
-                start[0] = Some(ts);
-            } else if let Some(begin) = start[level - 1]
-                && window.is_none_or(|w| ts - begin <= w)
-            {
-                start[level] = Some(start[level].map_or(begin, |s| s.max(begin)));
-            }
-        }
-    }
-    start.iter().rposition(Option::is_some).map_or(0, |deepest| deepest + 1)
-}
-
-/// Users reaching each step, from the depth each user reached.
-pub fn step_counts(depths: &[usize], steps: usize) -> Vec<i64> {
-    let mut counts = vec![0i64; steps];
-    for &depth in depths {
-        for count in &mut counts[..depth.min(steps)] {
-            *count += 1;
-        }
-    }
-    counts
-}
-
 /// The window argument as microseconds.
 fn window_micros(value: &ScalarValue) -> Result<i64> {
     let interval = match value {
@@ -101,7 +68,7 @@ fn window_micros(value: &ScalarValue) -> Result<i64> {
             }
         }
         ScalarValue::IntervalDayTime(Some(v)) => {
-            return Ok(v.days as i64 * 86_400_000_000 + v.milliseconds as i64 * 1000);
+            Some(IntervalMonthDayNano::new(0, v.days, v.milliseconds as i64 * 1_000_000))
         }
         _ => None,
     };
@@ -112,7 +79,9 @@ fn window_micros(value: &ScalarValue) -> Result<i64> {
         Some(v) if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) => {
             plan_err!("funnel: window must be positive, got {value}")
         }
-        Some(v) => Ok(v.days as i64 * 86_400_000_000 + v.nanoseconds / 1000),
+        // A window longer than any two timestamps can be apart is no limit at all, so the
+        // microseconds saturate rather than overflow.
+        Some(v) => Ok((v.days as i64).saturating_mul(86_400_000_000).saturating_add(v.nanoseconds / 1000)),
         None => plan_err!("funnel: window must be an interval such as '7 days' or '2 hours', got {value}"),
     }
 }
@@ -181,13 +150,19 @@ fn funnel_plan(
     };
     let user = ident(user);
     let in_steps = event_col.in_list(names.iter().map(|n| lit(n.clone())).collect(), false);
-    let depth = UserFunnelDepth::udaf(step_names.clone(), window);
-    let fold = FunnelFold::udaf(steps.to_vec());
+    let step_names: Vec<String> = step_names.iter().map(u32::to_string).collect();
+    let depth = UserFunnelDepth::udaf().call(vec![
+        col("__ts"),
+        col("__name"),
+        lit(step_names.join(",")),
+        lit(ScalarValue::Int64(window)),
+    ]);
+    let fold = FunnelFold::udaf().call(vec![col("__depth"), lit(steps.join(","))]);
     scan(source)?
         .filter(user.clone().is_not_null().and(ident(&ts.0).is_not_null()).and(in_steps))?
         .project(vec![user.clone(), micros.alias("__ts"), name_index.alias("__name")])?
-        .aggregate(vec![user], vec![depth.call(vec![col("__ts"), col("__name")]).alias("__depth")])?
-        .aggregate(Vec::<Expr>::new(), vec![fold.call(vec![col("__depth")]).alias("__steps")])?
+        .aggregate(vec![user], vec![depth.alias("__depth")])?
+        .aggregate(Vec::<Expr>::new(), vec![fold.alias("__steps")])?
         .unnest_column("__steps")?
         .project(vec![
             get_field(col("__steps"), "step").alias("step"),
@@ -209,19 +184,28 @@ impl DocumentedTableFunction for Funnel {
     }
 }
 
-/// Internal aggregate: the funnel depth of each user, from (time, name index) rows.
+/// Internal aggregate `segsql_funnel_depth(ts, name, steps, window)`: the funnel depth of
+/// each user, from (time in microseconds, name index) rows. `steps` lists the name index
+/// of each step ('0,1,0'), `window` is the longest time from the first step in
+/// microseconds, NULL for no limit.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct UserFunnelDepth {
+pub struct UserFunnelDepth {
     signature: Signature,
-    steps: Vec<u32>,
-    window: Option<i64>,
 }
 
 impl UserFunnelDepth {
-    fn udaf(steps: Vec<u32>, window: Option<i64>) -> Arc<AggregateUDF> {
-        let signature = Signature::exact(vec![DataType::Int64, DataType::Int32], Volatility::Immutable);
-        Arc::new(AggregateUDF::from(UserFunnelDepth { signature, steps, window }))
+    pub fn udaf() -> Arc<AggregateUDF> {
+        let signature = Signature::exact(
+            vec![DataType::Int64, DataType::Int32, DataType::Utf8, DataType::Int64],
+            Volatility::Immutable,
+        );
+        Arc::new(AggregateUDF::from(UserFunnelDepth { signature }))
     }
+}
+
+/// The comma-separated step list of an internal funnel aggregate.
+fn step_list(function: &str, args: &AccumulatorArgs, index: usize) -> Result<Vec<String>> {
+    Ok(internal_text(function, args.exprs, index)?.split(',').map(str::to_string).collect())
 }
 
 fn events_type() -> DataType {
@@ -269,8 +253,14 @@ impl AggregateUDFImpl for UserFunnelDepth {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FunnelGroups { steps: self.steps.clone(), window: self.window, events: GroupedItems::default() }))
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        let steps = step_list(self.name(), &args, 2)?
+            .iter()
+            .map(|step| step.parse::<u32>())
+            .collect::<std::result::Result<Vec<u32>, _>>()
+            .or_else(|e| internal_err!("segsql_funnel_depth: steps must be name indexes: {e}"))?;
+        let window = internal_int(self.name(), args.exprs, 3)?;
+        Ok(Box::new(FunnelGroups { steps, window, events: GroupedItems::default() }))
     }
 }
 
@@ -347,11 +337,11 @@ impl GroupsAccumulator for FunnelGroups {
     }
 }
 
-/// Internal aggregate: users' depths folded into the funnel's rows.
+/// Internal aggregate `segsql_funnel_fold(depth, steps)`: users' depths folded into the
+/// funnel's rows; `steps` is the comma-separated list of step names.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct FunnelFold {
+pub struct FunnelFold {
     signature: Signature,
-    steps: Vec<String>,
 }
 
 fn funnel_fields() -> Fields {
@@ -365,9 +355,9 @@ fn funnel_fields() -> Fields {
 }
 
 impl FunnelFold {
-    fn udaf(steps: Vec<String>) -> Arc<AggregateUDF> {
-        let signature = Signature::exact(vec![DataType::Int32], Volatility::Immutable);
-        Arc::new(AggregateUDF::from(FunnelFold { signature, steps }))
+    pub fn udaf() -> Arc<AggregateUDF> {
+        let signature = Signature::exact(vec![DataType::Int32, DataType::Utf8], Volatility::Immutable);
+        Arc::new(AggregateUDF::from(FunnelFold { signature }))
     }
 }
 
@@ -388,8 +378,9 @@ impl AggregateUDFImpl for FunnelFold {
         Ok(vec![Arc::new(Field::new(format_state_name(args.name, "counts"), events_type(), true))])
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FunnelFoldAccumulator { steps: self.steps.clone(), counts: vec![0; self.steps.len()] }))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let steps = step_list(self.name(), &args, 1)?;
+        Ok(Box::new(FunnelFoldAccumulator { counts: vec![0; steps.len()], steps }))
     }
 }
 
@@ -454,49 +445,5 @@ impl Accumulator for FunnelFoldAccumulator {
 
     fn size(&self) -> usize {
         size_of_val(self) + self.counts.capacity() * 8
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const VIEW: u32 = 0;
-    const CART: u32 = 1;
-    const BUY: u32 = 2;
-
-    #[test]
-    fn steps_in_order() {
-        let steps = [VIEW, CART, BUY];
-        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, CART), (3, BUY)], &steps, None), 3);
-        // Out of order: the purchase before the cart does not count.
-        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, BUY), (3, CART)], &steps, None), 2);
-        // Skipping the cart stops the funnel at the view.
-        assert_eq!(funnel_depth(&mut [(1, VIEW), (3, BUY)], &steps, None), 1);
-        // No first step: not in the funnel at all.
-        assert_eq!(funnel_depth(&mut [(1, CART), (2, BUY)], &steps, None), 0);
-    }
-
-    #[test]
-    fn window_counts_from_the_best_start() {
-        let steps = [VIEW, CART, BUY];
-        let mut events = [(0, VIEW), (100, VIEW), (105, CART), (108, BUY)];
-        assert_eq!(funnel_depth(&mut events, &steps, Some(10)), 3);
-        let mut late = [(0, VIEW), (5, CART), (50, BUY)];
-        assert_eq!(funnel_depth(&mut late, &steps, Some(10)), 2);
-    }
-
-    #[test]
-    fn ties_follow_step_order_and_repeated_steps_need_two_events() {
-        let steps = [VIEW, CART];
-        assert_eq!(funnel_depth(&mut [(5, CART), (5, VIEW)], &steps, None), 2);
-        let twice = [VIEW, VIEW, BUY];
-        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, BUY)], &twice, None), 1);
-        assert_eq!(funnel_depth(&mut [(1, VIEW), (2, VIEW), (3, BUY)], &twice, None), 3);
-    }
-
-    #[test]
-    fn counts_per_step() {
-        assert_eq!(step_counts(&[3, 1, 0, 2], 3), vec![3, 2, 1]);
     }
 }

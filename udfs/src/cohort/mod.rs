@@ -5,4 +5,3 @@ pub mod cells;
 pub mod cohort_retention;
 pub mod cohort_revenue;
 pub mod funnel;
-pub mod kernels;

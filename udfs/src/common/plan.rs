@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::ident;
 
 use super::args::SourceTable;
-use super::periods::{Grain, PeriodCursor};
+use segsql_algo::cohort::periods::{Grain, PeriodCursor};
 
 /// Days since 1970-01-01 (Int32) of a date, timestamp or ISO-string column: the local
 /// calendar date, in the column's own time zone for zoned timestamps.
@@ -116,12 +116,18 @@ pub fn scan(source: &SourceTable) -> Result<LogicalPlanBuilder> {
 /// time zone, by integer division. Arrow's cast to DATE goes through calendar types per
 /// value, several times slower on tens of millions of rows.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct DayOfTimestamp {
+pub struct DayOfTimestamp {
     signature: Signature,
 }
 
 static DAY_OF_TIMESTAMP: LazyLock<Arc<ScalarUDF>> =
     LazyLock::new(|| Arc::new(ScalarUDF::from(DayOfTimestamp { signature: Signature::any(1, Volatility::Immutable) })));
+
+impl DayOfTimestamp {
+    pub fn udf() -> Arc<ScalarUDF> {
+        Arc::clone(&DAY_OF_TIMESTAMP)
+    }
+}
 
 impl ScalarUDFImpl for DayOfTimestamp {
     fn name(&self) -> &str {
@@ -162,7 +168,7 @@ impl ScalarUDFImpl for DayOfTimestamp {
 
 /// The internal function `segsql_period(day, 'grain')`: the period index of a day number.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct PeriodIndex {
+pub struct PeriodIndex {
     signature: Signature,
 }
 
@@ -171,6 +177,12 @@ static PERIOD_INDEX: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
         signature: Signature::exact(vec![DataType::Int32, DataType::Utf8], Volatility::Immutable),
     }))
 });
+
+impl PeriodIndex {
+    pub fn udf() -> Arc<ScalarUDF> {
+        Arc::clone(&PERIOD_INDEX)
+    }
+}
 
 /// `segsql_period(day, grain)` as an expression.
 pub fn period_index(day: Expr, grain: Grain) -> Expr {
@@ -216,7 +228,7 @@ impl ScalarUDFImpl for PeriodIndex {
 
 /// The internal function `segsql_period_start(period, 'grain')`: a period's first day as a DATE.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct PeriodStart {
+pub struct PeriodStart {
     signature: Signature,
 }
 
@@ -225,6 +237,12 @@ static PERIOD_START: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
         signature: Signature::exact(vec![DataType::Int32, DataType::Utf8], Volatility::Immutable),
     }))
 });
+
+impl PeriodStart {
+    pub fn udf() -> Arc<ScalarUDF> {
+        Arc::clone(&PERIOD_START)
+    }
+}
 
 /// `segsql_period_start(period, grain)` as an expression.
 pub fn period_start(period: Expr, grain: Grain) -> Expr {

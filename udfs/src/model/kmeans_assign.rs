@@ -1,16 +1,10 @@
 //! `kmeans_assign('model_name', features)`: scores rows with a saved k-means model.
 
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{Result, internal_err};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::Documentation;
 
-use super::ModelStore;
-use super::scoring::{Output, coerce, invoke, return_field, store_key};
 use crate::cluster::features::CLUSTER_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -27,58 +21,4 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-#[derive(Debug)]
-pub struct KMeansAssign {
-    signature: Signature,
-    store: Arc<ModelStore>,
-}
-
-impl KMeansAssign {
-    pub fn udf(store: Arc<ModelStore>) -> Arc<ScalarUDF> {
-        Arc::new(ScalarUDF::from(KMeansAssign { signature: Signature::user_defined(Volatility::Stable), store }))
-    }
-}
-
-impl PartialEq for KMeansAssign {
-    fn eq(&self, other: &Self) -> bool {
-        store_key(&self.store) == store_key(&other.store)
-    }
-}
-
-impl Eq for KMeansAssign {}
-
-impl Hash for KMeansAssign {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        store_key(&self.store).hash(state);
-    }
-}
-
-impl ScalarUDFImpl for KMeansAssign {
-    fn name(&self) -> &str {
-        "kmeans_assign"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce("kmeans_assign", arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        internal_err!("kmeans_assign: return_field_from_args is used instead")
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        return_field("kmeans_assign", &self.store, args, Output::Cluster)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        invoke("kmeans_assign", &self.store, args, Output::Cluster)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOC)
-    }
-}
+super::scoring::make_scoring_udf!(KMeansAssign, "kmeans_assign", super::scoring::Output::Cluster, DataType::Int64, DOC);

@@ -1,16 +1,10 @@
 //! `kmeans_distance('model_name', features)`: scores rows with a saved k-means model.
 
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{Result, internal_err};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::Documentation;
 
-use super::ModelStore;
-use super::scoring::{Output, coerce, invoke, return_field, store_key};
 use crate::cluster::features::CLUSTER_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -27,58 +21,10 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-#[derive(Debug)]
-pub struct KMeansDistance {
-    signature: Signature,
-    store: Arc<ModelStore>,
-}
-
-impl KMeansDistance {
-    pub fn udf(store: Arc<ModelStore>) -> Arc<ScalarUDF> {
-        Arc::new(ScalarUDF::from(KMeansDistance { signature: Signature::user_defined(Volatility::Stable), store }))
-    }
-}
-
-impl PartialEq for KMeansDistance {
-    fn eq(&self, other: &Self) -> bool {
-        store_key(&self.store) == store_key(&other.store)
-    }
-}
-
-impl Eq for KMeansDistance {}
-
-impl Hash for KMeansDistance {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        store_key(&self.store).hash(state);
-    }
-}
-
-impl ScalarUDFImpl for KMeansDistance {
-    fn name(&self) -> &str {
-        "kmeans_distance"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce("kmeans_distance", arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        internal_err!("kmeans_distance: return_field_from_args is used instead")
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        return_field("kmeans_distance", &self.store, args, Output::Distance)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        invoke("kmeans_distance", &self.store, args, Output::Distance)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOC)
-    }
-}
+super::scoring::make_scoring_udf!(
+    KMeansDistance,
+    "kmeans_distance",
+    super::scoring::Output::Distance,
+    DataType::Float64,
+    DOC
+);

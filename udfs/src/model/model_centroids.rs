@@ -12,7 +12,7 @@ use datafusion::logical_expr::Documentation;
 use super::ModelStore;
 use crate::cluster::features::CLUSTER_SECTION;
 use crate::common::args::{check_arity, string_arg};
-use crate::registry::DocumentedTableFunction;
+use crate::function::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -29,16 +29,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-#[derive(Debug)]
-pub struct ModelCentroids {
-    store: Arc<ModelStore>,
-}
-
-impl ModelCentroids {
-    pub fn new(store: Arc<ModelStore>) -> Self {
-        ModelCentroids { store }
-    }
-}
+#[derive(Debug, Default)]
+pub struct ModelCentroids;
 
 impl DocumentedTableFunction for ModelCentroids {
     fn name(&self) -> &str {
@@ -56,7 +48,7 @@ impl TableFunctionImpl for ModelCentroids {
         let Some(name) = string_arg("model_centroids", &args, 0, "model_name")? else {
             return plan_err!("model_centroids: give the model's name, such as model_centroids('customer_segments')");
         };
-        let model = self.store.load("model_centroids", &name)?;
+        let model = ModelStore::for_session(args.session().config().options()).load("model_centroids", &name)?;
         let mut fields =
             vec![Field::new("cluster_id", DataType::Int64, false), Field::new("size", DataType::Int64, false)];
         for feature in &model.features {

@@ -1,17 +1,19 @@
 //! What `kmeans_assign` and `kmeans_distance` share: read the model named by a constant,
 //! scale each row's features with the model's scaler, and find the nearest centroid.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs};
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs};
+use ndarray::ArrayView2;
 
 use super::ModelStore;
-use crate::cluster::algo::kmeans::{nearest, transpose};
+use super::format::KMeansModel;
 use crate::cluster::features::{check_feature_type, features_from_array};
+use segsql_algo::cluster::kmeans::{nearest, transpose};
 
 /// What a scoring function returns for each row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,22 +47,55 @@ pub fn coerce(function: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
 }
 
 /// Checks at planning time that the model exists and can be read.
-pub fn return_field(function: &str, store: &ModelStore, args: ReturnFieldArgs, output: Output) -> Result<FieldRef> {
-    let name = model_name(function, args.scalar_arguments.first().copied().flatten())?;
-    store.load(function, &name)?;
-    let data_type = match output {
-        Output::Cluster => DataType::Int64,
-        Output::Distance => DataType::Float64,
-    };
-    Ok(Arc::new(Field::new(function, data_type, true)))
+/// Checks while planning that the model exists, so a misspelt name fails before any data
+/// is read. The folder comes from the session's settings.
+pub fn check_model(function: &str, args: &[Expr], info: &SimplifyContext) -> Result<()> {
+    if let Some(Expr::Literal(value, _)) = args.first() {
+        let name = model_name(function, Some(value))?;
+        ModelStore::for_session(info.config_options()).load(function, &name)?;
+    }
+    Ok(())
 }
 
-pub fn invoke(function: &str, store: &ModelStore, args: ScalarFunctionArgs, output: Output) -> Result<ColumnarValue> {
+/// Scores `features` (rows are points, in any memory layout) with `model`.
+pub fn score(model: &KMeansModel, features: ArrayView2<f64>, output: Output) -> Vec<Scored> {
+    let k = model.clusters.len();
+    let centres_t = transpose(&model.scaled_centroids(), k, model.dims());
+    let mut raw = vec![0.0; model.dims()];
+    let mut scaled = vec![0.0; model.dims()];
+    let mut scratch = vec![0.0; k];
+    features
+        .rows()
+        .into_iter()
+        .map(|point| {
+            // Copying the row works for every layout; a view whose rows are not contiguous
+            // must not fall back to stale values.
+            for (to, from) in raw.iter_mut().zip(point.iter()) {
+                *to = *from;
+            }
+            model.standardize.scale_row(&raw, &mut scaled);
+            let (nearest, squared) = nearest(&scaled, &centres_t, k, &mut scratch);
+            match output {
+                Output::Cluster => Scored::Cluster(model.clusters[nearest as usize].cluster_id as i64),
+                Output::Distance => Scored::Distance(squared.sqrt()),
+            }
+        })
+        .collect()
+}
+
+/// One row's score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scored {
+    Cluster(i64),
+    Distance(f64),
+}
+
+pub fn invoke(function: &str, args: ScalarFunctionArgs, output: Output) -> Result<ColumnarValue> {
     let name = match &args.args[0] {
         ColumnarValue::Scalar(value) => model_name(function, Some(value))?,
         ColumnarValue::Array(_) => model_name(function, None)?,
     };
-    let model = store.load(function, &name)?;
+    let model = ModelStore::for_session(&args.config_options).load(function, &name)?;
     let features: ArrayRef = args.args[1].to_array(args.number_rows)?;
     let features = features_from_array(function, &features)?;
     if !features.rows.is_empty() && features.dims() != model.dims() {
@@ -71,26 +106,24 @@ pub fn invoke(function: &str, store: &ModelStore, args: ScalarFunctionArgs, outp
             features.dims()
         );
     }
-    let k = model.clusters.len();
-    let centres_t = transpose(&model.scaled_centroids(), k, model.dims());
-    let mut scaled = vec![0.0; model.dims()];
-    let mut scratch = vec![0.0; k];
+    let scores = score(&model, features.matrix.view(), output);
     let rows = args.number_rows;
     let result: ArrayRef = match output {
         Output::Cluster => {
             let mut out = vec![None; rows];
-            for (point, &row) in features.matrix.rows().into_iter().zip(&features.rows) {
-                model.standardize.scale_row(point.as_slice().unwrap_or_default(), &mut scaled);
-                out[row] =
-                    Some(model.clusters[nearest(&scaled, &centres_t, k, &mut scratch).0 as usize].cluster_id as i64);
+            for (score, &row) in scores.into_iter().zip(&features.rows) {
+                if let Scored::Cluster(cluster) = score {
+                    out[row] = Some(cluster);
+                }
             }
             Arc::new(Int64Array::from(out))
         }
         Output::Distance => {
             let mut out = vec![None; rows];
-            for (point, &row) in features.matrix.rows().into_iter().zip(&features.rows) {
-                model.standardize.scale_row(point.as_slice().unwrap_or_default(), &mut scaled);
-                out[row] = Some(nearest(&scaled, &centres_t, k, &mut scratch).1.sqrt());
+            for (score, &row) in scores.into_iter().zip(&features.rows) {
+                if let Scored::Distance(distance) = score {
+                    out[row] = Some(distance);
+                }
             }
             Arc::new(Float64Array::from(out))
         }
@@ -98,7 +131,123 @@ pub fn invoke(function: &str, store: &ModelStore, args: ScalarFunctionArgs, outp
     Ok(ColumnarValue::Array(result))
 }
 
-/// Scoring functions compare equal when they read the same models directory.
-pub fn store_key(store: &ModelStore) -> PathBuf {
-    store.dir().to_path_buf()
+/// A scoring function: `$name('model_name', features)` giving `$output`, documented by `$doc`.
+/// The two scoring functions differ only in what they return, as DataFusion's
+/// `make_math_unary_udf!` functions differ only in their kernel.
+macro_rules! make_scoring_udf {
+    ($udf:ident, $name:literal, $output:expr, $return_type:expr, $doc:expr) => {
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        pub struct $udf {
+            signature: datafusion::logical_expr::Signature,
+        }
+
+        impl $udf {
+            pub fn udf() -> std::sync::Arc<datafusion::logical_expr::ScalarUDF> {
+                std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from($udf {
+                    signature: datafusion::logical_expr::Signature::user_defined(
+                        datafusion::logical_expr::Volatility::Stable,
+                    ),
+                }))
+            }
+        }
+
+        impl datafusion::logical_expr::ScalarUDFImpl for $udf {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                $crate::model::scoring::coerce($name, arg_types)
+            }
+
+            fn return_type(
+                &self,
+                _arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
+                Ok($return_type)
+            }
+
+            // The type never depends on the model; this only refuses a name that is not a
+            // constant while planning.
+            fn return_field_from_args(
+                &self,
+                args: datafusion::logical_expr::ReturnFieldArgs,
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+                $crate::model::scoring::model_name($name, args.scalar_arguments.first().copied().flatten())?;
+                Ok(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new($name, $return_type, true)))
+            }
+
+            fn simplify(
+                &self,
+                args: Vec<datafusion::logical_expr::Expr>,
+                info: &datafusion::logical_expr::simplify::SimplifyContext,
+            ) -> datafusion::common::Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+                $crate::model::scoring::check_model($name, &args, info)?;
+                Ok(datafusion::logical_expr::simplify::ExprSimplifyResult::Original(args))
+            }
+
+            fn invoke_with_args(
+                &self,
+                args: datafusion::logical_expr::ScalarFunctionArgs,
+            ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+                $crate::model::scoring::invoke($name, args, $output)
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                Some(&$doc)
+            }
+        }
+    };
+}
+
+pub(crate) use make_scoring_udf;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::format::{Cluster, ModelOptions, Scaler, Standardize};
+    use ndarray::{Array2, s};
+
+    fn model() -> KMeansModel {
+        let cluster = |cluster_id: u32, centroid: Vec<f64>| Cluster {
+            cluster_id,
+            size: 1,
+            centroid_scaled: centroid.clone(),
+            centroid,
+        };
+        KMeansModel {
+            format_version: 1,
+            segsql_version: String::new(),
+            name: "m".into(),
+            algorithm: "kmeans".into(),
+            features: vec!["x".into(), "y".into()],
+            standardize: Scaler { method: Standardize::None, center: vec![0.0, 0.0], scale: vec![1.0, 1.0] },
+            options: ModelOptions { k: 2, n_init: 1, max_iter: 1, tol: 0.0, seed: 0, init: String::new() },
+            training_rows: 2,
+            skipped_rows: 0,
+            inertia: 0.0,
+            iterations: 1,
+            clusters: vec![cluster(1, vec![0.0, 0.0]), cluster(2, vec![10.0, 100.0])],
+        }
+    }
+
+    #[test]
+    fn rows_that_are_not_contiguous_are_scored_by_their_own_values() {
+        // Columns stored in reverse: each row is a strided view, which a slice cannot
+        // borrow. Row 1 is (10, 100), near cluster 2, and must not reuse row 0's values.
+        let stored = Array2::from_shape_vec((2, 2), vec![0.0, 1.0, 100.0, 10.0]).unwrap();
+        let features = stored.slice(s![.., ..;-1]);
+        assert!(features.row(0).as_slice().is_none());
+        let scores = score(&model(), features, Output::Cluster);
+        assert_eq!(scores, vec![Scored::Cluster(1), Scored::Cluster(2)]);
+        let distances = score(&model(), features, Output::Distance);
+        assert_eq!(distances, vec![Scored::Distance(1.0), Scored::Distance(0.0)]);
+    }
 }

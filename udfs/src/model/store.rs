@@ -2,24 +2,36 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, exec_err, plan_err};
 use parking_lot::Mutex;
 
 use super::format::KMeansModel;
+use crate::options::models_dir;
 
-#[derive(Debug)]
+/// Models read so far, by file path, with the modification time and length they had: a
+/// query reads each model file once, and again only after it changed. The cache is keyed by
+/// path, so it holds no setting: which folder is read comes from the session each time.
+static CACHE: LazyLock<Mutex<HashMap<PathBuf, (SystemTime, u64, Arc<KMeansModel>)>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// One models folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelStore {
     dir: PathBuf,
-    /// Parsed models by name, with the file's modification time and length when read.
-    cache: Mutex<HashMap<String, (SystemTime, u64, Arc<KMeansModel>)>>,
 }
 
 impl ModelStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        ModelStore { dir: dir.into(), cache: Mutex::new(HashMap::new()) }
+        ModelStore { dir: dir.into() }
+    }
+
+    /// The folder the session's `segsql.models_dir` names.
+    pub fn for_session(options: &ConfigOptions) -> Self {
+        ModelStore::new(models_dir(options))
     }
 
     pub fn dir(&self) -> &Path {
@@ -53,7 +65,7 @@ impl ModelStore {
             }
         };
         let stamp = (metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), metadata.len());
-        if let Some((modified, len, model)) = self.cache.lock().get(&name)
+        if let Some((modified, len, model)) = CACHE.lock().get(&path)
             && (*modified, *len) == stamp
         {
             return Ok(Arc::clone(model));
@@ -71,7 +83,7 @@ impl ModelStore {
                 );
             }
         };
-        self.cache.lock().insert(name, (stamp.0, stamp.1, Arc::clone(&model)));
+        CACHE.lock().insert(path, (stamp.0, stamp.1, Arc::clone(&model)));
         Ok(model)
     }
 
@@ -100,7 +112,7 @@ impl ModelStore {
             return exec_err!("CREATE MODEL: cannot write {}: {e}", path.display());
         }
         // A rewrite within the file system's timestamp resolution must still be seen.
-        self.cache.lock().remove(&name);
+        CACHE.lock().remove(&path);
         Ok(path)
     }
 
@@ -108,7 +120,7 @@ impl ModelStore {
     pub fn drop_model(&self, name: &str) -> Result<bool> {
         let name = Self::normalize(name)?;
         let path = self.path(&name);
-        self.cache.lock().remove(&name);
+        CACHE.lock().remove(&path);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

@@ -3,8 +3,8 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::format::{Cluster, FORMAT_VERSION, KMeansModel, ModelOptions, Scaler, Standardize};
-use crate::cluster::algo::kmeans::{DEFAULT_SEED, Init, KMeansParams, fit};
-use crate::cluster::algo::{canonical_order, gather};
+use segsql_algo::cluster::kmeans::{DEFAULT_SEED, Init, KMeansParams, fit};
+use segsql_algo::cluster::{canonical_order, gather};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOptions {
@@ -103,8 +103,8 @@ pub fn train_kmeans(
         }
         params.init = Init::Centroids(scaled_centres);
     }
-    let checked = params.check(scaled.nrows(), dims)?;
-    let result = fit(scaled.view(), &checked);
+    let checked = params.check(scaled.nrows(), dims).map_err(|e| e.to_string())?;
+    let result = fit(scaled.view(), &checked, crate::common::kernel_threads());
     let clusters = result
         .sizes
         .iter()

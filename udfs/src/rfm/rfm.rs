@@ -23,7 +23,7 @@ use crate::common::args::{
 use crate::common::plan::{
     day_number, day_number_of, day_of_literal, scan, summable_amount, timestamp_type, timestamp_value, view,
 };
-use crate::registry::DocumentedTableFunction;
+use crate::function::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

@@ -9,12 +9,13 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_datafusion_err, pla
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
 use datafusion::physical_plan::collect;
 
 use super::quantile_score::RFM_SECTION;
 use crate::common::args::{block_on, lookup_table};
+use crate::common::constant::scalar_text;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -89,7 +90,8 @@ impl SegmentScheme {
         }
         let max_r = rules.iter().map(|rule| rule.r.1).max().unwrap_or(1);
         let max_f = rules.iter().map(|rule| rule.f.1).max().unwrap_or(1);
-        if max_r * max_f > 10_000 {
+        // Bounds come from a user's table, so the product may not fit an i64.
+        if max_r.checked_mul(max_f).is_none_or(|cells| cells > 10_000) {
             return Err(format!("scores up to r={max_r}, f={max_f} are more cells than a scheme can list"));
         }
         let scheme = SegmentScheme { rules, max_r, max_f };
@@ -117,22 +119,79 @@ impl SegmentScheme {
     pub fn max_scores(&self) -> (i64, i64) {
         (self.max_r, self.max_f)
     }
+
+    /// The rules as JSON, `[["segment", r_min, r_max, f_min, f_max], ...]`: how a planned
+    /// call carries a user's scheme.
+    pub fn to_json(&self) -> String {
+        let rows: Vec<(&str, i64, i64, i64, i64)> =
+            self.rules.iter().map(|r| (r.segment.as_str(), r.r.0, r.r.1, r.f.0, r.f.1)).collect();
+        serde_json::to_string(&rows).unwrap_or_default()
+    }
+
+    /// The scheme `to_json` wrote, checked again.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        let rows: Vec<(String, i64, i64, i64, i64)> =
+            serde_json::from_str(text).map_err(|e| format!("the scheme's rules are not readable: {e}"))?;
+        SegmentScheme::new(
+            rows.into_iter()
+                .map(|(segment, r0, r1, f0, f1)| SegmentRule { segment, r: (r0, r1), f: (f0, f1) })
+                .collect(),
+        )
+    }
 }
 
-/// How the function reaches scheme tables: the session it was registered into.
+/// The internal function `segsql_segment_rules(r_score, f_score, rules)`: `rfm_segment`
+/// with a scheme table, once planning has read the table into `rules` (see
+/// [`SegmentScheme::to_json`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SegmentRules {
+    signature: Signature,
+}
+
+impl SegmentRules {
+    pub fn udf() -> Arc<ScalarUDF> {
+        let signature = Signature::exact(vec![DataType::Int64, DataType::Int64, DataType::Utf8], Volatility::Immutable);
+        Arc::new(ScalarUDF::from(SegmentRules { signature }))
+    }
+}
+
+impl ScalarUDFImpl for SegmentRules {
+    fn name(&self) -> &str {
+        "segsql_segment_rules"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rules = scalar_text("rfm_segment", &args.args, 2, "scheme")?;
+        let scheme = SegmentScheme::from_json(rules).or_else(|e| exec_err!("rfm_segment: {e}"))?;
+        let arrays = ColumnarValue::values_to_arrays(&args.args[..2])?;
+        Ok(ColumnarValue::Array(Arc::new(segments(&scheme, &arrays[0], &arrays[1])?)))
+    }
+}
+
+/// How the function reaches scheme tables while planning: the session it was registered
+/// into. A scalar function's simplifier is given no session, so this handle is how the
+/// scheme's name becomes its rules; the planned call carries the rules themselves
+/// ([`SegmentRules`]), so a plan never depends on it.
 pub type SessionHandle = Weak<parking_lot::RwLock<SessionState>>;
 
 #[derive(Debug)]
 pub struct RfmSegment {
     signature: Signature,
     session: Option<SessionHandle>,
-    /// A user scheme loaded while planning; the call then has two arguments.
-    loaded: Option<Arc<SegmentScheme>>,
 }
 
+// The session handle is how a name is looked up, not part of what the function computes.
 impl PartialEq for RfmSegment {
-    fn eq(&self, other: &Self) -> bool {
-        self.loaded == other.loaded
+    fn eq(&self, _other: &Self) -> bool {
+        true
     }
 }
 
@@ -140,13 +199,13 @@ impl Eq for RfmSegment {}
 
 impl Hash for RfmSegment {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.loaded.hash(state);
+        "rfm_segment".hash(state);
     }
 }
 
 impl RfmSegment {
     pub fn new(session: Option<SessionHandle>) -> Self {
-        RfmSegment { signature: Signature::user_defined(Volatility::Immutable), session, loaded: None }
+        RfmSegment { signature: Signature::user_defined(Volatility::Immutable), session }
     }
 
     pub fn udf(session: Option<SessionHandle>) -> Arc<ScalarUDF> {
@@ -279,9 +338,10 @@ impl ScalarUDFImpl for RfmSegment {
     }
 
     /// Loads a scheme table once while planning, so execution does not read it per batch
-    /// and a bad scheme fails before any data is read.
+    /// and a bad scheme fails before any data is read; the call becomes
+    /// `segsql_segment_rules(r, f, rules)`.
     fn simplify(&self, mut args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
-        if self.loaded.is_some() || args.len() != 3 {
+        if args.len() != 3 {
             return Ok(ExprSimplifyResult::Original(args));
         }
         let name = match &args[2] {
@@ -293,29 +353,24 @@ impl ScalarUDFImpl for RfmSegment {
             },
             _ => return Ok(ExprSimplifyResult::Original(args)),
         };
-        let scheme = Arc::new(self.load_scheme(&name)?);
+        let scheme = self.load_scheme(&name)?;
         args.truncate(2);
-        let loaded = RfmSegment {
-            signature: Signature::user_defined(Volatility::Immutable),
-            session: None,
-            loaded: Some(scheme),
-        };
-        Ok(ExprSimplifyResult::Simplified(ScalarUDF::from(loaded).call(args)))
+        args.push(lit(scheme.to_json()));
+        Ok(ExprSimplifyResult::Simplified(SegmentRules::udf().call(args)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args[..2])?;
-        let scheme: Arc<SegmentScheme> = match (&self.loaded, args.args.get(2)) {
-            (Some(scheme), _) => scheme.clone(),
-            (None, None) => Arc::new(DEFAULT_SCHEME.clone()),
-            (None, Some(ColumnarValue::Scalar(value))) => match scheme_name(value) {
+        let scheme: Arc<SegmentScheme> = match args.args.get(2) {
+            None => Arc::new(DEFAULT_SCHEME.clone()),
+            Some(ColumnarValue::Scalar(value)) => match scheme_name(value) {
                 Some(name) => Arc::new(self.load_scheme(&name)?),
                 None => {
                     return exec_err!("rfm_segment: scheme must be a table name in quotes, got {value}");
                 }
             },
-            (None, Some(ColumnarValue::Array(_))) => {
+            Some(ColumnarValue::Array(_)) => {
                 return exec_err!("rfm_segment: scheme must be a constant table name, not a column");
             }
         };
@@ -369,6 +424,20 @@ mod tests {
         ];
         let error = SegmentScheme::new(rules).unwrap_err();
         assert_eq!(error, "the scheme leaves cells uncovered: (r=2, f=2)");
+    }
+
+    #[test]
+    fn huge_bounds_are_refused_not_overflowed() {
+        // r_max * f_max does not fit an i64: it used to overflow (a panic in debug builds).
+        let rules = vec![SegmentRule { segment: "All".into(), r: (1, i64::MAX / 2), f: (1, 4) }];
+        assert!(SegmentScheme::new(rules).unwrap_err().contains("more cells than a scheme can list"));
+    }
+
+    #[test]
+    fn rules_survive_their_json() {
+        let json = DEFAULT_SCHEME.to_json();
+        assert_eq!(SegmentScheme::from_json(&json).unwrap(), *DEFAULT_SCHEME);
+        assert!(SegmentScheme::from_json("[1]").unwrap_err().contains("not readable"));
     }
 
     #[test]

@@ -26,10 +26,12 @@ use crate::cohort::aggregates::{distinct_periods, is_selected, list_array};
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
+use crate::common::constant::decimal_scale;
 use crate::common::grouped::GroupedItems;
-use crate::common::periods::Grain;
 use crate::common::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
-use crate::registry::DocumentedTableFunction;
+use crate::function::DocumentedTableFunction;
+use segsql_algo::cohort::periods::Grain;
+use segsql_algo::rfm::btyd::{self, BtydSummary};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -61,23 +63,6 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 
 #[derive(Debug, Default)]
 pub struct RfmSummary;
-
-#[cfg(test)]
-mod tests {
-    use super::btyd_summary;
-
-    #[test]
-    fn one_time_buyer() {
-        assert_eq!(btyd_summary(&[10], &[500], 2), (0.0, 0.0, 0.0));
-    }
-
-    #[test]
-    fn repeat_periods_average_without_the_first() {
-        // Periods 10, 12, 20 with totals 1.00, 3.00, 5.00.
-        assert_eq!(btyd_summary(&[10, 12, 20], &[100, 300, 500], 2), (2.0, 10.0, 4.0));
-        assert_eq!(btyd_summary(&[], &[], 0), (0.0, 0.0, 0.0));
-    }
-}
 
 fn window_max(value: Expr) -> Expr {
     Expr::from(WindowFunction::new(max_udaf(), vec![value]))
@@ -155,7 +140,7 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     if let Some(last) = as_of_period {
         builder = builder.filter(col("__period").lt_eq(lit(last)))?;
     }
-    let summary = BtydAggregate::udaf(scale.unwrap_or(0)).call(vec![col("__period"), col("__amount")]);
+    let summary = BtydAggregate::udaf().call(vec![col("__period"), col("__amount")]);
     builder = builder.aggregate(vec![customer.clone()], vec![summary.alias("__summary")])?.project(vec![
         customer.clone(),
         get_field(col("__summary"), "frequency").alias("frequency"),
@@ -179,20 +164,6 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     builder.project(output)?.build()
 }
 
-/// frequency, recency and monetary_value of a customer from their sorted distinct periods
-/// and exact totals in `scale`-decimal units.
-pub fn btyd_summary(periods: &[i32], totals: &[i128], scale: i8) -> (f64, f64, f64) {
-    let (Some(&first), Some(&last)) = (periods.first(), periods.last()) else { return (0.0, 0.0, 0.0) };
-    let repeats = periods.len() - 1;
-    let monetary = if repeats > 0 {
-        let repeat_total: i128 = totals[1..].iter().sum();
-        repeat_total as f64 / 10f64.powi(scale as i32) / repeats as f64
-    } else {
-        0.0
-    };
-    (repeats as f64, (last - first) as f64, monetary)
-}
-
 fn summary_fields() -> Fields {
     Fields::from(vec![
         Field::new("frequency", DataType::Float64, false),
@@ -203,18 +174,18 @@ fn summary_fields() -> Fields {
     ])
 }
 
-/// The internal aggregate `segsql_btyd(period, amount)`: a customer's summary.
+/// The internal aggregate `segsql_btyd(period, amount)`: a customer's summary, from
+/// DECIMAL amounts of any precision whose scale the type gives.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct BtydAggregate {
+pub struct BtydAggregate {
     signature: Signature,
-    scale: i8,
 }
 
 impl BtydAggregate {
-    fn udaf(scale: i8) -> Arc<AggregateUDF> {
+    pub fn udaf() -> Arc<AggregateUDF> {
         // Any decimal precision: the unscaled values are read as they are.
         let signature = Signature::any(2, Volatility::Immutable);
-        Arc::new(AggregateUDF::from(BtydAggregate { signature, scale }))
+        Arc::new(AggregateUDF::from(BtydAggregate { signature }))
     }
 }
 
@@ -232,7 +203,7 @@ impl AggregateUDFImpl for BtydAggregate {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let total = DataType::Decimal128(38, self.scale);
+        let total = DataType::Decimal128(38, decimal_scale(self.name(), args.input_fields[1].data_type())?);
         Ok(vec![
             Arc::new(Field::new(
                 format_state_name(args.name, "periods"),
@@ -253,8 +224,8 @@ impl AggregateUDFImpl for BtydAggregate {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(BtydGroups::new(self.scale)))
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(BtydGroups::new(decimal_scale(self.name(), args.expr_fields[1].data_type())?)))
     }
 }
 
@@ -343,7 +314,6 @@ impl GroupsAccumulator for BtydGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let (lengths, periods, _first, first_total, total) = self.take(emit_to);
-        let unit = 10f64.powi(self.scale as i32);
         let groups = lengths.len();
         let (mut frequency, mut recency, mut firsts, mut lasts, mut monetary) = (
             Vec::with_capacity(groups),
@@ -356,22 +326,18 @@ impl GroupsAccumulator for BtydGroups {
         for (group, length) in lengths.into_iter().enumerate() {
             let own = &periods[start..start + length];
             start += length;
-            let (Some(&earliest), Some(&latest)) = (own.first(), own.last()) else {
-                frequency.push(0.0);
-                recency.push(0.0);
-                firsts.push(0);
-                lasts.push(0);
-                monetary.push(0.0);
-                continue;
-            };
-            let repeats = length - 1;
-            frequency.push(repeats as f64);
-            recency.push((latest - earliest) as f64);
-            firsts.push(earliest);
-            lasts.push(latest);
-            // The same arithmetic as btyd_summary, so the two agree to the bit.
-            let repeat_total = total[group] - first_total[group];
-            monetary.push(if repeats > 0 { repeat_total as f64 / unit / repeats as f64 } else { 0.0 });
+            let summary = btyd::summary(own, first_total[group], total[group], self.scale).unwrap_or(BtydSummary {
+                frequency: 0.0,
+                recency: 0.0,
+                first: 0,
+                last: 0,
+                monetary_value: 0.0,
+            });
+            frequency.push(summary.frequency);
+            recency.push(summary.recency);
+            firsts.push(summary.first);
+            lasts.push(summary.last);
+            monetary.push(summary.monetary_value);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Float64Array::from(frequency)),

@@ -7,10 +7,10 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-pub const STATS_SECTION: DocSection = DocSection { include: true, label: "Statistics", description: None };
+pub use crate::function::STATS_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

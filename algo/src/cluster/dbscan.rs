@@ -8,8 +8,9 @@
 
 use ndarray::ArrayView2;
 
-use super::parallel::{chunk_count, chunk_range, map_chunks};
 use super::{row, squared_distance};
+use crate::error::AlgoError;
+use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Noise points get this label.
 pub const NOISE: i64 = -1;
@@ -28,12 +29,12 @@ pub struct DbscanParams {
 pub struct CheckedDbscan(DbscanParams);
 
 impl DbscanParams {
-    pub fn check(self) -> Result<CheckedDbscan, String> {
+    pub fn check(self) -> Result<CheckedDbscan, AlgoError> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return Err(format!("eps must be a number greater than 0, got {}", self.eps));
+            return Err(AlgoError::parameter("eps", "a number greater than 0", self.eps));
         }
         if self.min_points < 1 {
-            return Err(format!("min_points must be at least 1, got {}", self.min_points));
+            return Err(AlgoError::parameter("min_points", "at least 1", self.min_points));
         }
         Ok(CheckedDbscan(self))
     }
@@ -110,7 +111,7 @@ impl Grid {
 }
 
 /// Labels 1.. for clusters and [`NOISE`] for noise, one per point.
-pub fn dbscan(points: ArrayView2<f64>, options: &CheckedDbscan) -> Vec<i64> {
+pub fn dbscan(points: ArrayView2<f64>, options: &CheckedDbscan, threads: Threads) -> Vec<i64> {
     let DbscanParams { eps, min_points } = options.0;
     let standard = points.as_standard_layout();
     let data = standard.as_slice().unwrap_or_default();
@@ -123,7 +124,7 @@ pub fn dbscan(points: ArrayView2<f64>, options: &CheckedDbscan) -> Vec<i64> {
     let grid = Grid::new(data, dims, eps);
 
     // Pass 1: which points are core points (min_points counts the point itself).
-    let counts: Vec<Vec<bool>> = map_chunks(chunk_count(grid.cells.len(), CELL_CHUNK), |chunk| {
+    let counts: Vec<Vec<bool>> = map_chunks(threads, chunk_count(grid.cells.len(), CELL_CHUNK), |chunk| {
         let mut ranges = Vec::new();
         let mut core = Vec::new();
         for cell in chunk_range(chunk, CELL_CHUNK, grid.cells.len()) {
@@ -189,7 +190,7 @@ mod tests {
     use ndarray::array;
 
     fn run(points: &ndarray::Array2<f64>, eps: f64, min_points: usize) -> Vec<i64> {
-        dbscan(points.view(), &DbscanParams { eps, min_points }.check().unwrap())
+        dbscan(points.view(), &DbscanParams { eps, min_points }.check().unwrap(), Threads::new(2))
     }
 
     #[test]
@@ -227,7 +228,7 @@ mod tests {
 
     #[test]
     fn bad_options() {
-        assert!(DbscanParams { eps: 0.0, min_points: 1 }.check().unwrap_err().contains("eps"));
-        assert!(DbscanParams { eps: 1.0, min_points: 0 }.check().unwrap_err().contains("min_points"));
+        assert!(DbscanParams { eps: 0.0, min_points: 1 }.check().unwrap_err().to_string().contains("eps"));
+        assert!(DbscanParams { eps: 1.0, min_points: 0 }.check().unwrap_err().to_string().contains("min_points"));
     }
 }

@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the hot kernels, beside the side-by-side suite in `benches/`:
 //!
-//!     cargo bench -p segsql-udfs --bench kernels
+//!     cargo bench -p segsql-algo --bench kernels
 //!
 //! They time the plain-Rust kernels on synthetic data, without SQL or I/O, so a change to
 //! a kernel can be measured on its own.
@@ -9,10 +9,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
-use segsql_udfs::cluster::algo::kmeans::{Init, KMeansParams, fit};
-use segsql_udfs::cluster::algo::silhouette::silhouette_samples;
-use segsql_udfs::cohort::kernels::{RetentionMode, add_user};
-use segsql_udfs::rfm::quantile_score::quantile_scores_where;
+use segsql_algo::Threads;
+use segsql_algo::cluster::kmeans::{Init, KMeansParams, fit};
+use segsql_algo::cluster::silhouette::silhouette_samples;
+use segsql_algo::cohort::cells::{RetentionMode, add_user};
+use segsql_algo::rfm::quantile::quantile_scores_where;
 
 /// Deterministic pseudo-random values in [0, 1).
 fn noise(i: usize, salt: usize) -> f64 {
@@ -33,7 +34,7 @@ fn kmeans_step(c: &mut Criterion) {
             params.max_iter = 1;
             params.init = Init::Centroids(centres.clone());
             let checked = params.check(data.nrows(), 3).expect("valid");
-            black_box(fit(data.view(), &checked).inertia)
+            black_box(fit(data.view(), &checked, Threads::available()).inertia)
         })
     });
 }
@@ -42,7 +43,7 @@ fn silhouette_block(c: &mut Criterion) {
     let data = points(4_000, 3);
     let labels: Vec<u32> = (0..4_000).map(|i| (i % 8) as u32).collect();
     c.bench_function("silhouette: exact, 4k x 3, 8 clusters", |b| {
-        b.iter(|| black_box(silhouette_samples(data.view(), &labels, 8)))
+        b.iter(|| black_box(silhouette_samples(data.view(), &labels, 8, Threads::available())))
     });
 }
 

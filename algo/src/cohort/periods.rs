@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::AlgoError;
+
 /// The length of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Grain {
@@ -92,15 +94,19 @@ impl fmt::Display for Grain {
 }
 
 impl FromStr for Grain {
-    type Err = String;
+    type Err = AlgoError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, AlgoError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "day" | "days" | "d" => Ok(Grain::Day),
             "week" | "weeks" | "w" => Ok(Grain::Week),
             "month" | "months" | "m" => Ok(Grain::Month),
             "quarter" | "quarters" | "q" => Ok(Grain::Quarter),
-            _ => Err(format!("unknown grain '{text}'; use day, week, month or quarter")),
+            _ => Err(AlgoError::UnknownChoice {
+                what: "grain",
+                got: text.to_string(),
+                choices: "day, week, month or quarter",
+            }),
         }
     }
 }
@@ -173,7 +179,7 @@ mod tests {
     #[test]
     fn grains_parse() {
         assert_eq!("Month".parse::<Grain>(), Ok(Grain::Month));
-        assert!("year".parse::<Grain>().unwrap_err().contains("use day, week, month or quarter"));
+        assert!("year".parse::<Grain>().unwrap_err().to_string().contains("use day, week, month or quarter"));
         for grain in Grain::ALL {
             assert_eq!(grain.to_string().parse::<Grain>(), Ok(grain));
         }

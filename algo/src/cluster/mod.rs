@@ -8,7 +8,7 @@ pub mod dbscan;
 pub mod hierarchical;
 pub mod kmeans;
 pub mod kneedle;
-pub mod parallel;
+
 pub mod silhouette;
 pub mod validity;
 

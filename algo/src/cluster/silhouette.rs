@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 
-use super::parallel::{chunk_count, chunk_range, map_chunks};
+use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Points per parallel task.
 const CHUNK: usize = 128;
@@ -18,7 +18,12 @@ const LANES: usize = 8;
 
 /// s(i) for every point, or `None` when there are fewer than two clusters. `labels` are
 /// dense, `0..clusters`. A point alone in its cluster scores 0, as in scikit-learn.
-pub fn silhouette_samples(points: ArrayView2<f64>, labels: &[u32], clusters: usize) -> Option<Vec<f64>> {
+pub fn silhouette_samples(
+    points: ArrayView2<f64>,
+    labels: &[u32],
+    clusters: usize,
+    threads: Threads,
+) -> Option<Vec<f64>> {
     if clusters < 2 {
         return None;
     }
@@ -51,7 +56,7 @@ pub fn silhouette_samples(points: ArrayView2<f64>, labels: &[u32], clusters: usi
         }
         inverse
     };
-    let parts = map_chunks(chunk_count(n, CHUNK), |chunk| {
+    let parts = map_chunks(threads, chunk_count(n, CHUNK), |chunk| {
         let mut point = vec![0.0; dims];
         let mut sums = vec![0.0; clusters];
         chunk_range(chunk, CHUNK, n)
@@ -82,25 +87,31 @@ pub fn silhouette_samples(points: ArrayView2<f64>, labels: &[u32], clusters: usi
 }
 
 /// The mean silhouette coefficient, or `None` with fewer than two clusters.
-pub fn silhouette_score(points: ArrayView2<f64>, labels: &[u32], clusters: usize) -> Option<f64> {
-    let samples = silhouette_samples(points, labels, clusters)?;
+pub fn silhouette_score(points: ArrayView2<f64>, labels: &[u32], clusters: usize, threads: Threads) -> Option<f64> {
+    let samples = silhouette_samples(points, labels, clusters, threads)?;
     Some(samples.iter().sum::<f64>() / samples.len() as f64)
 }
 
 /// The silhouette of `sample_size` points drawn with `seed` (all points when there are
 /// no more than that), as scikit-learn's `silhouette_score(sample_size=...)` estimates it.
-pub fn sampled_silhouette_score(points: ArrayView2<f64>, labels: &[u32], sample_size: usize, seed: u64) -> Option<f64> {
+pub fn sampled_silhouette_score(
+    points: ArrayView2<f64>,
+    labels: &[u32],
+    sample_size: usize,
+    seed: u64,
+    threads: Threads,
+) -> Option<f64> {
     let n = points.nrows();
     if sample_size >= n {
         let clusters = labels.iter().max().map_or(0, |&m| m as usize + 1);
-        return silhouette_score(points, labels, clusters);
+        return silhouette_score(points, labels, clusters, threads);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chosen = sample(&mut rng, n, sample_size).into_vec();
     chosen.sort_unstable();
     let subset = points.select(ndarray::Axis(0), &chosen);
     let (dense, clusters) = super::dense_labels(&chosen.iter().map(|&i| labels[i] as i64).collect::<Vec<_>>());
-    silhouette_score(subset.view(), &dense, clusters)
+    silhouette_score(subset.view(), &dense, clusters, threads)
 }
 
 /// Σ‖point − column j‖ over `from..to`, where `columns` holds dimension d of point j at
@@ -159,7 +170,7 @@ mod tests {
         // s(0): a = 1, b = (4 + 6) / 2 = 5 → 0.8.   s(1): a = 1, b = 4 → 0.75.
         // s(4): a = 2, b = 3.5 → 3/7.                s(6): a = 2, b = 5.5 → 7/11.
         let points = array![[0.0], [1.0], [4.0], [6.0]];
-        let s = silhouette_samples(points.view(), &[0, 0, 1, 1], 2).unwrap();
+        let s = silhouette_samples(points.view(), &[0, 0, 1, 1], 2, Threads::ONE).unwrap();
         let expected = [0.8, 0.75, 1.5 / 3.5, 3.5 / 5.5];
         for (got, want) in s.iter().zip(expected) {
             assert!((got - want).abs() < 1e-15, "{got} vs {want}");
@@ -169,16 +180,16 @@ mod tests {
     #[test]
     fn singletons_score_zero_and_one_cluster_is_none() {
         let points = array![[0.0], [1.0], [5.0]];
-        let s = silhouette_samples(points.view(), &[0, 0, 1], 2).unwrap();
+        let s = silhouette_samples(points.view(), &[0, 0, 1], 2, Threads::ONE).unwrap();
         assert_eq!(s[2], 0.0);
-        assert_eq!(silhouette_score(points.view(), &[0, 0, 0], 1), None);
+        assert_eq!(silhouette_score(points.view(), &[0, 0, 0], 1, Threads::ONE), None);
     }
 
     #[test]
     fn long_ranges_match_the_plain_formula() {
         let points = ndarray::Array2::from_shape_fn((300, 3), |(i, d)| ((i * 37 + d * 11) % 101) as f64);
         let labels: Vec<u32> = (0..300).map(|i| (i % 3) as u32).collect();
-        let fast = silhouette_samples(points.view(), &labels, 3).unwrap();
+        let fast = silhouette_samples(points.view(), &labels, 3, Threads::new(2)).unwrap();
         for i in [0, 17, 299] {
             let mut sums = [0.0; 3];
             for j in 0..300 {
@@ -195,7 +206,7 @@ mod tests {
     #[test]
     fn a_sample_as_big_as_the_data_is_exact() {
         let points = array![[0.0], [1.0], [4.0], [6.0]];
-        let exact = silhouette_score(points.view(), &[0, 0, 1, 1], 2);
-        assert_eq!(sampled_silhouette_score(points.view(), &[0, 0, 1, 1], 10, 1), exact);
+        let exact = silhouette_score(points.view(), &[0, 0, 1, 1], 2, Threads::ONE);
+        assert_eq!(sampled_silhouette_score(points.view(), &[0, 0, 1, 1], 10, 1, Threads::ONE), exact);
     }
 }

@@ -1,7 +1,8 @@
 //! The arithmetic of cohort tables, on plain slices: folding users' active periods into
 //! per-offset counts, and laying counts out as the cells users see.
 
-use crate::common::periods::Grain;
+use super::periods::Grain;
+use crate::error::AlgoError;
 
 /// Whether a user counts in period p when active exactly then, or then or later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -11,13 +12,24 @@ pub enum RetentionMode {
 }
 
 impl std::str::FromStr for RetentionMode {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = AlgoError;
+    fn from_str(text: &str) -> Result<Self, AlgoError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "on" => Ok(RetentionMode::On),
             "on_or_after" | "on-or-after" => Ok(RetentionMode::OnOrAfter),
-            _ => Err(format!("unknown mode '{text}'; use 'on' or 'on_or_after'")),
+            _ => {
+                Err(AlgoError::UnknownChoice { what: "mode", got: text.to_string(), choices: "'on' or 'on_or_after'" })
+            }
         }
+    }
+}
+
+impl std::fmt::Display for RetentionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RetentionMode::On => "on",
+            RetentionMode::OnOrAfter => "on_or_after",
+        })
     }
 }
 
@@ -143,7 +155,7 @@ pub fn revenue_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::periods::days_from_civil;
+    use crate::cohort::periods::days_from_civil;
 
     #[test]
     fn on_counts_each_active_period() {
@@ -190,6 +202,6 @@ mod tests {
     #[test]
     fn modes_parse() {
         assert_eq!("on_or_after".parse::<RetentionMode>(), Ok(RetentionMode::OnOrAfter));
-        assert!("sometimes".parse::<RetentionMode>().unwrap_err().contains("'on' or 'on_or_after'"));
+        assert!("sometimes".parse::<RetentionMode>().unwrap_err().to_string().contains("'on' or 'on_or_after'"));
     }
 }

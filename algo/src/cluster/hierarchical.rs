@@ -7,8 +7,9 @@
 use kodama::Method;
 use ndarray::ArrayView2;
 
-use super::parallel::map_chunks;
 use super::{row, squared_distance};
+use crate::error::AlgoError;
+use crate::parallel::{Threads, map_chunks};
 
 pub const MAX_ROWS: usize = 20_000;
 
@@ -54,18 +55,15 @@ pub struct HclustParams {
 pub struct CheckedHclust(HclustParams);
 
 impl HclustParams {
-    pub fn check(self, rows: usize) -> Result<CheckedHclust, String> {
+    pub fn check(self, rows: usize) -> Result<CheckedHclust, AlgoError> {
         if self.k < 1 {
-            return Err(format!("k must be at least 1, got {}", self.k));
+            return Err(AlgoError::parameter("k", "at least 1", self.k));
         }
         if self.k > rows {
-            return Err(format!("k = {} is more than the {rows} rows with features; lower k", self.k));
+            return Err(AlgoError::TooFewRows { k: self.k, rows });
         }
         if rows > MAX_ROWS {
-            return Err(format!(
-                "{rows} rows is more than the {MAX_ROWS} it can cluster (it keeps all n²/2 pairwise distances in \
-                 memory); cluster a sample, or use kmeans"
-            ));
+            return Err(AlgoError::TooManyRows { rows, max: MAX_ROWS });
         }
         Ok(CheckedHclust(self))
     }
@@ -73,7 +71,7 @@ impl HclustParams {
 
 /// 0-based cluster labels, numbered by size (largest first), ties by the first point of
 /// each cluster.
-pub fn hclust(points: ArrayView2<f64>, options: &CheckedHclust) -> Vec<u32> {
+pub fn hclust(points: ArrayView2<f64>, options: &CheckedHclust, threads: Threads) -> Vec<u32> {
     let HclustParams { k, linkage } = options.0;
     let standard = points.as_standard_layout();
     let data = standard.as_slice().unwrap_or_default();
@@ -82,7 +80,7 @@ pub fn hclust(points: ArrayView2<f64>, options: &CheckedHclust) -> Vec<u32> {
     if n <= 1 {
         return vec![0; n];
     }
-    let mut condensed = condensed_distances(data, dims, n);
+    let mut condensed = condensed_distances(data, dims, n, threads);
     let dendrogram = kodama::linkage(&mut condensed, n, linkage.method());
     drop(condensed);
 
@@ -122,10 +120,10 @@ fn number_by_size(roots: &[usize]) -> Vec<u32> {
 
 /// Row i of the upper triangle holds d(i, j) for j > i; rows are computed in parallel in
 /// fixed blocks and copied in order.
-fn condensed_distances(data: &[f64], dims: usize, n: usize) -> Vec<f64> {
+fn condensed_distances(data: &[f64], dims: usize, n: usize, threads: Threads) -> Vec<f64> {
     const ROWS: usize = 64;
     let blocks = n.div_ceil(ROWS);
-    let parts = map_chunks(blocks, |b| {
+    let parts = map_chunks(threads, blocks, |b| {
         let mut out = Vec::new();
         for i in b * ROWS..((b + 1) * ROWS).min(n) {
             let a = row(data, dims, i);
@@ -146,7 +144,7 @@ mod tests {
     use ndarray::array;
 
     fn run(points: &ndarray::Array2<f64>, k: usize, linkage: Linkage) -> Vec<u32> {
-        hclust(points.view(), &HclustParams { k, linkage }.check(points.nrows()).unwrap())
+        hclust(points.view(), &HclustParams { k, linkage }.check(points.nrows()).unwrap(), Threads::new(2))
     }
 
     #[test]
@@ -169,7 +167,11 @@ mod tests {
     #[test]
     fn size_limit_and_bad_k() {
         assert!(
-            HclustParams { k: 2, linkage: Linkage::Ward }.check(MAX_ROWS + 1).unwrap_err().contains("cluster a sample")
+            HclustParams { k: 2, linkage: Linkage::Ward }
+                .check(MAX_ROWS + 1)
+                .unwrap_err()
+                .to_string()
+                .contains("cluster a sample")
         );
         assert!(HclustParams { k: 0, linkage: Linkage::Ward }.check(5).is_err());
         assert_eq!(Linkage::parse("WARD"), Some(Linkage::Ward));

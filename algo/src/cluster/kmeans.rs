@@ -12,8 +12,9 @@ use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::parallel::{chunk_count, chunk_range, map_chunks};
 use super::{row, squared_distance};
+use crate::error::AlgoError;
+use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Rows per chunk: big enough to amortise a thread hand-off, small enough to balance.
 const CHUNK: usize = 8192;
@@ -46,32 +47,28 @@ impl KMeansParams {
     }
 
     /// Checks the options against the data they will run on.
-    pub fn check(self, rows: usize, dims: usize) -> Result<CheckedKMeans, String> {
+    pub fn check(self, rows: usize, dims: usize) -> Result<CheckedKMeans, AlgoError> {
         if self.k < 1 {
-            return Err(format!("k must be at least 1, got {}", self.k));
+            return Err(AlgoError::parameter("k", "at least 1", self.k));
         }
         if self.k > rows {
-            return Err(format!("k = {} is more than the {rows} rows with features; lower k", self.k));
+            return Err(AlgoError::TooFewRows { k: self.k, rows });
         }
         if self.n_init < 1 {
-            return Err(format!("n_init must be at least 1, got {}", self.n_init));
+            return Err(AlgoError::parameter("n_init", "at least 1", self.n_init));
         }
         if self.max_iter < 1 {
-            return Err(format!("max_iter must be at least 1, got {}", self.max_iter));
+            return Err(AlgoError::parameter("max_iter", "at least 1", self.max_iter));
         }
         if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(format!("tol must be a number >= 0, got {}", self.tol));
+            return Err(AlgoError::parameter("tol", "a number >= 0", self.tol));
         }
         if let Init::Centroids(centres) = &self.init {
             if centres.len() != self.k * dims {
-                return Err(format!(
-                    "init gives {} values; it needs k = {} centres of {dims} features",
-                    centres.len(),
-                    self.k
-                ));
+                return Err(AlgoError::InitShape { values: centres.len(), k: self.k, dims });
             }
             if centres.iter().any(|v| !v.is_finite()) {
-                return Err("init centres must be finite numbers".to_string());
+                return Err(AlgoError::InitNotFinite);
             }
         }
         Ok(CheckedKMeans { params: self, dims })
@@ -105,21 +102,21 @@ pub struct KMeansFit {
 }
 
 /// Fits k-means on `points` (rows are points).
-pub fn fit(points: ArrayView2<f64>, options: &CheckedKMeans) -> KMeansFit {
+pub fn fit(points: ArrayView2<f64>, options: &CheckedKMeans, threads: Threads) -> KMeansFit {
     let standard = points.as_standard_layout();
     let data = standard.as_slice().unwrap_or_default();
     let dims = options.dims;
     let params = &options.params;
     let n = data.len() / dims;
-    let tol = params.tol * mean_variance(data, dims);
+    let tol = params.tol * mean_variance(data, dims, threads);
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut best: Option<KMeansFit> = None;
     for _ in 0..params.n_init {
         let init = match &params.init {
-            Init::PlusPlus => plus_plus(data, dims, params.k, &mut rng),
+            Init::PlusPlus => plus_plus(data, dims, params.k, &mut rng, threads),
             Init::Centroids(centres) => centres.clone(),
         };
-        let run = lloyd(data, dims, n, init, params.k, params.max_iter, tol);
+        let run = lloyd(data, dims, n, init, params.k, params.max_iter, tol, threads);
         if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
             best = Some(run);
         }
@@ -166,13 +163,13 @@ pub fn transpose(centres: &[f64], k: usize, dims: usize) -> Vec<f64> {
     t
 }
 
-fn mean_variance(data: &[f64], dims: usize) -> f64 {
+fn mean_variance(data: &[f64], dims: usize, threads: Threads) -> f64 {
     let n = (data.len() / dims) as f64;
     if n == 0.0 {
         return 0.0;
     }
     let chunks = chunk_count(data.len() / dims, CHUNK);
-    let sums = reduce_sum_vectors(map_chunks(chunks, |c| {
+    let sums = reduce_sum_vectors(map_chunks(threads, chunks, |c| {
         let mut s = vec![0.0; dims];
         for i in chunk_range(c, CHUNK, data.len() / dims) {
             for (acc, v) in s.iter_mut().zip(row(data, dims, i)) {
@@ -182,7 +179,7 @@ fn mean_variance(data: &[f64], dims: usize) -> f64 {
         s
     }));
     let means: Vec<f64> = sums.iter().map(|s| s / n).collect();
-    let squares = reduce_sum_vectors(map_chunks(chunks, |c| {
+    let squares = reduce_sum_vectors(map_chunks(threads, chunks, |c| {
         let mut s = vec![0.0; dims];
         for i in chunk_range(c, CHUNK, data.len() / dims) {
             for ((acc, v), m) in s.iter_mut().zip(row(data, dims, i)).zip(&means) {
@@ -209,7 +206,7 @@ fn reduce_sum_vectors(parts: Vec<Vec<f64>>) -> Vec<f64> {
 /// further centre `2 + ln k` candidates drawn with probability proportional to their
 /// squared distance from the nearest chosen centre, keeping the one that lowers the
 /// total the most.
-fn plus_plus(data: &[f64], dims: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+fn plus_plus(data: &[f64], dims: usize, k: usize, rng: &mut ChaCha8Rng, threads: Threads) -> Vec<f64> {
     let n = data.len() / dims;
     let chunks = chunk_count(n, CHUNK);
     let trials = 2 + (k as f64).ln() as usize;
@@ -218,7 +215,7 @@ fn plus_plus(data: &[f64], dims: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
     let mut closest = vec![0.0; n];
     {
         let slots: Vec<Mutex<&mut [f64]>> = closest.chunks_mut(CHUNK).map(Mutex::new).collect();
-        map_chunks(chunks, |c| {
+        map_chunks(threads, chunks, |c| {
             let mut slot = slots[c].lock().unwrap_or_else(|e| e.into_inner());
             for (out, i) in slot.iter_mut().zip(chunk_range(c, CHUNK, n)) {
                 *out = squared_distance(row(data, dims, i), &centres[..dims]);
@@ -239,7 +236,7 @@ fn plus_plus(data: &[f64], dims: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
                 cumulative.partition_point(|&c| c < target).min(n - 1)
             })
             .collect();
-        let partials = map_chunks(chunks, |c| {
+        let partials = map_chunks(threads, chunks, |c| {
             let mut sums = vec![0.0; trials];
             for i in chunk_range(c, CHUNK, n) {
                 let point = row(data, dims, i);
@@ -260,7 +257,7 @@ fn plus_plus(data: &[f64], dims: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
         let chosen = row(data, dims, candidates[best]);
         {
             let slots: Vec<Mutex<&mut [f64]>> = closest.chunks_mut(CHUNK).map(Mutex::new).collect();
-            map_chunks(chunks, |c| {
+            map_chunks(threads, chunks, |c| {
                 let mut slot = slots[c].lock().unwrap_or_else(|e| e.into_inner());
                 for (out, i) in slot.iter_mut().zip(chunk_range(c, CHUNK, n)) {
                     *out = out.min(squared_distance(row(data, dims, i), chosen));
@@ -282,11 +279,19 @@ struct Pass {
 
 /// Assigns every point to its nearest centre (writing `labels`) and sums the points per
 /// cluster, in chunk order.
-fn assign(data: &[f64], dims: usize, centres: &[f64], k: usize, labels: &mut [u32], with_sums: bool) -> Pass {
+fn assign(
+    data: &[f64],
+    dims: usize,
+    centres: &[f64],
+    k: usize,
+    labels: &mut [u32],
+    with_sums: bool,
+    threads: Threads,
+) -> Pass {
     let n = labels.len();
     let centres_t = transpose(centres, k, dims);
     let slots: Vec<Mutex<&mut [u32]>> = labels.chunks_mut(CHUNK).map(Mutex::new).collect();
-    let parts = map_chunks(chunk_count(n, CHUNK), |c| {
+    let parts = map_chunks(threads, chunk_count(n, CHUNK), |c| {
         let mut slot = slots[c].lock().unwrap_or_else(|e| e.into_inner());
         let mut pass = Pass {
             sums: if with_sums { vec![0.0; k * dims] } else { Vec::new() },
@@ -329,14 +334,24 @@ fn assign(data: &[f64], dims: usize, centres: &[f64], k: usize, labels: &mut [u3
     total
 }
 
-fn lloyd(data: &[f64], dims: usize, n: usize, mut centres: Vec<f64>, k: usize, max_iter: usize, tol: f64) -> KMeansFit {
+#[allow(clippy::too_many_arguments)]
+fn lloyd(
+    data: &[f64],
+    dims: usize,
+    n: usize,
+    mut centres: Vec<f64>,
+    k: usize,
+    max_iter: usize,
+    tol: f64,
+    threads: Threads,
+) -> KMeansFit {
     // No point starts in a cluster, so the first pass always counts as a change.
     let mut labels = vec![u32::MAX; n];
     let mut strict = false;
     let mut iterations = 0;
     let mut inertia = 0.0;
     for iteration in 0..max_iter {
-        let mut pass = assign(data, dims, &centres, k, &mut labels, true);
+        let mut pass = assign(data, dims, &centres, k, &mut labels, true, threads);
         inertia = pass.inertia;
         relocate_empty_clusters(data, dims, &centres, k, &labels, &mut pass);
         let mut shift = 0.0;
@@ -361,7 +376,7 @@ fn lloyd(data: &[f64], dims: usize, n: usize, mut centres: Vec<f64>, k: usize, m
     if !strict {
         // The centres moved after the last assignment: assign once more, as scikit-learn
         // does, so labels, centres and inertia agree.
-        inertia = assign(data, dims, &centres, k, &mut labels, false).inertia;
+        inertia = assign(data, dims, &centres, k, &mut labels, false, threads).inertia;
     }
     let mut sizes = vec![0u64; k];
     for &label in &labels {
@@ -428,8 +443,12 @@ mod tests {
     use ndarray::{Array2, array};
 
     fn fit_with(points: &Array2<f64>, params: KMeansParams) -> KMeansFit {
+        fit_on(points, params, Threads::new(2))
+    }
+
+    fn fit_on(points: &Array2<f64>, params: KMeansParams, threads: Threads) -> KMeansFit {
         let checked = params.check(points.nrows(), points.ncols()).unwrap();
-        fit(points.view(), &checked)
+        fit(points.view(), &checked, threads)
     }
 
     #[test]
@@ -484,20 +503,18 @@ mod tests {
     #[test]
     fn thread_count_does_not_change_a_bit() {
         let points = Array2::from_shape_fn((40_000, 2), |(i, d)| ((i * 31 + d * 17) % 977) as f64);
-        super::super::parallel::set_threads(1);
-        let one = fit_with(&points, KMeansParams::new(5));
-        super::super::parallel::set_threads(3);
-        let three = fit_with(&points, KMeansParams::new(5));
-        super::super::parallel::set_threads(0);
-        assert_eq!(one, three);
+        let one = fit_on(&points, KMeansParams::new(5), Threads::ONE);
+        for threads in [2, 3, 4] {
+            assert_eq!(fit_on(&points, KMeansParams::new(5), Threads::new(threads)), one, "{threads} threads");
+        }
     }
 
     #[test]
     fn bad_options_are_refused_before_work() {
-        assert!(KMeansParams::new(0).check(5, 2).unwrap_err().contains("at least 1"));
-        assert!(KMeansParams::new(6).check(5, 2).unwrap_err().contains("more than the 5 rows"));
+        assert!(KMeansParams::new(0).check(5, 2).unwrap_err().to_string().contains("at least 1"));
+        assert!(KMeansParams::new(6).check(5, 2).unwrap_err().to_string().contains("more than the 5 rows"));
         let mut p = KMeansParams::new(2);
         p.init = Init::Centroids(vec![1.0]);
-        assert!(p.check(5, 2).unwrap_err().contains("needs k = 2 centres of 2 features"));
+        assert!(p.check(5, 2).unwrap_err().to_string().contains("needs k = 2 centres of 2 features"));
     }
 }

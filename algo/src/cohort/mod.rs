@@ -1,0 +1,5 @@
+//! Calendar periods and the arithmetic of cohort tables.
+
+pub mod cells;
+pub mod funnel;
+pub mod periods;

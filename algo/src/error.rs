@@ -1,0 +1,34 @@
+//! The one error type of the algorithms. Messages are written for the analyst who passed
+//! the parameter, without the SQL function's name, which the glue adds in front.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum AlgoError {
+    /// A parameter outside its allowed range, e.g. `k must be at least 1, got 0`.
+    #[error("{name} must be {rule}, got {got}")]
+    Parameter { name: &'static str, rule: &'static str, got: String },
+    /// More clusters asked for than there are points.
+    #[error("k = {k} is more than the {rows} rows with features; lower k")]
+    TooFewRows { k: usize, rows: usize },
+    /// More rows than an algorithm that keeps all pairwise distances can hold.
+    #[error(
+        "{rows} rows is more than the {max} it can cluster (it keeps all n²/2 pairwise distances in memory); \
+         cluster a sample, or use kmeans"
+    )]
+    TooManyRows { rows: usize, max: usize },
+    /// Starting centres that do not fit the data.
+    #[error("init gives {values} values; it needs k = {k} centres of {dims} features")]
+    InitShape { values: usize, k: usize, dims: usize },
+    #[error("init centres must be finite numbers")]
+    InitNotFinite,
+    /// A word that names none of the choices, e.g. an unknown grain.
+    #[error("unknown {what} '{got}'; use {choices}")]
+    UnknownChoice { what: &'static str, got: String, choices: &'static str },
+}
+
+impl AlgoError {
+    pub(crate) fn parameter(name: &'static str, rule: &'static str, got: impl ToString) -> AlgoError {
+        AlgoError::Parameter { name, rule, got: got.to_string() }
+    }
+}

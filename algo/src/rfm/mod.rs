@@ -1,0 +1,4 @@
+//! RFM and buy-till-you-die kernels.
+
+pub mod btyd;
+pub mod quantile;
