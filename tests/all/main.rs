@@ -6,5 +6,6 @@ mod docs;
 mod models;
 mod parity;
 mod report;
+mod roundtrip;
 mod slt;
 mod support;

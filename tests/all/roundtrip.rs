@@ -1,0 +1,176 @@
+//! Functions that travel (SPEC section 6): for a query of every function family, the
+//! physical plan is serialised with datafusion-proto's default codec, decoded in a fresh
+//! `SessionContext` that only had `segsql_udfs::register_all` applied (no tables, no scheme
+//! table, no shell), executed there, and compared with the direct result. A function that
+//! kept configuration in its Rust struct would be decoded by name with the defaults and
+//! give a different answer, or fail to decode.
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::physical_plan::collect;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::bytes::{physical_plan_from_bytes, physical_plan_to_bytes};
+
+/// The data every query reads, built in SQL so the scans are in-memory sources.
+const SETUP: &[&str] = &[
+    "CREATE TABLE orders AS SELECT
+        (i % 300) + 1 AS customer_id,
+        to_timestamp(1704067200 + ((i * 7919) % 700) * 86400 + (i % 24) * 3600) AS order_ts,
+        CAST(((i * 37) % 5000) / 100.0 AS DECIMAL(10, 2)) AS amount,
+        ((i * 37) % 5000) / 100.0 AS amount_double
+     FROM generate_series(0, 2999) AS t(i)",
+    "CREATE TABLE events AS SELECT
+        (i % 200) + 1 AS user_id,
+        to_timestamp(1735689600 + ((i * 13) % 5000) * 60) AS ts,
+        CASE (i * 7) % 4 WHEN 0 THEN 'view' WHEN 1 THEN 'cart' WHEN 2 THEN 'checkout' ELSE 'purchase' END AS event
+     FROM generate_series(0, 1999) AS t(i)",
+    "CREATE TABLE points AS SELECT
+        i AS id,
+        CAST((i * 7919) % 101 AS DOUBLE) / 10.0 + (i % 3) * 20.0 AS x,
+        CAST((i * 104729) % 97 AS DOUBLE) / 10.0 + (i % 3) * 5.0 AS y
+     FROM generate_series(0, 599) AS t(i)",
+    "CREATE TABLE scheme (segment VARCHAR, r_min INT, r_max INT, f_min INT, f_max INT) AS VALUES
+        ('Best', 3, 3, 2, 3), ('Good', 2, 3, 1, 3), ('Rest', 1, 3, 1, 3)",
+];
+
+/// One query per family, each with a total ORDER BY so results compare row for row.
+const QUERIES: &[(&str, &str)] = &[
+    ("rfm", "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id"),
+    (
+        "rfm on doubles, 4 bins",
+        "SELECT * FROM rfm(orders, customer_id, order_ts, amount_double, NULL, 4) ORDER BY customer_id",
+    ),
+    (
+        "quantile_score and rfm_score",
+        "SELECT customer_id, quantile_score(sum(amount), 4) OVER () AS q,
+                rfm_score(DATE '2026-01-01' - max(order_ts)::DATE, count(*), sum(amount)) OVER () AS code
+         FROM orders GROUP BY customer_id ORDER BY customer_id",
+    ),
+    (
+        "rfm_segment with a scheme table",
+        "SELECT customer_id, rfm_segment(r_score, f_score, 'scheme') AS seg
+         FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01', 3) ORDER BY customer_id",
+    ),
+    ("rfm_summary (BTYD)", "SELECT * FROM rfm_summary(orders, customer_id, order_ts, amount) ORDER BY customer_id"),
+    (
+        "rfm_summary by week on doubles",
+        "SELECT * FROM rfm_summary(orders, customer_id, order_ts, amount_double, '2025-12-31', 'week') ORDER BY customer_id",
+    ),
+    (
+        "cohort_retention",
+        "SELECT * FROM cohort_retention(orders, customer_id, order_ts, 'quarter', 'on_or_after', 5) ORDER BY cohort, period",
+    ),
+    (
+        "cohort_revenue",
+        "SELECT * FROM cohort_revenue(orders, customer_id, order_ts, amount, 'month') ORDER BY cohort, period",
+    ),
+    (
+        "funnel with a window",
+        "SELECT * FROM funnel(events, user_id, ts, event, 'view,cart,checkout,purchase', '2 days') ORDER BY step",
+    ),
+    (
+        "kmeans, dbscan and hclust windows",
+        "SELECT id, kmeans([x, y], 3, 7) OVER () AS km, dbscan([x, y], 2.5, 4) OVER () AS db,
+                hclust([x, y], 3, 'ward') OVER () AS hc
+         FROM points ORDER BY id",
+    ),
+    (
+        "silhouette and friends",
+        "SELECT round(silhouette([x, y], c), 12) AS s, round(silhouette([x, y], c, 200, 3), 12) AS sampled,
+                round(davies_bouldin([x, y], c), 12) AS db, round(calinski_harabasz([x, y], c), 9) AS ch
+         FROM (SELECT x, y, kmeans([x, y], 3) OVER () AS c FROM points)",
+    ),
+    ("silhouette_sample", "SELECT id, silhouette_sample([x, y], id % 3) OVER () AS s FROM points ORDER BY id"),
+    (
+        "model scoring",
+        "SELECT id, kmeans_assign('roundtrip', [x, y]) AS cluster, kmeans_distance('roundtrip', [x, y]) AS d
+         FROM points ORDER BY id",
+    ),
+    (
+        "prop_ztest",
+        "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c
+         FROM (VALUES (40), (55), (70)) AS v(successes) ORDER BY successes",
+    ),
+];
+
+fn config() -> SessionConfig {
+    SessionConfig::new().with_target_partitions(3)
+}
+
+/// A model for the scoring query, trained by the library as CREATE MODEL trains it.
+fn write_model(dir: &std::path::Path) {
+    let points =
+        ndarray::Array2::from_shape_fn((60, 2), |(i, d)| ((i * 7 + d * 13) % 50) as f64 + (i % 3) as f64 * 30.0);
+    let mut options = segsql_udfs::model::TrainOptions::new(3);
+    options.standardize = segsql_udfs::model::Standardize::Zscore;
+    let model = segsql_udfs::model::train_kmeans("roundtrip", vec!["x".into(), "y".into()], points.view(), 0, &options)
+        .expect("model trains");
+    segsql_udfs::ModelStore::new(dir).save(&model, true).expect("model saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_family_runs_the_same_after_a_plan_round_trip() {
+    let models = tempfile::tempdir().expect("temp dir");
+    write_model(models.path());
+    let models_dir = models.path().to_string_lossy().into_owned();
+
+    let ctx = SessionContext::new_with_config(config());
+    segsql_udfs::register_all(&ctx);
+    segsql_udfs::set_models_dir(&ctx, models_dir.clone());
+    for statement in SETUP {
+        ctx.sql(statement).await.expect("setup").collect().await.expect("setup runs");
+    }
+
+    let mut failures = Vec::new();
+    for (family, query) in QUERIES {
+        let plan = ctx.sql(query).await.expect(family).create_physical_plan().await.expect(family);
+        let direct = pretty_format_batches(&collect(plan.clone(), ctx.task_ctx()).await.expect(family))
+            .expect("prints")
+            .to_string();
+        let bytes = match physical_plan_to_bytes(plan) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                failures.push(format!("{family}: cannot encode: {e}"));
+                continue;
+            }
+        };
+        // Like a worker: only the functions and the session's settings, no tables.
+        let fresh = SessionContext::new_with_config(config());
+        segsql_udfs::register_all(&fresh);
+        segsql_udfs::set_models_dir(&fresh, models_dir.clone());
+        let decoded = match physical_plan_from_bytes(&bytes, &fresh.task_ctx()) {
+            Ok(plan) => plan,
+            Err(e) => {
+                failures.push(format!("{family}: cannot decode: {e}"));
+                continue;
+            }
+        };
+        let travelled = match collect(decoded, fresh.task_ctx()).await {
+            Ok(batches) => pretty_format_batches(&batches).expect("prints").to_string(),
+            Err(e) => {
+                failures.push(format!("{family}: decoded plan fails: {e}"));
+                continue;
+            }
+        };
+        assert!(direct.lines().count() > 4, "{family}: the query should return rows:\n{direct}");
+        if direct != travelled {
+            failures
+                .push(format!("{family}: results differ\n--- direct\n{direct}\n--- after the round trip\n{travelled}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The check above must be able to fail: a plan whose scheme is looked up by name on the
+/// other side (as `rfm_segment` once did) decodes to the default scheme there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheme_travels_as_its_rules() {
+    let ctx = SessionContext::new_with_config(config());
+    segsql_udfs::register_all(&ctx);
+    for statement in SETUP {
+        ctx.sql(statement).await.expect("setup").collect().await.expect("setup runs");
+    }
+    let query = "SELECT rfm_segment(3, 3, 'scheme') AS seg";
+    let plan = ctx.sql(query).await.expect("plans").create_physical_plan().await.expect("plans");
+    let shown = datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string();
+    assert!(shown.contains("Best"), "the planned call carries the scheme's rules, not its name:\n{shown}");
+}
