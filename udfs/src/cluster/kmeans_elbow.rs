@@ -10,7 +10,8 @@ use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TablePr
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, col};
+use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast};
+use datafusion::prelude::ident;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, collect};
@@ -96,7 +97,8 @@ impl TableFunctionImpl for KMeansElbow {
             return plan_err!("kmeans_elbow: k_max ({k_max}) must be at least k_min ({k_min})");
         }
         let seed = int_arg("kmeans_elbow", &args, 4, "seed", 0..=i64::MAX)?.map_or(DEFAULT_SEED, |s| s as u64);
-        let columns: Vec<Expr> = features.iter().map(|f| cast(col(format!("\"{f}\"")), DataType::Float64)).collect();
+        // ident, not a quoted string: a name may itself hold a quote.
+        let columns: Vec<Expr> = features.iter().map(|f| cast(ident(f), DataType::Float64)).collect();
         let plan = scan(&source)?.project(columns)?.build()?;
         Ok(Arc::new(ElbowTable { plan, k_min: k_min as usize, k_max: k_max as usize, seed, schema: output_schema() }))
     }
