@@ -228,11 +228,8 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
          monetary + i AS monetary FROM '{path}' CROSS JOIN generate_series(0, 9) AS copies(i))"
     );
     for threads in [1, 2, 4, 2] {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
         let (file, labels) = runtime.block_on(async {
             assert_eq!(segsql_udfs::common::kernel_threads().get(), threads, "kernels follow the runtime's size");
             let models = tempfile::tempdir().expect("temp dir");

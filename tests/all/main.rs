@@ -2,6 +2,7 @@
 
 mod cli;
 mod cluster_parity;
+mod coverage;
 mod docs;
 mod models;
 mod parity;

@@ -11,10 +11,10 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast};
-use datafusion::prelude::ident;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, collect};
+use datafusion::prelude::ident;
 use ndarray::Array2;
 
 use super::features::CLUSTER_SECTION;
