@@ -56,10 +56,10 @@ fn quantile_scoring(c: &mut Criterion) {
 }
 
 fn retention_fold(c: &mut Criterion) {
-    let users: Vec<(i32, Vec<i32>)> = (0..200_000)
+    let users: Vec<(i32, Vec<i32>)> = (0..200_000i32)
         .map(|i| {
-            let cohort = (i % 24) as i32;
-            let periods = (0..(i % 9) as i32).map(|p| cohort + p * (1 + (i % 3) as i32)).collect();
+            let cohort = i % 24;
+            let periods = (0..i % 9).map(|p| cohort + p * (1 + i % 3)).collect();
             (cohort, periods)
         })
         .collect();

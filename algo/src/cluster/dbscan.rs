@@ -172,9 +172,10 @@ pub fn dbscan(points: ArrayView2<f64>, options: &CheckedDbscan, threads: Threads
             grid.neighbour_ranges(grid.cell_of[p] as usize, &mut ranges);
             let point = row(&grid.sorted, dims, p);
             for &(from, to) in &ranges {
-                for q in from..to {
-                    if !visited[q] && squared_distance(point, row(&grid.sorted, dims, q)) <= eps2 {
-                        visited[q] = true;
+                for (offset, seen) in visited[from..to].iter_mut().enumerate() {
+                    let q = from + offset;
+                    if !*seen && squared_distance(point, row(&grid.sorted, dims, q)) <= eps2 {
+                        *seen = true;
                         stack.push(q);
                     }
                 }

@@ -401,9 +401,9 @@ fn relocate_empty_clusters(data: &[f64], dims: usize, centres: &[f64], k: usize,
     for (&cluster, &(_, point)) in empty.iter().zip(&far) {
         let old = labels[point] as usize;
         let values = row(data, dims, point);
-        for d in 0..dims {
-            pass.sums[old * dims + d] -= values[d];
-            pass.sums[cluster * dims + d] = values[d];
+        for (d, &value) in values.iter().enumerate() {
+            pass.sums[old * dims + d] -= value;
+            pass.sums[cluster * dims + d] = value;
         }
         pass.counts[old] -= 1;
         pass.counts[cluster] = 1;

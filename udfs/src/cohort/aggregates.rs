@@ -499,7 +499,7 @@ impl AggregateUDFImpl for UserPeriodTotals {
 
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
         let scale = decimal_scale(self.name(), args.expr_fields[1].data_type())?;
-        Ok(Box::new(PairGroups::new(scale, MergedPairs::to_array)))
+        Ok(Box::new(PairGroups::new(scale, MergedPairs::into_array)))
     }
 }
 
@@ -536,7 +536,7 @@ impl GroupsAccumulator for PairGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.pairs.take(emit_to).to_array(self.scale)?])
+        Ok(vec![self.pairs.take(emit_to).into_array(self.scale)?])
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
@@ -640,7 +640,7 @@ impl PairArena {
 }
 
 impl MergedPairs {
-    pub(crate) fn to_array(self, scale: i8) -> Result<ArrayRef> {
+    pub(crate) fn into_array(self, scale: i8) -> Result<ArrayRef> {
         let totals = Decimal128Array::from(self.totals).with_precision_and_scale(38, scale)?;
         let pairs = StructArray::try_new(
             pair_fields(scale),

@@ -44,12 +44,10 @@ fn name_of(expr: &Expr) -> Option<String> {
             Some(relation) => format!("{relation}.{}", column.name),
             None => column.name.clone(),
         }),
-        Expr::Literal(value, _) => match value {
-            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-                Some(s.clone())
-            }
-            _ => None,
-        },
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => Some(s.clone()),
         Expr::Alias(alias) => name_of(&alias.expr),
         _ => None,
     }

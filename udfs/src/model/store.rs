@@ -15,8 +15,10 @@ use crate::options::models_dir;
 /// Models read so far, by file path, with the modification time and length they had: a
 /// query reads each model file once, and again only after it changed. The cache is keyed by
 /// path, so it holds no setting: which folder is read comes from the session each time.
-static CACHE: LazyLock<Mutex<HashMap<PathBuf, (SystemTime, u64, Arc<KMeansModel>)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static CACHE: LazyLock<Mutex<HashMap<PathBuf, Cached>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A parsed model with the modification time and length its file had.
+type Cached = (SystemTime, u64, Arc<KMeansModel>);
 
 /// One models folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

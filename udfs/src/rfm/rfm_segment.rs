@@ -46,6 +46,9 @@ pub struct SegmentRule {
     pub f: (i64, i64),
 }
 
+/// A rule as JSON carries it: (segment, r_min, r_max, f_min, f_max).
+type RuleRow = (String, i64, i64, i64, i64);
+
 /// A checked segment scheme: every cell of 1..=max_r × 1..=max_f is covered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SegmentScheme {
@@ -54,7 +57,10 @@ pub struct SegmentScheme {
     max_f: i64,
 }
 
-const DEFAULT_GRID: [(&str, (i64, i64), (i64, i64)); 10] = [
+/// A segment name with its R and F score ranges.
+type GridCell = (&'static str, (i64, i64), (i64, i64));
+
+const DEFAULT_GRID: [GridCell; 10] = [
     ("Champions", (5, 5), (4, 5)),
     ("Loyal Customers", (3, 4), (4, 5)),
     ("Potential Loyalists", (4, 5), (2, 3)),
@@ -130,7 +136,7 @@ impl SegmentScheme {
 
     /// The scheme `to_json` wrote, checked again.
     pub fn from_json(text: &str) -> std::result::Result<Self, String> {
-        let rows: Vec<(String, i64, i64, i64, i64)> =
+        let rows: Vec<RuleRow> =
             serde_json::from_str(text).map_err(|e| format!("the scheme's rules are not readable: {e}"))?;
         SegmentScheme::new(
             rows.into_iter()

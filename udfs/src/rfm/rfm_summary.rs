@@ -242,6 +242,16 @@ struct BtydGroups {
     total: Vec<i128>,
 }
 
+/// What `BtydGroups::take` hands over: each group's period count, the periods one group
+/// after another, and the running figures.
+struct Taken {
+    lengths: Vec<usize>,
+    periods: Vec<i32>,
+    first: Vec<i32>,
+    first_total: Vec<i128>,
+    total: Vec<i128>,
+}
+
 /// "No period yet": larger than any period, so the first real one replaces it.
 const NO_PERIOD: i32 = i32::MAX;
 
@@ -273,15 +283,15 @@ impl BtydGroups {
 
     /// The distinct sorted periods of the groups `emit_to` asks for, with the running
     /// figures taken out alongside.
-    fn take(&mut self, emit_to: EmitTo) -> (Vec<usize>, Vec<i32>, Vec<i32>, Vec<i128>, Vec<i128>) {
-        let (lengths, distinct) = distinct_periods(self.periods.take(emit_to));
-        (
+    fn take(&mut self, emit_to: EmitTo) -> Taken {
+        let (lengths, periods) = distinct_periods(self.periods.take(emit_to));
+        Taken {
             lengths,
-            distinct,
-            emit_to.take_needed(&mut self.first),
-            emit_to.take_needed(&mut self.first_total),
-            emit_to.take_needed(&mut self.total),
-        )
+            periods,
+            first: emit_to.take_needed(&mut self.first),
+            first_total: emit_to.take_needed(&mut self.first_total),
+            total: emit_to.take_needed(&mut self.total),
+        }
     }
 
     fn decimal(&self, values: Vec<i128>) -> Result<Decimal128Array> {
@@ -313,7 +323,7 @@ impl GroupsAccumulator for BtydGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let (lengths, periods, _first, first_total, total) = self.take(emit_to);
+        let Taken { lengths, periods, first_total, total, .. } = self.take(emit_to);
         let groups = lengths.len();
         let (mut frequency, mut recency, mut firsts, mut lasts, mut monetary) = (
             Vec::with_capacity(groups),
@@ -350,7 +360,7 @@ impl GroupsAccumulator for BtydGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let (lengths, periods, first, first_total, total) = self.take(emit_to);
+        let Taken { lengths, periods, first, first_total, total } = self.take(emit_to);
         let first: Int32Array = first.into_iter().map(|p| (p != NO_PERIOD).then_some(p)).collect();
         Ok(vec![
             list_array(DataType::Int32, lengths, Arc::new(Int32Array::from(periods)))?,
