@@ -22,6 +22,18 @@ pub enum AlgoError {
     InitShape { values: usize, k: usize, dims: usize },
     #[error("init centres must be finite numbers")]
     InitNotFinite,
+    /// Training found nothing to train on.
+    #[error("no rows to train on: all {skipped} rows have a NULL, NaN or infinite feature")]
+    AllRowsSkipped { skipped: u64 },
+    #[error("the query returned no rows to train on")]
+    NoRows,
+    /// A model file that cannot be used, and why.
+    #[error("not a segsql model file ({0})")]
+    NotAModel(String),
+    #[error("written by a newer segsql (model format {found}; this segsql reads up to {supported}): upgrade segsql")]
+    NewerModel { found: u32, supported: u32 },
+    #[error("the file is damaged (its features, scaler and centroids do not match)")]
+    DamagedModel,
     /// A word that names none of the choices, e.g. an unknown grain.
     #[error("unknown {what} '{got}'; use {choices}")]
     UnknownChoice { what: &'static str, got: String, choices: &'static str },

@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod cohort;
 pub mod error;
+pub mod model;
 pub mod parallel;
 pub mod rfm;
 

@@ -21,12 +21,11 @@ use super::features::CLUSTER_SECTION;
 use crate::common::args::{check_arity, int_arg, is_numeric, source_table, string_arg};
 use crate::common::plan::scan;
 use crate::function::DocumentedTableFunction;
-use crate::model::Standardize;
-use crate::model::train::{apply_scaler, fit_scaler};
 use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};
 use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 use segsql_algo::cluster::validity::{calinski_harabasz, davies_bouldin};
 use segsql_algo::cluster::{canonical_order, gather, kneedle};
+use segsql_algo::model::{Standardize, apply_scaler, fit_scaler};
 
 /// Above this many rows the silhouette column is a seeded estimate on this many.
 pub const SILHOUETTE_SAMPLE: usize = 10_000;

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, ListArray, StructArray,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -21,24 +20,11 @@ use datafusion::logical_expr::{
 };
 
 use crate::common::constant::{decimal_scale, internal_text};
-use crate::common::grouped::{Buckets, GroupedItems};
+use crate::common::grouped::{Buckets, GroupedItems, distinct_periods, is_selected, list_array};
 use segsql_algo::cohort::cells::{RetentionMode, add_user, merge_counts, normalize_periods};
 
 fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
-}
-
-pub(crate) fn list_array(
-    item: DataType,
-    lengths: impl IntoIterator<Item = usize>,
-    values: ArrayRef,
-) -> Result<ArrayRef> {
-    Ok(Arc::new(ListArray::try_new(
-        Arc::new(Field::new_list_field(item, true)),
-        OffsetBuffer::from_lengths(lengths),
-        values,
-        None,
-    )?))
 }
 
 /// Periods as a list array, one list per user.
@@ -57,10 +43,6 @@ fn push_period(periods: &mut Vec<i32>, period: i32) {
     if periods.len() >= 64 && periods.len().is_power_of_two() {
         normalize_periods(periods);
     }
-}
-
-pub(crate) fn is_selected(filter: Option<&BooleanArray>, row: usize) -> bool {
-    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
 /// `user_periods(period)`: the sorted distinct periods of a group.
@@ -105,24 +87,6 @@ impl AggregateUDFImpl for UserPeriods {
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(UserPeriodsGroups::default()))
     }
-}
-
-/// Each group's periods sorted with repeats removed, flat, with the groups' lengths.
-pub(crate) fn distinct_periods(mut buckets: Buckets<i32>) -> (Vec<usize>, Vec<i32>) {
-    let mut lengths = Vec::with_capacity(buckets.len());
-    let mut distinct = Vec::with_capacity(buckets.items.len());
-    for group in 0..buckets.len() {
-        let periods = buckets.group_mut(group);
-        periods.sort_unstable();
-        let before = distinct.len();
-        for &period in periods.iter() {
-            if distinct.len() == before || distinct.last() != Some(&period) {
-                distinct.push(period);
-            }
-        }
-        lengths.push(distinct.len() - before);
-    }
-    (lengths, distinct)
 }
 
 #[derive(Debug, Default)]

@@ -20,13 +20,13 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::{col, ident};
 
-use super::aggregates::is_selected;
 use super::cohort_retention::COHORT_SECTION;
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
 use crate::common::constant::{internal_int, internal_text};
 use crate::common::grouped::GroupedItems;
+use crate::common::grouped::is_selected;
 use crate::common::plan::{scan, view};
 use crate::function::DocumentedTableFunction;
 use segsql_algo::cohort::funnel::{funnel_depth, step_counts};

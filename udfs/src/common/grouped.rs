@@ -5,6 +5,12 @@
 //! Here every item is appended to one vector with its group number, and the items are
 //! bucketed by group (a counting sort, linear time) only when the groups are emitted.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::Result;
 use datafusion::logical_expr::EmitTo;
 
 /// Items of many groups, bucketed on demand.
@@ -120,6 +126,37 @@ impl<T: Copy> GroupedItems<T> {
         self.num_groups -= taken_groups;
         Buckets { offsets, items }
     }
+}
+
+pub fn list_array(item: DataType, lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> Result<ArrayRef> {
+    Ok(Arc::new(ListArray::try_new(
+        Arc::new(Field::new_list_field(item, true)),
+        OffsetBuffer::from_lengths(lengths),
+        values,
+        None,
+    )?))
+}
+
+pub fn is_selected(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+/// Each group's periods sorted with repeats removed, flat, with the groups' lengths.
+pub fn distinct_periods(mut buckets: Buckets<i32>) -> (Vec<usize>, Vec<i32>) {
+    let mut lengths = Vec::with_capacity(buckets.len());
+    let mut distinct = Vec::with_capacity(buckets.items.len());
+    for group in 0..buckets.len() {
+        let periods = buckets.group_mut(group);
+        periods.sort_unstable();
+        let before = distinct.len();
+        for &period in periods.iter() {
+            if distinct.len() == before || distinct.last() != Some(&period) {
+                distinct.push(period);
+            }
+        }
+        lengths.push(distinct.len() - before);
+    }
+    (lengths, distinct)
 }
 
 #[cfg(test)]

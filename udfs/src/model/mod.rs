@@ -1,15 +1,24 @@
 //! k-means models: training, the JSON file format, and the store that reads and writes
 //! them in the models directory.
 
-pub mod format;
 pub mod kmeans_assign;
 pub mod kmeans_distance;
 pub mod model_centroids;
 pub mod scoring;
 pub mod statements;
 pub mod store;
-pub mod train;
 
-pub use format::{FORMAT_VERSION, KMeansModel, Scaler, Standardize};
+pub use segsql_algo::model::{FORMAT_VERSION, KMeansModel, Scaler, Standardize, TrainOptions};
 pub use store::ModelStore;
-pub use train::{TrainOptions, train_kmeans};
+
+/// Trains a model as `CREATE MODEL` does, on as many threads as the runtime running it.
+pub fn train_kmeans(
+    name: &str,
+    features: Vec<String>,
+    points: ndarray::ArrayView2<f64>,
+    skipped: u64,
+    options: &TrainOptions,
+) -> Result<KMeansModel, String> {
+    segsql_algo::model::train_kmeans(name, features, points, skipped, options, crate::common::kernel_threads())
+        .map_err(|e| e.to_string())
+}

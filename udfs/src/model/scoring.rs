@@ -11,9 +11,9 @@ use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs};
 use ndarray::ArrayView2;
 
 use super::ModelStore;
-use super::format::KMeansModel;
 use crate::cluster::features::{check_feature_type, features_from_array};
 use segsql_algo::cluster::kmeans::{nearest, transpose};
+use segsql_algo::model::KMeansModel;
 
 /// What a scoring function returns for each row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -212,8 +212,8 @@ pub(crate) use make_scoring_udf;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::format::{Cluster, ModelOptions, Scaler, Standardize};
     use ndarray::{Array2, s};
+    use segsql_algo::model::{Cluster, ModelOptions, Scaler, Standardize};
 
     fn model() -> KMeansModel {
         let cluster = |cluster_id: u32, centroid: Vec<f64>| Cluster {

@@ -9,8 +9,8 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, exec_err, plan_err};
 use parking_lot::Mutex;
 
-use super::format::KMeansModel;
 use crate::options::models_dir;
+use segsql_algo::model::KMeansModel;
 
 /// Models read so far, by file path, with the modification time and length they had: a
 /// query reads each model file once, and again only after it changed. The cache is keyed by

@@ -22,12 +22,12 @@ use datafusion::logical_expr::{
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
-use crate::cohort::aggregates::{distinct_periods, is_selected, list_array};
 use crate::common::args::{
     SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
 };
 use crate::common::constant::decimal_scale;
 use crate::common::grouped::GroupedItems;
+use crate::common::grouped::{distinct_periods, is_selected, list_array};
 use crate::common::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
 use crate::function::DocumentedTableFunction;
 use segsql_algo::cohort::periods::Grain;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::AlgoError;
+
 /// The file format this segsql writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -103,19 +105,16 @@ impl KMeansModel {
 
     /// Parses a model file, refusing files from a newer segsql and files that do not hold
     /// together (wrong lengths), so scoring never indexes out of bounds.
-    pub fn from_json(text: &str) -> Result<KMeansModel, String> {
+    pub fn from_json(text: &str) -> Result<KMeansModel, AlgoError> {
         #[derive(Deserialize)]
         struct Version {
             format_version: u32,
         }
-        let version: Version = serde_json::from_str(text).map_err(|e| format!("not a segsql model file ({e})"))?;
+        let version: Version = serde_json::from_str(text).map_err(|e| AlgoError::NotAModel(e.to_string()))?;
         if version.format_version > FORMAT_VERSION {
-            return Err(format!(
-                "written by a newer segsql (model format {}; this segsql reads up to {FORMAT_VERSION}): upgrade segsql",
-                version.format_version
-            ));
+            return Err(AlgoError::NewerModel { found: version.format_version, supported: FORMAT_VERSION });
         }
-        let model: KMeansModel = serde_json::from_str(text).map_err(|e| format!("not a segsql model file ({e})"))?;
+        let model: KMeansModel = serde_json::from_str(text).map_err(|e| AlgoError::NotAModel(e.to_string()))?;
         let dims = model.features.len();
         let consistent = dims > 0
             && !model.clusters.is_empty()
@@ -124,7 +123,7 @@ impl KMeansModel {
             && model.standardize.scale.iter().all(|s| *s != 0.0 && s.is_finite())
             && model.clusters.iter().all(|c| c.centroid_scaled.len() == dims && c.centroid.len() == dims);
         if !consistent {
-            return Err("the file is damaged (its features, scaler and centroids do not match)".to_string());
+            return Err(AlgoError::DamagedModel);
         }
         Ok(model)
     }

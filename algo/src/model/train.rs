@@ -3,8 +3,10 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::format::{Cluster, FORMAT_VERSION, KMeansModel, ModelOptions, Scaler, Standardize};
-use segsql_algo::cluster::kmeans::{DEFAULT_SEED, Init, KMeansParams, fit};
-use segsql_algo::cluster::{canonical_order, gather};
+use crate::cluster::kmeans::{DEFAULT_SEED, Init, KMeansParams, fit};
+use crate::cluster::{canonical_order, gather};
+use crate::error::AlgoError;
+use crate::parallel::Threads;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOptions {
@@ -79,13 +81,10 @@ pub fn train_kmeans(
     points: ArrayView2<f64>,
     skipped: u64,
     options: &TrainOptions,
-) -> Result<KMeansModel, String> {
+    threads: Threads,
+) -> Result<KMeansModel, AlgoError> {
     if points.nrows() == 0 {
-        return Err(if skipped > 0 {
-            format!("no rows to train on: all {skipped} rows have a NULL, NaN or infinite feature")
-        } else {
-            "the query returned no rows to train on".to_string()
-        });
+        return Err(if skipped > 0 { AlgoError::AllRowsSkipped { skipped } } else { AlgoError::NoRows });
     }
     let sorted = gather(points, &canonical_order(points));
     let scaler = fit_scaler(sorted.view(), options.standardize);
@@ -103,8 +102,8 @@ pub fn train_kmeans(
         }
         params.init = Init::Centroids(scaled_centres);
     }
-    let checked = params.check(scaled.nrows(), dims).map_err(|e| e.to_string())?;
-    let result = fit(scaled.view(), &checked, crate::common::kernel_threads());
+    let checked = params.check(scaled.nrows(), dims)?;
+    let result = fit(scaled.view(), &checked, threads);
     let clusters = result
         .sizes
         .iter()
@@ -156,7 +155,7 @@ mod tests {
         let points = array![[0.0, 10.0], [0.1, 11.0], [5.0, 50.0], [5.2, 52.0], [5.1, 49.0]];
         let mut options = TrainOptions::new(2);
         options.standardize = Standardize::Minmax;
-        let model = train_kmeans("m", vec!["a".into(), "b".into()], points.view(), 1, &options).unwrap();
+        let model = train_kmeans("m", vec!["a".into(), "b".into()], points.view(), 1, &options, Threads::ONE).unwrap();
         assert_eq!(model.clusters[0].size, 3);
         let text = model.to_json();
         assert_eq!(KMeansModel::from_json(&text).unwrap(), model);
@@ -166,7 +165,7 @@ mod tests {
 
     #[test]
     fn newer_and_damaged_files_are_refused() {
-        assert!(KMeansModel::from_json(r#"{"format_version": 99}"#).unwrap_err().contains("newer segsql"));
-        assert!(KMeansModel::from_json("{").unwrap_err().contains("not a segsql model file"));
+        assert!(KMeansModel::from_json(r#"{"format_version": 99}"#).unwrap_err().to_string().contains("newer segsql"));
+        assert!(KMeansModel::from_json("{").unwrap_err().to_string().contains("not a segsql model file"));
     }
 }
