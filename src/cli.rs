@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::output::Format;
-use crate::sample::{self, GenerateRequest, generator::GeneratorConfig};
-use crate::shell::{Flow, Origin, SessionOptions, Shell, ShellError};
+use crate::data::sample::{self, GenerateRequest, generator::GeneratorConfig};
+use crate::script::shell::{Flow, Origin, SessionOptions, Shell, ShellError};
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -128,7 +128,7 @@ fn parse_maxrows(text: &str) -> Result<MaxRows, String> {
 /// `NAME=VALUE`.
 pub fn parse_param(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))?;
-    if !crate::params::is_valid_name(name) {
+    if !crate::script::params::is_valid_name(name) {
         return Err(format!("'{name}' is not a parameter name; use letters, digits and _"));
     }
     Ok((name.to_string(), value.to_string()))
@@ -219,7 +219,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     let mut sources = Vec::new();
     for job in &jobs {
         match job {
-            Job::File(path) => match crate::shell::read_script(path) {
+            Job::File(path) => match crate::script::shell::read_script(path) {
                 Ok(source) => sources.push((source, Origin::File(path.clone()))),
                 Err(message) => return usage_error(message),
             },
@@ -233,14 +233,14 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     };
     let mut shell = match Shell::new(&options) {
         Ok(shell) => shell,
-        Err(e) => return usage_error(crate::shell::user_message(&e)),
+        Err(e) => return usage_error(crate::script::shell::user_message(&e)),
     };
     shell.output.format = cli.format;
     shell.output.maxrows = cli.maxrows.0;
     shell.continue_on_error = cli.continue_on_error;
     shell.params = cli.params.iter().cloned().collect::<BTreeMap<_, _>>();
     if let Some(path) = &cli.output {
-        match crate::shell::Sink::file(path) {
+        match crate::script::shell::Sink::file(path) {
             Ok(sink) => shell.sink = sink,
             Err(message) => return usage_error(message),
         }
@@ -330,7 +330,7 @@ fn generate(customers: u64, out: PathBuf, seed: u64, tables: Vec<String>, thread
             }
             ExitCode::from(exit::OK)
         }
-        Err(e) => usage_error(crate::shell::user_message(&e)),
+        Err(e) => usage_error(crate::script::shell::user_message(&e)),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use segsql::shell::{SessionOptions, Shell, Sink};
+use segsql::script::shell::{SessionOptions, Shell, Sink};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster").join(name).display().to_string()

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use segsql::shell::Shell;
+use segsql::script::shell::Shell;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()

@@ -158,8 +158,8 @@ fn an_unwritable_html_path_fails_before_any_query() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_draws_the_last_result_in_the_terminal() {
-    use segsql::shell::{Origin, Sink};
-    use segsql::splitter::{Chunk, ChunkKind};
+    use segsql::script::shell::{Origin, Sink};
+    use segsql::script::splitter::{Chunk, ChunkKind};
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = crate::support::shell(models.path());
     shell.interactive = true;

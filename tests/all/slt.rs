@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::DataType;
-use segsql::shell::{Origin, Shell, ShellError};
-use segsql::splitter::{Chunk, ChunkKind};
+use segsql::script::shell::{Origin, Shell, ShellError};
+use segsql::script::splitter::{Chunk, ChunkKind};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
 #[derive(Debug)]

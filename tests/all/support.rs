@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use segsql::shell::{SessionOptions, Shell, Sink};
+use segsql::script::shell::{SessionOptions, Shell, Sink};
 
 /// A shell like the CLI's, printing into memory, with models in `models_dir`.
 pub fn shell(models_dir: &Path) -> Shell {

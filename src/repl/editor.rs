@@ -8,8 +8,8 @@ use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 
-use crate::completion::{Catalog, ReplHelper};
-use crate::shell::{Flow, Origin, Shell};
+use crate::repl::completion::{Catalog, ReplHelper};
+use crate::script::shell::{Flow, Origin, Shell};
 
 const PROMPT: &str = "segsql> ";
 

@@ -19,15 +19,15 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::data::DataSchema;
-use crate::models;
+use crate::data::folder::DataSchema;
+use crate::model;
 use crate::output::{self, OutputSettings};
-use crate::params;
-use crate::parser::{self, SegStatement};
-use crate::progress::{ClearsProgress, Progress};
+use crate::script::params;
+use crate::script::parser::{self, SegStatement};
+use crate::output::progress::{ClearsProgress, Progress};
 use crate::report;
-use crate::sample::{SAMPLE_SCHEMA, SampleSchema};
-use crate::splitter::{self, Chunk, ChunkKind};
+use crate::data::sample::{SAMPLE_SCHEMA, SampleSchema};
+use crate::script::splitter::{self, Chunk, ChunkKind};
 use segsql_udfs::ModelStore;
 
 /// How a session is set up.
@@ -326,7 +326,7 @@ impl Shell {
     /// Runs one statement or meta command.
     pub async fn run_chunk(&mut self, chunk: &Chunk, origin: &Origin) -> std::result::Result<Flow, ShellError> {
         match chunk.kind {
-            ChunkKind::Meta => crate::meta::run(self, &chunk.text, origin).await,
+            ChunkKind::Meta => crate::command::run(self, &chunk.text, origin).await,
             ChunkKind::Sql => {
                 let sql = params::substitute(&chunk.text, &self.params)?;
                 let found = report::annotation::annotations(&sql).map_err(ShellError::Message)?;

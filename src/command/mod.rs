@@ -7,8 +7,8 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::output::Format;
-use crate::params;
-use crate::shell::{Flow, Origin, Shell, ShellError, Sink};
+use crate::script::params;
+use crate::script::shell::{Flow, Origin, Shell, ShellError, Sink};
 
 /// Every meta command with its one-line help, in the order `\?` lists them.
 pub const COMMANDS: [(&str, &str); 18] = [
@@ -90,12 +90,12 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
                     .collect::<Vec<_>>(),
             );
             spec.check(&schema).map_err(|e| message(e.replacen("@chart", "\\chart", 1)))?;
-            let width = crate::shell::terminal_width().map_or(100, usize::from);
+            let width = crate::script::shell::terminal_width().map_or(100, usize::from);
             let text = crate::report::terminal::render(&spec, header, rows, width);
             let _ = shell.write_text(&text);
         }
         "\\models" => {
-            let batch = crate::models::show_models(&shell.models).map_err(ShellError::from)?;
+            let batch = crate::model::show_models(&shell.models).map_err(ShellError::from)?;
             shell.print_batch(batch).await?;
         }
         "\\timing" => {
@@ -155,7 +155,7 @@ pub async fn run(shell: &mut Shell, line: &str, origin: &Origin) -> Result<Flow,
             };
         }
         "\\sample" => {
-            let lines = crate::sample::describe();
+            let lines = crate::data::sample::describe();
             shell.print_batch(strings_batch(&[("table", lines.0), ("what it holds", lines.1)])?).await?;
         }
         other => {
@@ -203,7 +203,7 @@ async fn list_tables(shell: &mut Shell) -> Result<(), ShellError> {
         let mut tables = schema.table_names();
         tables.sort();
         for table in tables {
-            let kind = if schema_name == crate::sample::SAMPLE_SCHEMA {
+            let kind = if schema_name == crate::data::sample::SAMPLE_SCHEMA {
                 "sample data".to_string()
             } else if let Some(lazy) = shell.data.lazy_source(&table) {
                 format!("file {}", lazy.display())
@@ -227,7 +227,7 @@ async fn describe_table(shell: &mut Shell, name: &str) -> Result<(), ShellError>
         .ctx
         .table_provider(name)
         .await
-        .map_err(|e| message(format!("\\d {name}: {}; \\d lists the tables", crate::shell::user_message(&e))))?;
+        .map_err(|e| message(format!("\\d {name}: {}; \\d lists the tables", crate::script::shell::user_message(&e))))?;
     let schema = provider.schema();
     let (mut columns, mut types, mut nulls) = (Vec::new(), Vec::new(), Vec::new());
     for field in schema.fields() {

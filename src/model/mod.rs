@@ -16,7 +16,7 @@ use ndarray::Array2;
 use segsql_udfs::ModelStore;
 use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
-use crate::parser::CreateModel;
+use crate::script::parser::CreateModel;
 
 const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
@@ -267,7 +267,7 @@ pub fn show_models(store: &ModelStore) -> Result<RecordBatch> {
                 standardize.push(None);
                 rows.push(None);
                 inertia.push(None);
-                status.push(crate::shell::user_message(&e));
+                status.push(crate::script::shell::user_message(&e));
             }
         }
         name.push(model_name);

@@ -10,7 +10,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use crate::shell::Shell;
+use crate::script::shell::Shell;
 
 /// The SQL keywords worth completing: the ones analysts type, not sqlparser's 800.
 pub const KEYWORDS: &[&str] = &[
@@ -278,7 +278,7 @@ impl Completer for ReplHelper {
             match trimmed.split_once(char::is_whitespace) {
                 None => {
                     let start = pos - trimmed.len();
-                    let pairs = crate::meta::command_names()
+                    let pairs = crate::command::command_names()
                         .into_iter()
                         .filter(|c| c.starts_with(trimmed))
                         .map(|c| Pair { display: c.to_string(), replacement: format!("{c} ") })
@@ -307,7 +307,7 @@ impl Completer for ReplHelper {
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
-        if input.trim_start().starts_with('\\') || !crate::splitter::needs_more_input(input) {
+        if input.trim_start().starts_with('\\') || !crate::script::splitter::needs_more_input(input) {
             Ok(ValidationResult::Valid(None))
         } else {
             Ok(ValidationResult::Incomplete)

@@ -1,0 +1,6 @@
+//! Where results go and how they look: formats, tables and the progress line.
+
+pub mod format;
+pub mod progress;
+
+pub use format::{Format, OutputSettings, cells, write_stream};

@@ -1,0 +1,7 @@
+//! Running scripts: splitting them into statements, substituting parameters, parsing, and
+//! the shell that executes them.
+
+pub mod params;
+pub mod parser;
+pub mod shell;
+pub mod splitter;
