@@ -1,6 +1,5 @@
 //! Command-line flags and the top-level flow: scripts, `-c`, stdin or the REPL.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,10 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::output::Format;
 use crate::data::sample::{self, GenerateRequest, generator::GeneratorConfig};
-use crate::script::shell::{Flow, Origin, SessionOptions, Shell, ShellError};
+use crate::error::{ShellError, user_message};
+use crate::output::Sink;
+use crate::script::{Flow, Origin, Shell};
+use crate::session::SessionOptions;
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -219,7 +221,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     let mut sources = Vec::new();
     for job in &jobs {
         match job {
-            Job::File(path) => match crate::script::shell::read_script(path) {
+            Job::File(path) => match crate::script::read_script(path) {
                 Ok(source) => sources.push((source, Origin::File(path.clone()))),
                 Err(message) => return usage_error(message),
             },
@@ -233,15 +235,20 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     };
     let mut shell = match Shell::new(&options) {
         Ok(shell) => shell,
-        Err(e) => return usage_error(crate::script::shell::user_message(&e)),
+        Err(e) => return usage_error(user_message(&e)),
     };
-    shell.output.format = cli.format;
-    shell.output.maxrows = cli.maxrows.0;
-    shell.continue_on_error = cli.continue_on_error;
-    shell.params = cli.params.iter().cloned().collect::<BTreeMap<_, _>>();
+    shell.set_format(cli.format);
+    shell.set_maxrows(cli.maxrows.0);
+    shell.set_continue_on_error(cli.continue_on_error);
+    for (name, value) in &cli.params {
+        // --param names were checked when the flags were parsed.
+        if let Err(e) = shell.set_param(name, value) {
+            return usage_error(format!("--param: {e}"));
+        }
+    }
     if let Some(path) = &cli.output {
-        match crate::script::shell::Sink::file(path) {
-            Ok(sink) => shell.sink = sink,
+        match Sink::file(path) {
+            Ok(sink) => shell.set_sink(sink),
             Err(message) => return usage_error(message),
         }
     }
@@ -252,7 +259,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     }
     if let Some(path) = &cli.html {
         match crate::report::Report::create(path) {
-            Ok(report) => shell.report = Some(report),
+            Ok(report) => shell.set_report(report),
             Err(message) => return usage_error(message),
         }
     }
@@ -277,7 +284,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
             Ok(Flow::Continue) => {}
             Err(ShellError::Reported) => {
                 failed = true;
-                if !shell.continue_on_error {
+                if !shell.continue_on_error() {
                     break;
                 }
             }
@@ -290,7 +297,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
-    if let Some(report) = &shell.report
+    if let Some(report) = shell.report()
         && let Err(message) = report.write()
     {
         eprintln!("segsql: error: {message}");
@@ -330,7 +337,7 @@ fn generate(customers: u64, out: PathBuf, seed: u64, tables: Vec<String>, thread
             }
             ExitCode::from(exit::OK)
         }
-        Err(e) => usage_error(crate::script::shell::user_message(&e)),
+        Err(e) => usage_error(user_message(&e)),
     }
 }
 

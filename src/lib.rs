@@ -6,10 +6,12 @@
 pub mod cli;
 pub mod command;
 pub mod data;
+pub mod error;
 pub mod model;
 pub mod output;
 pub mod repl;
 pub mod report;
 pub mod script;
+pub mod session;
 
 pub use segsql_udfs;

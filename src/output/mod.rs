@@ -2,5 +2,7 @@
 
 pub mod format;
 pub mod progress;
+pub mod sink;
 
 pub use format::{Format, OutputSettings, cells, write_stream};
+pub use sink::{Sink, terminal_width};

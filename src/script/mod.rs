@@ -5,3 +5,6 @@ pub mod params;
 pub mod parser;
 pub mod shell;
 pub mod splitter;
+
+pub use crate::command::Flow;
+pub use shell::{Origin, Shell, StatementOutput, read_script};

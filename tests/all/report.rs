@@ -158,11 +158,12 @@ fn an_unwritable_html_path_fails_before_any_query() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_draws_the_last_result_in_the_terminal() {
-    use segsql::script::shell::{Origin, Sink};
+    use segsql::output::Sink;
+    use segsql::script::Origin;
     use segsql::script::splitter::{Chunk, ChunkKind};
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = crate::support::shell(models.path());
-    shell.interactive = true;
+    shell.set_interactive(true);
     let meta = |text: &str| Chunk { kind: ChunkKind::Meta, text: text.to_string(), line: 1 };
     let err = shell.run_chunk(&meta("\\chart bar x=a y=b"), &Origin::Interactive).await.unwrap_err().to_string();
     assert!(err.contains("\\chart: run a query first"), "{err}");
@@ -170,7 +171,7 @@ async fn chart_draws_the_last_result_in_the_terminal() {
         .run_script("SELECT segment, count(*) AS customers FROM rfm(sample.orders, customer_id, order_ts, amount) GROUP BY 1 ORDER BY 2 DESC;", &Origin::Interactive)
         .await
         .expect("query runs");
-    shell.sink = Sink::Memory(Vec::new());
+    shell.set_sink(Sink::Memory(Vec::new()));
     shell.run_chunk(&meta("\\chart bar x=segment y=customers"), &Origin::Interactive).await.expect("chart draws");
     let err =
         shell.run_chunk(&meta("\\chart bar x=segment y=nope"), &Origin::Interactive).await.unwrap_err().to_string();
@@ -178,7 +179,7 @@ async fn chart_draws_the_last_result_in_the_terminal() {
         err.contains("\\chart bar: column 'nope' is not in the result; its columns are segment, customers"),
         "{err}"
     );
-    let Sink::Memory(printed) = &shell.sink else { panic!("memory sink") };
+    let Sink::Memory(printed) = shell.sink() else { panic!("memory sink") };
     let printed = String::from_utf8_lossy(printed);
     assert!(printed.contains("Loyal Customers") && printed.contains('█'), "{printed}");
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::DataType;
-use segsql::script::shell::{Origin, Shell, ShellError};
+use segsql::error::ShellError;
+use segsql::script::{Origin, Shell};
 use segsql::script::splitter::{Chunk, ChunkKind};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
