@@ -184,6 +184,15 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// The whole program; `main.rs` only calls this.
 pub fn main() -> ExitCode {
+    // A bug must not greet the user with a Rust backtrace: one line says what and where, and
+    // the code that caught the panic reports the failure and the exit code.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "segsql: internal error{location}: {}; please report this bug",
+            crate::error::panic_message(info.payload())
+        );
+    }));
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(e) => {

@@ -86,6 +86,15 @@ pub fn report(label: Option<&str>, line: usize, message: &str) {
     eprintln!("{}", located(label, line, message));
 }
 
+/// The text a panic was raised with, for a one-line error instead of a backtrace.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "no message".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
