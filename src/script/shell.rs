@@ -17,6 +17,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::SessionContext;
 
+use super::copy::PendingCopy;
 use super::params;
 use super::parser::{self, SegStatement};
 use super::splitter::{self, Chunk, ChunkKind};
@@ -276,14 +277,17 @@ impl Shell {
         result
     }
 
-    /// Plans a statement and executes it into a physical plan, ready to stream.
-    async fn plan(&self, statement: SegStatement) -> Result<Arc<dyn ExecutionPlan>> {
-        match statement {
+    /// Plans a statement and executes it into a physical plan, ready to stream. A COPY to a
+    /// file comes with the [`PendingCopy`] to commit once the plan has run to the end.
+    async fn plan(&self, statement: SegStatement) -> Result<(Arc<dyn ExecutionPlan>, Option<PendingCopy>)> {
+        let plan = match statement {
             SegStatement::DataFusion(statement) => {
+                let mut statement = *statement;
+                let copy = PendingCopy::redirect(&mut statement);
                 let state = self.ctx.state();
-                let plan = state.statement_to_plan(*statement).await?;
+                let plan = state.statement_to_plan(statement).await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                frame.create_physical_plan().await
+                return Ok((frame.create_physical_plan().await?, copy));
             }
             SegStatement::CreateModel(create) => {
                 batch_plan(model::create_model(&self.ctx, &self.models, *create).await?)
@@ -292,15 +296,26 @@ impl Shell {
                 batch_plan(model::drop_model(&self.models, &name, if_exists)?)
             }
             SegStatement::ShowModels => batch_plan(model::show_models(&self.models)?),
+        };
+        Ok((plan?, None))
+    }
+
+    /// Runs a plan to the end and collects its batches; a COPY's file replaces the target
+    /// only then.
+    async fn collect(&self, physical: Arc<dyn ExecutionPlan>, copy: Option<PendingCopy>) -> Result<Vec<RecordBatch>> {
+        let batches = collect(physical, self.ctx.task_ctx()).await?;
+        if let Some(copy) = copy {
+            copy.commit()?;
         }
+        Ok(batches)
     }
 
     async fn print_statement(&mut self, statement: SegStatement) -> Result<()> {
         let returns_rows = statement.returns_rows();
-        let physical = self.plan(statement).await?;
+        let (physical, copy) = self.plan(statement).await?;
         let task = self.ctx.task_ctx();
         if !returns_rows {
-            let batches = collect(physical, task).await?;
+            let batches = self.collect(physical, copy).await?;
             if self.interactive {
                 eprintln!("{}", command_status(&batches));
             }
@@ -377,9 +392,9 @@ impl Shell {
         let mut outputs = Vec::new();
         for statement in parser::parse(&sql, &self.dialect())? {
             let returns_rows = statement.returns_rows();
-            let physical = self.plan(statement).await?;
+            let (physical, copy) = self.plan(statement).await?;
             let schema = physical.schema();
-            let batches = collect(physical, self.ctx.task_ctx()).await?;
+            let batches = self.collect(physical, copy).await?;
             outputs.push(StatementOutput { schema, batches, returns_rows });
         }
         Ok(outputs)
