@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::output::Format;
 use crate::data::sample::{self, GenerateRequest, generator::GeneratorConfig};
 use crate::error::{ShellError, user_message};
+use crate::output::Format;
 use crate::output::Sink;
 use crate::script::{Flow, Origin, Shell};
 use crate::session::SessionOptions;

@@ -85,8 +85,7 @@ pub(super) async fn execute(
                     "\\chart: run a query first; \\chart draws its result (results over 100,000 rows are not kept)",
                 ));
             };
-            let schema =
-                Schema::new(header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>());
+            let schema = Schema::new(header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>());
             spec.check(&schema).map_err(|e| message(e.replacen("@chart", "\\chart", 1)))?;
             let width = crate::output::terminal_width().map_or(100, usize::from);
             let text = crate::report::terminal::render(&spec, header, rows, width);

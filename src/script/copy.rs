@@ -94,7 +94,10 @@ mod tests {
         let pid = std::process::id();
         assert_eq!(temporary_name(Path::new("out/a.csv")), Some(PathBuf::from(format!("out/.a.segsql-tmp-{pid}.csv"))));
         assert_eq!(temporary_name(Path::new("a.csv.gz")), Some(PathBuf::from(format!(".a.segsql-tmp-{pid}.csv.gz"))));
-        assert_eq!(temporary_name(Path::new(".h.parquet")), Some(PathBuf::from(format!("..h.segsql-tmp-{pid}.parquet"))));
+        assert_eq!(
+            temporary_name(Path::new(".h.parquet")),
+            Some(PathBuf::from(format!("..h.segsql-tmp-{pid}.parquet")))
+        );
     }
 
     #[test]

@@ -383,7 +383,8 @@ fn a_copy_that_fails_part_way_keeps_the_previous_export_whole() {
         ],
     )
     .expect_code(0);
-    let (csv, parquet) = (fs::read(dir.path().join("out.csv")).unwrap(), fs::read(dir.path().join("out.parquet")).unwrap());
+    let (csv, parquet) =
+        (fs::read(dir.path().join("out.csv")).unwrap(), fs::read(dir.path().join("out.parquet")).unwrap());
     // The cast fails on the last row, after many batches have reached the writer.
     let failing = "SELECT v, CAST(CASE WHEN v < 1000000 THEN CAST(v AS VARCHAR) ELSE 'oops' END AS BIGINT) AS k \
                    FROM generate_series(1, 1000000) AS t(v)";

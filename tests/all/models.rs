@@ -45,8 +45,11 @@ async fn damaged_and_newer_model_files_are_clear_errors() {
     assert!(status[0].1.contains("not a segsql model file"), "{listed:?}");
 
     // \models prints the same listing.
-    let chunk =
-        segsql::script::splitter::Chunk { kind: segsql::script::splitter::ChunkKind::Meta, text: "\\models".to_string(), line: 1 };
+    let chunk = segsql::script::splitter::Chunk {
+        kind: segsql::script::splitter::ChunkKind::Meta,
+        text: "\\models".to_string(),
+        line: 1,
+    };
     shell.run_chunk(&chunk, &segsql::script::Origin::Interactive).await.expect("\\models runs");
     let segsql::output::Sink::Memory(printed) = shell.sink() else { panic!("memory sink") };
     let printed = String::from_utf8_lossy(printed);

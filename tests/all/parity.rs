@@ -35,7 +35,10 @@ fn assert_same_columns(name: &str, expected: &[String], actual: &[String]) {
     let missing: Vec<&String> = expected.iter().filter(|c| !actual.contains(c)).collect();
     let extra: Vec<&String> = actual.iter().filter(|c| !expected.contains(c)).collect();
     assert!(missing.is_empty(), "{name}: the result lacks the fixture's columns {missing:?}; it has {actual:?}");
-    assert!(extra.is_empty(), "{name}: the result has columns {extra:?} that the fixture lacks; the fixture has {expected:?}");
+    assert!(
+        extra.is_empty(),
+        "{name}: the result has columns {extra:?} that the fixture lacks; the fixture has {expected:?}"
+    );
     assert_eq!(expected, actual, "{name}: column order");
 }
 
@@ -69,14 +72,14 @@ async fn rfm_summary_matches_lifetimes() {
     let edge = format!("'{}'", fixture("edge_orders.csv"));
     let columns = "customer_id, frequency, recency, \"T\", monetary_value";
     let cases = [
-        ("rfm_summary_sample_day.csv", format!("rfm_summary(sample.orders, customer_id, order_ts, amount)")),
+        ("rfm_summary_sample_day.csv", "rfm_summary(sample.orders, customer_id, order_ts, amount)".to_string()),
         (
             "rfm_summary_sample_week.csv",
-            format!("rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')"),
+            "rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')".to_string(),
         ),
         (
             "rfm_summary_sample_asof.csv",
-            format!("rfm_summary(sample.orders, customer_id, order_ts, amount, '2025-06-30')"),
+            "rfm_summary(sample.orders, customer_id, order_ts, amount, '2025-06-30')".to_string(),
         ),
         ("rfm_summary_edge_day.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount)")),
         ("rfm_summary_edge_week.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount, NULL, 'week')")),

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::DataType;
 use segsql::error::ShellError;
-use segsql::script::{Origin, Shell};
 use segsql::script::splitter::{Chunk, ChunkKind};
+use segsql::script::{Origin, Shell};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
 #[derive(Debug)]

@@ -192,20 +192,22 @@ pub fn generate_in_memory(config: &GeneratorConfig) -> Result<SampleTables> {
     })
 }
 
+type Tables = HashMap<String, Arc<dyn TableProvider>>;
+
 /// The `sample` schema: the built-in dataset, generated when first used.
 #[derive(Debug, Default)]
 pub struct SampleSchema {
-    tables: OnceLock<std::result::Result<HashMap<String, Arc<dyn TableProvider>>, String>>,
+    tables: OnceLock<std::result::Result<Tables, String>>,
 }
 
 impl SampleSchema {
-    fn tables(&self) -> Result<&HashMap<String, Arc<dyn TableProvider>>> {
+    fn tables(&self) -> Result<&Tables> {
         self.tables
             .get_or_init(|| {
                 let config = GeneratorConfig { customers: SAMPLE_CUSTOMERS, seed: DEFAULT_SEED, with_events: true };
-                let build = || -> Result<HashMap<String, Arc<dyn TableProvider>>> {
+                let build = || -> Result<Tables> {
                     let tables = generate_in_memory(&config)?;
-                    let mut map: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+                    let mut map: Tables = HashMap::new();
                     for (name, batch) in [
                         ("customers", tables.customers),
                         ("orders", tables.orders),
