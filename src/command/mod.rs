@@ -90,7 +90,7 @@ impl Command {
     /// Its lines in the `\?` table: usage and what it does.
     pub fn help(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Command::Help => &[("\\?", "show this help"), ("\\help", "same as \\?")],
+            Command::Help => &[("\\?", "show this help")],
             Command::Tables => &[("\\d", "list tables"), ("\\d NAME", "show the columns of a table")],
             Command::Functions => &[("\\functions [PATTERN]", "list segsql's segmentation functions with their docs")],
             Command::Timing => &[("\\timing [on|off]", "print how long each statement takes")],
@@ -143,9 +143,12 @@ const _: () = {
     assert!(Command::ALL.len() == Command::Quit as usize + 1);
 };
 
-/// The `\?` table: usage and what it does, in the order of [`Command::ALL`].
+/// The `\?` table: usage and what it does, in the order of [`Command::ALL`], closed by
+/// the spelled-out help alias for those who type `\help` by habit.
 pub fn help_rows() -> Vec<(&'static str, &'static str)> {
-    Command::ALL.iter().flat_map(|command| command.help().iter().copied()).collect()
+    let mut rows: Vec<_> = Command::ALL.iter().flat_map(|command| command.help().iter().copied()).collect();
+    rows.push((Command::Help.names()[1], "same as \\?"));
+    rows
 }
 
 /// The names alone (`\d`, `\set`, ...), for completion.
@@ -189,6 +192,14 @@ mod tests {
                 assert!(command.names().contains(&word), "{usage} is listed under {command:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_help_table_is_the_one_users_know() {
+        let usages: Vec<&str> = help_rows().iter().map(|(usage, _)| *usage).collect();
+        assert_eq!(usages.first(), Some(&"\\?"));
+        assert_eq!(usages.last(), Some(&"\\help"));
+        assert_eq!(usages.len(), 18);
     }
 
     #[test]
