@@ -1,15 +1,17 @@
 //! Command-line flags and the top-level flow: scripts, `-c`, stdin or the REPL.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::data::sample::{self, GenerateRequest, generator::GeneratorConfig};
+use crate::error::{ShellError, user_message};
 use crate::output::Format;
-use crate::sample::{self, GenerateRequest, generator::GeneratorConfig};
-use crate::shell::{Flow, Origin, SessionOptions, Shell, ShellError};
+use crate::output::Sink;
+use crate::script::{Flow, Origin, Shell};
+use crate::session::SessionOptions;
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -128,7 +130,7 @@ fn parse_maxrows(text: &str) -> Result<MaxRows, String> {
 /// `NAME=VALUE`.
 pub fn parse_param(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))?;
-    if !crate::params::is_valid_name(name) {
+    if !crate::script::params::is_valid_name(name) {
         return Err(format!("'{name}' is not a parameter name; use letters, digits and _"));
     }
     Ok((name.to_string(), value.to_string()))
@@ -182,6 +184,15 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// The whole program; `main.rs` only calls this.
 pub fn main() -> ExitCode {
+    // A bug must not greet the user with a Rust backtrace: one line says what and where, and
+    // the code that caught the panic reports the failure and the exit code.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "segsql: internal error{location}: {}; please report this bug",
+            crate::error::panic_message(info.payload())
+        );
+    }));
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(e) => {
@@ -219,7 +230,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     let mut sources = Vec::new();
     for job in &jobs {
         match job {
-            Job::File(path) => match crate::shell::read_script(path) {
+            Job::File(path) => match crate::script::read_script(path) {
                 Ok(source) => sources.push((source, Origin::File(path.clone()))),
                 Err(message) => return usage_error(message),
             },
@@ -233,15 +244,20 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     };
     let mut shell = match Shell::new(&options) {
         Ok(shell) => shell,
-        Err(e) => return usage_error(crate::shell::user_message(&e)),
+        Err(e) => return usage_error(user_message(&e)),
     };
-    shell.output.format = cli.format;
-    shell.output.maxrows = cli.maxrows.0;
-    shell.continue_on_error = cli.continue_on_error;
-    shell.params = cli.params.iter().cloned().collect::<BTreeMap<_, _>>();
+    shell.set_format(cli.format);
+    shell.set_maxrows(cli.maxrows.0);
+    shell.set_continue_on_error(cli.continue_on_error);
+    for (name, value) in &cli.params {
+        // --param names were checked when the flags were parsed.
+        if let Err(e) = shell.set_param(name, value) {
+            return usage_error(format!("--param: {e}"));
+        }
+    }
     if let Some(path) = &cli.output {
-        match crate::shell::Sink::file(path) {
-            Ok(sink) => shell.sink = sink,
+        match Sink::file(path) {
+            Ok(sink) => shell.set_sink(sink),
             Err(message) => return usage_error(message),
         }
     }
@@ -252,7 +268,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     }
     if let Some(path) = &cli.html {
         match crate::report::Report::create(path) {
-            Ok(report) => shell.report = Some(report),
+            Ok(report) => shell.set_report(report),
             Err(message) => return usage_error(message),
         }
     }
@@ -277,7 +293,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
             Ok(Flow::Continue) => {}
             Err(ShellError::Reported) => {
                 failed = true;
-                if !shell.continue_on_error {
+                if !shell.continue_on_error() {
                     break;
                 }
             }
@@ -290,7 +306,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
-    if let Some(report) = &shell.report
+    if let Some(report) = shell.report()
         && let Err(message) = report.write()
     {
         eprintln!("segsql: error: {message}");
@@ -330,7 +346,7 @@ fn generate(customers: u64, out: PathBuf, seed: u64, tables: Vec<String>, thread
             }
             ExitCode::from(exit::OK)
         }
-        Err(e) => usage_error(crate::shell::user_message(&e)),
+        Err(e) => usage_error(user_message(&e)),
     }
 }
 

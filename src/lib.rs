@@ -4,18 +4,14 @@
 //! tests drive the same code as users.
 
 pub mod cli;
-pub mod completion;
+pub mod command;
 pub mod data;
-pub mod meta;
-pub mod models;
+pub mod error;
+pub mod model;
 pub mod output;
-pub mod params;
-pub mod parser;
-pub mod progress;
 pub mod repl;
 pub mod report;
-pub mod sample;
-pub mod shell;
-pub mod splitter;
+pub mod script;
+pub mod session;
 
 pub use segsql_udfs;

@@ -62,7 +62,8 @@ pub fn escape(text: &str) -> String {
 
 /// Round tick values covering `low..high`.
 fn ticks(low: f64, high: f64) -> Vec<f64> {
-    if !(high > low) {
+    // Not `high <= low`: a NaN bound must take this branch too.
+    if high.partial_cmp(&low) != Some(std::cmp::Ordering::Greater) {
         return vec![low];
     }
     let raw = (high - low) / 5.0;
@@ -409,6 +410,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::approx_constant, reason = "3.14159 is a number to round, not pi")]
     fn numbers_read_well() {
         assert_eq!(format_number(0.2534, NumberFormat::Percent), "25.3%");
         assert_eq!(format_number(1234567.8, NumberFormat::Currency), "$1,234,568");

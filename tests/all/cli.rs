@@ -361,3 +361,76 @@ fn a_closed_output_stops_quietly() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no error for a closed pipe");
 }
+
+/// The files in `dir`, by name.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).expect("list dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_copy_that_fails_part_way_keeps_the_previous_export_whole() {
+    let dir = temp();
+    run_in(
+        dir.path(),
+        &[
+            "-c",
+            "COPY (SELECT 1 AS v, 'good' AS k) TO 'out.csv'",
+            "-c",
+            "COPY (SELECT 1 AS v, 'good' AS k) TO 'out.parquet'",
+        ],
+    )
+    .expect_code(0);
+    let (csv, parquet) =
+        (fs::read(dir.path().join("out.csv")).unwrap(), fs::read(dir.path().join("out.parquet")).unwrap());
+    // The cast fails on the last row, after many batches have reached the writer.
+    let failing = "SELECT v, CAST(CASE WHEN v < 1000000 THEN CAST(v AS VARCHAR) ELSE 'oops' END AS BIGINT) AS k \
+                   FROM generate_series(1, 1000000) AS t(v)";
+    for target in ["out.csv", "out.parquet"] {
+        let run = run_in(dir.path(), &["-c", &format!("COPY ({failing}) TO '{target}'")]);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with("<command>:1: error: ") && run.stderr.contains("oops"), "{}", run.stderr);
+    }
+    assert!(fs::read(dir.path().join("out.csv")).unwrap() == csv, "the previous CSV is intact");
+    assert!(fs::read(dir.path().join("out.parquet")).unwrap() == parquet, "the previous Parquet file is intact");
+    assert_eq!(names_in(dir.path()), ["out.csv", "out.parquet"], "no temporary file is left behind");
+}
+
+#[test]
+fn a_copy_that_succeeds_replaces_the_file() {
+    let dir = temp();
+    write(dir.path(), "out.csv", "old\n");
+    write(dir.path(), "sub/out.parquet", "not parquet");
+    let run = run_in(
+        dir.path(),
+        &[
+            "-c",
+            "COPY (SELECT 2 AS v) TO 'out.csv'",
+            "-c",
+            "COPY (SELECT 2 AS v) TO 'sub/out.parquet'",
+            "-c",
+            "SELECT v FROM 'sub/out.parquet'",
+            "--format",
+            "csv",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "v\n2\n", "COPY prints nothing; the new Parquet file reads back");
+    assert_eq!(fs::read_to_string(dir.path().join("out.csv")).unwrap(), "v\n2\n");
+    assert_eq!(names_in(dir.path()), ["out.csv", "sub"]);
+    assert_eq!(names_in(&dir.path().join("sub")), ["out.parquet"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_still_reports_the_rows_it_wrote() {
+    let dir = temp();
+    let mut shell = crate::support::shell(&dir.path().join("models"));
+    let target = dir.path().join("three.csv");
+    let sql = format!("COPY (SELECT * FROM generate_series(1, 3) AS t(v)) TO '{}'", target.display());
+    let outputs = shell.execute_collect(&sql).await.expect("COPY runs");
+    let cells = segsql::output::cells(&outputs[0].batches).expect("cells");
+    assert_eq!(cells, [["3"]], "the count behind \"OK, 3 rows\"");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "v\n1\n2\n3\n");
+}

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use segsql::shell::{SessionOptions, Shell, Sink};
+use segsql::output::Sink;
+use segsql::script::Shell;
+use segsql::session::SessionOptions;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster").join(name).display().to_string()
@@ -236,7 +238,7 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
             let options =
                 SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
             let mut shell = Shell::new(&options).expect("session");
-            shell.sink = Sink::Memory(Vec::new());
+            shell.set_sink(Sink::Memory(Vec::new()));
             query(
                 &mut shell,
                 &format!(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use segsql::shell::Origin;
+use segsql::script::Origin;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,14 +1,14 @@
 //! Model files on disk: damaged and newer-format files, `SHOW MODELS` / `\models` with a
 //! broken file, and rescoring after a file changes.
 
-async fn error_of(shell: &mut segsql::shell::Shell, sql: &str) -> String {
+async fn error_of(shell: &mut segsql::script::Shell, sql: &str) -> String {
     match shell.execute_collect(sql).await {
         Ok(_) => panic!("{sql} should fail"),
         Err(e) => e.to_string(),
     }
 }
 
-async fn rows(shell: &mut segsql::shell::Shell, sql: &str) -> Vec<Vec<String>> {
+async fn rows(shell: &mut segsql::script::Shell, sql: &str) -> Vec<Vec<String>> {
     let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
     segsql::output::cells(&outputs.last().expect("a result").batches).expect("cells")
 }
@@ -45,10 +45,13 @@ async fn damaged_and_newer_model_files_are_clear_errors() {
     assert!(status[0].1.contains("not a segsql model file"), "{listed:?}");
 
     // \models prints the same listing.
-    let chunk =
-        segsql::splitter::Chunk { kind: segsql::splitter::ChunkKind::Meta, text: "\\models".to_string(), line: 1 };
-    shell.run_chunk(&chunk, &segsql::shell::Origin::Interactive).await.expect("\\models runs");
-    let segsql::shell::Sink::Memory(printed) = &shell.sink else { panic!("memory sink") };
+    let chunk = segsql::script::splitter::Chunk {
+        kind: segsql::script::splitter::ChunkKind::Meta,
+        text: "\\models".to_string(),
+        line: 1,
+    };
+    shell.run_chunk(&chunk, &segsql::script::Origin::Interactive).await.expect("\\models runs");
+    let segsql::output::Sink::Memory(printed) = shell.sink() else { panic!("memory sink") };
     let printed = String::from_utf8_lossy(printed);
     assert!(printed.contains("good") && printed.contains("broken"), "{printed}");
 }

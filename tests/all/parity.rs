@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use segsql::shell::Shell;
+use segsql::script::Shell;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
@@ -19,15 +19,34 @@ fn read_fixture(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 async fn query(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
+    query_with_header(shell, sql).await.1
+}
+
+/// The result's column names and rows of cells.
+async fn query_with_header(shell: &mut Shell, sql: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
     let last = outputs.last().expect("a result");
-    segsql::output::cells(&last.batches).expect("cells")
+    let header = last.schema.fields().iter().map(|f| f.name().clone()).collect();
+    (header, segsql::output::cells(&last.batches).expect("cells"))
+}
+
+/// Fails unless the result has exactly the fixture's columns, in its order.
+fn assert_same_columns(name: &str, expected: &[String], actual: &[String]) {
+    let missing: Vec<&String> = expected.iter().filter(|c| !actual.contains(c)).collect();
+    let extra: Vec<&String> = actual.iter().filter(|c| !expected.contains(c)).collect();
+    assert!(missing.is_empty(), "{name}: the result lacks the fixture's columns {missing:?}; it has {actual:?}");
+    assert!(
+        extra.is_empty(),
+        "{name}: the result has columns {extra:?} that the fixture lacks; the fixture has {expected:?}"
+    );
+    assert_eq!(expected, actual, "{name}: column order");
 }
 
 /// Compares numerically: equal within `tolerance`, absolute or relative to the value's size.
 fn assert_same(name: &str, expected: &[Vec<String>], actual: &[Vec<String>], header: &[String], tolerance: f64) {
     assert_eq!(expected.len(), actual.len(), "{name}: row count");
     for (row, (want, got)) in expected.iter().zip(actual).enumerate() {
+        assert_eq!(want.len(), got.len(), "{name}: row {row} has {} cells, the fixture {}", got.len(), want.len());
         for (column, (w, g)) in want.iter().zip(got).enumerate() {
             let (w_num, g_num) = (w.parse::<f64>(), g.parse::<f64>());
             let same = match (w_num, g_num) {
@@ -41,7 +60,8 @@ fn assert_same(name: &str, expected: &[Vec<String>], actual: &[Vec<String>], hea
 
 async fn check(shell: &mut Shell, name: &str, sql: &str, tolerance: f64) {
     let (header, expected) = read_fixture(name);
-    let actual = query(shell, sql).await;
+    let (columns, actual) = query_with_header(shell, sql).await;
+    assert_same_columns(name, &header, &columns);
     assert_same(name, &expected, &actual, &header, tolerance);
 }
 
@@ -52,14 +72,14 @@ async fn rfm_summary_matches_lifetimes() {
     let edge = format!("'{}'", fixture("edge_orders.csv"));
     let columns = "customer_id, frequency, recency, \"T\", monetary_value";
     let cases = [
-        ("rfm_summary_sample_day.csv", format!("rfm_summary(sample.orders, customer_id, order_ts, amount)")),
+        ("rfm_summary_sample_day.csv", "rfm_summary(sample.orders, customer_id, order_ts, amount)".to_string()),
         (
             "rfm_summary_sample_week.csv",
-            format!("rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')"),
+            "rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')".to_string(),
         ),
         (
             "rfm_summary_sample_asof.csv",
-            format!("rfm_summary(sample.orders, customer_id, order_ts, amount, '2025-06-30')"),
+            "rfm_summary(sample.orders, customer_id, order_ts, amount, '2025-06-30')".to_string(),
         ),
         ("rfm_summary_edge_day.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount)")),
         ("rfm_summary_edge_week.csv", format!("rfm_summary({edge}, customer_id, order_ts, amount, NULL, 'week')")),

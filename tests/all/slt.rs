@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::DataType;
-use segsql::shell::{Origin, Shell, ShellError};
-use segsql::splitter::{Chunk, ChunkKind};
+use segsql::error::ShellError;
+use segsql::script::splitter::{Chunk, ChunkKind};
+use segsql::script::{Origin, Shell};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
 #[derive(Debug)]

@@ -3,13 +3,15 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use segsql::shell::{SessionOptions, Shell, Sink};
+use segsql::output::Sink;
+use segsql::script::Shell;
+use segsql::session::SessionOptions;
 
 /// A shell like the CLI's, printing into memory, with models in `models_dir`.
 pub fn shell(models_dir: &Path) -> Shell {
     let options = SessionOptions { threads: Some(2), memory_limit: None, models_dir: models_dir.to_path_buf() };
     let mut shell = Shell::new(&options).expect("session starts");
-    shell.sink = Sink::Memory(Vec::new());
+    shell.set_sink(Sink::Memory(Vec::new()));
     shell
 }
 

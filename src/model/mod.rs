@@ -13,10 +13,20 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{Expr, Query, Statement as SQLStatement, Value, ValueWithSpan};
 use ndarray::Array2;
-use segsql_udfs::ModelStore;
-use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
-use crate::parser::CreateModel;
+use crate::error::user_message;
+use crate::session::{ModelStore, Standardize, TrainOptions, train_kmeans};
+
+/// `CREATE [OR REPLACE] MODEL name USING algorithm (option = value, ...) AS query`, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateModel {
+    pub name: String,
+    pub or_replace: bool,
+    pub algorithm: String,
+    /// Option names in lower case, with their value expressions, in the order given.
+    pub options: Vec<(String, Expr)>,
+    pub query: Box<Query>,
+}
 
 const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
@@ -267,7 +277,7 @@ pub fn show_models(store: &ModelStore) -> Result<RecordBatch> {
                 standardize.push(None);
                 rows.push(None);
                 inertia.push(None);
-                status.push(crate::shell::user_message(&e));
+                status.push(user_message(&e));
             }
         }
         name.push(model_name);

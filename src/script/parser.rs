@@ -7,11 +7,13 @@
 use datafusion::common::{Result, plan_err};
 use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, Query, SelectFlavor, SelectItem, SetExpr, Statement as SQLStatement, WildcardAdditionalOptions,
+    Ident, Query, SelectFlavor, SelectItem, SetExpr, Statement as SQLStatement, WildcardAdditionalOptions,
 };
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
+
+pub use crate::model::CreateModel;
 
 /// A statement that the shell can execute.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,16 +26,6 @@ pub enum SegStatement {
     DropModel { name: String, if_exists: bool },
     /// `SHOW MODELS`
     ShowModels,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateModel {
-    pub name: String,
-    pub or_replace: bool,
-    pub algorithm: String,
-    /// Option names in lower case, with their value expressions, in the order given.
-    pub options: Vec<(String, Expr)>,
-    pub query: Box<Query>,
 }
 
 impl SegStatement {

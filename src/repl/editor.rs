@@ -8,8 +8,8 @@ use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 
-use crate::completion::{Catalog, ReplHelper};
-use crate::shell::{Flow, Origin, Shell};
+use crate::repl::completion::{Catalog, ReplHelper};
+use crate::script::{Flow, Origin, Shell};
 
 const PROMPT: &str = "segsql> ";
 
@@ -23,7 +23,7 @@ pub fn history_path() -> Option<PathBuf> {
 
 /// Runs the REPL until `\q` or Ctrl-D.
 pub async fn run(shell: &mut Shell, quiet: bool) {
-    shell.interactive = !quiet;
+    shell.set_interactive(!quiet);
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(true)

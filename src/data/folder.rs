@@ -87,8 +87,11 @@ fn folder_kind(dir: &Path) -> Option<(FileKind, &'static str)> {
     None
 }
 
+/// The tables found in a folder by name, and the files skipped with the reason.
+pub type Scan = (BTreeMap<String, LazyTable>, Vec<(PathBuf, String)>);
+
 /// Finds the tables in `dir` without reading any data.
-pub fn scan_dir(dir: &Path) -> std::result::Result<(BTreeMap<String, LazyTable>, Vec<(PathBuf, String)>), String> {
+pub fn scan_dir(dir: &Path) -> std::result::Result<Scan, String> {
     let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read data folder {}: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = read.flatten().map(|e| e.path()).collect();
     paths.sort();

@@ -192,20 +192,22 @@ pub fn generate_in_memory(config: &GeneratorConfig) -> Result<SampleTables> {
     })
 }
 
+type Tables = HashMap<String, Arc<dyn TableProvider>>;
+
 /// The `sample` schema: the built-in dataset, generated when first used.
 #[derive(Debug, Default)]
 pub struct SampleSchema {
-    tables: OnceLock<std::result::Result<HashMap<String, Arc<dyn TableProvider>>, String>>,
+    tables: OnceLock<std::result::Result<Tables, String>>,
 }
 
 impl SampleSchema {
-    fn tables(&self) -> Result<&HashMap<String, Arc<dyn TableProvider>>> {
+    fn tables(&self) -> Result<&Tables> {
         self.tables
             .get_or_init(|| {
                 let config = GeneratorConfig { customers: SAMPLE_CUSTOMERS, seed: DEFAULT_SEED, with_events: true };
-                let build = || -> Result<HashMap<String, Arc<dyn TableProvider>>> {
+                let build = || -> Result<Tables> {
                     let tables = generate_in_memory(&config)?;
-                    let mut map: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+                    let mut map: Tables = HashMap::new();
                     for (name, batch) in [
                         ("customers", tables.customers),
                         ("orders", tables.orders),
@@ -260,8 +262,23 @@ pub struct GenerateSummary {
 /// Rows per Parquet row group in generated files.
 const ROW_GROUP_ROWS: usize = 122_880;
 
+/// A file being written under a temporary name: removed when dropped unless it was moved
+/// into place, so a failed run leaves no `.tmp` files behind.
+struct TempPath {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 struct PendingFile {
-    temp: PathBuf,
+    temp: TempPath,
     path: PathBuf,
     writer: ArrowWriter<File>,
     rows: u64,
@@ -273,6 +290,7 @@ impl PendingFile {
         let temp = dir.join(format!(".{table}.parquet.tmp"));
         let file =
             File::create(&temp).map_err(|e| exec_datafusion_err!("generate: cannot create {}: {e}", temp.display()))?;
+        let temp = TempPath { path: temp, kept: false };
         // DuckDB's row-group size: readers split work by row group, so the default of 1M rows
         // left a 1M-line file to a single thread.
         let props = WriterProperties::builder()
@@ -288,17 +306,27 @@ impl PendingFile {
     }
 
     /// Finishes the file and moves it into place, so readers never see half a file.
-    fn finish(self) -> Result<u64> {
+    fn finish(mut self) -> Result<u64> {
         self.writer.close()?;
-        std::fs::rename(&self.temp, &self.path)
+        std::fs::rename(&self.temp.path, &self.path)
             .map_err(|e| exec_datafusion_err!("generate: cannot write {}: {e}", self.path.display()))?;
+        self.temp.kept = true;
         Ok(self.rows)
     }
 }
 
 /// Writes the requested tables as Parquet files in `out_dir`, block by block, generating
 /// up to `threads` blocks at once. `on_progress` receives the customers done so far.
-pub fn write_parquet(request: &GenerateRequest, mut on_progress: impl FnMut(u64)) -> Result<GenerateSummary> {
+pub fn write_parquet(request: &GenerateRequest, on_progress: impl FnMut(u64)) -> Result<GenerateSummary> {
+    write_parquet_with(request, generator::generate_block, on_progress)
+}
+
+/// [`write_parquet`] with the block generator given, so tests can make one fail.
+fn write_parquet_with(
+    request: &GenerateRequest,
+    generate_block: impl Fn(&GeneratorConfig, u64, u64) -> Block + Sync,
+    mut on_progress: impl FnMut(u64),
+) -> Result<GenerateSummary> {
     for table in &request.tables {
         if !TABLES.contains(&table.as_str()) {
             return datafusion::common::plan_err!(
@@ -330,14 +358,25 @@ pub fn write_parquet(request: &GenerateRequest, mut on_progress: impl FnMut(u64)
         })
         .collect();
     for group in blocks.chunks(request.threads.max(1)) {
-        let generated: Vec<Block> = std::thread::scope(|scope| {
+        let generated: Vec<std::thread::Result<Block>> = std::thread::scope(|scope| {
             let handles: Vec<_> = group
                 .iter()
-                .map(|&(first, count)| scope.spawn(move || generator::generate_block(&config, first, count)))
+                .map(|&(first, count)| {
+                    let generate_block = &generate_block;
+                    scope.spawn(move || generate_block(&config, first, count))
+                })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            handles.into_iter().map(|h| h.join()).collect()
         });
-        for mut block in generated {
+        for block in generated {
+            // A lost block would mean customers silently missing from the files: stop instead.
+            let mut block = block.map_err(|payload| {
+                exec_datafusion_err!(
+                    "generate: a generator thread failed ({}); nothing was written to {}. This is a bug in segsql; please report it",
+                    crate::error::panic_message(payload.as_ref()),
+                    request.out_dir.display()
+                )
+            })?;
             if let Some(file) = files.get_mut("customers") {
                 file.write(&customers_batch(&block)?)?;
             }
@@ -381,6 +420,27 @@ mod tests {
         assert_eq!(a.events, b.events);
         assert_eq!(a.customers.num_rows(), 200);
         assert_eq!(a.marketing_spend.num_rows(), 24 * 5);
+    }
+
+    #[test]
+    fn a_failing_generator_thread_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let request = GenerateRequest {
+            config: GeneratorConfig { customers: 3 * BLOCK_CUSTOMERS, seed: 1, with_events: false },
+            out_dir: dir.path().to_path_buf(),
+            tables: vec!["customers".to_string()],
+            threads: 2,
+        };
+        let second_block_panics = |config: &GeneratorConfig, first: u64, count: u64| {
+            if first > BLOCK_CUSTOMERS {
+                panic!("injected failure");
+            }
+            generator::generate_block(config, first, count)
+        };
+        let error = write_parquet_with(&request, second_block_panics, |_| {}).unwrap_err().to_string();
+        assert!(error.contains("generate: ") && error.contains("injected failure"), "{error}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "a failed run leaves no file behind: {left:?}");
     }
 
     #[test]

@@ -25,6 +25,12 @@ impl fmt::Display for UndefinedParam {
 
 impl std::error::Error for UndefinedParam {}
 
+impl From<UndefinedParam> for crate::error::ShellError {
+    fn from(error: UndefinedParam) -> Self {
+        crate::error::ShellError::Message(error.to_string())
+    }
+}
+
 /// True for names that `${...}` and `--param` accept.
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -10,7 +10,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use crate::shell::Shell;
+use crate::script::Shell;
 
 /// The SQL keywords worth completing: the ones analysts type, not sqlparser's 800.
 pub const KEYWORDS: &[&str] = &[
@@ -124,7 +124,7 @@ impl Catalog {
     /// tables that no query has opened yet are left out, so refreshing never reads data.
     pub async fn load(shell: &Shell) -> Catalog {
         let mut catalog = Catalog::default();
-        let state = shell.ctx.state();
+        let state = shell.context().state();
         let mut functions: Vec<String> = state.scalar_functions().keys().cloned().collect();
         functions.extend(state.aggregate_functions().keys().cloned());
         functions.extend(state.window_functions().keys().cloned());
@@ -132,7 +132,7 @@ impl Catalog {
         functions.sort();
         functions.dedup();
         catalog.functions = functions;
-        let Some(default_catalog) = shell.ctx.catalog("datafusion") else {
+        let Some(default_catalog) = shell.context().catalog("datafusion") else {
             return catalog;
         };
         for schema_name in default_catalog.schema_names() {
@@ -148,7 +148,7 @@ impl Catalog {
             }
             for table in schema.table_names() {
                 let qualified = if public { table.clone() } else { format!("{schema_name}.{table}") };
-                let opened = !public || shell.data.lazy_source(&table).is_none() || shell.data.is_open(&table);
+                let opened = !public || shell.data().lazy_source(&table).is_none() || shell.data().is_open(&table);
                 if opened && let Ok(Some(provider)) = schema.table(&table).await {
                     let columns: Vec<String> = provider.schema().fields().iter().map(|f| f.name().clone()).collect();
                     catalog.columns.insert(qualified.clone(), columns.clone());
@@ -278,7 +278,7 @@ impl Completer for ReplHelper {
             match trimmed.split_once(char::is_whitespace) {
                 None => {
                     let start = pos - trimmed.len();
-                    let pairs = crate::meta::command_names()
+                    let pairs = crate::command::command_names()
                         .into_iter()
                         .filter(|c| c.starts_with(trimmed))
                         .map(|c| Pair { display: c.to_string(), replacement: format!("{c} ") })
@@ -307,7 +307,7 @@ impl Completer for ReplHelper {
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
-        if input.trim_start().starts_with('\\') || !crate::splitter::needs_more_input(input) {
+        if input.trim_start().starts_with('\\') || !crate::script::splitter::needs_more_input(input) {
             Ok(ValidationResult::Valid(None))
         } else {
             Ok(ValidationResult::Incomplete)

@@ -1,12 +1,12 @@
-//! The shell: one DataFusion session plus parameters, output settings and meta commands.
+//! The shell: one DataFusion session plus parameters, output settings and the script
+//! runner.
 //!
 //! The CLI, the REPL and the sqllogictest adapter all execute through [`Shell`], so what
-//! the tests cover is what users run.
+//! the tests cover is what users run. Its state is private: meta commands change it
+//! through the [`Host`] methods.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::io::{IsTerminal, Write};
-use std::num::NonZeroUsize;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,104 +14,22 @@ use std::time::Instant;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::{DataFusionError, Result};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 
-use crate::data::DataSchema;
-use crate::models;
-use crate::output::{self, OutputSettings};
-use crate::params;
-use crate::parser::{self, SegStatement};
-use crate::progress::{ClearsProgress, Progress};
+use super::copy::PendingCopy;
+use super::params;
+use super::parser::{self, SegStatement};
+use super::splitter::{self, Chunk, ChunkKind};
+use crate::command::Flow;
+use crate::command::{Command, Host, LastResult};
+use crate::data::folder::DataSchema;
+use crate::error::{self, ShellError};
+use crate::model;
+use crate::output::progress::{ClearsProgress, Progress};
+use crate::output::{self, Format, OutputSettings, Sink, terminal_width};
 use crate::report;
-use crate::sample::{SAMPLE_SCHEMA, SampleSchema};
-use crate::splitter::{self, Chunk, ChunkKind};
-use segsql_udfs::ModelStore;
-
-/// How a session is set up.
-#[derive(Debug, Clone)]
-pub struct SessionOptions {
-    /// Worker threads and partitions; `None` uses every core.
-    pub threads: Option<usize>,
-    /// Bytes of memory for sorts, joins and aggregations before they spill to disk.
-    pub memory_limit: Option<usize>,
-    pub models_dir: PathBuf,
-}
-
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from("models") }
-    }
-}
-
-/// A user-facing error, or the news that one has already been shown.
-#[derive(Debug)]
-pub enum ShellError {
-    /// Something to tell the user; the caller adds the location.
-    Message(String),
-    /// An error that a nested script already printed with its own location.
-    Reported,
-    /// Whoever read the results stopped reading (`| head`): stop quietly, like other tools.
-    OutputClosed,
-}
-
-impl fmt::Display for ShellError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShellError::Message(message) => f.write_str(message),
-            ShellError::Reported => f.write_str("see the error above"),
-            ShellError::OutputClosed => f.write_str("the output was closed"),
-        }
-    }
-}
-
-impl From<DataFusionError> for ShellError {
-    fn from(error: DataFusionError) -> Self {
-        ShellError::Message(user_message(&error))
-    }
-}
-
-impl From<params::UndefinedParam> for ShellError {
-    fn from(error: params::UndefinedParam) -> Self {
-        ShellError::Message(error.to_string())
-    }
-}
-
-impl From<std::io::Error> for ShellError {
-    fn from(error: std::io::Error) -> Self {
-        ShellError::Message(error.to_string())
-    }
-}
-
-/// The message of a DataFusion error without the wrapper text DataFusion adds for its own
-/// developers ("Error during planning: ", "External error: ", backtraces).
-pub fn user_message(error: &DataFusionError) -> String {
-    match error {
-        DataFusionError::Plan(message) if message.starts_with("table '") && message.ends_with("' not found") => {
-            format!("{message}; \\d lists the tables")
-        }
-        DataFusionError::Plan(message) if message.starts_with("Too many columns! The subquery") => {
-            format!(
-                "{message}; segsql's table functions take a table or view by name: CREATE VIEW v AS SELECT ... first"
-            )
-        }
-        DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
-        DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
-        DataFusionError::Shared(inner) => user_message(inner),
-        DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {
-            Some(inner) => user_message(inner),
-            None => inner.to_string(),
-        },
-        DataFusionError::Diagnostic(_, inner) => user_message(inner),
-        DataFusionError::SQL(inner, _) => format!("syntax error: {inner}").replace("sql parser error: ", ""),
-        DataFusionError::ResourcesExhausted(message) => {
-            format!("out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once")
-        }
-        other => other.to_string(),
-    }
-}
+use crate::session::{ModelStore, SessionOptions};
 
 /// Where a script comes from, for `FILE:LINE` messages.
 #[derive(Debug, Clone)]
@@ -123,7 +41,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    fn label(&self) -> Option<String> {
+    pub fn label(&self) -> Option<String> {
         match self {
             Origin::File(path) => Some(path.display().to_string()),
             Origin::Command => Some("<command>".into()),
@@ -141,13 +59,6 @@ impl Origin {
     }
 }
 
-/// What to do after a statement or meta command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    Quit,
-}
-
 /// The result of one statement, collected (for tests and tools).
 #[derive(Debug, Clone)]
 pub struct StatementOutput {
@@ -155,66 +66,6 @@ pub struct StatementOutput {
     pub batches: Vec<RecordBatch>,
     /// False for commands (DDL, COPY, INSERT) whose result is only a status.
     pub returns_rows: bool,
-}
-
-/// Where results go.
-pub enum Sink {
-    Stdout(std::io::BufWriter<std::io::Stdout>),
-    File { path: PathBuf, writer: std::io::BufWriter<std::fs::File> },
-    Memory(Vec<u8>),
-}
-
-impl Sink {
-    pub fn stdout() -> Sink {
-        Sink::Stdout(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
-    }
-
-    pub fn file(path: &Path) -> std::result::Result<Sink, String> {
-        let file = std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(Sink::File { path: path.to_path_buf(), writer: std::io::BufWriter::new(file) })
-    }
-
-    fn writer(&mut self) -> &mut (dyn Write + Send) {
-        match self {
-            Sink::Stdout(w) => w,
-            Sink::File { writer, .. } => writer,
-            Sink::Memory(buffer) => buffer,
-        }
-    }
-
-    fn is_terminal(&self) -> bool {
-        matches!(self, Sink::Stdout(_)) && std::io::stdout().is_terminal()
-    }
-}
-
-/// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
-/// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
-pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
-    let threads =
-        options.threads.unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(1));
-    let config = SessionConfig::new()
-        .with_target_partitions(threads)
-        .with_information_schema(true)
-        .set_str("datafusion.catalog.default_catalog", "datafusion")
-        .set_str("datafusion.format.null", "NULL");
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.memory_limit {
-        // The fair pool lets every spilling operator have its share, and the tracking
-        // wrapper names the largest consumers when memory runs out.
-        let pool =
-            TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN));
-        runtime = runtime.with_memory_pool(Arc::new(pool));
-    }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    segsql_udfs::register_all(&ctx);
-    segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
-    let data = Arc::new(DataSchema::default());
-    data.attach(ctx.state_weak_ref());
-    let catalog =
-        ctx.catalog("datafusion").ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
-    catalog.register_schema("public", data.clone())?;
-    catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
-    Ok((ctx, data))
 }
 
 /// Results up to this many rows are kept for `\\chart`; larger ones are only printed.
@@ -236,24 +87,24 @@ fn batch_plan(batch: RecordBatch) -> Result<Arc<dyn ExecutionPlan>> {
 
 /// A session with its parameters and settings.
 pub struct Shell {
-    pub ctx: SessionContext,
-    pub data: Arc<DataSchema>,
-    pub params: BTreeMap<String, String>,
-    pub output: OutputSettings,
-    pub sink: Sink,
-    pub timing: bool,
+    ctx: SessionContext,
+    data: Arc<DataSchema>,
+    params: BTreeMap<String, String>,
+    output: OutputSettings,
+    sink: Sink,
+    timing: bool,
     /// The HTML report being collected (`--html`).
-    pub report: Option<report::Report>,
+    report: Option<report::Report>,
     /// The last result's header and cells, for `\chart`.
-    pub last_result: Option<(Vec<String>, Vec<Vec<String>>)>,
+    last_result: Option<LastResult>,
     /// Title and chart annotations of the statement being run.
     annotations: PendingAnnotations,
     /// Status lines ("OK", rows written) on stderr, for people rather than scripts.
-    pub interactive: bool,
+    interactive: bool,
     /// Keep going after a failed statement, reporting it.
-    pub continue_on_error: bool,
+    continue_on_error: bool,
     /// How many statements failed (with `continue_on_error`).
-    pub failures: usize,
+    failures: usize,
     /// Nesting depth of `\i`, to stop a script that includes itself.
     include_depth: usize,
 }
@@ -262,7 +113,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 impl Shell {
     pub fn new(options: &SessionOptions) -> Result<Shell> {
-        let (ctx, data) = new_context(options)?;
+        let (ctx, data) = crate::session::new_context(options)?;
         Ok(Shell {
             ctx,
             data,
@@ -280,9 +131,75 @@ impl Shell {
         })
     }
 
-    /// The models folder the session's `segsql.models_dir` names now.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The models folder the session's `segsql.models_dir` names now (`--models`, or a
+    /// later `SET segsql.models_dir = '...'`).
     pub fn models(&self) -> ModelStore {
         ModelStore::for_session(self.ctx.state().config_options())
+    }
+
+    pub fn data(&self) -> &DataSchema {
+        &self.data
+    }
+
+    /// Where results go now; tests read a [`Sink::Memory`] back.
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// Sends results to `sink` from now on, after flushing what went to the old one.
+    pub fn set_sink(&mut self, sink: Sink) {
+        self.flush();
+        self.sink = sink;
+    }
+
+    pub fn set_format(&mut self, format: Format) {
+        self.output.format = format;
+    }
+
+    pub fn set_maxrows(&mut self, maxrows: Option<usize>) {
+        self.output.maxrows = maxrows;
+    }
+
+    /// Status lines on stderr (the REPL), or none (scripts).
+    pub fn set_interactive(&mut self, interactive: bool) {
+        self.interactive = interactive;
+    }
+
+    pub fn continue_on_error(&self) -> bool {
+        self.continue_on_error
+    }
+
+    pub fn set_continue_on_error(&mut self, keep_going: bool) {
+        self.continue_on_error = keep_going;
+    }
+
+    /// How many statements failed so far (more than one only with `continue_on_error`).
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    /// Sets a `${name}` parameter; a name that `${...}` cannot use is an error.
+    pub fn set_param(&mut self, name: &str, value: &str) -> std::result::Result<(), ShellError> {
+        if !params::is_valid_name(name) {
+            return Err(ShellError::message(format!(
+                "'{name}' is not a parameter name; use letters, digits and _, starting with a letter"
+            )));
+        }
+        self.params.insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    /// Collects every result, with its charts, into `report` (`--html`).
+    pub fn set_report(&mut self, report: report::Report) {
+        self.report = Some(report);
+    }
+
+    pub fn report(&self) -> Option<&report::Report> {
+        self.report.as_ref()
     }
 
     /// Registers the data files of `dir`, warning on stderr about files that were skipped.
@@ -311,7 +228,7 @@ impl Shell {
                 Err(ShellError::OutputClosed) => return Ok(Flow::Quit),
                 Err(error) => {
                     if let ShellError::Message(message) = &error {
-                        report(origin, chunk.line, message);
+                        error::report(origin.label().as_deref(), chunk.line, message);
                         self.failures += 1;
                     }
                     failed = true;
@@ -327,7 +244,10 @@ impl Shell {
     /// Runs one statement or meta command.
     pub async fn run_chunk(&mut self, chunk: &Chunk, origin: &Origin) -> std::result::Result<Flow, ShellError> {
         match chunk.kind {
-            ChunkKind::Meta => crate::meta::run(self, &chunk.text, origin).await,
+            ChunkKind::Meta => {
+                let (command, args) = Command::parse(&chunk.text)?;
+                command.execute(args, self, &origin.base_dir()).await
+            }
             ChunkKind::Sql => {
                 let sql = params::substitute(&chunk.text, &self.params)?;
                 let found = report::annotation::annotations(&sql).map_err(ShellError::Message)?;
@@ -361,31 +281,45 @@ impl Shell {
         result
     }
 
-    /// Plans a statement and executes it into a physical plan, ready to stream.
-    async fn plan(&self, statement: SegStatement) -> Result<Arc<dyn ExecutionPlan>> {
-        match statement {
+    /// Plans a statement and executes it into a physical plan, ready to stream. A COPY to a
+    /// file comes with the [`PendingCopy`] to commit once the plan has run to the end.
+    async fn plan(&self, statement: SegStatement) -> Result<(Arc<dyn ExecutionPlan>, Option<PendingCopy>)> {
+        let plan = match statement {
             SegStatement::DataFusion(statement) => {
+                let mut statement = *statement;
+                let copy = PendingCopy::redirect(&mut statement);
                 let state = self.ctx.state();
-                let plan = state.statement_to_plan(*statement).await?;
+                let plan = state.statement_to_plan(statement).await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                frame.create_physical_plan().await
+                return Ok((frame.create_physical_plan().await?, copy));
             }
             SegStatement::CreateModel(create) => {
-                batch_plan(models::create_model(&self.ctx, &self.models(), *create).await?)
+                batch_plan(model::create_model(&self.ctx, &self.models(), *create).await?)
             }
             SegStatement::DropModel { name, if_exists } => {
-                batch_plan(models::drop_model(&self.models(), &name, if_exists)?)
+                batch_plan(model::drop_model(&self.models(), &name, if_exists)?)
             }
-            SegStatement::ShowModels => batch_plan(models::show_models(&self.models())?),
+            SegStatement::ShowModels => batch_plan(model::show_models(&self.models())?),
+        };
+        Ok((plan?, None))
+    }
+
+    /// Runs a plan to the end and collects its batches; a COPY's file replaces the target
+    /// only then.
+    async fn collect(&self, physical: Arc<dyn ExecutionPlan>, copy: Option<PendingCopy>) -> Result<Vec<RecordBatch>> {
+        let batches = collect(physical, self.ctx.task_ctx()).await?;
+        if let Some(copy) = copy {
+            copy.commit()?;
         }
+        Ok(batches)
     }
 
     async fn print_statement(&mut self, statement: SegStatement) -> Result<()> {
         let returns_rows = statement.returns_rows();
-        let physical = self.plan(statement).await?;
+        let (physical, copy) = self.plan(statement).await?;
         let task = self.ctx.task_ctx();
         if !returns_rows {
-            let batches = collect(physical, task).await?;
+            let batches = self.collect(physical, copy).await?;
             if self.interactive {
                 eprintln!("{}", command_status(&batches));
             }
@@ -462,9 +396,9 @@ impl Shell {
         let mut outputs = Vec::new();
         for statement in parser::parse(&sql, &self.dialect())? {
             let returns_rows = statement.returns_rows();
-            let physical = self.plan(statement).await?;
+            let (physical, copy) = self.plan(statement).await?;
             let schema = physical.schema();
-            let batches = collect(physical, self.ctx.task_ctx()).await?;
+            let batches = self.collect(physical, copy).await?;
             outputs.push(StatementOutput { schema, batches, returns_rows });
         }
         Ok(outputs)
@@ -510,14 +444,6 @@ fn is_broken_pipe(error: &DataFusionError) -> bool {
     }
 }
 
-/// Prints `FILE:LINE: error: message`, or `error: message` in the REPL.
-pub fn report(origin: &Origin, line: usize, message: &str) {
-    match origin.label() {
-        Some(label) => eprintln!("{label}:{line}: error: {message}"),
-        None => eprintln!("error: {message}"),
-    }
-}
-
 /// Reads a script as UTF-8, with errors that name the file.
 pub fn read_script(path: &Path) -> std::result::Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
@@ -526,10 +452,6 @@ pub fn read_script(path: &Path) -> std::result::Result<String, String> {
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         format!("{}:{line}: script is not valid UTF-8; save it as UTF-8 and run it again", path.display())
     })
-}
-
-pub fn terminal_width() -> Option<u16> {
-    console::Term::stdout().size_checked().map(|(_, columns)| columns)
 }
 
 /// "OK", or the row count that COPY and INSERT report.
@@ -544,5 +466,75 @@ fn command_status(batches: &[RecordBatch]) -> String {
         Some(1) => "OK, 1 row".to_string(),
         Some(n) => format!("OK, {n} rows"),
         None => "OK".to_string(),
+    }
+}
+
+impl Host for Shell {
+    fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    fn data(&self) -> &DataSchema {
+        &self.data
+    }
+
+    fn models(&self) -> ModelStore {
+        Shell::models(self)
+    }
+
+    fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    async fn print_batch(&mut self, batch: RecordBatch) -> std::result::Result<(), ShellError> {
+        Ok(Shell::print_batch(self, batch).await?)
+    }
+
+    fn write_text(&mut self, text: &str) -> std::io::Result<()> {
+        Shell::write_text(self, text)
+    }
+
+    fn last_result(&self) -> Option<&LastResult> {
+        self.last_result.as_ref()
+    }
+
+    fn timing(&self) -> bool {
+        self.timing
+    }
+
+    fn set_timing(&mut self, on: bool) {
+        self.timing = on;
+    }
+
+    async fn run_file(&mut self, path: &Path) -> std::result::Result<Flow, ShellError> {
+        Shell::run_file(self, path).await
+    }
+
+    fn params(&self) -> &BTreeMap<String, String> {
+        &self.params
+    }
+
+    fn set_param(&mut self, name: &str, value: &str) -> std::result::Result<(), ShellError> {
+        Shell::set_param(self, name, value)
+    }
+
+    fn unset_param(&mut self, name: &str) -> bool {
+        self.params.remove(name).is_some()
+    }
+
+    fn set_sink(&mut self, sink: Sink) {
+        Shell::set_sink(self, sink);
+    }
+
+    fn load_dir(&mut self, dir: &Path) -> std::result::Result<Vec<String>, ShellError> {
+        Shell::load_dir(self, dir)
+    }
+
+    fn set_format(&mut self, format: Format) {
+        Shell::set_format(self, format);
+    }
+
+    fn set_maxrows(&mut self, maxrows: Option<usize>) {
+        Shell::set_maxrows(self, maxrows);
     }
 }

@@ -1,0 +1,107 @@
+//! The shell's error type, and how an error is shown: `FILE:LINE: error: message`.
+
+use std::fmt;
+
+use datafusion::common::DataFusionError;
+
+/// A user-facing error, or the news that one has already been shown.
+#[derive(Debug)]
+pub enum ShellError {
+    /// Something to tell the user; the caller adds the location.
+    Message(String),
+    /// An error that a nested script already printed with its own location.
+    Reported,
+    /// Whoever read the results stopped reading (`| head`): stop quietly, like other tools.
+    OutputClosed,
+}
+
+impl ShellError {
+    pub fn message(text: impl Into<String>) -> ShellError {
+        ShellError::Message(text.into())
+    }
+}
+
+impl fmt::Display for ShellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShellError::Message(message) => f.write_str(message),
+            ShellError::Reported => f.write_str("see the error above"),
+            ShellError::OutputClosed => f.write_str("the output was closed"),
+        }
+    }
+}
+
+impl std::error::Error for ShellError {}
+
+impl From<DataFusionError> for ShellError {
+    fn from(error: DataFusionError) -> Self {
+        ShellError::Message(user_message(&error))
+    }
+}
+
+impl From<std::io::Error> for ShellError {
+    fn from(error: std::io::Error) -> Self {
+        ShellError::Message(error.to_string())
+    }
+}
+
+/// The message of a DataFusion error without the wrapper text DataFusion adds for its own
+/// developers ("Error during planning: ", "External error: ", backtraces).
+pub fn user_message(error: &DataFusionError) -> String {
+    match error {
+        DataFusionError::Plan(message) if message.starts_with("table '") && message.ends_with("' not found") => {
+            format!("{message}; \\d lists the tables")
+        }
+        DataFusionError::Plan(message) if message.starts_with("Too many columns! The subquery") => {
+            format!(
+                "{message}; segsql's table functions take a table or view by name: CREATE VIEW v AS SELECT ... first"
+            )
+        }
+        DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
+        DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
+        DataFusionError::Shared(inner) => user_message(inner),
+        DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {
+            Some(inner) => user_message(inner),
+            None => inner.to_string(),
+        },
+        DataFusionError::Diagnostic(_, inner) => user_message(inner),
+        DataFusionError::SQL(inner, _) => format!("syntax error: {inner}").replace("sql parser error: ", ""),
+        DataFusionError::ResourcesExhausted(message) => {
+            format!("out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `FILE:LINE: error: message`, or `error: message` where there is no file (the REPL).
+pub fn located(label: Option<&str>, line: usize, message: &str) -> String {
+    match label {
+        Some(label) => format!("{label}:{line}: error: {message}"),
+        None => format!("error: {message}"),
+    }
+}
+
+/// Prints [`located`] on stderr.
+pub fn report(label: Option<&str>, line: usize, message: &str) {
+    eprintln!("{}", located(label, line, message));
+}
+
+/// The text a panic was raised with, for a one-line error instead of a backtrace.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "no message".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(located(Some("a.sql"), 3, "boom"), "a.sql:3: error: boom");
+        assert_eq!(located(None, 3, "boom"), "error: boom");
+    }
+}

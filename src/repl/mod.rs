@@ -1,0 +1,6 @@
+//! The interactive shell: the line editor, completion and history.
+
+pub mod completion;
+pub mod editor;
+
+pub use editor::{history_path, run};

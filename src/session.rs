@@ -1,0 +1,91 @@
+//! Builds the DataFusion session segsql runs on. This is the one file that calls into
+//! `segsql_udfs`: the rest of the shell uses the names re-exported here, so a change of
+//! that crate's API is a change of this file.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use segsql_udfs::ModelStore;
+pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
+
+use crate::data::folder::DataSchema;
+use crate::data::sample::{SAMPLE_SCHEMA, SampleSchema};
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Worker threads and partitions; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Bytes of memory for sorts, joins and aggregations before they spill to disk.
+    pub memory_limit: Option<usize>,
+    pub models_dir: PathBuf,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from("models") }
+    }
+}
+
+/// Builds the DataFusion session segsql runs on: segsql's functions, the `sample` schema,
+/// file tables from `--data` and quoted paths (`SELECT * FROM 'x.parquet'`), and the memory pool.
+pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<DataSchema>)> {
+    let threads =
+        options.threads.unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(1));
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(true)
+        .set_str("datafusion.catalog.default_catalog", "datafusion")
+        .set_str("datafusion.format.null", "NULL");
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        // The fair pool lets every spilling operator have its share, and the tracking
+        // wrapper names the largest consumers when memory runs out.
+        let pool =
+            TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN));
+        runtime = runtime.with_memory_pool(Arc::new(pool));
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    // The clustering kernels size themselves by the Tokio runtime the CLI builds with
+    // `--threads` workers; the models folder is a session setting that travels with plans.
+    segsql_udfs::register_all(&ctx);
+    segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
+    let data = Arc::new(DataSchema::default());
+    data.attach(ctx.state_weak_ref());
+    let catalog =
+        ctx.catalog("datafusion").ok_or_else(|| DataFusionError::Internal("the default catalog is missing".into()))?;
+    catalog.register_schema("public", data.clone())?;
+    catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
+    Ok((ctx, data))
+}
+
+/// One line of `\functions`: a segsql function with its one-line doc and an example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionHelp {
+    pub name: String,
+    pub kind: String,
+    pub summary: String,
+    pub syntax: String,
+}
+
+/// segsql's own functions, in the order their crate lists them.
+pub fn function_help() -> Vec<FunctionHelp> {
+    segsql_udfs::functions()
+        .iter()
+        .map(|function| {
+            let doc = function.documentation();
+            FunctionHelp {
+                name: function.name().to_string(),
+                kind: function.kind().to_string(),
+                summary: doc.map(|d| segsql_udfs::docs::summary(&d.description).to_string()).unwrap_or_default(),
+                syntax: doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
