@@ -34,6 +34,9 @@ pub enum AlgoError {
     NewerModel { found: u32, supported: u32 },
     #[error("the file is damaged (its features, scaler and centroids do not match)")]
     DamagedModel,
+    /// A segment scheme that does not cover its cells or cannot be read, and why.
+    #[error("{0}")]
+    Scheme(String),
     /// A word that names none of the choices, e.g. an unknown grain.
     #[error("unknown {what} '{got}'; use {choices}")]
     UnknownChoice { what: &'static str, got: String, choices: &'static str },

@@ -11,7 +11,7 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::prelude::SessionContext;
 
 pub use crate::function::{DocumentedTableFunction, FunctionKind, InternalFunction, SegFunction};
-use crate::{cluster, cohort, common, model, options, rfm, stats};
+use crate::{cluster, cohort, internal, model, options, rfm, stats};
 
 /// Every public segsql function, sorted by name. `rfm_segment` reads scheme tables through
 /// `session` while planning; without one it knows only the default scheme.
@@ -57,17 +57,17 @@ pub fn internal_functions() -> Vec<InternalFunction> {
     let internal = |function, syntax, purpose| InternalFunction { function, syntax, purpose };
     let mut all = vec![
         internal(
-            SegFunction::Scalar(common::plan::DayOfTimestamp::udf()),
+            SegFunction::Scalar(internal::periods::DayOfTimestamp::udf()),
             "segsql_day(timestamp)",
             "The day number of a timestamp without time zone.",
         ),
         internal(
-            SegFunction::Scalar(common::plan::PeriodIndex::udf()),
+            SegFunction::Scalar(internal::periods::PeriodIndex::udf()),
             "segsql_period(day, grain)",
             "The period index of a day number for a grain ('week', 'month', 'quarter').",
         ),
         internal(
-            SegFunction::Scalar(common::plan::PeriodStart::udf()),
+            SegFunction::Scalar(internal::periods::PeriodStart::udf()),
             "segsql_period_start(period, grain)",
             "The first day of a period, as a DATE.",
         ),
@@ -77,52 +77,52 @@ pub fn internal_functions() -> Vec<InternalFunction> {
             "rfm's three scores in one window, as a struct.",
         ),
         internal(
-            SegFunction::Scalar(rfm::rfm_segment::SegmentRules::udf()),
+            SegFunction::Scalar(internal::segment_rules::SegmentRules::udf()),
             "segsql_segment_rules(r_score, f_score, rules)",
             "rfm_segment with a scheme table's rules, read while planning, as JSON.",
         ),
         internal(
-            SegFunction::Aggregate(rfm::rfm_summary::BtydAggregate::udaf()),
+            SegFunction::Aggregate(internal::btyd::BtydAggregate::udaf()),
             "segsql_btyd(period, amount)",
             "A customer's buy-till-you-die summary (rfm_summary).",
         ),
         internal(
-            SegFunction::Aggregate(cohort::aggregates::UserPeriods::udaf()),
+            SegFunction::Aggregate(internal::cohort_folds::UserPeriods::udaf()),
             "segsql_user_periods(period)",
             "A user's sorted distinct active periods.",
         ),
         internal(
-            SegFunction::Aggregate(cohort::aggregates::RetentionFold::udaf()),
+            SegFunction::Aggregate(internal::cohort_folds::RetentionFold::udaf()),
             "segsql_retention_fold(periods, cohort, mode)",
             "Users' periods folded into per-offset counts of a cohort ('on' or 'on_or_after').",
         ),
         internal(
-            SegFunction::Aggregate(cohort::aggregates::UserPeriodTotals::udaf()),
+            SegFunction::Aggregate(internal::cohort_folds::UserPeriodTotals::udaf()),
             "segsql_user_period_totals(period, amount)",
             "A user's exact (period, total) pairs.",
         ),
         internal(
-            SegFunction::Aggregate(cohort::aggregates::RevenueFold::udaf()),
+            SegFunction::Aggregate(internal::cohort_folds::RevenueFold::udaf()),
             "segsql_revenue_fold(pairs, cohort)",
             "Users' pairs folded into a cohort's exact per-offset revenue.",
         ),
         internal(
-            SegFunction::Scalar(cohort::cells::RetentionCells::udf()),
+            SegFunction::Scalar(internal::cohort_cells::RetentionCells::udf()),
             "segsql_retention_cells(counts, size, cohort, latest_day, grain, cap)",
             "A cohort's retention cells, NULL where the period is not over.",
         ),
         internal(
-            SegFunction::Scalar(cohort::cells::RevenueCells::udf()),
+            SegFunction::Scalar(internal::cohort_cells::RevenueCells::udf()),
             "segsql_revenue_cells(totals, size, cohort, latest_day, grain)",
             "A cohort's revenue cells, NULL where the period is not over.",
         ),
         internal(
-            SegFunction::Aggregate(cohort::funnel::UserFunnelDepth::udaf()),
+            SegFunction::Aggregate(internal::funnel_folds::UserFunnelDepth::udaf()),
             "segsql_funnel_depth(ts, name, steps, window)",
             "The deepest funnel step a user reached.",
         ),
         internal(
-            SegFunction::Aggregate(cohort::funnel::FunnelFold::udaf()),
+            SegFunction::Aggregate(internal::funnel_folds::FunnelFold::udaf()),
             "segsql_funnel_fold(depth, steps)",
             "Users' depths folded into the funnel's rows.",
         ),

@@ -2,3 +2,4 @@
 
 pub mod btyd;
 pub mod quantile;
+pub mod segments;

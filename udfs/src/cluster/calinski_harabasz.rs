@@ -1,15 +1,11 @@
 //! `calinski_harabasz(features, cluster)`: a cluster-validity index.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
-
-use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type};
-use super::points_accumulator::PointsAccumulator;
+use datafusion::logical_expr::Documentation;
 use segsql_algo::cluster::validity::calinski_harabasz;
+
+use super::features::CLUSTER_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -25,53 +21,4 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CalinskiHarabasz {
-    signature: Signature,
-}
-
-impl CalinskiHarabasz {
-    pub fn udaf() -> Arc<AggregateUDF> {
-        Arc::new(AggregateUDF::from(CalinskiHarabasz { signature: Signature::user_defined(Volatility::Immutable) }))
-    }
-}
-
-impl AggregateUDFImpl for CalinskiHarabasz {
-    fn name(&self) -> &str {
-        "calinski_harabasz"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [features, cluster] => {
-                check_feature_type("calinski_harabasz", features)?;
-                check_label_type("calinski_harabasz", cluster)?;
-                Ok(arg_types.to_vec())
-            }
-            _ => plan_err!(
-                "calinski_harabasz: expected calinski_harabasz(features, cluster), got {} arguments",
-                arg_types.len()
-            ),
-        }
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PointsAccumulator::new("calinski_harabasz", Box::new(calinski_harabasz))))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(PointsAccumulator::state_fields(args.name))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOC)
-    }
-}
+super::points_accumulator::make_validity_udaf!(CalinskiHarabasz, "calinski_harabasz", calinski_harabasz, DOC);

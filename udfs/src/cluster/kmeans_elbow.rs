@@ -19,8 +19,8 @@ use ndarray::Array2;
 
 use super::features::CLUSTER_SECTION;
 use crate::common::args::{check_arity, int_arg, is_numeric, source_table, string_arg};
-use crate::common::plan::scan;
 use crate::function::DocumentedTableFunction;
+use crate::plan::scan;
 use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};
 use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 use segsql_algo::cluster::validity::{calinski_harabasz, davies_bouldin};

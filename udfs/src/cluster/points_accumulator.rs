@@ -139,3 +139,81 @@ fn single_list(values: ArrayRef, item: DataType) -> ListArray {
     let len = values.len();
     ListArray::new(Arc::new(Field::new_list_field(item, true)), OffsetBuffer::from_lengths([len]), values, None)
 }
+
+/// A validity index over `(features, cluster)` rows: `$name(features, cluster)` returning
+/// `$kernel(points, labels, clusters)` as a DOUBLE. The indices differ only in their kernel
+/// and their docs, as DataFusion's `make_math_unary_udf!` functions do.
+macro_rules! make_validity_udaf {
+    ($udaf:ident, $name:literal, $kernel:path, $doc:expr) => {
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        pub struct $udaf {
+            signature: datafusion::logical_expr::Signature,
+        }
+
+        impl $udaf {
+            pub fn udaf() -> std::sync::Arc<datafusion::logical_expr::AggregateUDF> {
+                std::sync::Arc::new(datafusion::logical_expr::AggregateUDF::from($udaf {
+                    signature: datafusion::logical_expr::Signature::user_defined(
+                        datafusion::logical_expr::Volatility::Immutable,
+                    ),
+                }))
+            }
+        }
+
+        impl datafusion::logical_expr::AggregateUDFImpl for $udaf {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                match arg_types {
+                    [features, cluster] => {
+                        $crate::cluster::features::check_feature_type($name, features)?;
+                        $crate::cluster::features::check_label_type($name, cluster)?;
+                        Ok(arg_types.to_vec())
+                    }
+                    _ => datafusion::common::plan_err!(
+                        "{}: expected {}(features, cluster), got {} arguments",
+                        $name,
+                        $name,
+                        arg_types.len()
+                    ),
+                }
+            }
+
+            fn return_type(
+                &self,
+                _arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
+                Ok(datafusion::arrow::datatypes::DataType::Float64)
+            }
+
+            fn accumulator(
+                &self,
+                _args: datafusion::logical_expr::function::AccumulatorArgs,
+            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+                Ok(Box::new($crate::cluster::points_accumulator::PointsAccumulator::new($name, Box::new($kernel))))
+            }
+
+            fn state_fields(
+                &self,
+                args: datafusion::logical_expr::function::StateFieldsArgs,
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+                Ok($crate::cluster::points_accumulator::PointsAccumulator::state_fields(args.name))
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                Some(&$doc)
+            }
+        }
+    };
+}
+
+pub(crate) use make_validity_udaf;

@@ -12,13 +12,13 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
-use super::aggregates::{RetentionFold, UserPeriods};
-use super::cells::RetentionCells;
 use crate::common::args::{
     SourceTable, check_arity, column_arg, int_arg, is_temporal_or_text, source_table, string_arg,
 };
-use crate::common::plan::{day_number, period_index, period_start, scan, view};
 use crate::function::DocumentedTableFunction;
+use crate::internal::cohort_cells::RetentionCells;
+use crate::internal::cohort_folds::{RetentionFold, UserPeriods};
+use crate::plan::{day_number, period_index, period_start, scan, view};
 use segsql_algo::cohort::cells::RetentionMode;
 use segsql_algo::cohort::periods::Grain;
 

@@ -10,12 +10,12 @@ use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::logical_expr::{Documentation, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
-use super::aggregates::{RevenueFold, UserPeriodTotals};
-use super::cells::RevenueCells;
 use super::cohort_retention::{COHORT_SECTION, grain_arg, overall_max};
 use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table};
-use crate::common::plan::{day_number, decimal_amount, period_index, period_start, scan, view};
 use crate::function::DocumentedTableFunction;
+use crate::internal::cohort_cells::RevenueCells;
+use crate::internal::cohort_folds::{RevenueFold, UserPeriodTotals};
+use crate::plan::{day_number, decimal_amount, period_index, period_start, scan, view};
 use segsql_algo::cohort::periods::Grain;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {

@@ -1,7 +1,5 @@
 //! Cohort retention, cohort revenue and funnels.
 
-pub mod aggregates;
-pub mod cells;
 pub mod cohort_retention;
 pub mod cohort_revenue;
 pub mod funnel;

@@ -3,7 +3,6 @@
 pub mod args;
 pub mod constant;
 pub mod grouped;
-pub mod plan;
 pub mod window;
 
 /// The threads a kernel may use: as many as the Tokio runtime running the query has

@@ -20,10 +20,10 @@ use super::rfm_segment::RfmSegment;
 use crate::common::args::{
     check_arity, column_arg, int_arg, is_numeric, is_temporal_or_text, literal_arg, source_table,
 };
-use crate::common::plan::{
+use crate::function::DocumentedTableFunction;
+use crate::plan::{
     day_number, day_number_of, day_of_literal, scan, summable_amount, timestamp_type, timestamp_value, view,
 };
-use crate::function::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
