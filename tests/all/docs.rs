@@ -25,7 +25,9 @@ fn check_generated(path: &Path, expected: &str) {
 #[test]
 fn functions_reference_is_current() {
     let functions = segsql_udfs::functions();
-    check_generated(&root().join("docs/functions.md"), &segsql_udfs::docs::markdown_reference(&functions));
+    let mut reference = segsql_udfs::docs::markdown_reference(&functions);
+    reference.push_str(&segsql_udfs::docs::markdown_internal(&segsql_udfs::internal_functions()));
+    check_generated(&root().join("docs/functions.md"), &reference);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! segsql's integration tests, in one binary so the ~200 MB link happens once.
 
+mod architecture;
 mod cli;
 mod cluster_parity;
 mod coverage;

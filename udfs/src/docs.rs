@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::function::SegFunction;
+use crate::function::{InternalFunction, SegFunction};
 
 /// The first sentence of a description: the one-line summary used in listings.
 pub fn summary(description: &str) -> &str {
@@ -28,6 +28,27 @@ pub fn markdown_table(functions: &[SegFunction]) -> String {
             anchor = function.name().to_lowercase().replace(' ', "-"),
             kind = function.kind(),
             summary = summary(description).replace('|', "\\|").replace('\n', " "),
+        );
+    }
+    out
+}
+
+/// The internal functions, as an appendix to the reference: registered so plans travel,
+/// called by the table functions, not meant to be called by hand.
+pub fn markdown_internal(functions: &[InternalFunction]) -> String {
+    let mut out = String::from(
+        "\n## Internal functions\n\nThe building blocks the table functions plan with. `register_all` registers them so \
+         that a plan calling them can be decoded by name anywhere (a distributed worker, another binding); their \
+         arguments may change between versions, so call the public functions above instead.\n\n\
+         | function | kind | what it does |\n|---|---|---|\n",
+    );
+    for internal in functions {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            internal.syntax.replace('|', "\\|"),
+            internal.function.kind(),
+            internal.purpose.replace('|', "\\|")
         );
     }
     out

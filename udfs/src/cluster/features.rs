@@ -6,9 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Literal;
+use datafusion::common::{Result, exec_err, plan_err};
 use ndarray::Array2;
 
 use segsql_algo::cluster::{canonical_order, gather};
@@ -132,62 +130,6 @@ pub fn check_label_type(function: &str, data_type: &DataType) -> Result<()> {
         Ok(())
     } else {
         plan_err!("{function}: cluster must be an integer label (such as the output of kmeans), got {data_type}")
-    }
-}
-
-fn constant(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<Option<ScalarValue>> {
-    let Some(expr) = exprs.get(index) else { return Ok(None) };
-    match expr.downcast_ref::<Literal>() {
-        Some(literal) => Ok(Some(literal.value().clone())),
-        None => plan_err!("{function}: {role} must be a constant, got {expr}"),
-    }
-}
-
-/// A whole-number constant argument of at least `min`, or `default` when absent.
-pub fn count_arg(
-    function: &str,
-    exprs: &[Arc<dyn PhysicalExpr>],
-    index: usize,
-    role: &str,
-    min: i64,
-    default: Option<i64>,
-) -> Result<i64> {
-    let value = match constant(function, exprs, index, role)? {
-        Some(value) => value,
-        None => match default {
-            Some(d) => return Ok(d),
-            None => return plan_err!("{function}: missing {role}"),
-        },
-    };
-    let number = match value.cast_to(&DataType::Int64) {
-        Ok(ScalarValue::Int64(Some(n))) if value.data_type().is_integer() => n,
-        _ => return plan_err!("{function}: {role} must be a whole number, got {value}"),
-    };
-    if number < min {
-        return plan_err!("{function}: {role} must be at least {min}, got {number}");
-    }
-    Ok(number)
-}
-
-/// A numeric constant argument.
-pub fn number_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<f64> {
-    let Some(value) = constant(function, exprs, index, role)? else {
-        return plan_err!("{function}: missing {role}");
-    };
-    match value.cast_to(&DataType::Float64) {
-        Ok(ScalarValue::Float64(Some(x))) if value.data_type().is_numeric() => Ok(x),
-        _ => plan_err!("{function}: {role} must be a number, got {value}"),
-    }
-}
-
-/// A string constant argument, or `None` when absent.
-pub fn text_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<Option<String>> {
-    match constant(function, exprs, index, role)? {
-        None => Ok(None),
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            Ok(Some(s))
-        }
-        Some(other) => plan_err!("{function}: {role} must be a string, got {other}"),
     }
 }
 

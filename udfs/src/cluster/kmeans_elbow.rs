@@ -18,7 +18,8 @@ use datafusion::prelude::ident;
 use ndarray::Array2;
 
 use super::features::CLUSTER_SECTION;
-use crate::common::args::{check_arity, int_arg, is_numeric, source_table, string_arg};
+use crate::common::args::{check_arity, is_numeric, source_table};
+use crate::common::constant::{int_arg, string_arg};
 use crate::function::DocumentedTableFunction;
 use crate::plan::scan;
 use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};

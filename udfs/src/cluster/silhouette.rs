@@ -8,8 +8,9 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
-use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type, count_arg};
+use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type};
 use super::points_accumulator::PointsAccumulator;
+use crate::common::constant::count_arg;
 use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {

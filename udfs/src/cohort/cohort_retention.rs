@@ -12,9 +12,8 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
-use crate::common::args::{
-    SourceTable, check_arity, column_arg, int_arg, is_temporal_or_text, source_table, string_arg,
-};
+use crate::common::args::{SourceTable, check_arity, column_arg, source_table, time_column_arg};
+use crate::common::constant::{int_arg, string_arg};
 use crate::function::DocumentedTableFunction;
 use crate::internal::cohort_cells::RetentionCells;
 use crate::internal::cohort_folds::{RetentionFold, UserPeriods};
@@ -83,10 +82,7 @@ impl TableFunctionImpl for CohortRetention {
         check_arity(NAME, &args, 3, 6, "cohort_retention(source, user, ts [, grain [, mode [, periods]]])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
-        let ts = column_arg(NAME, &args, &source, 2, "ts")?;
-        if !is_temporal_or_text(&ts.1) {
-            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
-        }
+        let ts = time_column_arg(NAME, &args, &source, 2)?;
         let grain = grain_arg(NAME, &args, 3)?;
         let mode = match string_arg(NAME, &args, 4, "mode")? {
             None => RetentionMode::On,

@@ -11,7 +11,7 @@ use datafusion::logical_expr::{Documentation, LogicalPlan, lit};
 use datafusion::prelude::{col, ident};
 
 use super::cohort_retention::{COHORT_SECTION, grain_arg, overall_max};
-use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, source_table};
+use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, source_table, time_column_arg};
 use crate::function::DocumentedTableFunction;
 use crate::internal::cohort_cells::RevenueCells;
 use crate::internal::cohort_folds::{RevenueFold, UserPeriodTotals};
@@ -51,10 +51,7 @@ impl TableFunctionImpl for CohortRevenue {
         check_arity(NAME, &args, 4, 5, "cohort_revenue(source, user, ts, amount [, grain])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
-        let ts = column_arg(NAME, &args, &source, 2, "ts")?;
-        if !is_temporal_or_text(&ts.1) {
-            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
-        }
+        let ts = time_column_arg(NAME, &args, &source, 2)?;
         let amount = column_arg(NAME, &args, &source, 3, "amount")?;
         if !is_numeric(&amount.1) {
             return plan_err!("{NAME}: amount column '{}' must be numeric, got {}", amount.0, amount.1);

@@ -10,9 +10,8 @@ use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, lit, when
 use datafusion::prelude::{col, ident};
 
 use super::cohort_retention::COHORT_SECTION;
-use crate::common::args::{
-    SourceTable, check_arity, column_arg, is_temporal_or_text, literal_arg, source_table, string_arg,
-};
+use crate::common::args::{SourceTable, check_arity, column_arg, source_table, time_column_arg};
+use crate::common::constant::{literal_arg, string_arg};
 use crate::function::DocumentedTableFunction;
 use crate::internal::funnel_folds::{FunnelFold, UserFunnelDepth};
 use crate::plan::{scan, view};
@@ -81,10 +80,7 @@ impl TableFunctionImpl for Funnel {
         check_arity(NAME, &args, 5, 6, "funnel(source, user, ts, event, steps [, window])")?;
         let source = source_table(NAME, &args)?;
         let (user, _) = column_arg(NAME, &args, &source, 1, "user")?;
-        let ts = column_arg(NAME, &args, &source, 2, "ts")?;
-        if !is_temporal_or_text(&ts.1) {
-            return plan_err!("{NAME}: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
-        }
+        let ts = time_column_arg(NAME, &args, &source, 2)?;
         let (event, _) = column_arg(NAME, &args, &source, 3, "event")?;
         let Some(steps) = string_arg(NAME, &args, 4, "steps")? else {
             return plan_err!("{NAME}: steps must list at least two events, e.g. 'view,cart,purchase'");

@@ -38,7 +38,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// The text of a name-like argument: a bare identifier or a string literal.
-fn name_of(expr: &Expr) -> Option<String> {
+pub fn name_of(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Column(column) => Some(match &column.relation {
             Some(relation) => format!("{relation}.{}", column.name),
@@ -127,62 +127,6 @@ pub fn column_arg(
     source.column(function, role, &name)
 }
 
-/// A literal argument, or `None` when it is absent or NULL.
-pub fn literal_arg<'a>(
-    function: &str,
-    args: &'a TableFunctionArgs,
-    index: usize,
-    role: &str,
-) -> Result<Option<&'a ScalarValue>> {
-    match args.exprs().get(index) {
-        None => Ok(None),
-        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
-        Some(Expr::Literal(value, _)) => Ok(Some(value)),
-        Some(other) => plan_err!("{function}: {role} must be a constant, got {other}"),
-    }
-}
-
-/// A string literal argument (bare words are accepted too: `'month'` or `month`).
-pub fn string_arg(function: &str, args: &TableFunctionArgs, index: usize, role: &str) -> Result<Option<String>> {
-    match args.exprs().get(index) {
-        None => Ok(None),
-        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
-        Some(expr) => match name_of(expr) {
-            Some(text) => Ok(Some(text)),
-            None => plan_err!("{function}: {role} must be a string, got {expr}"),
-        },
-    }
-}
-
-/// An integer literal argument within `range`.
-pub fn int_arg(
-    function: &str,
-    args: &TableFunctionArgs,
-    index: usize,
-    role: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>> {
-    let Some(value) = literal_arg(function, args, index, role)? else {
-        return Ok(None);
-    };
-    let number = match value {
-        ScalarValue::Int8(Some(v)) => Some(*v as i64),
-        ScalarValue::Int16(Some(v)) => Some(*v as i64),
-        ScalarValue::Int32(Some(v)) => Some(*v as i64),
-        ScalarValue::Int64(Some(v)) => Some(*v),
-        ScalarValue::UInt8(Some(v)) => Some(*v as i64),
-        ScalarValue::UInt16(Some(v)) => Some(*v as i64),
-        ScalarValue::UInt32(Some(v)) => Some(*v as i64),
-        ScalarValue::UInt64(Some(v)) => i64::try_from(*v).ok(),
-        _ => None,
-    };
-    match number {
-        Some(n) if range.contains(&n) => Ok(Some(n)),
-        Some(n) => plan_err!("{function}: {role} must be between {} and {}, got {n}", range.start(), range.end()),
-        None => plan_err!("{function}: {role} must be a whole number, got {value}"),
-    }
-}
-
 /// Fails when more than `max` arguments were given.
 pub fn check_arity(function: &str, args: &TableFunctionArgs, min: usize, max: usize, syntax: &str) -> Result<()> {
     let count = args.exprs().len();
@@ -190,6 +134,21 @@ pub fn check_arity(function: &str, args: &TableFunctionArgs, min: usize, max: us
         return plan_err!("{function}: expected {syntax}, got {count} argument(s)");
     }
     Ok(())
+}
+
+/// The time column named by argument `index`: a date, a timestamp (with or without time
+/// zone) or ISO text, which every time-based table function accepts.
+pub fn time_column_arg(
+    function: &str,
+    args: &TableFunctionArgs,
+    source: &SourceTable,
+    index: usize,
+) -> Result<(String, DataType)> {
+    let (name, data_type) = column_arg(function, args, source, index, "ts")?;
+    if !is_temporal_or_text(&data_type) {
+        return plan_err!("{function}: ts column '{name}' must be a date, timestamp or ISO text, got {data_type}");
+    }
+    Ok((name, data_type))
 }
 
 /// True for the types a timestamp argument may have: dates, timestamps and ISO strings.

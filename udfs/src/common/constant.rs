@@ -1,5 +1,6 @@
-//! Constant arguments of scalar, aggregate and window functions, and what argument types
-//! tell about them.
+//! Constant arguments, in one place: of table functions (logical expressions), of window
+//! and aggregate functions (physical expressions), of scalar functions (columnar values),
+//! and what argument types tell about them.
 //!
 //! Configuration (a grain, a mode, the steps of a funnel) is passed to segsql's functions
 //! as literal arguments and read back here, never kept in a function's struct, so that a
@@ -8,15 +9,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableFunctionArgs;
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
-use datafusion::logical_expr::ColumnarValue;
+use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 
-/// The value of physical argument `index` when it is a constant.
-pub fn literal(exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Option<ScalarValue> {
-    exprs.get(index)?.downcast_ref::<Literal>().map(|l| l.value().clone())
-}
+use super::args::name_of;
 
 /// The text of constant argument `index` of an internal function (a bug when missing).
 pub fn internal_text(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Result<String> {
@@ -65,5 +64,165 @@ pub fn decimal_scale(function: &str, data_type: &DataType) -> Result<i8> {
     match find(data_type) {
         Some(scale) => Ok(scale),
         None => plan_err!("{function}: expected DECIMAL amounts, got {data_type}"),
+    }
+}
+
+// Window and aggregate functions: physical expressions.
+
+/// The value of argument `index` when it is a constant.
+pub fn literal(exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Option<ScalarValue> {
+    exprs.get(index)?.downcast_ref::<Literal>().map(|l| l.value().clone())
+}
+
+/// An integer constant argument within `range`, or `default` when absent.
+pub fn int_literal(
+    function: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    index: usize,
+    role: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: Option<i64>,
+) -> Result<i64> {
+    let Some(expr) = exprs.get(index) else {
+        return match default {
+            Some(value) => Ok(value),
+            None => plan_err!("{function}: missing {role}"),
+        };
+    };
+    let Some(value) = expr.downcast_ref::<Literal>().map(|l| l.value().clone()) else {
+        return plan_err!("{function}: {role} must be a constant, got {expr}");
+    };
+    let number = match value.cast_to(&DataType::Int64) {
+        Ok(ScalarValue::Int64(Some(n))) => n,
+        _ => {
+            return plan_err!(
+                "{function}: {role} must be a whole number from {} to {}, got {value}",
+                range.start(),
+                range.end()
+            );
+        }
+    };
+    if !range.contains(&number) {
+        return plan_err!("{function}: {role} must be from {} to {}, got {number}", range.start(), range.end());
+    }
+    Ok(number)
+}
+
+pub fn constant(
+    function: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    index: usize,
+    role: &str,
+) -> Result<Option<ScalarValue>> {
+    let Some(expr) = exprs.get(index) else { return Ok(None) };
+    match expr.downcast_ref::<Literal>() {
+        Some(literal) => Ok(Some(literal.value().clone())),
+        None => plan_err!("{function}: {role} must be a constant, got {expr}"),
+    }
+}
+
+/// A whole-number constant argument of at least `min`, or `default` when absent.
+pub fn count_arg(
+    function: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    index: usize,
+    role: &str,
+    min: i64,
+    default: Option<i64>,
+) -> Result<i64> {
+    let value = match constant(function, exprs, index, role)? {
+        Some(value) => value,
+        None => match default {
+            Some(d) => return Ok(d),
+            None => return plan_err!("{function}: missing {role}"),
+        },
+    };
+    let number = match value.cast_to(&DataType::Int64) {
+        Ok(ScalarValue::Int64(Some(n))) if value.data_type().is_integer() => n,
+        _ => return plan_err!("{function}: {role} must be a whole number, got {value}"),
+    };
+    if number < min {
+        return plan_err!("{function}: {role} must be at least {min}, got {number}");
+    }
+    Ok(number)
+}
+
+/// A numeric constant argument.
+pub fn number_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<f64> {
+    let Some(value) = constant(function, exprs, index, role)? else {
+        return plan_err!("{function}: missing {role}");
+    };
+    match value.cast_to(&DataType::Float64) {
+        Ok(ScalarValue::Float64(Some(x))) if value.data_type().is_numeric() => Ok(x),
+        _ => plan_err!("{function}: {role} must be a number, got {value}"),
+    }
+}
+
+/// A string constant argument, or `None` when absent.
+pub fn text_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<Option<String>> {
+    match constant(function, exprs, index, role)? {
+        None => Ok(None),
+        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
+            Ok(Some(s))
+        }
+        Some(other) => plan_err!("{function}: {role} must be a string, got {other}"),
+    }
+}
+
+// Table functions: planned expressions against an empty schema.
+
+/// A literal argument, or `None` when it is absent or NULL.
+pub fn literal_arg<'a>(
+    function: &str,
+    args: &'a TableFunctionArgs,
+    index: usize,
+    role: &str,
+) -> Result<Option<&'a ScalarValue>> {
+    match args.exprs().get(index) {
+        None => Ok(None),
+        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
+        Some(Expr::Literal(value, _)) => Ok(Some(value)),
+        Some(other) => plan_err!("{function}: {role} must be a constant, got {other}"),
+    }
+}
+
+/// A string literal argument (bare words are accepted too: `'month'` or `month`).
+pub fn string_arg(function: &str, args: &TableFunctionArgs, index: usize, role: &str) -> Result<Option<String>> {
+    match args.exprs().get(index) {
+        None => Ok(None),
+        Some(Expr::Literal(value, _)) if value.is_null() => Ok(None),
+        Some(expr) => match name_of(expr) {
+            Some(text) => Ok(Some(text)),
+            None => plan_err!("{function}: {role} must be a string, got {expr}"),
+        },
+    }
+}
+
+/// An integer literal argument within `range`.
+pub fn int_arg(
+    function: &str,
+    args: &TableFunctionArgs,
+    index: usize,
+    role: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>> {
+    let Some(value) = literal_arg(function, args, index, role)? else {
+        return Ok(None);
+    };
+    let number = match value {
+        ScalarValue::Int8(Some(v)) => Some(*v as i64),
+        ScalarValue::Int16(Some(v)) => Some(*v as i64),
+        ScalarValue::Int32(Some(v)) => Some(*v as i64),
+        ScalarValue::Int64(Some(v)) => Some(*v),
+        ScalarValue::UInt8(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt16(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt32(Some(v)) => Some(*v as i64),
+        ScalarValue::UInt64(Some(v)) => i64::try_from(*v).ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) if range.contains(&n) => Ok(Some(n)),
+        Some(n) => plan_err!("{function}: {role} must be between {} and {}, got {n}", range.start(), range.end()),
+        None => plan_err!("{function}: {role} must be a whole number, got {value}"),
     }
 }

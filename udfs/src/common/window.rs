@@ -1,6 +1,4 @@
-//! Helpers for window functions: literal arguments and numeric sort keys.
-
-use std::sync::Arc;
+//! Numeric sort keys for the window functions that rank values.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::buffer::NullBuffer;
@@ -8,48 +6,7 @@ use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Literal;
-
-/// The value of argument `index` when it is a constant.
-pub fn literal(exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Option<ScalarValue> {
-    exprs.get(index)?.downcast_ref::<Literal>().map(|l| l.value().clone())
-}
-
-/// An integer constant argument within `range`, or `default` when absent.
-pub fn int_literal(
-    function: &str,
-    exprs: &[Arc<dyn PhysicalExpr>],
-    index: usize,
-    role: &str,
-    range: std::ops::RangeInclusive<i64>,
-    default: Option<i64>,
-) -> Result<i64> {
-    let Some(expr) = exprs.get(index) else {
-        return match default {
-            Some(value) => Ok(value),
-            None => plan_err!("{function}: missing {role}"),
-        };
-    };
-    let Some(value) = expr.downcast_ref::<Literal>().map(|l| l.value().clone()) else {
-        return plan_err!("{function}: {role} must be a constant, got {expr}");
-    };
-    let number = match value.cast_to(&DataType::Int64) {
-        Ok(ScalarValue::Int64(Some(n))) => n,
-        _ => {
-            return plan_err!(
-                "{function}: {role} must be a whole number from {} to {}, got {value}",
-                range.start(),
-                range.end()
-            );
-        }
-    };
-    if !range.contains(&number) {
-        return plan_err!("{function}: {role} must be from {} to {}, got {number}", range.start(), range.end());
-    }
-    Ok(number)
-}
+use datafusion::common::{Result, exec_err};
 
 /// The sort key of a float: total order, with -0.0 equal to 0.0.
 fn float_key(x: f64) -> i64 {
@@ -135,6 +92,8 @@ mod tests {
 
     #[test]
     fn keys_narrow_when_they_fit_and_keep_the_nulls() {
+        use std::sync::Arc;
+
         use datafusion::arrow::array::{Decimal128Array, UInt64Array};
         let decimals: ArrayRef =
             Arc::new(Decimal128Array::from(vec![Some(5), None, Some(-7)]).with_precision_and_scale(38, 2).unwrap());

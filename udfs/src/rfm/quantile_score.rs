@@ -11,7 +11,8 @@ use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Vol
 
 use segsql_algo::rfm::quantile::quantile_scores_where;
 
-use crate::common::window::{SortKeys, int_literal, is_sortable_numeric, sort_keys};
+use crate::common::constant::int_literal;
+use crate::common::window::{SortKeys, is_sortable_numeric, sort_keys};
 
 pub use crate::function::RFM_SECTION;
 

@@ -17,9 +17,8 @@ use datafusion::prelude::{col, ident};
 use super::quantile_score::RFM_SECTION;
 use super::rfm_score::RfmScore;
 use super::rfm_segment::RfmSegment;
-use crate::common::args::{
-    check_arity, column_arg, int_arg, is_numeric, is_temporal_or_text, literal_arg, source_table,
-};
+use crate::common::args::{check_arity, column_arg, is_numeric, source_table, time_column_arg};
+use crate::common::constant::{int_arg, literal_arg};
 use crate::function::DocumentedTableFunction;
 use crate::plan::{
     day_number, day_number_of, day_of_literal, scan, summable_amount, timestamp_type, timestamp_value, view,
@@ -78,10 +77,7 @@ impl TableFunctionImpl for Rfm {
         check_arity("rfm", &args, 4, 6, SYNTAX)?;
         let source = source_table("rfm", &args)?;
         let (customer, _) = column_arg("rfm", &args, &source, 1, "customer")?;
-        let ts = column_arg("rfm", &args, &source, 2, "ts")?;
-        if !is_temporal_or_text(&ts.1) {
-            return plan_err!("rfm: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
-        }
+        let ts = time_column_arg("rfm", &args, &source, 2)?;
         let amount = column_arg("rfm", &args, &source, 3, "amount")?;
         if !is_numeric(&amount.1) {
             return plan_err!("rfm: amount column '{}' must be numeric, got {}", amount.0, amount.1);

@@ -10,7 +10,8 @@ use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldA
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
 use super::quantile_score::{RFM_SECTION, score_array};
-use crate::common::window::{int_literal, is_sortable_numeric};
+use crate::common::constant::int_literal;
+use crate::common::window::is_sortable_numeric;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

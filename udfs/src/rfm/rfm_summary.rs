@@ -13,9 +13,8 @@ use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, lit};
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
-use crate::common::args::{
-    SourceTable, check_arity, column_arg, is_numeric, is_temporal_or_text, literal_arg, source_table, string_arg,
-};
+use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, source_table, time_column_arg};
+use crate::common::constant::{literal_arg, string_arg};
 use crate::function::DocumentedTableFunction;
 use crate::internal::btyd::BtydAggregate;
 use crate::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
@@ -72,10 +71,7 @@ impl TableFunctionImpl for RfmSummary {
         check_arity("rfm_summary", &args, 3, 6, SYNTAX)?;
         let source = source_table("rfm_summary", &args)?;
         let (customer, _) = column_arg("rfm_summary", &args, &source, 1, "customer")?;
-        let ts = column_arg("rfm_summary", &args, &source, 2, "ts")?;
-        if !is_temporal_or_text(&ts.1) {
-            return plan_err!("rfm_summary: ts column '{}' must be a date, timestamp or ISO text, got {}", ts.0, ts.1);
-        }
+        let ts = time_column_arg("rfm_summary", &args, &source, 2)?;
         let amount = match literal_arg("rfm_summary", &args, 3, "amount") {
             Ok(None) if args.exprs().len() > 3 => None,
             _ if args.exprs().len() <= 3 => None,
