@@ -11,6 +11,9 @@ pub enum AlgoError {
     /// More clusters asked for than there are points.
     #[error("k = {k} is more than the {rows} rows with features; lower k")]
     TooFewRows { k: usize, rows: usize },
+    /// An elbow range reaching past the rows.
+    #[error("k_max = {k_max} is more than the {rows} rows with complete features; lower k_max")]
+    KMaxTooLarge { k_max: usize, rows: usize },
     /// More rows than an algorithm that keeps all pairwise distances can hold.
     #[error(
         "{rows} rows is more than the {max} it can cluster (it keeps all n²/2 pairwise distances in memory); \

@@ -79,6 +79,11 @@ const QUERIES: &[(&str, &str)] = &[
                 round(davies_bouldin([x, y], c), 12) AS db, round(calinski_harabasz([x, y], c), 9) AS ch
          FROM (SELECT x, y, kmeans([x, y], 3) OVER () AS c FROM points)",
     ),
+    (
+        "kmeans_elbow",
+        "SELECT k, round(inertia, 9) AS inertia, round(silhouette, 12) AS s, is_knee
+         FROM kmeans_elbow(points, 'x, y', 1, 5, 3) ORDER BY k",
+    ),
     ("silhouette_sample", "SELECT id, silhouette_sample([x, y], id % 3) OVER () AS s FROM points ORDER BY id"),
     (
         "model scoring",

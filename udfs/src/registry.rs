@@ -57,6 +57,11 @@ pub fn internal_functions() -> Vec<InternalFunction> {
     let internal = |function, syntax, purpose| InternalFunction { function, syntax, purpose };
     let mut all = vec![
         internal(
+            SegFunction::Aggregate(internal::kmeans_elbow::KMeansElbowFold::udaf()),
+            "segsql_kmeans_elbow(features, k_min, k_max, seed)",
+            "kmeans_elbow's rows: a k-means fit per k with its validity indices and the knee.",
+        ),
+        internal(
             SegFunction::Scalar(internal::periods::DayOfTimestamp::udf()),
             "segsql_day(timestamp)",
             "The day number of a timestamp without time zone.",

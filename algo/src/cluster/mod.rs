@@ -5,6 +5,7 @@
 //! [`canonical_order`] first so that results never depend on how rows arrived.
 
 pub mod dbscan;
+pub mod elbow;
 pub mod hierarchical;
 pub mod kmeans;
 pub mod kneedle;

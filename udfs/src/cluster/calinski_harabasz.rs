@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 use segsql_algo::cluster::validity::calinski_harabasz;
 
-use super::features::CLUSTER_SECTION;
+use crate::function::CLUSTER_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

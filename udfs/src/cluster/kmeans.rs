@@ -9,8 +9,9 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
-use super::features::{CLUSTER_SECTION, check_feature_type, label_field, label_partition};
 use crate::common::constant::count_arg;
+use crate::common::features::{check_feature_type, label_field, label_partition};
+use crate::function::CLUSTER_SECTION;
 use segsql_algo::cluster::kmeans::{DEFAULT_SEED, KMeansParams, fit};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {

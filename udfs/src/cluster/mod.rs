@@ -3,7 +3,6 @@
 pub mod calinski_harabasz;
 pub mod davies_bouldin;
 pub mod dbscan;
-pub mod features;
 pub mod hclust;
 pub mod kmeans;
 pub mod kmeans_elbow;

@@ -11,7 +11,7 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::Accumulator;
 use ndarray::{Array2, ArrayView2};
 
-use super::features::{features_from_array_with, labels_from_array};
+use crate::common::features::{features_from_array_with, labels_from_array};
 use segsql_algo::cluster::dense_labels;
 
 /// Scores points given dense labels and the number of clusters.
@@ -175,8 +175,8 @@ macro_rules! make_validity_udaf {
             ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
                 match arg_types {
                     [features, cluster] => {
-                        $crate::cluster::features::check_feature_type($name, features)?;
-                        $crate::cluster::features::check_label_type($name, cluster)?;
+                        $crate::common::features::check_feature_type($name, features)?;
+                        $crate::common::features::check_label_type($name, cluster)?;
                         Ok(arg_types.to_vec())
                     }
                     _ => datafusion::common::plan_err!(

@@ -8,9 +8,10 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
-use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type};
 use super::points_accumulator::PointsAccumulator;
 use crate::common::constant::count_arg;
+use crate::common::features::{check_feature_type, check_label_type};
+use crate::function::CLUSTER_SECTION;
 use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {

@@ -9,7 +9,8 @@ use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldA
 use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 use ndarray::Array2;
 
-use super::features::{CLUSTER_SECTION, check_feature_type, check_label_type, features_from_array, labels_from_array};
+use crate::common::features::{check_feature_type, check_label_type, features_from_array, labels_from_array};
+use crate::function::CLUSTER_SECTION;
 use segsql_algo::cluster::silhouette::silhouette_samples;
 use segsql_algo::cluster::{compare_rows, dense_labels, gather};
 

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod constant;
+pub mod features;
 pub mod grouped;
 pub mod window;
 

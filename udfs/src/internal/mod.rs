@@ -10,5 +10,6 @@ pub mod btyd;
 pub mod cohort_cells;
 pub mod cohort_folds;
 pub mod funnel_folds;
+pub mod kmeans_elbow;
 pub mod periods;
 pub mod segment_rules;

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::Documentation;
 
-use crate::cluster::features::CLUSTER_SECTION;
+use crate::function::CLUSTER_SECTION;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

@@ -10,9 +10,9 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::Documentation;
 
 use super::ModelStore;
-use crate::cluster::features::CLUSTER_SECTION;
 use crate::common::args::check_arity;
 use crate::common::constant::string_arg;
+use crate::function::CLUSTER_SECTION;
 use crate::function::DocumentedTableFunction;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {

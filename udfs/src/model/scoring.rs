@@ -11,7 +11,7 @@ use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs};
 use ndarray::ArrayView2;
 
 use super::ModelStore;
-use crate::cluster::features::{check_feature_type, features_from_array};
+use crate::common::features::{check_feature_type, features_from_array};
 use segsql_algo::cluster::kmeans::{nearest, transpose};
 use segsql_algo::model::KMeansModel;
 

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use crate::cluster::features::CLUSTER_SECTION;
+use crate::function::CLUSTER_SECTION;
 
 pub static CREATE_MODEL: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

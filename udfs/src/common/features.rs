@@ -11,8 +11,6 @@ use ndarray::Array2;
 
 use segsql_algo::cluster::{canonical_order, gather};
 
-pub use crate::function::CLUSTER_SECTION;
-
 /// True for a type that can hold a feature array.
 pub fn is_feature_type(data_type: &DataType) -> bool {
     match data_type {
