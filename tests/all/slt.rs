@@ -54,7 +54,15 @@ impl AsyncDB for SegDb {
             self.shell.run_chunk(&chunk, &Origin::Interactive).await?;
             return Ok(DBOutput::StatementComplete(0));
         }
-        let outputs = self.shell.execute_collect(sql).await?;
+        // Each file gets a fresh models folder; `<models>` stands for it in statements, errors
+        // and expected results.
+        let models_dir = self._models.path().display().to_string();
+        let sql = sql.replace("<models>", &models_dir);
+        let outputs = self
+            .shell
+            .execute_collect(&sql)
+            .await
+            .map_err(|e| SltError(e.to_string().replace(&models_dir, "<models>")))?;
         let Some(last) = outputs.into_iter().last() else {
             return Ok(DBOutput::StatementComplete(0));
         };
@@ -63,8 +71,6 @@ impl AsyncDB for SegDb {
         }
         let types = last.schema.fields().iter().map(|f| column_type(f.data_type())).collect();
         let mut rows: Vec<Vec<String>> = Vec::new();
-        // Each file gets a fresh models folder; `<models>` stands for it in expected results.
-        let models_dir = self._models.path().display().to_string();
         for row in segsql::output::cells(&last.batches).map_err(|e| SltError(e.to_string()))? {
             let row: Vec<String> = row
                 .into_iter()

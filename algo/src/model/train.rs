@@ -3,7 +3,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::format::{Cluster, FORMAT_VERSION, KMeansModel, ModelOptions, Scaler, Standardize};
-use crate::cluster::kmeans::{DEFAULT_SEED, Init, KMeansParams, fit};
+use crate::cluster::kmeans::{Init, KMeansParams, fit};
 use crate::cluster::{canonical_order, gather};
 use crate::error::AlgoError;
 use crate::parallel::Threads;
@@ -21,16 +21,10 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// k-means's own defaults ([`KMeansParams::new`]), no scaling, k-means++ starts.
     pub fn new(k: usize) -> Self {
-        TrainOptions {
-            k,
-            n_init: 1,
-            max_iter: 300,
-            tol: 1e-4,
-            seed: DEFAULT_SEED,
-            standardize: Standardize::None,
-            init: None,
-        }
+        let KMeansParams { n_init, max_iter, tol, seed, .. } = KMeansParams::new(k);
+        TrainOptions { k, n_init, max_iter, tol, seed, standardize: Standardize::None, init: None }
     }
 }
 

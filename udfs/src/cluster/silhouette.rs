@@ -12,6 +12,7 @@ use super::points_accumulator::PointsAccumulator;
 use crate::common::constant::count_arg;
 use crate::common::features::{check_feature_type, check_label_type};
 use crate::function::CLUSTER_SECTION;
+use segsql_algo::cluster::kmeans::DEFAULT_SEED;
 use segsql_algo::cluster::silhouette::{sampled_silhouette_score, silhouette_score};
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -81,7 +82,7 @@ impl AggregateUDFImpl for Silhouette {
         } else {
             None
         };
-        let seed = count_arg("silhouette", args.exprs, 3, "seed", 0, Some(42))? as u64;
+        let seed = count_arg("silhouette", args.exprs, 3, "seed", 0, Some(DEFAULT_SEED as i64))? as u64;
         Ok(Box::new(PointsAccumulator::new(
             "silhouette",
             Box::new(move |points, labels, clusters| match sample_size {
