@@ -58,6 +58,9 @@ pub fn user_message(error: &DataFusionError) -> String {
             )
         }
         DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
+        // A function's own error raised while the optimizer simplified its call (a missing
+        // model, a bad scheme table) is the user's message; the rule's name is noise.
+        DataFusionError::Context(context, inner) if context.starts_with("Optimizer rule '") => user_message(inner),
         DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
         DataFusionError::Shared(inner) => user_message(inner),
         DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {

@@ -29,7 +29,7 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from("models") }
+        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from(segsql_udfs::DEFAULT_MODELS_DIR) }
     }
 }
 

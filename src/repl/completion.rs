@@ -129,6 +129,8 @@ impl Catalog {
         functions.extend(state.aggregate_functions().keys().cloned());
         functions.extend(state.window_functions().keys().cloned());
         functions.extend(state.table_functions().keys().cloned());
+        // The internal building blocks of table functions are registered, not offered.
+        functions.retain(|name| !name.starts_with("segsql_"));
         functions.sort();
         functions.dedup();
         catalog.functions = functions;

@@ -90,6 +90,7 @@ const QUERIES: &[(&str, &str)] = &[
         "SELECT id, kmeans_assign('roundtrip', [x, y]) AS cluster, kmeans_distance('roundtrip', [x, y]) AS d
          FROM points ORDER BY id",
     ),
+    ("model_centroids", "SELECT * FROM model_centroids('roundtrip') ORDER BY cluster_id"),
     (
         "prop_ztest",
         "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c
@@ -185,8 +186,12 @@ async fn a_scheme_travels_as_its_rules() {
     for statement in SETUP {
         ctx.sql(statement).await.expect("setup").collect().await.expect("setup runs");
     }
-    let query = "SELECT rfm_segment(3, 3, 'scheme') AS seg";
+    // Scores from columns, so the call is not folded to a constant while planning.
+    let query = "SELECT rfm_segment(r, f, 'scheme') AS seg FROM (VALUES (3, 3), (1, 2)) AS t(r, f)";
     let plan = ctx.sql(query).await.expect("plans").create_physical_plan().await.expect("plans");
     let shown = datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string();
-    assert!(shown.contains("Best"), "the planned call carries the scheme's rules, not its name:\n{shown}");
+    assert!(
+        shown.contains("segsql_segment_rules(") && shown.contains(r#"[["Best",3,3,2,3]"#),
+        "the planned call carries the scheme's rules, not its name:\n{shown}"
+    );
 }

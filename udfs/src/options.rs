@@ -1,7 +1,9 @@
 //! segsql's session settings, a DataFusion config extension: `SET segsql.models_dir = '...'`.
 //!
 //! Settings live in the session's `ConfigOptions`, which DataFusion hands to functions at
-//! execution and carries with a plan to wherever it runs, so no function keeps its own copy.
+//! execution, so no function keeps its own copy. datafusion-proto does not serialise
+//! settings: a session that decodes a plan (a worker) sets `segsql.models_dir` itself, as
+//! the distributed engine passes session settings along.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The one list of segsql's SQL functions.
 //!
-//! Adding a function means adding its module and one line to [`functions`]; registration,
-//! the shell's `\\functions` listing and the generated docs all read this list, so a
+//! Adding a function means adding its module and one line to [`functions_for`]; registration,
+//! the shell's `\functions` listing and the generated docs all read this list, so a
 //! function cannot be registered without its documentation being published too. The
 //! internal building blocks of table-function plans are listed by [`internal_functions`].
 

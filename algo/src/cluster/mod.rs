@@ -9,7 +9,6 @@ pub mod elbow;
 pub mod hierarchical;
 pub mod kmeans;
 pub mod kneedle;
-
 pub mod silhouette;
 pub mod validity;
 

@@ -10,18 +10,22 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableFunctionArgs;
-use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 
 use super::args::name_of;
 
-/// The text of constant argument `index` of an internal function (a bug when missing).
+/// The text of constant argument `index` of an internal function. Only a hand-written call
+/// can pass anything else, so the message points to the public function.
 pub fn internal_text(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Result<String> {
     match literal(exprs, index) {
         Some(ScalarValue::Utf8(Some(text))) => Ok(text),
-        other => internal_err!("{function}: argument {} must be a text constant, got {other:?}", index + 1),
+        _ => plan_err!(
+            "{function}: argument {} must be a text constant; {function} is internal, use the table function that plans it",
+            index + 1
+        ),
     }
 }
 
@@ -29,7 +33,59 @@ pub fn internal_text(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usi
 pub fn internal_int(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Result<Option<i64>> {
     match literal(exprs, index) {
         Some(ScalarValue::Int64(value)) => Ok(value),
-        other => internal_err!("{function}: argument {} must be an Int64 constant, got {other:?}", index + 1),
+        _ => plan_err!(
+            "{function}: argument {} must be a whole-number constant; {function} is internal, use the table function that plans it",
+            index + 1
+        ),
+    }
+}
+
+/// Checks the argument types of an internal function whose signature accepts any types (a
+/// decimal of any scale, say), so that a hand-written call with other types is a planning
+/// error rather than a failed downcast.
+pub fn check_internal_types(function: &str, arg_types: &[DataType], expected: &[fn(&DataType) -> bool]) -> Result<()> {
+    if arg_types.len() == expected.len() && arg_types.iter().zip(expected).all(|(t, ok)| ok(t)) {
+        return Ok(());
+    }
+    let got: Vec<String> = arg_types.iter().map(ToString::to_string).collect();
+    plan_err!(
+        "{function}: unexpected argument types ({}); {function} is internal, use the table function that plans it",
+        got.join(", ")
+    )
+}
+
+/// Type tests for [`check_internal_types`].
+pub mod types {
+    use datafusion::arrow::datatypes::DataType;
+
+    pub fn int32(t: &DataType) -> bool {
+        *t == DataType::Int32
+    }
+
+    pub fn int64(t: &DataType) -> bool {
+        *t == DataType::Int64
+    }
+
+    pub fn text(t: &DataType) -> bool {
+        *t == DataType::Utf8
+    }
+
+    pub fn decimal(t: &DataType) -> bool {
+        matches!(t, DataType::Decimal128(..))
+    }
+
+    pub fn list_of_decimals(t: &DataType) -> bool {
+        matches!(t, DataType::List(f) if decimal(f.data_type()))
+    }
+
+    pub fn list_of_floats(t: &DataType) -> bool {
+        matches!(t, DataType::List(f) if *f.data_type() == DataType::Float64)
+    }
+
+    /// (period INT, total DECIMAL) pairs.
+    pub fn list_of_pairs(t: &DataType) -> bool {
+        matches!(t, DataType::List(f) if matches!(f.data_type(),
+            DataType::Struct(fields) if fields.len() == 2 && int32(fields[0].data_type()) && decimal(fields[1].data_type())))
     }
 }
 

@@ -6,7 +6,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, StructArray,
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type};
-use datafusion::common::{Result, internal_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 };
 use segsql_algo::rfm::btyd::{self, BtydSummary};
 
-use crate::common::constant::decimal_scale;
+use crate::common::constant::{check_internal_types, decimal_scale, types};
 use crate::common::grouped::{GroupedItems, distinct_periods, is_selected, list_array};
 
 fn summary_fields() -> Fields {
@@ -51,7 +51,8 @@ impl AggregateUDFImpl for BtydAggregate {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_internal_types(self.name(), arg_types, &[types::int32, types::decimal])?;
         Ok(DataType::Struct(summary_fields()))
     }
 
@@ -70,7 +71,7 @@ impl AggregateUDFImpl for BtydAggregate {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        internal_err!("segsql_btyd runs grouped only")
+        plan_err!("segsql_btyd runs grouped only; it is internal, use the table function that plans it")
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {

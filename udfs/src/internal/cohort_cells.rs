@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
 use segsql_algo::cohort::cells::{RetentionCell, RevenueCell, retention_cells, revenue_cells};
 use segsql_algo::cohort::periods::Grain;
 
-use crate::common::constant::{decimal_scale, scalar_int, scalar_text};
+use crate::common::constant::{check_internal_types, decimal_scale, scalar_int, scalar_text, types};
 
 fn retention_fields() -> Fields {
     Fields::from(vec![
@@ -113,6 +113,9 @@ impl ScalarUDFImpl for RetentionCells {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (grain, cap) = (grain(self.name(), &args.args, 4)?, scalar_int(self.name(), &args.args, 5, "cap")?);
+        if cap.is_some_and(|cap| cap < 0) {
+            return exec_err!("{}: the cap must be 0 or more offsets", self.name());
+        }
         let arrays = ColumnarValue::values_to_arrays(&args.args[..4])?;
         let counts = arrays[0].as_list::<i32>();
         let mut cells: Vec<Vec<RetentionCell>> = Vec::new();
@@ -165,7 +168,9 @@ impl ScalarUDFImpl for RevenueCells {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        use types::{int32, int64, list_of_decimals, text};
+        check_internal_types(self.name(), arg_types, &[list_of_decimals, int64, int32, int32, text])?;
         Ok(list_of_struct(revenue_fields()))
     }
 

@@ -12,14 +12,14 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, ListArray, StructArray,
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type};
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, Expr, GroupsAccumulator, Signature, Volatility, lit,
 };
 
-use crate::common::constant::{decimal_scale, internal_text};
+use crate::common::constant::{check_internal_types, decimal_scale, internal_text, types};
 use crate::common::grouped::{Buckets, GroupedItems, distinct_periods, is_selected, list_array};
 use segsql_algo::cohort::cells::{RetentionMode, add_user, merge_counts, normalize_periods};
 
@@ -445,6 +445,7 @@ impl AggregateUDFImpl for UserPeriodTotals {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_internal_types(self.name(), arg_types, &[types::int32, types::decimal])?;
         Ok(Self::output_type(decimal_scale(self.name(), &arg_types[1])?))
     }
 
@@ -454,7 +455,7 @@ impl AggregateUDFImpl for UserPeriodTotals {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        internal_err!("segsql_user_period_totals runs grouped only")
+        plan_err!("segsql_user_period_totals runs grouped only; it is internal, use the table function that plans it")
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -682,6 +683,7 @@ impl AggregateUDFImpl for RevenueFold {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_internal_types(self.name(), arg_types, &[types::list_of_pairs, types::int32])?;
         Ok(list_of(DataType::Decimal128(38, decimal_scale(self.name(), &arg_types[0])?)))
     }
 

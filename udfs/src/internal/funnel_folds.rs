@@ -7,7 +7,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type};
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -80,7 +80,7 @@ impl AggregateUDFImpl for UserFunnelDepth {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        internal_err!("segsql_funnel_depth runs grouped only")
+        plan_err!("segsql_funnel_depth runs grouped only; it is internal, use the table function that plans it")
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -92,7 +92,7 @@ impl AggregateUDFImpl for UserFunnelDepth {
             .iter()
             .map(|step| step.parse::<u32>())
             .collect::<std::result::Result<Vec<u32>, _>>()
-            .or_else(|e| internal_err!("segsql_funnel_depth: steps must be name indexes: {e}"))?;
+            .or_else(|e| plan_err!("segsql_funnel_depth: steps must be name indexes: {e}"))?;
         let window = internal_int(self.name(), args.exprs, 3)?;
         Ok(Box::new(FunnelGroups { steps, window, events: GroupedItems::default() }))
     }

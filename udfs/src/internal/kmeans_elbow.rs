@@ -15,7 +15,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Sign
 use ndarray::Array2;
 use segsql_algo::cluster::elbow::elbow;
 
-use crate::common::constant::internal_int;
+use crate::common::constant::{check_internal_types, internal_int, types};
 use crate::common::features::features_from_array_with;
 
 /// The user-facing name, for error messages.
@@ -58,7 +58,9 @@ impl AggregateUDFImpl for KMeansElbowFold {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        use types::{int64, list_of_floats};
+        check_internal_types(self.name(), arg_types, &[list_of_floats, int64, int64, int64])?;
         Ok(rows_type())
     }
 

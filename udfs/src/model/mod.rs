@@ -1,5 +1,6 @@
-//! k-means models: training, the JSON file format, and the store that reads and writes
-//! them in the models directory.
+//! k-means models in SQL: the scoring functions, `model_centroids`, the statements' docs, and
+//! the store that reads and writes model files in the session's models folder. Training and
+//! the file format are in `segsql_algo::model`.
 
 pub mod kmeans_assign;
 pub mod kmeans_distance;

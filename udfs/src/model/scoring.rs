@@ -46,7 +46,6 @@ pub fn coerce(function: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
     }
 }
 
-/// Checks at planning time that the model exists and can be read.
 /// Checks while planning that the model exists, so a misspelt name fails before any data
 /// is read. The folder comes from the session's settings.
 pub fn check_model(function: &str, args: &[Expr], info: &SimplifyContext) -> Result<()> {

@@ -87,7 +87,8 @@ fn three_scores(columns: &[ArrayRef], bins: u64) -> Result<[Int32Array; 3]> {
         NullBuffer::union(nulls.as_ref(), column.logical_nulls().as_ref())
     });
     let score = |index: usize| score_array("rfm_score", &columns[index], incomplete.as_ref(), bins, index == 0);
-    if columns[0].len() < PARALLEL_ROWS {
+    // Like every kernel, it uses no more threads than the runtime running the query has.
+    if columns[0].len() < PARALLEL_ROWS || crate::common::kernel_threads().get() < 2 {
         return Ok([score(0)?, score(1)?, score(2)?]);
     }
     std::thread::scope(|scope| {

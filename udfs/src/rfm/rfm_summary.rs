@@ -17,7 +17,7 @@ use crate::common::args::{SourceTable, check_arity, column_arg, is_numeric, sour
 use crate::common::constant::{literal_arg, string_arg};
 use crate::function::DocumentedTableFunction;
 use crate::internal::btyd::BtydAggregate;
-use crate::plan::{amount_scale, day_number, day_of_literal, decimal_amount, period_index, scan, view};
+use crate::plan::{day_number, day_of_literal, decimal_amount, period_index, scan, view};
 use segsql_algo::cohort::periods::Grain;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -112,10 +112,10 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     let (ts, ts_type) = (&args.ts.0, &args.ts.1);
     let customer = ident(&args.customer);
     let period = period_index(day_number(ts, ts_type), args.grain);
-    let scale = args.amount.as_ref().map(|(_, amount_type)| amount_scale(amount_type));
-    let amount = match (&args.amount, scale) {
-        (Some((amount, amount_type)), Some(_)) => decimal_amount(ident(amount), amount_type),
-        _ => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
+    // The amount's DECIMAL type carries its scale to segsql_btyd; without an amount, zero.
+    let amount = match &args.amount {
+        Some((amount, amount_type)) => decimal_amount(ident(amount), amount_type),
+        None => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
     };
     let mut builder = scan(source)?
         .filter(customer.clone().is_not_null().and(ident(ts).is_not_null()))?
