@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::Accumulator;
@@ -13,6 +12,8 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::common::features::{features_from_array_with, labels_from_array};
 use segsql_algo::cluster::dense_labels;
+
+use crate::common::grouped::single_list;
 
 /// Scores points given dense labels and the number of clusters.
 pub type Score = Box<dyn Fn(ArrayView2<f64>, &[u32], usize) -> Option<f64> + Send + Sync>;
@@ -76,10 +77,7 @@ impl Accumulator for PointsAccumulator {
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let values = Float64Array::from(std::mem::take(&mut self.values));
         let labels = Int64Array::from(std::mem::take(&mut self.labels));
-        Ok(vec![
-            ScalarValue::List(Arc::new(single_list(Arc::new(values), DataType::Float64))),
-            ScalarValue::List(Arc::new(single_list(Arc::new(labels), DataType::Int64))),
-        ])
+        Ok(vec![single_list(DataType::Float64, Arc::new(values))?, single_list(DataType::Int64, Arc::new(labels))?])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -133,11 +131,6 @@ impl Accumulator for PointsAccumulator {
     fn size(&self) -> usize {
         std::mem::size_of_val(self) + self.values.capacity() * 8 + self.labels.capacity() * 8
     }
-}
-
-fn single_list(values: ArrayRef, item: DataType) -> ListArray {
-    let len = values.len();
-    ListArray::new(Arc::new(Field::new_list_field(item, true)), OffsetBuffer::from_lengths([len]), values, None)
 }
 
 /// A validity index over `(features, cluster)` rows: `$name(features, cluster)` returning

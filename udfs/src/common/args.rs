@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableProvider};
-use datafusion::common::{Result, ScalarValue, TableReference, plan_datafusion_err, plan_err};
+use datafusion::common::{Result, TableReference, plan_datafusion_err, plan_err};
 use datafusion::logical_expr::Expr;
 
 /// The table a table function analyses.
@@ -44,10 +44,7 @@ pub fn name_of(expr: &Expr) -> Option<String> {
             Some(relation) => format!("{relation}.{}", column.name),
             None => column.name.clone(),
         }),
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
-            _,
-        ) => Some(s.clone()),
+        Expr::Literal(value, _) => super::constant::text_value(value).map(str::to_string),
         Expr::Alias(alias) => name_of(&alias.expr),
         _ => None,
     }

@@ -17,6 +17,14 @@ use datafusion::physical_expr::expressions::Literal;
 
 use super::args::name_of;
 
+/// The text of a string constant of any string type.
+pub fn text_value(value: &ScalarValue) -> Option<&str> {
+    match value {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// The text of constant argument `index` of an internal function. Only a hand-written call
 /// can pass anything else, so the message points to the public function.
 pub fn internal_text(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Result<String> {
@@ -218,10 +226,10 @@ pub fn number_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize,
 pub fn text_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize, role: &str) -> Result<Option<String>> {
     match constant(function, exprs, index, role)? {
         None => Ok(None),
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            Ok(Some(s))
-        }
-        Some(other) => plan_err!("{function}: {role} must be a string, got {other}"),
+        Some(value) => match text_value(&value) {
+            Some(text) => Ok(Some(text.to_string())),
+            None => plan_err!("{function}: {role} must be a string, got {value}"),
+        },
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, ListArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::Result;
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::EmitTo;
 
 /// Items of many groups, bucketed on demand.
@@ -126,6 +126,17 @@ impl<T: Copy> GroupedItems<T> {
         self.num_groups -= taken_groups;
         Buckets { offsets, items }
     }
+}
+
+/// `values` as a one-row list: an accumulator's list state or result.
+pub fn single_list(item: DataType, values: ArrayRef) -> Result<ScalarValue> {
+    let len = values.len();
+    Ok(ScalarValue::List(Arc::new(ListArray::try_new(
+        Arc::new(Field::new_list_field(item, true)),
+        OffsetBuffer::from_lengths([len]),
+        values,
+        None,
+    )?)))
 }
 
 pub fn list_array(item: DataType, lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> Result<ArrayRef> {

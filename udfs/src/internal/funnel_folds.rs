@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
 use segsql_algo::cohort::funnel::{funnel_depth, step_counts};
 
 use crate::common::constant::{internal_int, internal_text};
-use crate::common::grouped::{GroupedItems, is_selected};
+use crate::common::grouped::{GroupedItems, is_selected, single_list};
 
 /// Internal aggregate `segsql_funnel_depth(ts, name, steps, window)`: the funnel depth of
 /// each user, from (time in microseconds, name index) rows. `steps` lists the name index
@@ -243,14 +243,7 @@ impl Accumulator for FunnelFoldAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let field = Arc::new(Field::new_list_field(DataType::Int64, true));
-        let list = ListArray::try_new(
-            field,
-            OffsetBuffer::from_lengths([self.counts.len()]),
-            Arc::new(Int64Array::from(self.counts.clone())),
-            None,
-        )?;
-        Ok(vec![ScalarValue::List(Arc::new(list))])
+        Ok(vec![single_list(DataType::Int64, Arc::new(Int64Array::from(self.counts.clone())))?])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -268,13 +261,7 @@ impl Accumulator for FunnelFoldAccumulator {
             Arc::new(Float64Array::from(from_first)),
         ];
         let rows = StructArray::try_new(funnel_fields(), columns, None)?;
-        let list = ListArray::try_new(
-            Arc::new(Field::new_list_field(DataType::Struct(funnel_fields()), true)),
-            OffsetBuffer::from_lengths([self.counts.len()]),
-            Arc::new(rows),
-            None,
-        )?;
-        Ok(ScalarValue::List(Arc::new(list)))
+        single_list(DataType::Struct(funnel_fields()), Arc::new(rows))
     }
 
     fn size(&self) -> usize {

@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StructArray,
-};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -17,6 +14,7 @@ use segsql_algo::cluster::elbow::elbow;
 
 use crate::common::constant::{check_internal_types, internal_int, types};
 use crate::common::features::features_from_array_with;
+use crate::common::grouped::single_list;
 
 /// The user-facing name, for error messages.
 const FUNCTION: &str = "kmeans_elbow";
@@ -138,14 +136,8 @@ impl Accumulator for ElbowAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let values = Float64Array::from(std::mem::take(&mut self.values));
-        let list = ListArray::try_new(
-            Arc::new(Field::new_list_field(DataType::Float64, true)),
-            OffsetBuffer::from_lengths([values.len()]),
-            Arc::new(values),
-            None,
-        )?;
-        Ok(vec![ScalarValue::List(Arc::new(list)), ScalarValue::Int64(self.dims.map(|d| d as i64))])
+        let values = Arc::new(Float64Array::from(std::mem::take(&mut self.values)));
+        Ok(vec![single_list(DataType::Float64, values)?, ScalarValue::Int64(self.dims.map(|d| d as i64))])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -166,13 +158,7 @@ impl Accumulator for ElbowAccumulator {
             Arc::new(rows.iter().map(|r| Some(r.is_knee)).collect::<BooleanArray>()),
         ];
         let items = StructArray::try_new(elbow_fields(), columns, None)?;
-        let list = ListArray::try_new(
-            Arc::new(Field::new_list_field(DataType::Struct(elbow_fields()), true)),
-            OffsetBuffer::from_lengths([rows.len()]),
-            Arc::new(items),
-            None,
-        )?;
-        Ok(ScalarValue::List(Arc::new(list)))
+        single_list(DataType::Struct(elbow_fields()), Arc::new(items))
     }
 
     fn size(&self) -> usize {

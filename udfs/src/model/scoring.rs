@@ -11,6 +11,7 @@ use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs};
 use ndarray::ArrayView2;
 
 use super::ModelStore;
+use crate::common::constant::text_value;
 use crate::common::features::{check_feature_type, features_from_array};
 use segsql_algo::cluster::kmeans::{nearest, transpose};
 use segsql_algo::model::KMeansModel;
@@ -23,11 +24,9 @@ pub enum Output {
 }
 
 pub fn model_name(function: &str, value: Option<&ScalarValue>) -> Result<String> {
-    match value {
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            Ok(s.clone())
-        }
-        _ => plan_err!(
+    match value.and_then(text_value) {
+        Some(name) => Ok(name.to_string()),
+        None => plan_err!(
             "{function}: the first argument must be the model's name as a constant string, such as 'customer_segments'"
         ),
     }

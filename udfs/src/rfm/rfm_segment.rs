@@ -15,6 +15,7 @@ use datafusion::physical_plan::collect;
 
 use super::quantile_score::RFM_SECTION;
 use crate::common::args::{block_on, lookup_table};
+use crate::common::constant::text_value;
 use crate::internal::segment_rules::{SegmentRules, segments};
 use segsql_algo::rfm::segments::{DEFAULT_SCHEME, SegmentRule, SegmentScheme};
 
@@ -132,12 +133,7 @@ impl RfmSegment {
 }
 
 fn scheme_name(value: &ScalarValue) -> Option<String> {
-    match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Some(s.clone())
-        }
-        _ => None,
-    }
+    text_value(value).map(str::to_string)
 }
 
 impl ScalarUDFImpl for RfmSegment {
