@@ -14,6 +14,7 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
+use segsql_algo::cohort::periods::Grain;
 
 use super::args::name_of;
 
@@ -103,6 +104,11 @@ pub fn scalar_text<'a>(function: &str, args: &'a [ColumnarValue], index: usize, 
         Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text)))) => Ok(text),
         _ => exec_err!("{function}: the {role} must be a text constant"),
     }
+}
+
+/// A scalar function's constant calendar grain ('day', 'week', 'month', 'quarter').
+pub fn scalar_grain(function: &str, args: &[ColumnarValue], index: usize) -> Result<Grain> {
+    scalar_text(function, args, index, "grain")?.parse().or_else(|e| exec_err!("{function}: {e}"))
 }
 
 /// A scalar function's constant whole number; `None` for NULL.

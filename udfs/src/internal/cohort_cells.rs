@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
 use segsql_algo::cohort::cells::{RetentionCell, RevenueCell, retention_cells, revenue_cells};
 use segsql_algo::cohort::periods::Grain;
 
-use crate::common::constant::{check_internal_types, decimal_scale, scalar_int, scalar_text, types};
+use crate::common::constant::{check_internal_types, decimal_scale, scalar_grain, scalar_int, types};
 
 fn retention_fields() -> Fields {
     Fields::from(vec![
@@ -70,11 +70,6 @@ fn cohort_rows(args: &[ArrayRef]) -> Vec<Option<CohortRow>> {
         .collect()
 }
 
-/// The grain constant of a cells function.
-fn grain(function: &str, args: &[ColumnarValue], index: usize) -> Result<Grain> {
-    scalar_text(function, args, index, "grain")?.parse().or_else(|e| exec_err!("{function}: {e}"))
-}
-
 /// `segsql_retention_cells(counts, size, cohort, latest_day, grain, cap)`: `cap` is the
 /// most offsets shown, NULL for all.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -112,7 +107,7 @@ impl ScalarUDFImpl for RetentionCells {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (grain, cap) = (grain(self.name(), &args.args, 4)?, scalar_int(self.name(), &args.args, 5, "cap")?);
+        let (grain, cap) = (scalar_grain(self.name(), &args.args, 4)?, scalar_int(self.name(), &args.args, 5, "cap")?);
         if cap.is_some_and(|cap| cap < 0) {
             return exec_err!("{}: the cap must be 0 or more offsets", self.name());
         }
@@ -175,7 +170,7 @@ impl ScalarUDFImpl for RevenueCells {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let grain = grain(self.name(), &args.args, 4)?;
+        let grain = scalar_grain(self.name(), &args.args, 4)?;
         let scale = decimal_scale(self.name(), args.arg_fields[0].data_type())?;
         let arrays = ColumnarValue::values_to_arrays(&args.args[..4])?;
         let totals = arrays[0].as_list::<i32>();

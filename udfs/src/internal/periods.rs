@@ -4,11 +4,13 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Int32Type, TimeUnit};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
 use segsql_algo::cohort::periods::{Grain, PeriodCursor};
+
+use crate::common::constant::scalar_grain;
 
 /// The internal function `segsql_day(timestamp)`: the day number of a timestamp without
 /// time zone, by integer division. Arrow's cast to DATE goes through calendar types per
@@ -90,16 +92,6 @@ pub fn period_index(day: Expr, grain: Grain) -> Expr {
     PERIOD_INDEX.call(vec![day, lit(grain.to_string())])
 }
 
-fn grain_argument(value: &ColumnarValue) -> Result<Grain> {
-    match value {
-        ColumnarValue::Scalar(ScalarValue::Utf8(Some(text))) => match text.parse() {
-            Ok(grain) => Ok(grain),
-            Err(message) => exec_err!("segsql_period: {message}"),
-        },
-        _ => exec_err!("segsql_period: the grain must be a constant"),
-    }
-}
-
 impl ScalarUDFImpl for PeriodIndex {
     fn name(&self) -> &str {
         "segsql_period"
@@ -114,7 +106,7 @@ impl ScalarUDFImpl for PeriodIndex {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let grain = grain_argument(&args.args[1])?;
+        let grain = scalar_grain(self.name(), &args.args, 1)?;
         let days: ArrayRef = args.args[0].to_array(args.number_rows)?;
         let days = days.as_primitive::<Int32Type>();
         let mut cursor = PeriodCursor::new(grain);
@@ -161,7 +153,7 @@ impl ScalarUDFImpl for PeriodStart {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let grain = grain_argument(&args.args[1])?;
+        let grain = scalar_grain(self.name(), &args.args, 1)?;
         let periods: ArrayRef = args.args[0].to_array(args.number_rows)?;
         let days: Int32Array = periods.as_primitive::<Int32Type>().unary(|period| grain.start_day(period));
         let dates = datafusion::arrow::compute::cast(&days, &DataType::Date32)?;

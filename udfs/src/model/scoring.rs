@@ -12,7 +12,7 @@ use ndarray::ArrayView2;
 
 use super::ModelStore;
 use crate::common::constant::text_value;
-use crate::common::features::{check_feature_type, features_from_array};
+use crate::common::features::{check_feature_type, features_from_array, scatter};
 use segsql_algo::cluster::kmeans::{nearest, transpose};
 use segsql_algo::model::KMeansModel;
 
@@ -55,8 +55,9 @@ pub fn check_model(function: &str, args: &[Expr], info: &SimplifyContext) -> Res
     Ok(())
 }
 
-/// Scores `features` (rows are points, in any memory layout) with `model`.
-pub fn score(model: &KMeansModel, features: ArrayView2<f64>, output: Output) -> Vec<Scored> {
+/// Each point's cluster id and distance to that cluster's centroid under `model`; rows are
+/// points, in any memory layout.
+pub fn score(model: &KMeansModel, features: ArrayView2<f64>) -> Vec<(i64, f64)> {
     let k = model.clusters.len();
     let centres_t = transpose(&model.scaled_centroids(), k, model.dims());
     let mut raw = vec![0.0; model.dims()];
@@ -73,19 +74,9 @@ pub fn score(model: &KMeansModel, features: ArrayView2<f64>, output: Output) -> 
             }
             model.standardize.scale_row(&raw, &mut scaled);
             let (nearest, squared) = nearest(&scaled, &centres_t, k, &mut scratch);
-            match output {
-                Output::Cluster => Scored::Cluster(model.clusters[nearest as usize].cluster_id as i64),
-                Output::Distance => Scored::Distance(squared.sqrt()),
-            }
+            (model.clusters[nearest as usize].cluster_id as i64, squared.sqrt())
         })
         .collect()
-}
-
-/// One row's score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scored {
-    Cluster(i64),
-    Distance(f64),
 }
 
 pub fn invoke(function: &str, args: ScalarFunctionArgs, output: Output) -> Result<ColumnarValue> {
@@ -104,26 +95,16 @@ pub fn invoke(function: &str, args: ScalarFunctionArgs, output: Output) -> Resul
             features.dims()
         );
     }
-    let scores = score(&model, features.matrix.view(), output);
+    let scores = score(&model, features.matrix.view());
     let rows = args.number_rows;
     let result: ArrayRef = match output {
         Output::Cluster => {
-            let mut out = vec![None; rows];
-            for (score, &row) in scores.into_iter().zip(&features.rows) {
-                if let Scored::Cluster(cluster) = score {
-                    out[row] = Some(cluster);
-                }
-            }
-            Arc::new(Int64Array::from(out))
+            let clusters: Vec<i64> = scores.iter().map(|s| s.0).collect();
+            Arc::new(Int64Array::from(scatter(rows, &features.rows, &clusters)))
         }
         Output::Distance => {
-            let mut out = vec![None; rows];
-            for (score, &row) in scores.into_iter().zip(&features.rows) {
-                if let Scored::Distance(distance) = score {
-                    out[row] = Some(distance);
-                }
-            }
-            Arc::new(Float64Array::from(out))
+            let distances: Vec<f64> = scores.iter().map(|s| s.1).collect();
+            Arc::new(Float64Array::from(scatter(rows, &features.rows, &distances)))
         }
     };
     Ok(ColumnarValue::Array(result))
@@ -243,9 +224,6 @@ mod tests {
         let stored = Array2::from_shape_vec((2, 2), vec![0.0, 1.0, 100.0, 10.0]).unwrap();
         let features = stored.slice(s![.., ..;-1]);
         assert!(features.row(0).as_slice().is_none());
-        let scores = score(&model(), features, Output::Cluster);
-        assert_eq!(scores, vec![Scored::Cluster(1), Scored::Cluster(2)]);
-        let distances = score(&model(), features, Output::Distance);
-        assert_eq!(distances, vec![Scored::Distance(1.0), Scored::Distance(0.0)]);
+        assert_eq!(score(&model(), features), vec![(1, 1.0), (2, 0.0)]);
     }
 }
