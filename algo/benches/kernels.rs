@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use segsql_algo::Threads;
-use segsql_algo::cluster::kmeans::{Init, KMeansParams, fit};
+use segsql_algo::cluster::kmeans::{Init, KMeansParams, fit, plus_plus_start};
 use segsql_algo::cluster::silhouette::silhouette_samples;
 use segsql_algo::cohort::cells::{RetentionMode, add_user};
 use segsql_algo::rfm::quantile::quantile_scores_where;
@@ -36,6 +36,24 @@ fn kmeans_step(c: &mut Criterion) {
             let checked = params.check(data.nrows(), 3).expect("valid");
             black_box(fit(data.view(), &checked, Threads::available()).inertia)
         })
+    });
+}
+
+fn kmeans_start_and_fit(c: &mut Criterion) {
+    let data = points(200_000, 3);
+    c.bench_function("kmeans: k-means++ start, 200k x 3, k = 8", |b| {
+        b.iter(|| black_box(plus_plus_start(data.view(), 8, 0, Threads::available())))
+    });
+    // From the same start to convergence: the bounds skip most distances after the first
+    // few passes, so this is where they show.
+    let start = plus_plus_start(data.view(), 8, 0, Threads::ONE);
+    let mut params = KMeansParams::new(8);
+    params.init = Init::Centroids(start);
+    params.tol = 0.0;
+    let checked = params.check(data.nrows(), 3).expect("valid");
+    let iterations = fit(data.view(), &checked, Threads::available()).iterations;
+    c.bench_function(&format!("kmeans: fit from a k-means++ start, 200k x 3, k = 8 ({iterations} iterations)"), |b| {
+        b.iter(|| black_box(fit(data.view(), &checked, Threads::available()).inertia))
     });
 }
 
@@ -74,5 +92,5 @@ fn retention_fold(c: &mut Criterion) {
     });
 }
 
-criterion_group!(kernels, kmeans_step, silhouette_block, quantile_scoring, retention_fold);
+criterion_group!(kernels, kmeans_step, kmeans_start_and_fit, silhouette_block, quantile_scoring, retention_fold);
 criterion_main!(kernels);

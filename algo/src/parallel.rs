@@ -67,6 +67,23 @@ where
     ordered.into_iter().map(|r| r.expect("every chunk is run exactly once")).collect()
 }
 
+/// [`map_chunks`] over `items` cut into chunks of `size`: `work(chunk, items_of_chunk)` may
+/// change its own chunk's items. Results come back in chunk order.
+pub fn map_chunks_mut<T, R, F>(threads: Threads, items: &mut [T], size: usize, work: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(usize, &mut [T]) -> R + Sync,
+{
+    // Each chunk is locked by exactly one worker, once: the mutexes only hand the disjoint
+    // slices across threads.
+    let slots: Vec<std::sync::Mutex<&mut [T]>> = items.chunks_mut(size).map(std::sync::Mutex::new).collect();
+    map_chunks(threads, slots.len(), |c| {
+        let mut slot = slots[c].lock().unwrap_or_else(|e| e.into_inner());
+        work(c, &mut slot)
+    })
+}
+
 /// The number of chunks of `size` needed to cover `n` items.
 pub fn chunk_count(n: usize, size: usize) -> usize {
     n.div_ceil(size)

@@ -13,7 +13,7 @@ use ndarray::ArrayView2;
 use super::ModelStore;
 use crate::common::constant::text_value;
 use crate::common::features::{check_feature_type, features_from_array, scatter};
-use segsql_algo::cluster::kmeans::{nearest, transpose};
+use segsql_algo::cluster::kmeans::nearest;
 use segsql_algo::model::KMeansModel;
 
 /// What a scoring function returns for each row.
@@ -58,11 +58,9 @@ pub fn check_model(function: &str, args: &[Expr], info: &SimplifyContext) -> Res
 /// Each point's cluster id and distance to that cluster's centroid under `model`; rows are
 /// points, in any memory layout.
 pub fn score(model: &KMeansModel, features: ArrayView2<f64>) -> Vec<(i64, f64)> {
-    let k = model.clusters.len();
-    let centres_t = transpose(&model.scaled_centroids(), k, model.dims());
+    let centres = model.scaled_centroids();
     let mut raw = vec![0.0; model.dims()];
     let mut scaled = vec![0.0; model.dims()];
-    let mut scratch = vec![0.0; k];
     features
         .rows()
         .into_iter()
@@ -73,7 +71,7 @@ pub fn score(model: &KMeansModel, features: ArrayView2<f64>) -> Vec<(i64, f64)> 
                 *to = *from;
             }
             model.standardize.scale_row(&raw, &mut scaled);
-            let (nearest, squared) = nearest(&scaled, &centres_t, k, &mut scratch);
+            let (nearest, squared) = nearest(&scaled, &centres, model.dims());
             (model.clusters[nearest as usize].cluster_id as i64, squared.sqrt())
         })
         .collect()
