@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the inputs of the clustering benchmarks next to orders.parquet, once.
 
-    python benches/cluster_data.py DATA_DIR      # run with the peers' venv python (benches/run.sh does)
+    python benches/cluster_data.py DATA_DIR [SEGSQL]   # the peers' venv python (benches/run.sh does)
 
 Files that already exist are left alone (delete one to make it again). Every step has a
 fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
@@ -20,12 +20,19 @@ fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
                       random_state=0) then 5,000 uniform points (default_rng(0)) in the
                       blobs' bounding box; DBSCAN with DBSCAN_EPS and DBSCAN_MIN_SAMPLES
   hclust20k.parquet   x, y, z: the first 20,000 rows of features
+  init8.parquet       i, r, f, m: KMEANS_K starting centres for features, scikit-learn's
+                      kmeans_plusplus(random_state=0), which both tools start k-means from
+  orders_f64.parquet  orders.parquet with amount cast to DOUBLE (as most CSV exports have
+                      it), written by segsql as `segsql generate` writes; the suite makes it
+                      at every size
 
 When orders.parquet has fewer customers than a file asks for, the file holds all of them.
 """
 
 import os
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # compare.py and peer_task.py import the constants below, so this module imports nothing
 # heavy at the top: numpy, pyarrow and scikit-learn are imported where they are used.
@@ -90,6 +97,44 @@ def features(data):
     return table
 
 
+def double_amounts(data, binary):
+    """orders.parquet with a DOUBLE amount, written to orders_f64.parquet unless it exists.
+
+    segsql writes it, with the settings `segsql generate` writes orders.parquet with (Snappy,
+    122,880-row groups, dictionaries), so the two files differ in the amount column only."""
+    path = os.path.join(data, "orders_f64.parquet")
+    if os.path.exists(path):
+        return
+    import subprocess
+
+    partial = os.path.join(data, "orders_f64.partial.parquet")
+    query = (
+        "SELECT order_id, customer_id, order_ts, CAST(amount AS DOUBLE) AS amount, channel, country "
+        "FROM orders ORDER BY order_id"
+    )
+    subprocess.run(
+        [
+            binary, "--data", data, "-q",
+            "-c", "SET datafusion.execution.parquet.compression = 'snappy'",
+            "-c", "SET datafusion.execution.parquet.max_row_group_size = 122880",
+            "-c", f"COPY ({query}) TO '{partial}' STORED AS PARQUET",
+        ],
+        check=True,
+    )
+    os.replace(partial, path)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def starting_centres(table, path):
+    """scikit-learn's k-means++ centres for the features, one row per centre."""
+    import numpy as np
+    import pyarrow as pa
+    from sklearn.cluster import kmeans_plusplus
+
+    centres, _ = kmeans_plusplus(first_rows(table, table.num_rows), KMEANS_K, random_state=SEED)
+    write(pa.table({"i": np.arange(KMEANS_K, dtype=np.int64), **dict(zip("rfm", centres.T))}), path)
+
+
 def first_rows(table, n):
     """The first n rows of features as an (n, 3) float64 array, with x, y, z columns."""
     import numpy as np
@@ -125,9 +170,10 @@ def blobs_with_noise():
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         raise SystemExit(__doc__)
     data = sys.argv[1]
+    binary = sys.argv[2] if len(sys.argv) == 3 else os.path.join(os.path.dirname(HERE), "target", "release", "segsql")
     # Two threads for OpenMP and BLAS, as in the benchmark (before numpy is imported).
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "2"
@@ -145,6 +191,10 @@ def main():
     path = os.path.join(data, "hclust20k.parquet")
     if not os.path.exists(path):
         write(pa.table(xyz(first_rows(table, HCLUST_ROWS))), path)
+    path = os.path.join(data, "init8.parquet")
+    if not os.path.exists(path):
+        starting_centres(table, path)
+    double_amounts(data, binary)
 
 
 if __name__ == "__main__":

@@ -84,21 +84,36 @@ FROM cells JOIN sizes USING (cohort)
 
 
 @task("duckdb_rfm")
-def duckdb_rfm(data):
-    return duckdb_connection().execute(RFM_SQL.format(orders=f"{data}/orders.parquet")).fetchall()[0]
+def duckdb_rfm(data, orders="orders"):
+    return duckdb_connection().execute(RFM_SQL.format(orders=f"{data}/{orders}.parquet")).fetchall()[0]
+
+
+@task("duckdb_rfm_f64")
+def duckdb_rfm_f64(data):
+    return duckdb_rfm(data, "orders_f64")
 
 
 @task("duckdb_retention")
-def duckdb_retention(data):
-    return duckdb_connection().execute(RETENTION_SQL.format(orders=f"{data}/orders.parquet")).fetchall()[0]
+def duckdb_retention(data, orders="orders"):
+    return duckdb_connection().execute(RETENTION_SQL.format(orders=f"{data}/{orders}.parquet")).fetchall()[0]
+
+
+@task("duckdb_retention_f64")
+def duckdb_retention_f64(data):
+    return duckdb_retention(data, "orders_f64")
+
+
+@task("lifetimes_summary_f64")
+def lifetimes_summary_f64(data):
+    return lifetimes_summary(data, "orders_f64")
 
 
 @task("lifetimes_summary")
-def lifetimes_summary(data):
+def lifetimes_summary(data, file="orders"):
     import pandas as pd
     from lifetimes.utils import summary_data_from_transaction_data
 
-    orders = pd.read_parquet(f"{data}/orders.parquet", columns=["customer_id", "order_ts", "amount"])
+    orders = pd.read_parquet(f"{data}/{file}.parquet", columns=["customer_id", "order_ts", "amount"])
     orders["amount"] = orders["amount"].astype(float)
     summary = summary_data_from_transaction_data(orders, "customer_id", "order_ts", "amount")
     return (
@@ -118,7 +133,12 @@ def points(path, columns):
     import numpy as np
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=list(columns))
+    return points_of(pq.read_table(path, columns=list(columns)), columns)
+
+
+def points_of(table, columns):
+    import numpy as np
+
     return np.column_stack([table[c].to_numpy().astype(np.float64, copy=False) for c in columns])
 
 
@@ -129,22 +149,36 @@ def labelled(path):
     return points(path, ("x", "y", "z")), pq.read_table(path, columns=["label"])["label"].to_numpy()
 
 
-def kmeans(data, n_init):
+def same_start(data, algorithm):
+    """KMeans from the centres in init8.parquet (scikit-learn's kmeans_plusplus, written by
+    cluster_data.py), as segsql's `init = (SELECT ...)` starts."""
+    import pyarrow.parquet as pq
     from sklearn.cluster import KMeans
 
     features = points(f"{data}/features.parquet", ("r", "f", "m"))
-    model = KMeans(n_clusters=8, n_init=n_init, random_state=0, algorithm="lloyd").fit(features)
-    return [model.inertia_]
+    init = pq.read_table(f"{data}/init8.parquet").sort_by("i")
+    centres = points_of(init, ("r", "f", "m"))
+    model = KMeans(n_clusters=len(centres), init=centres, n_init=1, algorithm=algorithm).fit(features)
+    return [model.n_iter_, model.inertia_]
 
 
-@task("sklearn_kmeans1", SKLEARN_IMPORTS)
-def sklearn_kmeans1(data):
-    return kmeans(data, 1)
+@task("sklearn_kmeans_lloyd", SKLEARN_IMPORTS)
+def sklearn_kmeans_lloyd(data):
+    return same_start(data, "lloyd")
 
 
-@task("sklearn_kmeans4", SKLEARN_IMPORTS)
-def sklearn_kmeans4(data):
-    return kmeans(data, 4)
+@task("sklearn_kmeans_elkan", SKLEARN_IMPORTS)
+def sklearn_kmeans_elkan(data):
+    return same_start(data, "elkan")
+
+
+@task("sklearn_kmeans_plusplus", SKLEARN_IMPORTS)
+def sklearn_kmeans_plusplus(data):
+    from sklearn.cluster import KMeans
+
+    features = points(f"{data}/features.parquet", ("r", "f", "m"))
+    model = KMeans(n_clusters=8, n_init=1, max_iter=1, random_state=0, algorithm="lloyd").fit(features)
+    return [model.n_iter_, model.inertia_]
 
 
 @task("sklearn_silhouette20k", SKLEARN_IMPORTS)

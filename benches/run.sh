@@ -15,10 +15,11 @@ runs="${2:-3}"
 tasks="${3:-sql}"
 python="$(bash benches/peers_venv.sh)"
 cargo build --release
+binary="${CARGO_TARGET_DIR:-target}/release/segsql"
 # The -v2 suffix matches benches/suite.py DATA_VERSION: bump both when generate changes.
 data="${BENCH_DATA:-target/bench-data}/customers-$customers-v2"
 if [ ! -f "$data/orders.parquet" ]; then
-    target/release/segsql generate --customers "$customers" --out "$data" --tables orders
+    "$binary" generate --customers "$customers" --out "$data" --tables orders
 fi
-"$python" benches/cluster_data.py "$data"
-"$python" benches/compare.py --python "$python" --data "$data" --runs "$runs" --tasks "$tasks"
+"$python" benches/cluster_data.py "$data" "$binary"
+"$python" benches/compare.py --binary "$binary" --python "$python" --data "$data" --runs "$runs" --tasks "$tasks"

@@ -23,12 +23,14 @@ from types import SimpleNamespace
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import cluster_data  # noqa: E402
 import compare  # noqa: E402
 
 # Order lines → customers for `segsql generate` (about 6 order lines per customer).
 SIZES = {"1M": 166_667, "10M": 1_600_000, "50M": 8_333_333}
-SQL_TASKS = ["rfm", "retention", "summary"]
-CLUSTER_TASKS = ["kmeans1", "kmeans4", "silhouette20k", "silhouette1m_sampled", "dbscan100k", "hclust20k"]
+SQL_TASKS = ["rfm", "rfm_f64", "retention", "retention_f64", "summary", "summary_f64"]
+# Scaling is measured on the DECIMAL file only: five alternated pairs at 50M per task.
+SCALING_TASKS = ["rfm", "retention", "summary"]
 
 
 # Bump when `segsql generate` writes different files (v2: 122,880-row row groups), so an old
@@ -40,6 +42,7 @@ def generate(binary, customers, root):
     data = os.path.join(root, f"customers-{customers}-v{DATA_VERSION}")
     if not os.path.exists(os.path.join(data, "orders.parquet")):
         subprocess.run([binary, "generate", "--customers", str(customers), "--out", data, "--tables", "orders"], check=True)
+    cluster_data.double_amounts(data, binary)
     return data
 
 
@@ -98,7 +101,7 @@ def row(c, med, ratio, met, answer, size=""):
     target = f"<= {c.target[1]:.3g}" if c.target else "report"
     label = f"{c.label} ({size})" if size else c.label
     return (
-        f"| {label} | {s[0]:.3f} | {c.peer_name} | {p[0]:.3f} | {ratio:.3f} | {target} | {met} | "
+        f"| {label} | {s[0]:.3f} | {c.peer_name} | {p[0]:.3f} | {compare.shown_ratio(ratio)} | {target} | {met} | "
         f"{answer} | {s[1]:.2f} s / {s[2]:.0f} | {p[1]:.2f} s / {p[2]:.0f} |"
     )
 
@@ -129,7 +132,7 @@ def main():
             ns = SimpleNamespace(runs=args.runs, data=data, python=args.python)
             for task in SQL_TASKS:
                 c = comparisons[task]
-                lifetimes_skipped = c.peer == "lifetimes_summary" and list(SIZES).index(size) > list(SIZES).index(args.lifetimes_up_to)
+                lifetimes_skipped = c.peer.startswith("lifetimes") and list(SIZES).index(size) > list(SIZES).index(args.lifetimes_up_to)
                 if lifetimes_skipped:
                     med, _ = segsql_only(binary, data, models, task, args.runs)
                     seconds[(size, task)] = med[0]
@@ -145,10 +148,11 @@ def main():
         cluster_rows = []
         cluster_data = data_by_size.get("10M")
         if cluster_data:
-            subprocess.run([args.python, os.path.join(HERE, "cluster_data.py"), cluster_data], check=True)
+            subprocess.run([args.python, os.path.join(HERE, "cluster_data.py"), cluster_data, binary], check=True)
             ns = SimpleNamespace(runs=args.runs, data=cluster_data, python=args.python)
-            for task in CLUSTER_TASKS:
-                cluster_rows.append(row(*compare.compare(comparisons[task], binary, ns, models)))
+            for c in compare.COMPARISONS:
+                if c.group == "cluster":
+                    cluster_rows.append(row(*compare.compare(c, binary, ns, models)))
 
         scaling_rows = []
         if "10M" in sizes and "50M" in sizes:
@@ -156,7 +160,7 @@ def main():
             # in the side-by-side runs each segsql run follows a peer process that has just
             # freed gigabytes, and on a VM that hands freed memory back to the host, re-faulting
             # it costs segsql 0.4 to 2.4 s per GB, which is the peer's doing, not segsql's scaling.
-            for task in SQL_TASKS:
+            for task in SCALING_TASKS:
                 pairs = []
                 for _ in range(max(args.runs, 5)):
                     small, _ = segsql_only(binary, data_by_size["10M"], models, task, 1)
