@@ -8,10 +8,11 @@ use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions::datetime::expr_fn::to_local_time;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use datafusion::prelude::ident;
 
 use crate::common::args::SourceTable;
+use crate::internal::amounts::{ExactAmount, FLOAT_AMOUNT_SCALE};
 use crate::internal::periods::DayOfTimestamp;
 pub use crate::internal::periods::{period_index, period_start};
 
@@ -59,8 +60,15 @@ pub fn timestamp_value(column: &str, data_type: &DataType) -> Expr {
 
 /// An amount ready for exact summing: floats become DECIMAL(38, 10), so that totals are
 /// exact and the same whatever order the rows are added in (thread count included).
-pub fn summable_amount(column: &str, data_type: &DataType) -> Expr {
-    if data_type.is_floating() { cast(ident(column), DataType::Decimal128(38, 10)) } else { ident(column) }
+/// `function` is named in the error for an amount that cannot be held.
+pub fn summable_amount(function: &str, column: &str, data_type: &DataType) -> Expr {
+    if data_type.is_floating() { exact_float_amount(function, ident(column)) } else { ident(column) }
+}
+
+/// A float amount in DECIMAL(38, 10) units, by the internal function that converts as the
+/// cast does, faster.
+fn exact_float_amount(function: &str, value: Expr) -> Expr {
+    ExactAmount::udf().call(vec![value, lit(function)])
 }
 
 /// The decimal scale amounts are summed at as DECIMAL(38, scale): the column's own for
@@ -69,15 +77,16 @@ pub fn amount_scale(data_type: &DataType) -> i8 {
     match data_type {
         DataType::Decimal128(_, scale) | DataType::Decimal256(_, scale) => (*scale).clamp(0, 38),
         data_type if data_type.is_integer() => 0,
-        _ => 10,
+        _ => FLOAT_AMOUNT_SCALE,
     }
 }
 
 /// An amount as a DECIMAL with `amount_scale(data_type)` digits: decimals as they are (the
 /// accumulators read the unscaled 128-bit values of any precision), others cast.
-pub fn decimal_amount(value: Expr, data_type: &DataType) -> Expr {
+pub fn decimal_amount(function: &str, value: Expr, data_type: &DataType) -> Expr {
     match data_type {
         DataType::Decimal128(..) => value,
+        other if other.is_floating() => exact_float_amount(function, value),
         other => cast(value, DataType::Decimal128(38, amount_scale(other))),
     }
 }

@@ -62,6 +62,11 @@ pub fn internal_functions() -> Vec<InternalFunction> {
             "kmeans_elbow's rows: a k-means fit per k with its validity indices and the knee.",
         ),
         internal(
+            SegFunction::Scalar(internal::amounts::ExactAmount::udf()),
+            "segsql_exact_amount(amount, function)",
+            "A float amount as DECIMAL(38, 10), as the cast gives it but faster; the error names the function.",
+        ),
+        internal(
             SegFunction::Scalar(internal::periods::DayOfTimestamp::udf()),
             "segsql_day(timestamp)",
             "The day number of a timestamp without time zone.",

@@ -78,7 +78,7 @@ fn revenue_plan(
             user.clone(),
             period_index(day.clone(), grain).alias("__period"),
             day.alias("__day"),
-            decimal_amount(ident(&amount.0), &amount.1).alias("__amount"),
+            decimal_amount("cohort_revenue", ident(&amount.0), &amount.1).alias("__amount"),
         ])?
         .aggregate(
             vec![user],

@@ -6,6 +6,7 @@
 //! registry lists them in [`crate::registry::internal_functions`]. They import `common`
 //! and `segsql_algo` only, never a function family.
 
+pub mod amounts;
 pub mod btyd;
 pub mod cohort_cells;
 pub mod cohort_folds;

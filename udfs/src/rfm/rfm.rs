@@ -111,7 +111,7 @@ fn rfm_plan(
     let rows = scan(source)?.filter(keep)?.project(vec![
         customer.clone(),
         timestamp_value(ts, ts_type).alias("__ts"),
-        summable_amount(&args.amount.0, &args.amount.1).alias("__amount"),
+        summable_amount("rfm", &args.amount.0, &args.amount.1).alias("__amount"),
     ])?;
     let builder = rows.aggregate(
         vec![customer.clone()],

@@ -114,7 +114,7 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     let period = period_index(day_number(ts, ts_type), args.grain);
     // The amount's DECIMAL type carries its scale to segsql_btyd; without an amount, zero.
     let amount = match &args.amount {
-        Some((amount, amount_type)) => decimal_amount(ident(amount), amount_type),
+        Some((amount, amount_type)) => decimal_amount("rfm_summary", ident(amount), amount_type),
         None => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
     };
     let mut builder = scan(source)?
