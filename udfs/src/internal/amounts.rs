@@ -46,8 +46,8 @@ pub fn amount_units(amount: f64) -> Option<i128> {
     if scaled.abs() < 9.223_372_036_854_775e18 {
         return Some(scaled as i64 as i128);
     }
-    // NaN and infinities fail this test; every other float here is an integer.
-    if !(scaled.abs() <= 1e38) {
+    // NaN and infinities are not finite; every other float here is an integer.
+    if !scaled.is_finite() || scaled.abs() > 1e38 {
         return None;
     }
     let units = scaled as i128;
@@ -115,7 +115,7 @@ mod tests {
             -5e-11,
             1.5e-10,
             2.5e-10,
-            123456.789012345678,
+            123_456.789_012_345_67,
             9.2e8,
             9.3e8,
             9.999e27,
