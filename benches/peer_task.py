@@ -2,7 +2,7 @@
 """Runs one peer task and prints its checksum and the seconds the work took, as JSON.
 
     python benches/peer_task.py duckdb_rfm DATA_DIR
-    python benches/peer_task.py sklearn_kmeans1 DATA_DIR     # needs benches/cluster_data.py DATA_DIR
+    python benches/peer_task.py sklearn_kmeans_lloyd DATA_DIR   # needs benches/cluster_data.py DATA_DIR
 
 Each task reads the same Parquet file segsql reads; the time excludes interpreter start-up
 and imports but includes reading the data, as segsql's does. (The scikit-learn tasks import
