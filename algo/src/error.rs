@@ -40,6 +40,15 @@ pub enum AlgoError {
     /// A segment scheme that does not cover its cells or cannot be read, and why.
     #[error("{0}")]
     Scheme(String),
+    /// A customer history no buy-till-you-die model can come from.
+    #[error("{rule}; the row frequency = {frequency}, recency = {recency}, T = {age} is not")]
+    BadHistory { rule: &'static str, frequency: f64, recency: f64, age: f64 },
+    /// A fit that stopped before the optimum.
+    #[error(
+        "the fit did not converge after {iterations} iterations (largest gradient {gradient:e}); \
+         try a penalizer such as penalizer = 0.001, or more iterations with max_iter"
+    )]
+    NotConverged { iterations: u64, gradient: f64 },
     /// A word that names none of the choices, e.g. an unknown grain.
     #[error("unknown {what} '{got}'; use {choices}")]
     UnknownChoice { what: &'static str, got: String, choices: &'static str },

@@ -11,6 +11,7 @@
 //! - randomness comes from a seeded ChaCha8 generator.
 
 pub mod cluster;
+pub mod clv;
 pub mod cohort;
 pub mod error;
 pub mod model;

@@ -10,3 +10,4 @@ trap 'rm -rf "$data"' EXIT
 target/release/segsql generate --out "$data" --tables orders
 "$python" tests/parity/make_fixtures.py "$data"
 "$python" tests/parity/make_cluster_fixtures.py target/release/segsql
+"$python" tests/parity/make_clv_fixtures.py

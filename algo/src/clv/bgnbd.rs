@@ -1,0 +1,290 @@
+//! BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al. 2007), with lifetimes
+//! 0.11.3's likelihood, objective and predictions, the predictions kept in log space so
+//! they are finite where lifetimes returns NaN.
+
+use super::data::Histories;
+use super::optimize::Objective;
+use super::special::{digamma, ln_gamma, ln_hyp2f1, log_add_exp};
+use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
+
+/// Which of the two beta-geometric models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// BG/NBD: a customer can drop out only after a repeat purchase.
+    Bg,
+    /// MBG/NBD: also at time 0, so P(alive) is below 1 even without repeats.
+    Mbg,
+}
+
+/// r, α, a, b.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BetaGeo {
+    pub variant: Variant,
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+/// Rows per likelihood chunk: the sums are per chunk, then over chunks in order.
+const CHUNK: usize = 16_384;
+
+/// lifetimes' objective on time scaled by 1/max(T): the mean negative log-likelihood plus
+/// `penalizer`·Σθ², as a function of φ = ln θ.
+pub struct BetaGeoObjective<'a> {
+    pub variant: Variant,
+    pub data: &'a Histories,
+    /// Recency and T times the scale.
+    pub scaled_recency: Vec<f64>,
+    pub scaled_age: Vec<f64>,
+    pub penalizer: f64,
+    pub threads: Threads,
+}
+
+impl<'a> BetaGeoObjective<'a> {
+    pub fn new(variant: Variant, data: &'a Histories, scale: f64, penalizer: f64, threads: Threads) -> Self {
+        BetaGeoObjective {
+            variant,
+            data,
+            scaled_recency: data.recency.iter().map(|v| v * scale).collect(),
+            scaled_age: data.age.iter().map(|v| v * scale).collect(),
+            penalizer,
+            threads,
+        }
+    }
+}
+
+/// The terms that depend on the parameters and the frequency only: ln Γ ratios and their
+/// derivatives, once per distinct frequency.
+struct FrequencyTerms {
+    /// lnΓ(r+x) − lnΓ(r) + A2 (the beta part).
+    constant: f64,
+    d_r: f64,
+    d_a: f64,
+    d_b: f64,
+}
+
+fn frequency_terms(variant: Variant, [r, _, a, b]: [f64; 4], x: f64) -> FrequencyTerms {
+    // MBG/NBD's beta part is BG/NBD's with one more trial.
+    let y = match variant {
+        Variant::Bg => x,
+        Variant::Mbg => x + 1.0,
+    };
+    let a2 = ln_gamma(a + b) + ln_gamma(b + y) - ln_gamma(b) - ln_gamma(a + b + y);
+    let psi_ab = digamma(a + b);
+    let psi_aby = digamma(a + b + y);
+    FrequencyTerms {
+        constant: ln_gamma(r + x) - ln_gamma(r) + a2,
+        d_r: digamma(r + x) - digamma(r),
+        d_a: psi_ab - psi_aby,
+        d_b: psi_ab + digamma(b + y) - digamma(b) - psi_aby,
+    }
+}
+
+/// One customer's log-likelihood and its gradient in θ (natural scale), given the
+/// frequency terms. `ln_alpha` is ln α.
+#[inline]
+fn row(
+    variant: Variant,
+    [r, alpha, a, b]: [f64; 4],
+    ln_alpha: f64,
+    f: &FrequencyTerms,
+    x: f64,
+    tx: f64,
+    t: f64,
+) -> (f64, [f64; 4]) {
+    let ln_at = (alpha + t).ln();
+    let a3 = -(r + x) * ln_at;
+    let base = f.constant + r * ln_alpha;
+    let mut g = [f.d_r + ln_alpha, r / alpha, f.d_a, f.d_b];
+    match variant {
+        Variant::Bg => {
+            if x == 0.0 {
+                g[0] -= ln_at;
+                g[1] -= (r + x) / (alpha + t);
+                return (base + a3, g);
+            }
+            let ln_atx = (alpha + tx).ln();
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
+            let m = a3.max(a4);
+            let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
+            let (w3, w4) = (e3 / (e3 + e4), e4 / (e3 + e4));
+            g[0] += -w3 * ln_at - w4 * ln_atx;
+            g[1] += -(r + x) * (w3 / (alpha + t) + w4 / (alpha + tx));
+            g[2] += w4 / a;
+            g[3] -= w4 / (b + x - 1.0);
+            (base + m + (e3 + e4).ln(), g)
+        }
+        Variant::Mbg => {
+            let ln_atx = (alpha + tx).ln();
+            let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
+            let ll = base + a3 + log_add_exp(a4, 0.0);
+            // d logaddexp(A4, 0) = σ(A4)·dA4.
+            let s = 1.0 / (1.0 + (-a4).exp());
+            g[0] += -ln_at + s * (ln_at - ln_atx);
+            g[1] += -(r + x) / (alpha + t) + s * (r + x) * (1.0 / (alpha + t) - 1.0 / (alpha + tx));
+            g[2] += s / a;
+            g[3] -= s / (b + x);
+            (ll, g)
+        }
+    }
+}
+
+impl BetaGeoObjective<'_> {
+    /// Σ w·ll and Σ w·∂ll/∂θ over the customers, at natural parameters `theta`, on the
+    /// scaled times.
+    fn sums(&self, theta: [f64; 4]) -> (f64, [f64; 4]) {
+        let terms: Vec<FrequencyTerms> =
+            self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect();
+        let ln_alpha = theta[1].ln();
+        let n = self.data.len();
+        let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
+            let mut ll = 0.0;
+            let mut g = [0.0; 4];
+            for i in chunk_range(c, CHUNK, n) {
+                let f = &terms[self.data.frequency_index[i] as usize];
+                let w = self.data.weight[i];
+                let (l, d) = row(
+                    self.variant,
+                    theta,
+                    ln_alpha,
+                    f,
+                    self.data.frequency[i],
+                    self.scaled_recency[i],
+                    self.scaled_age[i],
+                );
+                ll += w * l;
+                for (acc, v) in g.iter_mut().zip(d) {
+                    *acc += w * v;
+                }
+            }
+            (ll, g)
+        });
+        let mut ll = 0.0;
+        let mut g = [0.0; 4];
+        for (l, d) in parts {
+            ll += l;
+            for (acc, v) in g.iter_mut().zip(d) {
+                *acc += v;
+            }
+        }
+        (ll, g)
+    }
+}
+
+impl Objective for BetaGeoObjective<'_> {
+    fn dims(&self) -> usize {
+        4
+    }
+
+    fn value_and_gradient(&self, phi: &[f64], grad: &mut [f64]) -> f64 {
+        let theta = [phi[0].exp(), phi[1].exp(), phi[2].exp(), phi[3].exp()];
+        let (ll, g) = self.sums(theta);
+        let n = self.data.customers as f64;
+        let mut value = -ll / n;
+        for j in 0..4 {
+            value += self.penalizer * theta[j] * theta[j];
+            // Chain rule to φ = ln θ: ∂/∂φ = θ·∂/∂θ.
+            grad[j] = theta[j] * (-g[j] / n + 2.0 * self.penalizer * theta[j]);
+        }
+        value
+    }
+}
+
+impl BetaGeo {
+    fn theta(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.a, self.b]
+    }
+
+    /// Σ log-likelihood over `data` in its own time unit, the figure the papers report.
+    pub fn log_likelihood(&self, data: &Histories) -> f64 {
+        let objective = BetaGeoObjective::new(self.variant, data, 1.0, 0.0, Threads::ONE);
+        objective.sums(self.theta()).0
+    }
+
+    /// ln of the odds term a/(b+x−1)·((α+T)/(α+t_x))^(r+x) (BG/NBD; b+x for MBG/NBD), or
+    /// −∞ where the model has none (BG/NBD without repeats).
+    fn ln_dropout_odds(&self, x: f64, tx: f64, t: f64) -> f64 {
+        let BetaGeo { r, alpha, a, b, .. } = *self;
+        let denominator = match self.variant {
+            Variant::Bg if x == 0.0 => return f64::NEG_INFINITY,
+            Variant::Bg => b + x - 1.0,
+            Variant::Mbg => b + x,
+        };
+        a.ln() - denominator.ln() + (r + x) * ((alpha + t).ln() - (alpha + tx).ln())
+    }
+
+    /// P(the customer is still alive | x, t_x, T).
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
+        let odds = self.ln_dropout_odds(x, tx, t);
+        // 1/(1+e^odds), written so that large odds give 0, not NaN.
+        if odds > 0.0 {
+            let e = (-odds).exp();
+            e / (1.0 + e)
+        } else {
+            1.0 / (1.0 + odds.exp())
+        }
+    }
+
+    /// E[purchases in the next `horizon` | x, t_x, T]; `None` where the hypergeometric
+    /// series cannot be summed.
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> Option<f64> {
+        if horizon == 0.0 {
+            return Some(0.0);
+        }
+        let BetaGeo { r, alpha, a, b, .. } = *self;
+        let (hyp_b, hyp_c, lead) = match self.variant {
+            Variant::Bg => (b + x, a + b + x - 1.0, (a + b + x - 1.0) / (a - 1.0)),
+            Variant::Mbg => (b + x + 1.0, a + b + x, (a + b + x) / (a - 1.0)),
+        };
+        let z = horizon / (alpha + t + horizon);
+        let (ln_f, sign) = ln_hyp2f1(r + x, hyp_b, hyp_c, z)?;
+        // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
+        let u = ln_f + (r + x) * (-z).ln_1p();
+        let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
+        let odds = self.ln_dropout_odds(x, tx, t);
+        let alive = if odds > 0.0 { (-odds).exp() / (1.0 + (-odds).exp()) } else { 1.0 / (1.0 + odds.exp()) };
+        Some(lead * bracket * alive)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bg(r: f64, alpha: f64, a: f64, b: f64) -> BetaGeo {
+        BetaGeo { variant: Variant::Bg, r, alpha, a, b }
+    }
+
+    #[test]
+    fn p_alive_is_one_without_repeats_and_zero_far_out() {
+        let m = bg(0.243, 4.414, 0.793, 2.426);
+        assert_eq!(m.p_alive(0.0, 0.0, 39.0), 1.0);
+        assert_eq!(m.p_alive(1000.0, 10.0, 100.0), 0.0);
+        // Hand-computed: 1/(1 + 0.793/(2.426+2−1)·((4.414+39)/(4.414+30))^2.243).
+        let odds = 0.793 / 3.426 * ((4.414f64 + 39.0) / (4.414 + 30.0)).powf(2.243);
+        let got = m.p_alive(2.0, 30.0, 39.0);
+        assert!((got - 1.0 / (1.0 + odds)).abs() < 1e-14, "{got}");
+    }
+
+    #[test]
+    fn the_gradient_is_the_objectives_slope() {
+        let data = Histories::new(&[[0.0, 0.0, 30.0], [2.0, 10.0, 35.0], [5.0, 30.0, 39.0], [1.0, 1.0, 2.0]]).unwrap();
+        for variant in [Variant::Bg, Variant::Mbg] {
+            let objective = BetaGeoObjective::new(variant, &data, 1.0 / 39.0, 0.1, Threads::ONE);
+            let phi = [-0.3, 0.2, 0.5, -0.1];
+            let mut g = [0.0; 4];
+            objective.value_and_gradient(&phi, &mut g);
+            for j in 0..4 {
+                let (mut up, mut down) = (phi, phi);
+                up[j] += 1e-6;
+                down[j] -= 1e-6;
+                let mut scratch = [0.0; 4];
+                let slope = (objective.value_and_gradient(&up, &mut scratch)
+                    - objective.value_and_gradient(&down, &mut scratch))
+                    / 2e-6;
+                assert!((slope - g[j]).abs() < 1e-7, "{variant:?} {j}: {slope} vs {}", g[j]);
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Maximum likelihood by BFGS (argmin) on log-parameters, as lifetimes fits its models, and
+//! standard errors from the Hessian there.
+
+use std::sync::Mutex;
+
+use argmin::core::{CostFunction, Error, Executor, Gradient, State, TerminationReason};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::BFGS;
+
+/// A smooth objective of log-parameters with its gradient, evaluated together.
+pub trait Objective: Sync {
+    fn dims(&self) -> usize;
+    /// The objective at `phi` and its gradient (written into `grad`); non-finite when the
+    /// parameters are outside where it is defined.
+    fn value_and_gradient(&self, phi: &[f64], grad: &mut [f64]) -> f64;
+}
+
+/// Where the optimiser stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optimum {
+    pub phi: Vec<f64>,
+    pub value: f64,
+    pub gradient: Vec<f64>,
+    pub iterations: u64,
+    pub evaluations: u64,
+    pub converged: bool,
+}
+
+/// Stop when every gradient component is this small (the objectives are means over
+/// customers, of order 1): lifetimes' scipy BFGS stops at a gradient norm of 1e-7, so this
+/// lands on the optimum at least as closely.
+pub const GRADIENT_TOLERANCE: f64 = 1e-9;
+
+/// Accept a stop as converged when the gradient is this small but the line search could
+/// make no more progress (the objective's rounding noise is reached).
+const ACCEPT_GRADIENT: f64 = 1e-6;
+
+/// A point, the objective there and its gradient.
+type Evaluated = Option<(Vec<f64>, f64, Vec<f64>)>;
+
+struct Problem<'a, O> {
+    objective: &'a O,
+    /// The last point evaluated, its value and gradient: argmin asks for the cost and the
+    /// gradient separately, and each costs a pass over the data.
+    last: Mutex<Evaluated>,
+    /// The best point seen, kept for when the line search gives up (outside the problem,
+    /// which argmin keeps when it fails).
+    best: &'a Mutex<Evaluated>,
+    evaluations: &'a Mutex<u64>,
+}
+
+impl<O: Objective> Problem<'_, O> {
+    fn evaluate(&self, phi: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, v, g)) = last.as_ref()
+            && p.as_slice() == phi
+        {
+            return (*v, g.clone());
+        }
+        let mut grad = vec![0.0; self.objective.dims()];
+        let mut value = self.objective.value_and_gradient(phi, &mut grad);
+        if !value.is_finite() || grad.iter().any(|g| !g.is_finite()) {
+            // Outside the domain: an infinite value makes the line search step back.
+            value = f64::INFINITY;
+            grad.iter_mut().for_each(|g| *g = 0.0);
+        }
+        *self.evaluations.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let mut best = self.best.lock().unwrap_or_else(|e| e.into_inner());
+        if value.is_finite() && best.as_ref().is_none_or(|(_, b, _)| value < *b) {
+            *best = Some((phi.to_vec(), value, grad.clone()));
+        }
+        *last = Some((phi.to_vec(), value, grad.clone()));
+        (value, grad)
+    }
+}
+
+impl<O: Objective> CostFunction for Problem<'_, O> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, phi: &Vec<f64>) -> Result<f64, Error> {
+        Ok(self.evaluate(phi).0)
+    }
+}
+
+impl<O: Objective> Gradient for Problem<'_, O> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, phi: &Vec<f64>) -> Result<Vec<f64>, Error> {
+        Ok(self.evaluate(phi).1)
+    }
+}
+
+/// Minimises `objective` from `start` with BFGS and a Moré–Thuente line search, for at most
+/// `max_iter` iterations. Deterministic: no random start, and the objective's own sums are
+/// in a fixed order.
+pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> Optimum {
+    let dims = start.len();
+    let best = Mutex::new(None);
+    let evaluations = Mutex::new(0);
+    let problem = Problem { objective, last: Mutex::new(None), best: &best, evaluations: &evaluations };
+    let identity: Vec<Vec<f64>> = (0..dims).map(|i| (0..dims).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    let solver = BFGS::new(MoreThuenteLineSearch::new())
+        .with_tolerance_grad(GRADIENT_TOLERANCE)
+        .and_then(|s| s.with_tolerance_cost(0.0));
+    let run = solver.and_then(|solver| {
+        Executor::new(problem, solver)
+            .configure(|state| state.param(start.clone()).inv_hessian(identity).max_iters(max_iter))
+            .run()
+            .map(|result| result.state)
+    });
+    let (iterations, stopped) = match &run {
+        Ok(result) => (
+            result.get_iter(),
+            Some(matches!(result.get_termination_reason(), Some(TerminationReason::MaxItersReached))),
+        ),
+        Err(_) => (0, None),
+    };
+    drop(run);
+    let evaluations = evaluations.into_inner().unwrap_or_else(|e| e.into_inner());
+    let best = best.into_inner().unwrap_or_else(|e| e.into_inner());
+    match best {
+        Some((phi, value, gradient)) => {
+            let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            // The line search may give up in the objective's rounding noise before the
+            // gradient tolerance: a small gradient there is the optimum all the same.
+            let converged = worst <= GRADIENT_TOLERANCE || (worst <= ACCEPT_GRADIENT && stopped != Some(true));
+            Optimum { phi, value, gradient, iterations, evaluations, converged }
+        }
+        None => Optimum {
+            phi: start,
+            value: f64::NAN,
+            gradient: vec![f64::NAN; dims],
+            iterations,
+            evaluations,
+            converged: false,
+        },
+    }
+}
+
+/// The Hessian at `phi` by central differences of the analytic gradient, symmetrised.
+pub fn hessian<O: Objective>(objective: &O, phi: &[f64]) -> Vec<Vec<f64>> {
+    let dims = phi.len();
+    let mut columns = Vec::with_capacity(dims);
+    let mut up = vec![0.0; dims];
+    let mut down = vec![0.0; dims];
+    for j in 0..dims {
+        let h = 1e-5 * phi[j].abs().max(1.0);
+        let mut p = phi.to_vec();
+        p[j] = phi[j] + h;
+        objective.value_and_gradient(&p, &mut up);
+        p[j] = phi[j] - h;
+        objective.value_and_gradient(&p, &mut down);
+        columns.push(up.iter().zip(&down).map(|(u, d)| (u - d) / (2.0 * h)).collect::<Vec<f64>>());
+    }
+    (0..dims).map(|i| (0..dims).map(|j| 0.5 * (columns[j][i] + columns[i][j])).collect()).collect()
+}
+
+/// The inverse of a small symmetric matrix by Gauss–Jordan with partial pivoting; `None`
+/// when it is singular.
+pub fn invert(matrix: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = matrix.len();
+    let mut a: Vec<Vec<f64>> = matrix.to_vec();
+    let mut inv: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col] == 0.0 || !a[pivot][col].is_finite() {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let p = a[col][col];
+        for j in 0..n {
+            a[col][j] /= p;
+            inv[col][j] /= p;
+        }
+        for row in 0..n {
+            if row != col {
+                let f = a[row][col];
+                for j in 0..n {
+                    a[row][j] -= f * a[col][j];
+                    inv[row][j] -= f * inv[col][j];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rosenbrock's valley: a classic hard case for line searches.
+    struct Rosenbrock;
+    impl Objective for Rosenbrock {
+        fn dims(&self) -> usize {
+            2
+        }
+        fn value_and_gradient(&self, p: &[f64], g: &mut [f64]) -> f64 {
+            let (x, y) = (p[0], p[1]);
+            g[0] = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
+            g[1] = 200.0 * (y - x * x);
+            (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+        }
+    }
+
+    #[test]
+    fn finds_the_minimum_and_its_curvature() {
+        let optimum = minimize(&Rosenbrock, vec![-1.2, 1.0], 500);
+        assert!(optimum.converged, "{optimum:?}");
+        assert!((optimum.phi[0] - 1.0).abs() < 1e-8 && (optimum.phi[1] - 1.0).abs() < 1e-8, "{optimum:?}");
+        // The Hessian at (1, 1) is [[802, −400], [−400, 200]].
+        let h = hessian(&Rosenbrock, &optimum.phi);
+        assert!((h[0][0] - 802.0).abs() < 1e-4 && (h[0][1] + 400.0).abs() < 1e-4 && (h[1][1] - 200.0).abs() < 1e-4);
+        let inv = invert(&h).unwrap();
+        // [[802, −400], [−400, 200]]⁻¹ = [[0.5, 1], [1, 2.005]].
+        assert!((inv[0][0] - 0.5).abs() < 1e-6 && (inv[0][1] - 1.0).abs() < 1e-6 && (inv[1][1] - 2.005).abs() < 1e-5);
+    }
+
+    #[test]
+    fn too_few_iterations_is_not_converged() {
+        assert!(!minimize(&Rosenbrock, vec![-1.2, 1.0], 3).converged);
+        assert_eq!(invert(&[vec![1.0, 2.0], vec![2.0, 4.0]]), None);
+    }
+}

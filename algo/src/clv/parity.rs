@@ -1,0 +1,148 @@
+//! The fits and predictions against lifetimes 0.11.3 and mpmath, from the fixtures that
+//! tests/parity/make_clv_fixtures.py wrote with the real tools.
+
+use super::bgnbd::{BetaGeo, Variant};
+use super::special::ln_hyp2f1;
+use super::{FitParams, TimeUnit, discounted_value, fit_beta_geo, fit_gamma_gamma};
+use crate::parallel::Threads;
+
+fn csv(text: &str) -> Vec<Vec<String>> {
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+}
+
+fn number(s: &str) -> f64 {
+    if s.is_empty() { f64::NAN } else { s.parse().unwrap_or_else(|_| panic!("not a number: {s}")) }
+}
+
+fn dataset(name: &str) -> Vec<[f64; 4]> {
+    let text = match name {
+        "cdnow" => include_str!("../../../tests/fixtures/clv/cdnow.csv"),
+        "sample_week" => include_str!("../../../tests/fixtures/clv/sample_week.csv"),
+        "generated_bg" => include_str!("../../../tests/fixtures/clv/generated_bg.csv"),
+        "generated_mbg" => include_str!("../../../tests/fixtures/clv/generated_mbg.csv"),
+        other => panic!("no data set {other}"),
+    };
+    csv(text)
+        .iter()
+        .map(|r| [number(&r[0]), number(&r[1]), number(&r[2]), r.get(3).map_or(f64::NAN, |v| number(v))])
+        .collect()
+}
+
+fn close(what: &str, got: f64, want: f64, rel: f64) {
+    assert!((got - want).abs() <= rel * want.abs().max(1e-300), "{what}: got {got}, lifetimes {want}");
+}
+
+const PARAMS: &str = include_str!("../../../tests/fixtures/clv/params.csv");
+
+#[test]
+fn fits_equal_lifetimes() {
+    let rows = csv(PARAMS);
+    let mut checked = 0;
+    for dataset_name in ["cdnow", "sample_week", "generated_bg", "generated_mbg"] {
+        let data = dataset(dataset_name);
+        for (kind, penalizer) in
+            [("bgnbd", 0.0), ("bgnbd", 0.01), ("mbgnbd", 0.0), ("mbgnbd", 0.01), ("gamma_gamma", 0.0)]
+        {
+            let want: Vec<&Vec<String>> =
+                rows.iter().filter(|r| r[0] == dataset_name && r[1] == kind && number(&r[2]) == penalizer).collect();
+            if want.is_empty() {
+                continue;
+            }
+            let params = FitParams { penalizer, ..FitParams::default() };
+            let fit = if kind == "gamma_gamma" {
+                let spend: Vec<[f64; 2]> =
+                    data.iter().filter(|r| r[0] > 0.0 && r[3] > 0.0).map(|r| [r[0], r[3]]).collect();
+                fit_gamma_gamma(&spend, params, Threads::new(3)).unwrap().1
+            } else {
+                let variant = if kind == "bgnbd" { Variant::Bg } else { Variant::Mbg };
+                let histories: Vec<[f64; 3]> = data.iter().map(|r| [r[0], r[1], r[2]]).collect();
+                fit_beta_geo(variant, &histories, params, Threads::new(3)).unwrap().1
+            };
+            for (estimate, row) in fit.estimates.iter().zip(&want) {
+                let what = format!("{dataset_name} {kind} {penalizer} {}", row[3]);
+                assert_eq!(estimate.name, row[3]);
+                close(&what, estimate.value, number(&row[4]), 1e-4);
+                // lifetimes' Hessian is autograd's exact one, this one a difference of exact
+                // gradients.
+                close(&format!("{what} std_error"), estimate.std_error.unwrap(), number(&row[5]), 1e-3);
+                checked += 1;
+            }
+            let ll = number(&want[0][6]);
+            if ll.is_finite() {
+                close(&format!("{dataset_name} {kind} log-likelihood"), fit.log_likelihood, ll, 1e-8);
+            }
+        }
+    }
+    assert_eq!(checked, rows.len());
+}
+
+#[test]
+fn predictions_equal_lifetimes() {
+    let text = include_str!("../../../tests/fixtures/clv/predictions.csv");
+    let params = csv(PARAMS);
+    let param = |dataset: &str, kind: &str, name: &str| {
+        let row = params.iter().find(|r| r[0] == dataset && r[1] == kind && number(&r[2]) == 0.0 && r[3] == name);
+        number(&row.unwrap_or_else(|| panic!("{dataset} {kind} {name}"))[4])
+    };
+    let mut checked = 0;
+    for row in csv(text) {
+        let (dataset, kind) = (row[0].as_str(), row[1].as_str());
+        let [x, tx, t, extra, first, second] = [4, 5, 6, 7, 8, 9].map(|i| number(&row[i - 1]));
+        let beta_geo = |kind: &str| BetaGeo {
+            variant: if kind == "bgnbd" { Variant::Bg } else { Variant::Mbg },
+            r: param(dataset, kind, "r"),
+            alpha: param(dataset, kind, "alpha"),
+            a: param(dataset, kind, "a"),
+            b: param(dataset, kind, "b"),
+        };
+        let what = format!("{dataset} {kind} row {}", row[2]);
+        if kind == "gamma_gamma" {
+            let gg = super::gamma_gamma::GammaGamma {
+                p: param(dataset, kind, "p"),
+                q: param(dataset, kind, "q"),
+                v: param(dataset, kind, "v"),
+            };
+            let value = gg.expected_average_value(x, extra).unwrap();
+            close(&format!("{what} value"), value, first, 1e-12);
+            let bg = beta_geo("bgnbd");
+            let clv =
+                discounted_value(|h| bg.expected_purchases(h, x, tx, t), value, 12, 0.01, TimeUnit::Week).unwrap();
+            close(&format!("{what} clv"), clv, second, 1e-10);
+        } else {
+            let m = beta_geo(kind);
+            close(&format!("{what} p_alive"), m.p_alive(x, tx, t), first, 1e-12);
+            close(&format!("{what} expected"), m.expected_purchases(extra, x, tx, t).unwrap(), second, 1e-10);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 600);
+}
+
+#[test]
+fn hypergeometric_and_nan_cases_equal_mpmath() {
+    for row in csv(include_str!("../../../tests/fixtures/clv/mpmath.csv")) {
+        let v: Vec<f64> = row[1..].iter().map(|s| number(s)).collect();
+        let want = v[8];
+        match row[0].as_str() {
+            "hyp2f1" => {
+                let (ln, sign) = ln_hyp2f1(v[0], v[1], v[2], v[3]).unwrap();
+                close(&format!("2F1{:?}", &v[..4]), sign * ln.exp(), want, 1e-12);
+            }
+            kind => {
+                let variant = if kind == "bgnbd_expected" { Variant::Bg } else { Variant::Mbg };
+                let m = BetaGeo { variant, r: v[0], alpha: v[1], a: v[2], b: v[3] };
+                let got = m.expected_purchases(v[4], v[5], v[6], v[7]).unwrap();
+                close(&format!("{kind}{:?}", &v[..8]), got, want, 1e-9);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_thread_count_changes_no_bit() {
+    let histories: Vec<[f64; 3]> = dataset("sample_week").iter().map(|r| [r[0], r[1], r[2]]).collect();
+    let one = fit_beta_geo(Variant::Bg, &histories, FitParams::default(), Threads::ONE).unwrap();
+    for threads in [2, 3, 8] {
+        assert_eq!(fit_beta_geo(Variant::Bg, &histories, FitParams::default(), Threads::new(threads)).unwrap(), one);
+    }
+}

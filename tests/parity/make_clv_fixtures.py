@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/clv/ with the real lifetimes 0.11.3 and mpmath.
+
+    bash tests/parity/make_fixtures.sh     # builds segsql, makes a venv, runs this too
+
+Data sets: lifetimes' own CDNOW summaries (weeks), the built-in sample's rfm_summary by
+week as lifetimes computes it (tests/fixtures/rfm_summary_sample_week.csv), and draws from
+lifetimes' own generators. For each: the fitted parameters, standard errors and
+log-likelihood of BG/NBD, MBG/NBD and Gamma-Gamma, and per-customer predictions. mpmath
+gives 40-digit references for the hypergeometric function and for the predictions lifetimes
+returns NaN for.
+"""
+
+import os
+import shutil
+
+import mpmath as mp
+import numpy as np
+import pandas as pd
+import lifetimes
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
+from lifetimes.generate_data import beta_geometric_nbd_model, modified_beta_geometric_nbd_model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "fixtures", "clv")
+DATASETS = os.path.join(os.path.dirname(lifetimes.__file__), "datasets")
+mp.mp.dps = 40
+
+
+def write(frame, name):
+    path = os.path.join(OUT, name)
+    frame.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+    print(f"wrote {path} ({len(frame)} rows)")
+
+
+def histories():
+    """name -> DataFrame(frequency, recency, T[, monetary_value])."""
+    sets = {}
+    cdnow = pd.read_csv(os.path.join(DATASETS, "cdnow_customers_summary_with_transactions.csv"))
+    sets["cdnow"] = pd.DataFrame(
+        {"frequency": cdnow.x, "recency": cdnow.t_x, "T": cdnow["T"], "monetary_value": cdnow.zbar}
+    )
+    sample = pd.read_csv(os.path.join(HERE, "..", "fixtures", "rfm_summary_sample_week.csv"))
+    sets["sample_week"] = sample[["frequency", "recency", "T", "monetary_value"]].astype(float)
+    np.random.seed(20261202)
+    bg = beta_geometric_nbd_model(52, 0.24, 4.41, 0.79, 2.43, size=4000)
+    sets["generated_bg"] = bg[["frequency", "recency", "T"]].astype(float)
+    np.random.seed(20261203)
+    mbg = modified_beta_geometric_nbd_model(52, 0.5, 6.0, 0.6, 3.0, size=4000)
+    sets["generated_mbg"] = mbg[["frequency", "recency", "T"]].astype(float)
+    return sets
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    sets = histories()
+    for name, frame in sets.items():
+        write(frame, f"{name}.csv")
+
+    params, predictions = [], []
+    fits = [
+        ("bgnbd", BetaGeoFitter, 0.0),
+        ("bgnbd", BetaGeoFitter, 0.01),
+        ("mbgnbd", ModifiedBetaGeoFitter, 0.0),
+        ("mbgnbd", ModifiedBetaGeoFitter, 0.01),
+    ]
+    for name, frame in sets.items():
+        for kind, fitter, penalizer in fits:
+            model = fitter(penalizer_coef=penalizer)
+            model.fit(frame["frequency"], frame["recency"], frame["T"])
+            # The paper's log-likelihood: the sum, in the data's own time unit.
+            ll = -model._negative_log_likelihood_ * len(frame) - frame["frequency"].sum() * np.log(frame["T"].max())
+            if penalizer > 0:
+                ll = float("nan")
+            for p in model.params_.index:
+                params.append((name, kind, penalizer, p, model.params_[p], model.standard_errors_[p], ll))
+            if penalizer > 0:
+                continue
+            head = frame.iloc[:60]
+            alive = model.conditional_probability_alive(head["frequency"], head["recency"], head["T"])
+            expected = model.conditional_expected_number_of_purchases_up_to_time(
+                10.0, head["frequency"], head["recency"], head["T"]
+            )
+            for i, (_, row) in enumerate(head.iterrows()):
+                predictions.append(
+                    (name, kind, i, row.frequency, row.recency, row["T"], 10.0, np.asarray(alive)[i], np.asarray(expected)[i], np.nan)
+                )
+        if "monetary_value" in frame:
+            spend = frame[(frame.frequency > 0) & (frame.monetary_value > 0)]
+            gg = GammaGammaFitter(penalizer_coef=0.0)
+            gg.fit(spend["frequency"], spend["monetary_value"])
+            ll = -gg._negative_log_likelihood_ * len(spend)
+            for p in gg.params_.index:
+                params.append((name, "gamma_gamma", 0.0, p, gg.params_[p], gg.standard_errors_[p], ll))
+            bg = BetaGeoFitter().fit(frame["frequency"], frame["recency"], frame["T"])
+            head = frame.iloc[:60]
+            value = gg.conditional_expected_average_profit(head["frequency"], head["monetary_value"])
+            clv = gg.customer_lifetime_value(
+                bg, head["frequency"], head["recency"], head["T"], head["monetary_value"],
+                time=12, discount_rate=0.01, freq="W",
+            )
+            for i, (_, row) in enumerate(head.iterrows()):
+                predictions.append(
+                    (name, "gamma_gamma", i, row.frequency, row.recency, row["T"], row.monetary_value,
+                     np.asarray(value)[i], np.asarray(clv)[i], np.nan)
+                )
+    write(pd.DataFrame(params, columns=["dataset", "model", "penalizer", "parameter", "value", "std_error", "log_likelihood"]), "params.csv")
+    write(
+        pd.DataFrame(
+            predictions,
+            columns=["dataset", "model", "row", "frequency", "recency", "T", "t_or_value", "first", "second", "unused"],
+        ).drop(columns="unused"),
+        "predictions.csv",
+    )
+    write(references(), "mpmath.csv")
+
+
+def bg_expected(r, alpha, a, b, t, x, tx, T, modified=False):
+    r, alpha, a, b, t, x, tx, T = map(mp.mpf, (r, alpha, a, b, t, x, tx, T))
+    if modified:
+        hyp = mp.hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
+        first = (a + b + x) / (a - 1)
+        denom = 1 + a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x)
+    else:
+        hyp = mp.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        first = (a + b + x - 1) / (a - 1)
+        denom = 1 + (a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x) if x > 0 else 0)
+    return first * (1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)) / denom
+
+
+def references():
+    rows = []
+    for a, b, c, z in [
+        (0.11, 0.5, -0.19, 30 / 33.24),
+        (400.24, 402.43, 401.22, 10 / 53.41),
+        (2.5, 7.25, 1.5, 0.95),
+        (0.75, 1.25, 3.5, 0.999),
+        (12.0, 3.5, 20.25, 0.5),
+        (1.5, 2.5, 4.0, 0.0),
+        (30.24, 32.43, 31.22, 360 / 405.0),
+    ]:
+        rows.append(("hyp2f1", a, b, c, z, np.nan, np.nan, np.nan, np.nan, float(mp.hyp2f1(a, b, c, z))))
+    cdnow = (0.242594, 4.413603, 0.792934, 2.425887)
+    for params, (t, x, tx, T) in [
+        ((0.11, 2.24, 0.31, 0.50), (30, 0, 0, 1)),  # a + b < 1: lifetimes gives NaN
+        (cdnow, (10, 400, 38, 39)),
+        (cdnow, (10, 2000, 38, 39)),
+        (cdnow, (360, 3, 5, 6)),
+        (cdnow, (10, 0, 0, 39)),
+    ]:
+        rows.append(("bgnbd_expected", *params, t, x, tx, T, float(bg_expected(*params, t, x, tx, T))))
+        rows.append(("mbgnbd_expected", *params, t, x, tx, T, float(bg_expected(*params, t, x, tx, T, modified=True))))
+    frame = pd.DataFrame(rows, columns=["what", "p1", "p2", "p3", "p4", "t", "x", "tx", "T", "value"])
+    return frame
+
+
+if __name__ == "__main__":
+    main()
