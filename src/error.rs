@@ -48,6 +48,10 @@ impl From<std::io::Error> for ShellError {
 /// The message of a DataFusion error without the wrapper text DataFusion adds for its own
 /// developers ("Error during planning: ", "External error: ", backtraces).
 pub fn user_message(error: &DataFusionError) -> String {
+    let text = error.to_string();
+    if text.contains(COERCION_FAILED) {
+        return coercion_message(&text);
+    }
     match error {
         DataFusionError::Plan(message) if message.starts_with("table '") && message.ends_with("' not found") => {
             format!("{message}; \\d lists the tables")
@@ -76,6 +80,16 @@ pub fn user_message(error: &DataFusionError) -> String {
     }
 }
 
+/// What DataFusion wraps a function's own argument error in while it resolves the call.
+const COERCION_FAILED: &str = "user-defined coercion failed with: Error during planning: ";
+
+/// The function's own message from DataFusion's "Function 'f' user-defined coercion failed
+/// with: Error during planning: <message>. No function matches ... Candidate functions: ...".
+fn coercion_message(message: &str) -> String {
+    let inner = message.split_once(COERCION_FAILED).map_or(message, |(_, rest)| rest);
+    inner.split_once(". No function matches the given name").map_or(inner, |(own, _)| own).to_string()
+}
+
 /// `FILE:LINE: error: message`, or `error: message` where there is no file (the REPL).
 pub fn located(label: Option<&str>, line: usize, message: &str) -> String {
     match label {
@@ -101,6 +115,17 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_functions_argument_error_is_its_own_message() {
+        let wrapped = DataFusionError::Execution(
+            "Function 'p_alive' user-defined coercion failed with: Error during planning: p_alive: expected 4 \
+             arguments; got 3. No function matches the given name and argument types 'p_alive(Utf8)'. You might \
+             need to add explicit type casts.\n\tCandidate functions:\n\tp_alive(UserDefined)"
+                .to_string(),
+        );
+        assert_eq!(user_message(&wrapped), "p_alive: expected 4 arguments; got 3");
+    }
 
     #[test]
     fn locations() {

@@ -12,6 +12,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use segsql_udfs::ModelStore;
+pub use segsql_udfs::common::kernel_threads;
 pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
 use crate::data::folder::DataSchema;

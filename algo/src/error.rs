@@ -35,17 +35,17 @@ pub enum AlgoError {
     NotAModel(String),
     #[error("written by a newer segsql (model format {found}; this segsql reads up to {supported}): upgrade segsql")]
     NewerModel { found: u32, supported: u32 },
-    #[error("the file is damaged (its features, scaler and centroids do not match)")]
+    #[error("the file is damaged (its parts do not match: features, scaler and centroids, or parameters)")]
     DamagedModel,
     /// A segment scheme that does not cover its cells or cannot be read, and why.
     #[error("{0}")]
     Scheme(String),
     /// A customer history no buy-till-you-die model can come from.
-    #[error("{rule}; the row frequency = {frequency}, recency = {recency}, T = {age} is not")]
+    #[error("{rule} (found frequency = {frequency}, recency = {recency}, T = {age}); fix or filter out such rows")]
     BadHistory { rule: &'static str, frequency: f64, recency: f64, age: f64 },
     /// A fit that stopped before the optimum.
     #[error(
-        "the fit did not converge after {iterations} iterations (largest gradient {gradient:e}); \
+        "the fit did not converge after {iterations} iterations (largest gradient {gradient:.1e}); \
          try a penalizer such as penalizer = 0.001, or more iterations with max_iter"
     )]
     NotConverged { iterations: u64, gradient: f64 },

@@ -1,6 +1,8 @@
-//! `CREATE MODEL`, `DROP MODEL` and `SHOW MODELS`: train and save k-means models in the
-//! models directory, where `kmeans_assign`, `kmeans_distance` and `model_centroids` read
-//! them.
+//! `CREATE MODEL`, `DROP MODEL` and `SHOW MODELS`: train and save models in the models
+//! directory, where the scoring functions read them. k-means is here; the CLV models are
+//! in `clv`.
+
+mod clv;
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use ndarray::Array2;
 
 use crate::error::user_message;
 use crate::session::{ModelStore, Standardize, TrainOptions, train_kmeans};
+use segsql_algo::model::Model;
 
 /// `CREATE [OR REPLACE] MODEL name USING algorithm (option = value, ...) AS query`, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,19 +33,26 @@ pub struct CreateModel {
 
 const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
+/// What `USING` accepts, as the error lists it.
+const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd or gamma_gamma";
+
 /// Trains the model, writes its file and returns a one-row summary.
 pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: CreateModel) -> Result<RecordBatch> {
     let name = statement.name.clone();
     let here = format!("CREATE MODEL {name}");
     ModelStore::normalize(&name)?;
-    if statement.algorithm != "kmeans" {
-        return plan_err!("{here}: unknown algorithm '{}'; use USING kmeans (k = ...)", statement.algorithm);
+    let known = statement.algorithm == "kmeans" || clv::uses_clv(&statement.algorithm);
+    if !known {
+        return plan_err!("{here}: unknown algorithm '{}'; use USING {ALGORITHMS}", statement.algorithm);
     }
     if !statement.or_replace && store.exists(&name) {
         return plan_err!(
             "{here}: model '{name}' already exists ({}); use CREATE OR REPLACE MODEL to overwrite it",
             store.path(&name).display()
         );
+    }
+    if statement.algorithm != "kmeans" {
+        return clv::create_clv_model(ctx, store, statement).await;
     }
     let (mut options, init) = train_options(&here, &statement.options)?;
 
@@ -59,7 +69,7 @@ pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: C
     options.init = match init {
         None => None,
         Some(Init::Model(model)) => {
-            let source = store.load(&here, &model)?;
+            let source = store.load_kmeans(&here, &model)?;
             if source.dims() != names.len() {
                 return plan_err!(
                     "{here}: init model '{model}' has {} features ({}), the query has {} ({})",
@@ -91,7 +101,7 @@ pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: C
         Ok(model) => model,
         Err(message) => return exec_err!("{here}: {message}"),
     };
-    let path = store.save(&model, statement.or_replace)?;
+    let path = store.save(&Model::KMeans(model.clone()), statement.or_replace)?;
     let schema = Arc::new(Schema::new(vec![
         Field::new("model", DataType::Utf8, false),
         Field::new("rows", DataType::Int64, false),
@@ -174,7 +184,7 @@ fn literal(value: &Expr) -> Option<&Value> {
     }
 }
 
-fn number(value: &Expr) -> Option<f64> {
+pub(super) fn number(value: &Expr) -> Option<f64> {
     match value {
         Expr::UnaryOp { op: datafusion::sql::sqlparser::ast::UnaryOperator::Minus, expr } => number(expr).map(|v| -v),
         _ => match literal(value)? {
@@ -184,7 +194,7 @@ fn number(value: &Expr) -> Option<f64> {
     }
 }
 
-fn whole(here: &str, key: &str, value: &Expr, min: u64) -> Result<u64> {
+pub(super) fn whole(here: &str, key: &str, value: &Expr, min: u64) -> Result<u64> {
     let parsed = match literal(value) {
         Some(Value::Number(text, _)) => text.parse::<u64>().ok(),
         _ => None,
@@ -195,7 +205,7 @@ fn whole(here: &str, key: &str, value: &Expr, min: u64) -> Result<u64> {
     }
 }
 
-fn text(value: &Expr) -> Option<String> {
+pub(super) fn text(value: &Expr) -> Option<String> {
     match literal(value)? {
         Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
         _ => None,
@@ -203,7 +213,10 @@ fn text(value: &Expr) -> Option<String> {
 }
 
 /// Runs a query and returns its columns (name, type) and batches.
-async fn run_query(ctx: &SessionContext, query: &Query) -> Result<(Vec<(String, DataType)>, Vec<RecordBatch>)> {
+pub(super) async fn run_query(
+    ctx: &SessionContext,
+    query: &Query,
+) -> Result<(Vec<(String, DataType)>, Vec<RecordBatch>)> {
     let state = ctx.state();
     let statement = DFStatement::Statement(Box::new(SQLStatement::Query(Box::new(query.clone()))));
     let plan = state.statement_to_plan(statement).await?;
@@ -251,53 +264,73 @@ pub fn drop_model(store: &ModelStore, name: &str, if_exists: bool) -> Result<Rec
     Ok(RecordBatch::try_new(schema, vec![Arc::new(count)])?)
 }
 
-/// One row per model file: its name, features, k, scaling, training rows, inertia, file,
-/// or the reason it cannot be read.
+/// One row per model file: its name, algorithm, features (or columns), k, scaling,
+/// training rows, inertia or log-likelihood, or the reason it cannot be read.
 pub fn show_models(store: &ModelStore) -> Result<RecordBatch> {
     let mut name = Vec::new();
+    let mut algorithm = Vec::new();
     let mut features = Vec::new();
     let mut k = Vec::new();
     let mut standardize = Vec::new();
     let mut rows = Vec::new();
     let mut inertia = Vec::new();
+    let mut log_likelihood = Vec::new();
     let mut status = Vec::new();
     for model_name in store.names() {
-        match store.load("SHOW MODELS", &model_name) {
-            Ok(model) => {
+        match store.load("SHOW MODELS", &model_name).as_deref() {
+            Ok(Model::KMeans(model)) => {
+                algorithm.push(Some("kmeans".to_string()));
                 features.push(Some(model.features.join(", ")));
                 k.push(Some(model.clusters.len() as i64));
                 standardize.push(Some(format!("{:?}", model.standardize.method).to_lowercase()));
                 rows.push(Some(model.training_rows as i64));
                 inertia.push(Some(model.inertia));
+                log_likelihood.push(None);
+                status.push("ok".to_string());
+            }
+            Ok(Model::Clv(model)) => {
+                algorithm.push(Some(model.algorithm.clone()));
+                features.push(Some(model.columns.join(", ")));
+                k.push(None);
+                standardize.push(None);
+                rows.push(Some(model.training_rows as i64));
+                inertia.push(None);
+                log_likelihood.push(Some(model.log_likelihood));
                 status.push("ok".to_string());
             }
             Err(e) => {
+                algorithm.push(None);
                 features.push(None);
                 k.push(None);
                 standardize.push(None);
                 rows.push(None);
                 inertia.push(None);
-                status.push(user_message(&e));
+                log_likelihood.push(None);
+                status.push(user_message(e));
             }
         }
         name.push(model_name);
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new("name", DataType::Utf8, false),
+        Field::new("algorithm", DataType::Utf8, true),
         Field::new("features", DataType::Utf8, true),
         Field::new("k", DataType::Int64, true),
         Field::new("standardize", DataType::Utf8, true),
         Field::new("training_rows", DataType::Int64, true),
         Field::new("inertia", DataType::Float64, true),
+        Field::new("log_likelihood", DataType::Float64, true),
         Field::new("status", DataType::Utf8, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(name)),
+        Arc::new(StringArray::from(algorithm)),
         Arc::new(StringArray::from(features)),
         Arc::new(Int64Array::from(k)),
         Arc::new(StringArray::from(standardize)),
         Arc::new(Int64Array::from(rows)),
         Arc::new(Float64Array::from(inertia)),
+        Arc::new(Float64Array::from(log_likelihood)),
         Arc::new(StringArray::from(status)),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)

@@ -92,6 +92,15 @@ const QUERIES: &[(&str, &str)] = &[
     ),
     ("model_centroids", "SELECT * FROM model_centroids('roundtrip') ORDER BY cluster_id"),
     (
+        "CLV scoring",
+        "SELECT customer_id, p_alive('rt_buyers', frequency, recency, \"T\") AS p,
+                expected_purchases('rt_buyers', 30, frequency, recency, \"T\") AS e,
+                expected_avg_value('rt_spend', frequency, monetary_value) AS v,
+                clv('rt_buyers', 'rt_spend', frequency, recency, \"T\", monetary_value, 6, 0.02) AS clv
+         FROM rfm_summary(orders, customer_id, order_ts, amount) ORDER BY customer_id",
+    ),
+    ("model_params", "SELECT * FROM model_params('rt_buyers')"),
+    (
         "prop_ztest",
         "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c
          FROM (VALUES (40), (55), (70)) AS v(successes) ORDER BY successes",
@@ -110,7 +119,26 @@ fn write_model(dir: &std::path::Path) {
     options.standardize = segsql_udfs::model::Standardize::Zscore;
     let model = segsql_udfs::model::train_kmeans("roundtrip", vec!["x".into(), "y".into()], points.view(), 0, &options)
         .expect("model trains");
-    segsql_udfs::ModelStore::new(dir).save(&model, true).expect("model saved");
+    let store = segsql_udfs::ModelStore::new(dir);
+    store.save(&segsql_udfs::model::Model::KMeans(model), true).expect("model saved");
+    // CLV models fitted as CREATE MODEL fits them, on the sample's weekly histories.
+    let text = std::fs::read_to_string("tests/fixtures/clv/sample_week.csv").expect("fixture");
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect();
+    let histories: Vec<[f64; 3]> = rows.iter().map(|r| [r[0], r[1], r[2]]).collect();
+    let params = segsql_algo::clv::FitParams::default();
+    let one = segsql_algo::Threads::ONE;
+    let (_, fit) = segsql_algo::clv::fit_beta_geo(segsql_algo::clv::bgnbd::Variant::Bg, &histories, params, one)
+        .expect("bgnbd fits");
+    let unit = Some(segsql_algo::clv::TimeUnit::Week);
+    let buyers = segsql_algo::model::ClvModel::new("rt_buyers", "bgnbd", vec![], unit, params, fit, Default::default());
+    let spends: Vec<[f64; 2]> = rows.iter().filter(|r| r[0] > 0.0 && r[3] > 0.0).map(|r| [r[0], r[3]]).collect();
+    let (_, fit) = segsql_algo::clv::fit_gamma_gamma(&spends, params, one).expect("gamma_gamma fits");
+    let spend =
+        segsql_algo::model::ClvModel::new("rt_spend", "gamma_gamma", vec![], None, params, fit, Default::default());
+    for model in [buyers, spend] {
+        store.save(&segsql_udfs::model::Model::Clv(model), true).expect("model saved");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use datafusion::logical_expr::{AggregateUDF, DocSection, Documentation, ScalarUD
 pub const RFM_SECTION: DocSection = DocSection { include: true, label: "RFM", description: None };
 pub const COHORT_SECTION: DocSection = DocSection { include: true, label: "Cohorts and funnels", description: None };
 pub const CLUSTER_SECTION: DocSection = DocSection { include: true, label: "Clustering", description: None };
+pub const CLV_SECTION: DocSection = DocSection { include: true, label: "Predictive CLV", description: None };
 pub const STATS_SECTION: DocSection = DocSection { include: true, label: "Statistics", description: None };
 
 /// A table function that carries its own documentation.

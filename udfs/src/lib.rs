@@ -11,6 +11,7 @@
 //! docs read from.
 
 pub mod cluster;
+pub mod clv;
 pub mod cohort;
 pub mod common;
 pub mod docs;

@@ -11,7 +11,7 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::prelude::SessionContext;
 
 pub use crate::function::{DocumentedTableFunction, FunctionKind, InternalFunction, SegFunction};
-use crate::{cluster, cohort, internal, model, options, rfm, stats};
+use crate::{cluster, clv, cohort, internal, model, options, rfm, stats};
 
 /// Every public segsql function, sorted by name. `rfm_segment` reads scheme tables through
 /// `session` while planning; without one it knows only the default scheme.
@@ -38,6 +38,11 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Scalar(model::kmeans_assign::KMeansAssign::udf()),
         SegFunction::Scalar(model::kmeans_distance::KMeansDistance::udf()),
         SegFunction::Table(Arc::new(model::model_centroids::ModelCentroids)),
+        SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::p_alive::P_ALIVE)),
+        SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::expected_purchases::EXPECTED_PURCHASES)),
+        SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::expected_avg_value::EXPECTED_AVG_VALUE)),
+        SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::clv::CLV)),
+        SegFunction::Table(Arc::new(clv::model_params::ModelParams)),
         SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
         SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
         SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),

@@ -1,9 +1,11 @@
 //! Maximum likelihood by BFGS (argmin) on log-parameters, as lifetimes fits its models, and
 //! standard errors from the Hessian there.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use argmin::core::{CostFunction, Error, Executor, Gradient, State, TerminationReason};
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{CostFunction, Error, Executor, Gradient, KV, State, TerminationReason};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::BFGS;
 
@@ -90,42 +92,47 @@ impl<O: Objective> Gradient for Problem<'_, O> {
     }
 }
 
+/// Counts iterations, which argmin's result does not carry when the run ends in an error.
+struct IterationCounter(Arc<AtomicU64>);
+
+impl<I: State> Observe<I> for IterationCounter {
+    fn observe_iter(&mut self, state: &I, _kv: &KV) -> Result<(), Error> {
+        self.0.store(state.get_iter() + 1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// Minimises `objective` from `start` with BFGS and a Moré–Thuente line search, for at most
-/// `max_iter` iterations. Deterministic: no random start, and the objective's own sums are
-/// in a fixed order.
+/// `max_iter` iterations in all. When the line search gives up before the optimum (a
+/// curvature estimate gone bad on a long, flat ridge), BFGS starts again from the best point
+/// with a fresh identity Hessian, up to [`RESTARTS`] times. Deterministic: no random start,
+/// and the objective's own sums are in a fixed order.
 pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> Optimum {
     let dims = start.len();
     let best = Mutex::new(None);
     let evaluations = Mutex::new(0);
-    let problem = Problem { objective, last: Mutex::new(None), best: &best, evaluations: &evaluations };
-    let identity: Vec<Vec<f64>> = (0..dims).map(|i| (0..dims).map(|j| f64::from(u8::from(i == j))).collect()).collect();
-    let solver = BFGS::new(MoreThuenteLineSearch::new())
-        .with_tolerance_grad(GRADIENT_TOLERANCE)
-        .and_then(|s| s.with_tolerance_cost(0.0));
-    let run = solver.and_then(|solver| {
-        Executor::new(problem, solver)
-            .configure(|state| state.param(start.clone()).inv_hessian(identity).max_iters(max_iter))
-            .run()
-            .map(|result| result.state)
-    });
-    let (iterations, stopped) = match &run {
-        Ok(result) => (
-            result.get_iter(),
-            Some(matches!(result.get_termination_reason(), Some(TerminationReason::MaxItersReached))),
-        ),
-        Err(_) => (0, None),
-    };
-    drop(run);
-    let evaluations = evaluations.into_inner().unwrap_or_else(|e| e.into_inner());
-    let best = best.into_inner().unwrap_or_else(|e| e.into_inner());
-    match best {
-        Some((phi, value, gradient)) => {
-            let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            // The line search may give up in the objective's rounding noise before the
-            // gradient tolerance: a small gradient there is the optimum all the same.
-            let converged = worst <= GRADIENT_TOLERANCE || (worst <= ACCEPT_GRADIENT && stopped != Some(true));
-            Optimum { phi, value, gradient, iterations, evaluations, converged }
+    let mut iterations = 0;
+    let mut from = start.clone();
+    let mut converged = false;
+    for _ in 0..=RESTARTS {
+        let (done, hit_cap) =
+            run_bfgs(objective, from.clone(), max_iter.saturating_sub(iterations), &best, &evaluations);
+        iterations += done;
+        let Some((phi, _, gradient)) = best.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            break;
+        };
+        let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        // The line search may give up in the objective's rounding noise before the gradient
+        // tolerance: a small gradient there is the optimum all the same.
+        converged = worst <= GRADIENT_TOLERANCE || (worst <= ACCEPT_GRADIENT && !hit_cap);
+        if converged || hit_cap || iterations >= max_iter || phi == from {
+            break;
         }
+        from = phi;
+    }
+    let evaluations = evaluations.into_inner().unwrap_or_else(|e| e.into_inner());
+    match best.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((phi, value, gradient)) => Optimum { phi, value, gradient, iterations, evaluations, converged },
         None => Optimum {
             phi: start,
             value: f64::NAN,
@@ -134,6 +141,41 @@ pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> 
             evaluations,
             converged: false,
         },
+    }
+}
+
+/// Fresh starts after a line search gives up.
+pub const RESTARTS: usize = 4;
+
+/// One BFGS run; returns its iterations and whether it stopped at the iteration cap.
+fn run_bfgs<O: Objective>(
+    objective: &O,
+    start: Vec<f64>,
+    max_iter: u64,
+    best: &Mutex<Evaluated>,
+    evaluations: &Mutex<u64>,
+) -> (u64, bool) {
+    let dims = start.len();
+    let problem = Problem { objective, last: Mutex::new(None), best, evaluations };
+    let identity: Vec<Vec<f64>> = (0..dims).map(|i| (0..dims).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    let solver = BFGS::new(MoreThuenteLineSearch::new())
+        .with_tolerance_grad(GRADIENT_TOLERANCE)
+        .and_then(|s| s.with_tolerance_cost(0.0));
+    let counter = Arc::new(AtomicU64::new(0));
+    let run = solver.and_then(|solver| {
+        Executor::new(problem, solver)
+            .add_observer(IterationCounter(Arc::clone(&counter)), ObserverMode::Always)
+            .configure(|state| state.param(start).inv_hessian(identity).max_iters(max_iter))
+            .run()
+            .map(|result| result.state)
+    });
+    match &run {
+        Ok(state) => {
+            (state.get_iter(), matches!(state.get_termination_reason(), Some(TerminationReason::MaxItersReached)))
+        }
+        // The line search refuses a direction that rounding or a bad curvature estimate made
+        // non-descending; the caller judges by the gradient.
+        Err(_) => (counter.load(Ordering::Relaxed), false),
     }
 }
 

@@ -87,6 +87,72 @@ pub struct KMeansModel {
     pub clusters: Vec<Cluster>,
 }
 
+/// Any model file: which one is told by its `algorithm`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    KMeans(KMeansModel),
+    Clv(super::clv::ClvModel),
+}
+
+impl Model {
+    pub fn name(&self) -> &str {
+        match self {
+            Model::KMeans(m) => &m.name,
+            Model::Clv(m) => &m.name,
+        }
+    }
+
+    /// The algorithm, as `USING` names it.
+    pub fn kind(&self) -> &str {
+        match self {
+            Model::KMeans(_) => "kmeans",
+            Model::Clv(m) => &m.algorithm,
+        }
+    }
+
+    pub fn training_rows(&self) -> u64 {
+        match self {
+            Model::KMeans(m) => m.training_rows,
+            Model::Clv(m) => m.training_rows,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = match self {
+            Model::KMeans(m) => serde_json::to_string_pretty(m),
+            Model::Clv(m) => serde_json::to_string_pretty(m),
+        }
+        .unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Parses any model file, refusing newer formats and files that do not hold together.
+    pub fn from_json(text: &str) -> Result<Model, AlgoError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: u32,
+            #[serde(default)]
+            algorithm: Option<String>,
+        }
+        let header: Header = serde_json::from_str(text).map_err(|e| AlgoError::NotAModel(e.to_string()))?;
+        if header.format_version > FORMAT_VERSION {
+            return Err(AlgoError::NewerModel { found: header.format_version, supported: FORMAT_VERSION });
+        }
+        match header.algorithm.as_deref() {
+            Some(kind) if super::clv::CLV_ALGORITHMS.contains(&kind) => {
+                let model: super::clv::ClvModel =
+                    serde_json::from_str(text).map_err(|e| AlgoError::NotAModel(e.to_string()))?;
+                if !model.is_consistent() {
+                    return Err(AlgoError::DamagedModel);
+                }
+                Ok(Model::Clv(model))
+            }
+            _ => KMeansModel::from_json(text).map(Model::KMeans),
+        }
+    }
+}
+
 impl KMeansModel {
     pub fn dims(&self) -> usize {
         self.features.len()

@@ -1,8 +1,10 @@
-//! k-means models: training, and the JSON file format they are saved in. Reading and writing
+//! Models: k-means training, and the JSON file formats of k-means and CLV models. Reading and writing
 //! the files is the caller's (the SQL glue's model store).
 
+pub mod clv;
 pub mod format;
 pub mod train;
 
-pub use format::{Cluster, FORMAT_VERSION, KMeansModel, ModelOptions, Scaler, Standardize};
+pub use clv::{ClvModel, Parameter};
+pub use format::{Cluster, FORMAT_VERSION, KMeansModel, Model, ModelOptions, Scaler, Standardize};
 pub use train::{TrainOptions, apply_scaler, fit_scaler, train_kmeans};

@@ -9,7 +9,7 @@ pub mod scoring;
 pub mod statements;
 pub mod store;
 
-pub use segsql_algo::model::{FORMAT_VERSION, KMeansModel, Scaler, Standardize, TrainOptions};
+pub use segsql_algo::model::{ClvModel, FORMAT_VERSION, KMeansModel, Model, Scaler, Standardize, TrainOptions};
 pub use store::ModelStore;
 
 /// Trains a model as `CREATE MODEL` does, on as many threads as the runtime running it.

@@ -49,7 +49,7 @@ impl TableFunctionImpl for ModelCentroids {
         let Some(name) = string_arg("model_centroids", &args, 0, "model_name")? else {
             return plan_err!("model_centroids: give the model's name, such as model_centroids('customer_segments')");
         };
-        let model = ModelStore::for_session(args.session().config().options()).load("model_centroids", &name)?;
+        let model = ModelStore::for_session(args.session().config().options()).load_kmeans("model_centroids", &name)?;
         let mut fields =
             vec![Field::new("cluster_id", DataType::Int64, false), Field::new("size", DataType::Int64, false)];
         for feature in &model.features {

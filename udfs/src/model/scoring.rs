@@ -50,7 +50,7 @@ pub fn coerce(function: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
 pub fn check_model(function: &str, args: &[Expr], info: &SimplifyContext) -> Result<()> {
     if let Some(Expr::Literal(value, _)) = args.first() {
         let name = model_name(function, Some(value))?;
-        ModelStore::for_session(info.config_options()).load(function, &name)?;
+        ModelStore::for_session(info.config_options()).load_kmeans(function, &name)?;
     }
     Ok(())
 }
@@ -82,7 +82,7 @@ pub fn invoke(function: &str, args: ScalarFunctionArgs, output: Output) -> Resul
         ColumnarValue::Scalar(value) => model_name(function, Some(value))?,
         ColumnarValue::Array(_) => model_name(function, None)?,
     };
-    let model = ModelStore::for_session(&args.config_options).load(function, &name)?;
+    let model = ModelStore::for_session(&args.config_options).load_kmeans(function, &name)?;
     let features: ArrayRef = args.args[1].to_array(args.number_rows)?;
     let features = features_from_array(function, &features)?;
     if !features.rows.is_empty() && features.dims() != model.dims() {

@@ -10,7 +10,7 @@ use datafusion::common::{Result, exec_err, plan_err};
 use parking_lot::Mutex;
 
 use crate::options::models_dir;
-use segsql_algo::model::KMeansModel;
+use segsql_algo::model::{ClvModel, KMeansModel, Model};
 
 /// Models read so far, by file path, with the modification time and length they had: a
 /// query reads each model file once, and again only after it changed. The cache is keyed by
@@ -18,7 +18,7 @@ use segsql_algo::model::KMeansModel;
 static CACHE: LazyLock<Mutex<HashMap<PathBuf, Cached>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// A parsed model with the modification time and length its file had.
-type Cached = (SystemTime, u64, Arc<KMeansModel>);
+type Cached = (SystemTime, u64, Arc<Model>);
 
 /// One models folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl ModelStore {
     }
 
     /// The model called `name`, read from disk only when its file changed.
-    pub fn load(&self, function: &str, name: &str) -> Result<Arc<KMeansModel>> {
+    pub fn load(&self, function: &str, name: &str) -> Result<Arc<Model>> {
         let name = Self::normalize(name)?;
         let path = self.path(&name);
         let metadata = match std::fs::metadata(&path) {
@@ -76,7 +76,7 @@ impl ModelStore {
             Ok(text) => text,
             Err(e) => return plan_err!("{function}: cannot read model '{name}' ({}): {e}", path.display()),
         };
-        let model = match KMeansModel::from_json(&text) {
+        let model = match Model::from_json(&text) {
             Ok(model) => Arc::new(model),
             Err(problem) => {
                 return plan_err!(
@@ -89,14 +89,32 @@ impl ModelStore {
         Ok(model)
     }
 
+    /// The k-means model called `name` (a copy: models are small); another kind is an
+    /// error naming the functions that take it.
+    pub fn load_kmeans(&self, function: &str, name: &str) -> Result<KMeansModel> {
+        match self.load(function, name)?.as_ref() {
+            Model::KMeans(m) => Ok(m.clone()),
+            other => Err(wrong_kind(function, name, other, "kmeans")),
+        }
+    }
+
+    /// The CLV model called `name`, of one of the `kinds`.
+    pub fn load_clv(&self, function: &str, name: &str, kinds: &[&str]) -> Result<ClvModel> {
+        let model = self.load(function, name)?;
+        match model.as_ref() {
+            Model::Clv(m) if kinds.contains(&m.algorithm.as_str()) => Ok(m.clone()),
+            other => Err(wrong_kind(function, name, other, &kinds.join(" or "))),
+        }
+    }
+
     pub fn exists(&self, name: &str) -> bool {
         Self::normalize(name).is_ok_and(|n| self.path(&n).exists())
     }
 
     /// Writes the model through a temporary file and a rename, so a failure leaves any
     /// previous file as it was. Without `replace`, an existing model is an error.
-    pub fn save(&self, model: &KMeansModel, replace: bool) -> Result<PathBuf> {
-        let name = Self::normalize(&model.name)?;
+    pub fn save(&self, model: &Model, replace: bool) -> Result<PathBuf> {
+        let name = Self::normalize(model.name())?;
         let path = self.path(&name);
         if !replace && path.exists() {
             return exec_err!(
@@ -145,4 +163,23 @@ impl ModelStore {
         names.sort();
         names
     }
+}
+
+/// The functions that take a model of `kind`.
+pub fn functions_for(kind: &str) -> &'static str {
+    match kind {
+        "kmeans" => "kmeans_assign, kmeans_distance and model_centroids",
+        "bgnbd" | "mbgnbd" => "p_alive, expected_purchases, clv (its first model) and model_params",
+        "gamma_gamma" => "expected_avg_value, clv (its second model) and model_params",
+        _ => "no function",
+    }
+}
+
+/// "f: model 'm' is a bgnbd model; f takes kmeans models. A bgnbd model is used by ...".
+pub fn wrong_kind(function: &str, name: &str, model: &Model, wanted: &str) -> datafusion::error::DataFusionError {
+    let kind = model.kind();
+    datafusion::error::DataFusionError::Plan(format!(
+        "{function}: model '{name}' is a {kind} model, but {function} takes {wanted} models; a {kind} model is used by {}",
+        functions_for(kind)
+    ))
 }

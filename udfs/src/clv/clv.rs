@@ -1,0 +1,74 @@
+//! `clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, rate]])`.
+
+use std::sync::LazyLock;
+
+use datafusion::logical_expr::Documentation;
+
+use super::expected_avg_value::frequency_check;
+use super::scoring::{Scoring, history};
+use crate::function::CLV_SECTION;
+use segsql_algo::clv::{TimeUnit, discounted_value};
+use segsql_algo::model::ClvModel;
+
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        CLV_SECTION,
+        "Customer lifetime value over the next `months`: lifetimes' customer_lifetime_value, the \
+         sum over months k = 1..months of expected_avg_value × (purchases expected by the end of \
+         month k − by the end of month k−1) / (1 + monthly_discount_rate)^k. A month is the \
+         transaction model's time_unit: 30 days, 4.345 weeks or 1 month, so a weekly model's \
+         12 months are 52.14 weeks (lifetimes' default of 30 units silently makes them 360 \
+         weeks). Defaults: 12 months at 0.01 a month. NULL when an input is NULL or the spend \
+         model's q ≤ 1; an error for months that are not a whole number from 0 to 1200, a rate \
+         ≤ −1, or a history no model can come from.",
+        "clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, monthly_discount_rate]])",
+    )
+    .with_argument("txn_model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("gg_model", "A gamma_gamma model's name, a constant string.")
+    .with_argument("frequency", "Repeat purchase periods.")
+    .with_argument("recency", "First to last purchase, in the transaction model's time unit.")
+    .with_argument("T", "First purchase to the end of the data, in that unit.")
+    .with_argument("monetary_value", "The mean spend of the repeat periods.")
+    .with_argument("months", "How many months ahead; default 12.")
+    .with_argument("monthly_discount_rate", "Default 0.01.")
+    .with_sql_example(
+        "CREATE OR REPLACE MODEL buyers USING bgnbd (time_unit = 'week')\n  AS SELECT frequency, recency, \"T\" FROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week');\nCREATE OR REPLACE MODEL spend USING gamma_gamma\n  AS SELECT frequency, monetary_value FROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')\n  WHERE frequency > 0 AND monetary_value > 0;\nSELECT customer_id, round(clv('buyers', 'spend', frequency, recency, \"T\", monetary_value), 2) AS clv_12m\nFROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')\nORDER BY clv_12m DESC, customer_id LIMIT 5;",
+    )
+    .build()
+});
+
+fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+    let [frequency, recency, age, monetary, months, rate] = [v[0], v[1], v[2], v[3], v[4], v[5]];
+    frequency_check(frequency)?;
+    history(frequency, recency, age)?;
+    if !(months.fract() == 0.0 && (0.0..=1200.0).contains(&months)) {
+        return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
+    }
+    if !(rate.is_finite() && rate > -1.0) {
+        return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
+    }
+    let (Some(transactions), Some(spend)) = (models[0].beta_geo(), models[1].gamma_gamma()) else {
+        return Ok(None);
+    };
+    let unit = models[0].time_unit().unwrap_or(TimeUnit::Day);
+    let Some(value) = spend.expected_average_value(frequency, monetary) else {
+        return Ok(None);
+    };
+    Ok(discounted_value(
+        |t| transactions.expected_purchases(t, frequency, recency, age),
+        value,
+        months as u32,
+        rate,
+        unit,
+    ))
+}
+
+pub static CLV: Scoring = Scoring {
+    name: "clv",
+    models: &[&["bgnbd", "mbgnbd"], &["gamma_gamma"]],
+    numbers: &["frequency", "recency", "T", "monetary_value"],
+    optional: &[("months", 12.0), ("monthly_discount_rate", 0.01)],
+    syntax: "clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, monthly_discount_rate]])",
+    score,
+    doc: &DOC,
+};

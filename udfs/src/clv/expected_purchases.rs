@@ -1,0 +1,50 @@
+//! `expected_purchases('model', t, frequency, recency, T)`: repeat purchases to expect.
+
+use std::sync::LazyLock;
+
+use datafusion::logical_expr::Documentation;
+
+use super::scoring::{Scoring, history};
+use crate::function::CLV_SECTION;
+use segsql_algo::model::ClvModel;
+
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        CLV_SECTION,
+        "The number of purchases a customer with this history is expected to make in the next t \
+         periods of the model's time_unit, under a BG/NBD or MBG/NBD model: lifetimes' \
+         conditional_expected_number_of_purchases_up_to_time. The hypergeometric term is summed \
+         in log space with its sign, so it is finite where lifetimes returns NaN (BG/NBD with \
+         a + b < 1 and no repeat purchase; thousands of purchases). NULL when an input is NULL; \
+         an error for a negative t or a history no model can come from.",
+        "expected_purchases('model', t, frequency, recency, T)",
+    )
+    .with_argument("model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("t", "The horizon, in the model's time unit.")
+    .with_argument("frequency", "Repeat purchase periods.")
+    .with_argument("recency", "First to last purchase.")
+    .with_argument("T", "First purchase to the end of the data.")
+    .with_sql_example(
+        "CREATE OR REPLACE MODEL buyers USING bgnbd (time_unit = 'week')\n  AS SELECT frequency, recency, \"T\" FROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week');\nSELECT customer_id, round(expected_purchases('buyers', 26, frequency, recency, \"T\"), 3) AS next_26_weeks\nFROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')\nORDER BY customer_id LIMIT 5;",
+    )
+    .build()
+});
+
+fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+    let t = v[0];
+    if !(t.is_finite() && t >= 0.0) {
+        return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
+    }
+    history(v[1], v[2], v[3])?;
+    Ok(models[0].beta_geo().and_then(|m| m.expected_purchases(t, v[1], v[2], v[3])))
+}
+
+pub static EXPECTED_PURCHASES: Scoring = Scoring {
+    name: "expected_purchases",
+    models: &[&["bgnbd", "mbgnbd"]],
+    numbers: &["t", "frequency", "recency", "T"],
+    optional: &[],
+    syntax: "expected_purchases('model', t, frequency, recency, T)",
+    score,
+    doc: &DOC,
+};

@@ -1,0 +1,46 @@
+//! `p_alive('model', frequency, recency, T)`: the chance a customer has not churned.
+
+use std::sync::LazyLock;
+
+use datafusion::logical_expr::Documentation;
+
+use super::scoring::{Scoring, history};
+use crate::function::CLV_SECTION;
+use segsql_algo::model::ClvModel;
+
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        CLV_SECTION,
+        "P(alive): the probability that a customer with this history is still a customer, under \
+         a BG/NBD or MBG/NBD model made by CREATE MODEL, as lifetimes' \
+         conditional_probability_alive. Under BG/NBD it is exactly 1 for a customer with no \
+         repeat purchase. Computed in log space, so very frequent buyers get 0, not NaN. recency \
+         and T are in the model's time_unit. NULL when an input is NULL; an error for a history \
+         no model can come from (negative values, recency > T, frequency 0 with recency ≠ 0, a \
+         fractional frequency).",
+        "p_alive('model', frequency, recency, T)",
+    )
+    .with_argument("model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("frequency", "Repeat purchase periods, as rfm_summary gives.")
+    .with_argument("recency", "First to last purchase, in the model's time unit.")
+    .with_argument("T", "First purchase to the end of the data, in the model's time unit.")
+    .with_sql_example(
+        "CREATE OR REPLACE MODEL buyers USING bgnbd (time_unit = 'week')\n  AS SELECT frequency, recency, \"T\" FROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week');\nSELECT customer_id, round(p_alive('buyers', frequency, recency, \"T\"), 4) AS p_alive\nFROM rfm_summary(sample.orders, customer_id, order_ts, amount, NULL, 'week')\nORDER BY customer_id LIMIT 5;",
+    )
+    .build()
+});
+
+fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+    history(v[0], v[1], v[2])?;
+    Ok(models[0].beta_geo().map(|m| m.p_alive(v[0], v[1], v[2])))
+}
+
+pub static P_ALIVE: Scoring = Scoring {
+    name: "p_alive",
+    models: &[&["bgnbd", "mbgnbd"]],
+    numbers: &["frequency", "recency", "T"],
+    optional: &[],
+    syntax: "p_alive('model', frequency, recency, T)",
+    score,
+    doc: &DOC,
+};

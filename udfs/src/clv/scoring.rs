@@ -1,0 +1,196 @@
+//! What the CLV scoring functions share: read the models named by constant strings (each
+//! once per batch, from the store's cache), coerce the numeric arguments to DOUBLE, and
+//! score row by row. A function is a [`Scoring`]: its name, the kinds of model each model
+//! argument takes, its numeric arguments and its kernel; nothing else travels in a plan.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{Array, AsArray, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+
+use crate::common::constant::text_value;
+use crate::model::ModelStore;
+use segsql_algo::clv::data::check_history;
+use segsql_algo::model::ClvModel;
+
+/// The most numeric arguments a scoring function takes.
+pub const MAX_NUMBERS: usize = 8;
+
+/// A row's value from the models and numbers: `Ok(None)` is NULL, `Err` a message.
+pub type Kernel = fn(&[ClvModel], &[f64]) -> std::result::Result<Option<f64>, String>;
+
+/// One CLV scoring function.
+pub struct Scoring {
+    pub name: &'static str,
+    /// For each leading model argument, the kinds it takes.
+    pub models: &'static [&'static [&'static str]],
+    /// The numeric arguments every call gives, by name.
+    pub numbers: &'static [&'static str],
+    /// Numeric arguments that may be left off, with their defaults.
+    pub optional: &'static [(&'static str, f64)],
+    pub syntax: &'static str,
+    /// The value for one row (the models in argument order, then every number, defaults
+    /// filled in); `Ok(None)` gives NULL, `Err` a message to prefix with the name.
+    pub score: Kernel,
+    pub doc: &'static LazyLock<Documentation>,
+}
+
+/// A [`Scoring`] as a DataFusion scalar function.
+pub struct ScoringUdf {
+    spec: &'static Scoring,
+    signature: Signature,
+}
+
+impl ScoringUdf {
+    pub fn udf(spec: &'static Scoring) -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::from(ScoringUdf { spec, signature: Signature::user_defined(Volatility::Stable) }))
+    }
+}
+
+// A function is its name: two with the same name are the same function.
+impl PartialEq for ScoringUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec.name == other.spec.name
+    }
+}
+impl Eq for ScoringUdf {}
+impl std::hash::Hash for ScoringUdf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.spec.name.hash(state);
+    }
+}
+impl std::fmt::Debug for ScoringUdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScoringUdf({})", self.spec.name)
+    }
+}
+
+fn model_name(spec: &Scoring, index: usize, value: Option<&ScalarValue>) -> Result<String> {
+    match value.and_then(text_value) {
+        Some(name) => Ok(name.to_string()),
+        None => plan_err!(
+            "{}: argument {} must be a model's name as a constant string, such as 'buyers'; {}",
+            spec.name,
+            index + 1,
+            spec.syntax
+        ),
+    }
+}
+
+impl ScalarUDFImpl for ScoringUdf {
+    fn name(&self) -> &str {
+        self.spec.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let spec = self.spec;
+        let (models, least) = (spec.models.len(), spec.models.len() + spec.numbers.len());
+        let most = least + spec.optional.len();
+        if arg_types.len() < least || arg_types.len() > most {
+            let count = if least == most { format!("{least}") } else { format!("{least} to {most}") };
+            return plan_err!("{}: expected {count} arguments, {}; got {}", spec.name, spec.syntax, arg_types.len());
+        }
+        let mut out = Vec::with_capacity(arg_types.len());
+        for (i, data_type) in arg_types.iter().enumerate() {
+            if i < models {
+                if !(data_type.is_null()
+                    || matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
+                {
+                    return plan_err!(
+                        "{}: argument {} must be a model's name as a string, got {data_type}",
+                        spec.name,
+                        i + 1
+                    );
+                }
+                out.push(data_type.clone());
+            } else {
+                let role = spec.numbers.get(i - models).copied().unwrap_or_else(|| spec.optional[i - least].0);
+                if !(data_type.is_numeric() || data_type.is_null()) {
+                    return plan_err!("{}: {role} must be a number, got {data_type}", spec.name);
+                }
+                out.push(DataType::Float64);
+            }
+        }
+        Ok(out)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        for index in 0..self.spec.models.len() {
+            model_name(self.spec, index, args.scalar_arguments.get(index).copied().flatten())?;
+        }
+        Ok(Arc::new(Field::new(self.spec.name, DataType::Float64, true)))
+    }
+
+    /// Loads the models while planning, so a misspelt name or a model of the wrong kind
+    /// fails before any data is read.
+    fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        let store = ModelStore::for_session(info.config_options());
+        for (index, kinds) in self.spec.models.iter().enumerate() {
+            if let Some(Expr::Literal(value, _)) = args.get(index) {
+                store.load_clv(self.spec.name, &model_name(self.spec, index, Some(value))?, kinds)?;
+            }
+        }
+        Ok(ExprSimplifyResult::Original(args))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let spec = self.spec;
+        let store = ModelStore::for_session(&args.config_options);
+        let mut models = Vec::with_capacity(spec.models.len());
+        for (index, kinds) in spec.models.iter().enumerate() {
+            let name = match &args.args[index] {
+                ColumnarValue::Scalar(value) => model_name(spec, index, Some(value))?,
+                ColumnarValue::Array(_) => model_name(spec, index, None)?,
+            };
+            models.push(store.load_clv(spec.name, &name, kinds)?);
+        }
+        let arrays = ColumnarValue::values_to_arrays(&args.args[spec.models.len()..])?;
+        let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        let mut values = [0.0; MAX_NUMBERS];
+        for (slot, (_, default)) in values[spec.numbers.len()..].iter_mut().zip(spec.optional) {
+            *slot = *default;
+        }
+        let width = spec.numbers.len() + spec.optional.len();
+        let mut out = Vec::with_capacity(args.number_rows);
+        'rows: for row in 0..args.number_rows {
+            for (slot, column) in values.iter_mut().zip(&columns) {
+                if column.is_null(row) {
+                    out.push(None);
+                    continue 'rows;
+                }
+                *slot = column.value(row);
+            }
+            match (spec.score)(&models, &values[..width]) {
+                Ok(v) => out.push(v),
+                Err(message) => return exec_err!("{}: {message}", spec.name),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(self.spec.doc)
+    }
+}
+
+/// A customer history as the models take it, checked as fitting checks it.
+pub fn history(frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
+    if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
+        return Err(format!("frequency, recency and T must be finite, got {frequency}, {recency}, {age}"));
+    }
+    check_history(frequency, recency, age).map_err(|e| e.to_string())
+}
