@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod cluster_parity;
+mod clv;
 mod coverage;
 mod docs;
 mod models;
