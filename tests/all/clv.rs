@@ -153,6 +153,7 @@ async fn spend_models_without_a_mean_give_null_and_damaged_files_are_refused() {
 
     std::fs::write(&path, text.replacen("\"name\": \"v\"", "\"name\": \"w\"", 1)).expect("edit");
     let outputs = shell.execute_collect("SELECT expected_avg_value('spend', 2, 30.0)").await;
-    let err = outputs.err().expect("an error").to_string();
+    let Err(err) = outputs else { panic!("a damaged file must be refused") };
+    let err = err.to_string();
     assert!(err.starts_with("expected_avg_value: model 'spend'") && err.contains("damaged"), "{err}");
 }
