@@ -128,3 +128,25 @@ async fn prop_ztest_matches_statsmodels() {
         assert_same(&sql, &[vec![row[4].clone()]], &actual, &header[4..], 1e-12);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_holdout_matches_lifetimes() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = crate::support::shell(models.path());
+    let edge = format!("'{}'", fixture("edge_orders.csv"));
+    let columns = "customer_id, frequency_cal, recency_cal, \"T_cal\", monetary_value_cal, frequency_holdout, \
+                   monetary_value_holdout, duration_holdout";
+    let cases = [
+        ("calibration_sample_day.csv", "sample.orders", "'2025-03-31', '2025-06-30'"),
+        ("calibration_sample_week.csv", "sample.orders", "'2025-01-05', '2025-06-29', 'week'"),
+        // Orders later on the day of either end fall outside it, as pandas compares instants.
+        ("calibration_edge_day.csv", edge.as_str(), "'2024-01-05', '2024-03-01'"),
+        ("calibration_edge_week.csv", edge.as_str(), "'2024-01-31', '2024-03-01', 'week'"),
+    ];
+    for (name, source, ends) in cases {
+        let sql = format!(
+            "SELECT {columns} FROM rfm_calibration_holdout({source}, customer_id, order_ts, amount, {ends}) ORDER BY customer_id"
+        );
+        check(&mut shell, name, &sql, 1e-12).await;
+    }
+}

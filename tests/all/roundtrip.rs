@@ -101,6 +101,11 @@ const QUERIES: &[(&str, &str)] = &[
     ),
     ("model_params", "SELECT * FROM model_params('rt_buyers')"),
     (
+        "rfm_calibration_holdout",
+        "SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double, '2024-12-01', '2025-12-01')
+         ORDER BY customer_id",
+    ),
+    (
         "prop_ztest",
         "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c
          FROM (VALUES (40), (55), (70)) AS v(successes) ORDER BY successes",

@@ -13,7 +13,7 @@ import sys
 
 import duckdb
 import pandas as pd
-from lifetimes.utils import summary_data_from_transaction_data
+from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 from statsmodels.stats.proportion import proportions_ztest
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
@@ -41,6 +41,15 @@ def lifetimes_summary(frame, name, as_of=None, freq="D"):
     )
     summary = summary.reset_index().sort_values("customer_id")
     write(summary[["customer_id", "frequency", "recency", "T", "monetary_value"]], name)
+
+
+def lifetimes_calibration(frame, name, calibration_end, observation_end, freq="D"):
+    split = calibration_and_holdout_data(
+        frame, "customer_id", "order_ts", calibration_period_end=calibration_end,
+        observation_period_end=observation_end, freq=freq, monetary_value_col="amount",
+    )
+    split = split.reset_index().sort_values("customer_id")
+    write(split, name)
 
 
 RFM_SQL = """
@@ -100,6 +109,10 @@ def main():
     lifetimes_summary(edge_orders, "rfm_summary_edge_day.csv")
     lifetimes_summary(edge_orders, "rfm_summary_edge_week.csv", freq="W")
     lifetimes_summary(edge_orders, "rfm_summary_edge_asof.csv", as_of="2024-02-29")
+    lifetimes_calibration(sample_orders, "calibration_sample_day.csv", "2025-03-31", "2025-06-30")
+    lifetimes_calibration(sample_orders, "calibration_sample_week.csv", "2025-01-05", "2025-06-29", freq="W")
+    lifetimes_calibration(edge_orders, "calibration_edge_day.csv", "2024-01-05", "2024-03-01")
+    lifetimes_calibration(edge_orders, "calibration_edge_week.csv", "2024-01-31", "2024-03-01", freq="W")
 
     duckdb.sql(f"CREATE VIEW sample_orders AS SELECT * FROM read_parquet('{sample}')")
     duckdb.sql(f"CREATE VIEW edge_orders AS SELECT * FROM read_csv('{edge}', header = true)")

@@ -40,6 +40,26 @@ pub fn day_number_of(value: Expr, data_type: &DataType) -> Expr {
     cast(date, DataType::Int32)
 }
 
+/// A date, timestamp or ISO-string column as a local timestamp in microseconds with no zone,
+/// for comparing with a point in time as pandas compares naive timestamps.
+pub fn local_micros(column: &str, data_type: &DataType) -> Expr {
+    let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+    match data_type {
+        DataType::Timestamp(_, Some(_)) => cast(to_local_time(vec![ident(column)]), micros),
+        _ => cast(ident(column), micros),
+    }
+}
+
+/// A date or timestamp constant (`'2025-06-30'`, `'2025-06-30 12:00'`, DATE, TIMESTAMP) as
+/// microseconds since 1970 and its day number.
+pub fn instant_of_literal(function: &str, role: &str, value: &ScalarValue) -> Result<(i64, i32)> {
+    let micros = value.cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None));
+    match micros {
+        Ok(ScalarValue::TimestampMicrosecond(Some(us), _)) => Ok((us, us.div_euclid(86_400_000_000) as i32)),
+        _ => plan_err!("{function}: {role} must be a date or timestamp such as '2025-06-30', got {value}"),
+    }
+}
+
 /// The type `timestamp_value` gives a column of `data_type`.
 pub fn timestamp_type(data_type: &DataType) -> DataType {
     match data_type {

@@ -23,6 +23,7 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Scalar(rfm::rfm_segment::RfmSegment::udf(handle)),
         SegFunction::Table(Arc::new(rfm::rfm::Rfm)),
         SegFunction::Table(Arc::new(rfm::rfm_summary::RfmSummary)),
+        SegFunction::Table(Arc::new(rfm::rfm_calibration_holdout::RfmCalibrationHoldout)),
         SegFunction::Scalar(stats::prop_ztest::PropZtest::udf()),
         SegFunction::Table(Arc::new(cohort::cohort_retention::CohortRetention)),
         SegFunction::Table(Arc::new(cohort::cohort_revenue::CohortRevenue)),

@@ -9,7 +9,7 @@ use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{Documentation, Expr, LogicalPlan, cast, lit};
+use datafusion::logical_expr::{Documentation, Expr, LogicalPlanBuilder, cast, lit};
 use datafusion::prelude::{col, ident};
 
 use super::quantile_score::RFM_SECTION;
@@ -87,28 +87,17 @@ impl TableFunctionImpl for RfmSummary {
             Some(value) => Some(day_of_literal("rfm_summary", "as_of", value)?),
             None => None,
         };
-        let grain = match string_arg("rfm_summary", &args, 5, "grain")? {
-            None => Grain::Day,
-            Some(text) => match text.parse::<Grain>() {
-                Ok(grain @ (Grain::Day | Grain::Week)) => grain,
-                Ok(other) => {
-                    return plan_err!(
-                        "rfm_summary: grain '{other}' has periods of unequal length; lifetimes supports day and week"
-                    );
-                }
-                Err(message) => return plan_err!("rfm_summary: {message}"),
-            },
-        };
+        let grain = btyd_grain("rfm_summary", &args, 5)?;
         let checked = SummaryArgs { customer, ts, amount, as_of_day, grain };
-        let plan = summary_plan(&source, &checked)?;
+        let plan = summary_plan(&source, &checked, None)?.build()?;
         Ok(view(plan, format!("rfm_summary({}, ...)", source.reference)))
     }
 }
 
 /// One pass: a grouped accumulator gathers each customer's distinct periods with their exact
 /// totals and reduces them to the summary. A (customer, period) aggregation followed by a
-/// per-customer one would hash every order twice.
-fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan> {
+/// per-customer one would hash every order twice. `keep` filters the source's rows first.
+pub fn summary_plan(source: &SourceTable, args: &SummaryArgs, keep: Option<Expr>) -> Result<LogicalPlanBuilder> {
     let (ts, ts_type) = (&args.ts.0, &args.ts.1);
     let customer = ident(&args.customer);
     let period = period_index(day_number(ts, ts_type), args.grain);
@@ -117,9 +106,15 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
         Some((amount, amount_type)) => decimal_amount("rfm_summary", ident(amount), amount_type),
         None => lit(ScalarValue::Decimal128(Some(0), 38, 0)),
     };
-    let mut builder = scan(source)?
-        .filter(customer.clone().is_not_null().and(ident(ts).is_not_null()))?
-        .project(vec![customer.clone(), period.alias("__period"), amount.alias("__amount")])?;
+    let mut present = customer.clone().is_not_null().and(ident(ts).is_not_null());
+    if let Some(keep) = keep {
+        present = present.and(keep);
+    }
+    let mut builder = scan(source)?.filter(present)?.project(vec![
+        customer.clone(),
+        period.alias("__period"),
+        amount.alias("__amount"),
+    ])?;
     let as_of_period = args.as_of_day.map(|day| args.grain.index(day));
     if let Some(last) = as_of_period {
         builder = builder.filter(col("__period").lt_eq(lit(last)))?;
@@ -145,7 +140,21 @@ fn summary_plan(source: &SourceTable, args: &SummaryArgs) -> Result<LogicalPlan>
     if args.amount.is_some() {
         output.push(col("monetary_value"));
     }
-    builder.project(output)?.build()
+    builder.project(output)
+}
+
+/// The grain argument at `index`: day (default) or week, the periods lifetimes supports.
+pub fn btyd_grain(function: &str, args: &TableFunctionArgs, index: usize) -> Result<Grain> {
+    match string_arg(function, args, index, "grain")? {
+        None => Ok(Grain::Day),
+        Some(text) => match text.parse::<Grain>() {
+            Ok(grain @ (Grain::Day | Grain::Week)) => Ok(grain),
+            Ok(other) => {
+                plan_err!("{function}: grain '{other}' has periods of unequal length; lifetimes supports day and week")
+            }
+            Err(message) => plan_err!("{function}: {message}"),
+        },
+    }
 }
 
 impl DocumentedTableFunction for RfmSummary {
