@@ -157,3 +157,32 @@ async fn spend_models_without_a_mean_give_null_and_damaged_files_are_refused() {
     let err = err.to_string();
     assert!(err.starts_with("expected_avg_value: model 'spend'") && err.contains("damaged"), "{err}");
 }
+
+/// The holdout check: a model fitted on rfm_calibration_holdout's calibration columns
+/// predicts the holdout as lifetimes' does on lifetimes' own split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_evaluate_equals_lifetimes_on_the_holdout() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = crate::support::shell(models.path());
+    query(
+        &mut shell,
+        "CREATE VIEW split AS SELECT * FROM rfm_calibration_holdout(sample.orders, customer_id, order_ts, amount, \
+         '2025-01-05', '2025-06-29', 'week')",
+    )
+    .await;
+    for want in rows("evaluate.csv") {
+        let kind = &want[0];
+        query(
+            &mut shell,
+            &format!(
+                "CREATE OR REPLACE MODEL cal USING {kind} (time_unit = 'week') AS SELECT frequency_cal, recency_cal, \"T_cal\" FROM split"
+            ),
+        )
+        .await;
+        let got = query(&mut shell, "SELECT * FROM model_evaluate('cal', split)").await;
+        assert_eq!(got[0][0], want[1], "{kind} customers");
+        for (i, column) in ["actual_purchases", "predicted_purchases", "mae", "rmse"].iter().enumerate() {
+            close(&format!("{kind} {column}"), number(&got[0][i + 1]), number(&want[i + 2]), 1e-6);
+        }
+    }
+}

@@ -28,6 +28,8 @@ const SETUP: &[&str] = &[
         CAST((i * 7919) % 101 AS DOUBLE) / 10.0 + (i % 3) * 20.0 AS x,
         CAST((i * 104729) % 97 AS DOUBLE) / 10.0 + (i % 3) * 5.0 AS y
      FROM generate_series(0, 599) AS t(i)",
+    "CREATE VIEW split AS SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double,
+        '2024-12-01', '2025-12-01', 'week')",
     "CREATE TABLE scheme (segment VARCHAR, r_min INT, r_max INT, f_min INT, f_max INT) AS VALUES
         ('Best', 3, 3, 2, 3), ('Good', 2, 3, 1, 3), ('Rest', 1, 3, 1, 3)",
 ];
@@ -100,6 +102,10 @@ const QUERIES: &[(&str, &str)] = &[
          FROM rfm_summary(orders, customer_id, order_ts, amount) ORDER BY customer_id",
     ),
     ("model_params", "SELECT * FROM model_params('rt_buyers')"),
+    (
+        "model_evaluate",
+        "SELECT * FROM model_evaluate('rt_buyers', split)",
+    ),
     (
         "rfm_calibration_holdout",
         "SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double, '2024-12-01', '2025-12-01')

@@ -113,6 +113,22 @@ def main():
         "predictions.csv",
     )
     write(references(), "mpmath.csv")
+    write(holdout_check(), "evaluate.csv")
+
+
+def holdout_check():
+    """BG/NBD and MBG/NBD fitted on the calibration columns of lifetimes' own split of the
+    sample (tests/fixtures/calibration_sample_week.csv), predicting the holdout."""
+    split = pd.read_csv(os.path.join(HERE, "..", "fixtures", "calibration_sample_week.csv"))
+    rows = []
+    for kind, fitter in [("bgnbd", BetaGeoFitter), ("mbgnbd", ModifiedBetaGeoFitter)]:
+        model = fitter().fit(split.frequency_cal, split.recency_cal, split.T_cal)
+        predicted = model.conditional_expected_number_of_purchases_up_to_time(
+            split.duration_holdout, split.frequency_cal, split.recency_cal, split.T_cal
+        )
+        error = predicted - split.frequency_holdout
+        rows.append((kind, len(split), split.frequency_holdout.sum(), predicted.sum(), error.abs().mean(), np.sqrt((error ** 2).mean())))
+    return pd.DataFrame(rows, columns=["model", "customers", "actual_purchases", "predicted_purchases", "mae", "rmse"])
 
 
 def bg_expected(r, alpha, a, b, t, x, tx, T, modified=False):

@@ -44,6 +44,7 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::expected_avg_value::EXPECTED_AVG_VALUE)),
         SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::clv::CLV)),
         SegFunction::Table(Arc::new(clv::model_params::ModelParams)),
+        SegFunction::Table(Arc::new(clv::model_evaluate::ModelEvaluate)),
         SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
         SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
         SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),
@@ -62,6 +63,11 @@ pub fn functions() -> Vec<SegFunction> {
 pub fn internal_functions() -> Vec<InternalFunction> {
     let internal = |function, syntax, purpose| InternalFunction { function, syntax, purpose };
     let mut all = vec![
+        internal(
+            SegFunction::Aggregate(internal::evaluation::PredictionErrors::udaf()),
+            "segsql_prediction_errors(predicted, actual)",
+            "model_evaluate's holdout check of a BTYD model: customers, totals, MAE and RMSE, summed in sorted order.",
+        ),
         internal(
             SegFunction::Aggregate(internal::kmeans_elbow::KMeansElbowFold::udaf()),
             "segsql_kmeans_elbow(features, k_min, k_max, seed)",

@@ -4,6 +4,7 @@
 
 pub mod bgnbd;
 pub mod data;
+pub mod evaluate;
 pub mod gamma_gamma;
 pub mod optimize;
 pub mod special;

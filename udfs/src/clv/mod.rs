@@ -6,6 +6,7 @@
 pub mod clv;
 pub mod expected_avg_value;
 pub mod expected_purchases;
+pub mod model_evaluate;
 pub mod model_params;
 pub mod p_alive;
 pub mod scoring;

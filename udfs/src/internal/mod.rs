@@ -10,6 +10,7 @@ pub mod amounts;
 pub mod btyd;
 pub mod cohort_cells;
 pub mod cohort_folds;
+pub mod evaluation;
 pub mod funnel_folds;
 pub mod kmeans_elbow;
 pub mod periods;

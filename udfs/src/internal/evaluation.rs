@@ -1,0 +1,125 @@
+//! `segsql_prediction_errors(predicted, actual)`: model_evaluate's holdout check of a BTYD
+//! model. Every pair is kept and summed in sorted order at the end, so partial states merge
+//! in any order without changing a bit.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+
+use crate::common::grouped::single_list;
+use segsql_algo::clv::evaluate::prediction_errors;
+
+pub const NAME: &str = "segsql_prediction_errors";
+
+pub fn error_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("customers", DataType::Int64, false),
+        Field::new("actual_purchases", DataType::Float64, true),
+        Field::new("predicted_purchases", DataType::Float64, true),
+        Field::new("mae", DataType::Float64, true),
+        Field::new("rmse", DataType::Float64, true),
+    ])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PredictionErrors {
+    signature: Signature,
+}
+
+impl PredictionErrors {
+    pub fn udaf() -> Arc<AggregateUDF> {
+        Arc::new(AggregateUDF::from(PredictionErrors {
+            signature: Signature::exact(vec![DataType::Float64, DataType::Float64], Volatility::Immutable),
+        }))
+    }
+}
+
+impl AggregateUDFImpl for PredictionErrors {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if arg_types.len() != 2 {
+            return plan_err!("{NAME}: expected {NAME}(predicted, actual)");
+        }
+        Ok(DataType::Struct(error_fields()))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PairsAccumulator::default()))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format!("{}[predicted]", args.name),
+                DataType::new_list(DataType::Float64, true),
+                true,
+            )),
+            Arc::new(Field::new(format!("{}[actual]", args.name), DataType::new_list(DataType::Float64, true), true)),
+        ])
+    }
+}
+
+#[derive(Debug, Default)]
+struct PairsAccumulator {
+    predicted: Vec<f64>,
+    actual: Vec<f64>,
+}
+
+impl Accumulator for PairsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (p, a) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
+        for i in 0..p.len() {
+            if p.is_valid(i) && a.is_valid(i) {
+                self.predicted.push(p.value(i));
+                self.actual.push(a.value(i));
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let p = Float64Array::from(std::mem::take(&mut self.predicted));
+        let a = Float64Array::from(std::mem::take(&mut self.actual));
+        Ok(vec![single_list(DataType::Float64, Arc::new(p))?, single_list(DataType::Float64, Arc::new(a))?])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (p, a) = (states[0].as_list::<i32>(), states[1].as_list::<i32>());
+        for i in 0..p.len() {
+            if p.is_null(i) || a.is_null(i) {
+                continue;
+            }
+            self.predicted.extend(p.value(i).as_primitive::<Float64Type>().values().iter());
+            self.actual.extend(a.value(i).as_primitive::<Float64Type>().values().iter());
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut pairs: Vec<(f64, f64)> = self.predicted.iter().copied().zip(self.actual.iter().copied()).collect();
+        let errors = prediction_errors(&mut pairs);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![errors.map_or(0, |e| e.customers as i64)])),
+            Arc::new(Float64Array::from(vec![errors.map(|e| e.actual)])),
+            Arc::new(Float64Array::from(vec![errors.map(|e| e.predicted)])),
+            Arc::new(Float64Array::from(vec![errors.map(|e| e.mae)])),
+            Arc::new(Float64Array::from(vec![errors.map(|e| e.rmse)])),
+        ];
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(error_fields(), columns, None)?)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + (self.predicted.capacity() + self.actual.capacity()) * 8
+    }
+}
