@@ -1,7 +1,8 @@
 -- 4. Clustering: choose k on standardized RFM features, train a model, validate it and
--- profile the clusters as personas.
+-- profile the clusters as personas, with their historical and predicted value.
 
 \i _setup.sql
+\i _clv_models.sql
 
 -- Elbow: k-means for k = 2..8 on z-scored recency, frequency and monetary
 -- @chart line x=k y=inertia title="Elbow: within-cluster sum of squares by k"
@@ -43,9 +44,11 @@ ORDER BY cluster_id;
 -- @chart bar x=persona y=revenue format=currency title="Revenue by cluster persona"
 WITH totals AS (SELECT count(*) AS customers, sum(monetary) AS revenue, avg(frequency) AS frequency FROM customer_rfm),
 profiles AS (
-  SELECT cluster_id, count(*) AS customers, sum(monetary) AS revenue, sum(monetary) / sum(frequency) AS aov,
-         avg(recency_days) AS recency_days, avg(frequency) AS frequency
-  FROM customer_clusters GROUP BY cluster_id
+  SELECT k.cluster_id, count(*) AS customers, sum(k.monetary) AS revenue, sum(k.monetary) / sum(k.frequency) AS aov,
+         avg(k.recency_days) AS recency_days, avg(k.frequency) AS frequency, avg(c.clv_12m) AS clv_12m,
+         avg(c.p_alive) AS p_alive
+  FROM customer_clusters k LEFT JOIN customer_clv c ON c.customer_id = k.customer_id
+  GROUP BY k.cluster_id
 )
 SELECT cluster_id,
        concat(CAST(cluster_id AS VARCHAR), '. ', CASE
@@ -60,6 +63,9 @@ SELECT cluster_id,
        round(p.revenue / t.revenue, 4) AS revenue_share,
        round(p.aov, 2) AS avg_order_value,
        round(p.recency_days, 1) AS avg_recency_days,
-       round(p.frequency, 2) AS avg_orders
+       round(p.frequency, 2) AS avg_orders,
+       round(p.revenue / p.customers, 2) AS historical_value,
+       round(p.clv_12m, 2) AS predicted_clv_12m,
+       round(p.p_alive, 4) AS avg_p_alive
 FROM profiles p, totals t
 ORDER BY cluster_id;

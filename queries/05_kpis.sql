@@ -2,6 +2,7 @@
 -- LTV-to-CAC by acquisition channel, and an A/B comparison.
 
 \i _setup.sql
+\i _clv_models.sql
 
 CREATE OR REPLACE VIEW customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
@@ -15,15 +16,18 @@ FROM ${events}
 WHERE ts < DATE '${as_of}'
 GROUP BY user_id;
 
--- KPIs by RFM segment: conversion (viewers who purchased), churn (no order in churn_days), revenue, historical CLV
+-- KPIs by RFM segment: conversion (viewers who purchased), churn (no order in churn_days), revenue,
+-- historical CLV (revenue per customer so far) and predicted 12-month CLV (BG/NBD × Gamma-Gamma)
 -- @chart bar x=segment y=churn_rate format=percent title="Churn rate by RFM segment"
 SELECT r.segment,
        count(*) AS customers,
        round(CAST(sum(e.purchased) AS DOUBLE) / nullif(sum(e.viewed), 0), 4) AS conversion,
        round(CAST(count(*) FILTER (WHERE r.recency_days > ${churn_days}) AS DOUBLE) / count(*), 4) AS churn_rate,
        sum(r.monetary) AS revenue,
-       round(sum(r.monetary) / count(*), 2) AS clv_historical
+       round(sum(r.monetary) / count(*), 2) AS clv_historical,
+       round(avg(v.clv_12m), 2) AS clv_predicted_12m
 FROM customer_rfm r LEFT JOIN event_users e ON e.user_id = r.customer_id
+     LEFT JOIN customer_clv v ON v.customer_id = r.customer_id
 GROUP BY r.segment
 ORDER BY revenue DESC;
 
@@ -33,8 +37,10 @@ SELECT c.cluster_id,
        round(CAST(sum(e.purchased) AS DOUBLE) / nullif(sum(e.viewed), 0), 4) AS conversion,
        round(CAST(count(*) FILTER (WHERE c.recency_days > ${churn_days}) AS DOUBLE) / count(*), 4) AS churn_rate,
        sum(c.monetary) AS revenue,
-       round(sum(c.monetary) / count(*), 2) AS clv_historical
+       round(sum(c.monetary) / count(*), 2) AS clv_historical,
+       round(avg(v.clv_12m), 2) AS clv_predicted_12m
 FROM customer_clusters c LEFT JOIN event_users e ON e.user_id = c.customer_id
+     LEFT JOIN customer_clv v ON v.customer_id = c.customer_id
 GROUP BY c.cluster_id
 ORDER BY c.cluster_id;
 

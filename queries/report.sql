@@ -3,7 +3,8 @@
 --   segsql -f queries/report.sql --html report.html
 --   segsql -f queries/report.sql --data lake --param orders=orders --param as_of=2026-01-01 --param out_dir=out
 --
--- Parameters: orders, customers, events, spend (tables), as_of, churn_days, k, out_dir.
+-- Parameters: orders, customers, events, spend (tables), as_of, churn_days, k, out_dir,
+-- calibration_end (the start of 07's holdout period, before as_of), clv_penalizer (0).
 
 \i 01_data_quality.sql
 \i 02_cohorts.sql
@@ -11,3 +12,4 @@
 \i 04_clustering.sql
 \i 05_kpis.sql
 \i 06_exports.sql
+\i 07_clv.sql

@@ -1,0 +1,79 @@
+-- 7. Predictive CLV: check a BG/NBD model on a holdout period, fit BG/NBD and Gamma-Gamma
+-- on all the history, and read P(alive), 12-month CLV and value at risk by RFM segment and
+-- by cluster. The models are lifetimes' (the same parameters to 1e-4), fitted in SQL.
+
+\i _clv_models.sql
+\default calibration_end 2025-07-01
+
+-- Calibration up to calibration_end, holdout from then to as_of
+CREATE OR REPLACE VIEW clv_split AS
+SELECT * FROM rfm_calibration_holdout(${orders}, customer_id, order_ts, amount, '${calibration_end}', '${as_of}', 'week');
+
+-- Fit BG/NBD on the calibration period only
+CREATE OR REPLACE MODEL clv_calibration USING bgnbd (time_unit = 'week', penalizer = ${clv_penalizer})
+  AS SELECT frequency_cal, recency_cal, "T_cal" FROM clv_split;
+
+-- Holdout check: purchases the calibration model predicted against those made
+SELECT customers, actual_purchases, round(predicted_purchases, 1) AS predicted_purchases,
+       round(mae, 4) AS mae, round(rmse, 4) AS rmse
+FROM model_evaluate('clv_calibration', clv_split);
+
+-- Holdout purchases per customer by calibration frequency (10 stands for 10 or more)
+-- @chart line x=frequency_cal y=purchases series=series title="Holdout purchases per customer: actual and predicted"
+WITH scored AS (
+  SELECT least(frequency_cal, 10) AS frequency_cal, frequency_holdout AS actual,
+         expected_purchases('clv_calibration', duration_holdout, frequency_cal, recency_cal, "T_cal") AS predicted
+  FROM clv_split
+)
+SELECT frequency_cal, series, purchases FROM (
+  SELECT frequency_cal, 'actual' AS series, round(avg(actual), 4) AS purchases FROM scored GROUP BY frequency_cal
+  UNION ALL
+  SELECT frequency_cal, 'predicted' AS series, round(avg(predicted), 4) AS purchases FROM scored GROUP BY frequency_cal
+)
+ORDER BY frequency_cal, series;
+
+-- The fitted models' parameters (BG/NBD: purchases; Gamma-Gamma: spend per purchase)
+SELECT 'clv_buyers' AS model, parameter, round(value, 4) AS value, round(std_error, 4) AS std_error FROM model_params('clv_buyers')
+UNION ALL
+SELECT 'clv_spend' AS model, parameter, round(value, 4) AS value, round(std_error, 4) AS std_error FROM model_params('clv_spend')
+ORDER BY model, parameter;
+
+-- How many customers are still likely to buy
+-- @chart bar x=p_alive_band y=customers title="Customers by probability of being alive"
+SELECT CASE
+         WHEN p_alive < 0.2 THEN '0.0-0.2'
+         WHEN p_alive < 0.4 THEN '0.2-0.4'
+         WHEN p_alive < 0.6 THEN '0.4-0.6'
+         WHEN p_alive < 0.8 THEN '0.6-0.8'
+         ELSE '0.8-1.0'
+       END AS p_alive_band,
+       count(*) AS customers
+FROM customer_clv
+GROUP BY p_alive_band
+ORDER BY p_alive_band;
+
+-- 12-month CLV and value at risk (CLV × (1 − P(alive))) by RFM segment
+-- @chart bar x=segment y=clv_12m format=currency title="Predicted 12-month CLV by RFM segment"
+SELECT r.segment, count(*) AS customers,
+       round(sum(c.clv_12m), 2) AS clv_12m,
+       round(avg(c.clv_12m), 2) AS clv_per_customer,
+       round(avg(c.p_alive), 4) AS avg_p_alive,
+       round(sum(c.clv_12m * (1 - c.p_alive)), 2) AS value_at_risk
+FROM customer_clv c JOIN customer_rfm r ON r.customer_id = c.customer_id
+GROUP BY r.segment
+ORDER BY clv_12m DESC, r.segment;
+
+CREATE OR REPLACE VIEW customer_clusters AS
+SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
+FROM customer_rfm;
+
+-- The same by cluster
+-- @chart bar x=cluster_id y=clv_12m format=currency title="Predicted 12-month CLV by cluster"
+SELECT k.cluster_id, count(*) AS customers,
+       round(sum(c.clv_12m), 2) AS clv_12m,
+       round(avg(c.clv_12m), 2) AS clv_per_customer,
+       round(avg(c.p_alive), 4) AS avg_p_alive,
+       round(sum(c.clv_12m * (1 - c.p_alive)), 2) AS value_at_risk
+FROM customer_clv c JOIN customer_clusters k ON k.customer_id = c.customer_id
+GROUP BY k.cluster_id
+ORDER BY k.cluster_id;
