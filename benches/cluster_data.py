@@ -26,6 +26,14 @@ fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
                       it), written by segsql as `segsql generate` writes; the suite makes it
                       at every size
 
+  btyd.parquet        customer_id, frequency, recency, T, monetary_value: rfm_summary of
+                      orders.parquet by day, written by segsql (equal to lifetimes'
+                      summary_data_from_transaction_data, as the parity tests check)
+  clv-models/         bench_bg (BG/NBD) and bench_gg (Gamma-Gamma, repeat buyers with a
+                      positive spend) fitted by segsql on btyd.parquet, for the scoring task
+  clv_params.json     those models' parameters, which the lifetimes scoring task loads, so
+                      that both tools score with the same parameters
+
 When orders.parquet has fewer customers than a file asks for, the file holds all of them.
 """
 
@@ -125,6 +133,43 @@ def double_amounts(data, binary):
     print(f"wrote {path}", file=sys.stderr)
 
 
+def clv_inputs(data, binary):
+    """btyd.parquet, the CLV models fitted on it, and their parameters, unless they exist."""
+    import json
+    import subprocess
+
+    path = os.path.join(data, "btyd.parquet")
+    if not os.path.exists(path):
+        partial = os.path.join(data, "btyd.partial.parquet")
+        query = (
+            'SELECT customer_id, frequency, recency, "T", monetary_value '
+            "FROM rfm_summary(orders, customer_id, order_ts, amount) ORDER BY customer_id"
+        )
+        subprocess.run([binary, "--data", data, "-q", "-c", f"COPY ({query}) TO '{partial}' STORED AS PARQUET"], check=True)
+        os.replace(partial, path)
+        print(f"wrote {path}", file=sys.stderr)
+    params = os.path.join(data, "clv_params.json")
+    if os.path.exists(params):
+        return
+    models = os.path.join(data, "clv-models")
+    subprocess.run(
+        [
+            binary, "--data", data, "--models", models, "-q",
+            "-c", 'CREATE OR REPLACE MODEL bench_bg USING bgnbd AS SELECT frequency, recency, "T" FROM btyd',
+            "-c", "CREATE OR REPLACE MODEL bench_gg USING gamma_gamma AS SELECT frequency, monetary_value FROM btyd "
+            "WHERE frequency > 0 AND monetary_value > 0",
+        ],
+        check=True,
+    )
+    values = {}
+    for name in ("bench_bg", "bench_gg"):
+        with open(os.path.join(models, f"{name}.json")) as f:
+            values.update({p["name"]: p["value"] for p in json.load(f)["parameters"]})
+    with open(params, "w") as f:
+        json.dump(values, f, indent=2)
+    print(f"wrote {params}", file=sys.stderr)
+
+
 def starting_centres(table, path):
     """scikit-learn's k-means++ centres for the features, one row per centre."""
     import numpy as np
@@ -195,6 +240,7 @@ def main():
     if not os.path.exists(path):
         starting_centres(table, path)
     double_amounts(data, binary)
+    clv_inputs(data, binary)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ counts and inertia to 1e-12, and the table gives the time per iteration. Where t
 cannot do the same work (a sampled silhouette draws different samples), the times are shown
 and no ratio is.
 
-`--tasks` takes a comma-separated list of groups (sql, the default; cluster; all = sql and
-cluster) and task names (the keys of SEGSQL_TASKS; silhouette200k is in no group).
+`--tasks` takes a comma-separated list of groups (sql, the default; cluster; clv; all = sql,
+cluster and clv) and task names (the keys of SEGSQL_TASKS; silhouette200k is in no group).
 """
 
 import argparse
@@ -105,6 +105,20 @@ SEGSQL_TASKS = {
         "CREATE OR REPLACE MODEL bench_kmeans USING kmeans (k = 8, n_init = 1, max_iter = 1, seed = 0) AS SELECT r, f, m FROM features",
         lambda header, rows: [float(rows[0][header.index("iterations")]), float(rows[0][header.index("inertia")])],
     ),
+    # CREATE MODEL answers model, algorithm, rows, skipped, iterations, converged,
+    # log_likelihood, path: the optimum's log-likelihood is the checksum.
+    "bgnbd_fit": (
+        'CREATE OR REPLACE MODEL bench_bg_fit USING bgnbd AS SELECT frequency, recency, "T" FROM btyd',
+        column("log_likelihood"),
+    ),
+    # Scored with the models benches/cluster_data.py fitted (clv-models/); lifetimes loads
+    # the same parameters from clv_params.json.
+    "clv_scoring": (
+        "SELECT count(*), sum(p_alive('bench_bg', frequency, recency, \"T\")), "
+        "sum(expected_purchases('bench_bg', 30, frequency, recency, \"T\")), "
+        "sum(clv('bench_bg', 'bench_gg', frequency, recency, \"T\", monetary_value, 12, 0.01)) FROM btyd",
+        first_row,
+    ),
     "silhouette20k": ("SELECT silhouette([x, y, z], label) FROM sil20k", first_row),
     "silhouette200k": ("SELECT silhouette([x, y, z], label) FROM sil200k", first_row),
     "silhouette1m_sampled": ("SELECT silhouette([x, y, z], label, 10000, 0) FROM sil1m", first_row),
@@ -170,6 +184,11 @@ COMPARISONS = [
     Comparison("retention_f64", "sql", "monthly cohort retention, DOUBLE file", "duckdb_retention_f64", "DuckDB SQL", "same", ("<=", 0.6)),
     Comparison("summary", "sql", "BTYD summary (rfm_summary), DECIMAL", "lifetimes_summary", "lifetimes", "same", ("<=", 1 / 20)),
     Comparison("summary_f64", "sql", "BTYD summary (rfm_summary), DOUBLE", "lifetimes_summary_f64", "lifetimes", "same", ("<=", 1 / 20)),
+    Comparison("bgnbd_fit", "clv", "BG/NBD fit", "lifetimes_bgnbd_fit", "lifetimes", "same", ("<=", 1 / 50)),
+    Comparison(
+        "clv_scoring", "clv", "P(alive) + expected purchases + 12-month CLV, every customer", "lifetimes_clv_scoring",
+        "lifetimes", "same", ("<=", 1 / 100),
+    ),
     Comparison(
         "kmeans_same_start", "cluster", "k-means k=8 from the same centres vs lloyd", "sklearn_kmeans_lloyd", "scikit-learn",
         "same_fit", ("<=", 1.0),
@@ -196,7 +215,7 @@ COMPARISONS = [
     Comparison("silhouette200k", "optional", "silhouette, 200k points", "sklearn_silhouette200k_mem", "scikit-learn", "exact", None),
 ]
 
-GROUPS = {"sql": ["sql"], "cluster": ["cluster"], "all": ["sql", "cluster"]}
+GROUPS = {"sql": ["sql"], "cluster": ["cluster"], "clv": ["clv"], "all": ["sql", "cluster", "clv"]}
 
 
 def selected(tasks):
@@ -226,7 +245,13 @@ def measured(argv):
     return out.decode(), err.decode(), wall, usage.ru_maxrss / 1024.0
 
 
+# Tasks that score with models fitted beforehand read them from this folder of the data.
+TASK_MODELS = {"clv_scoring": "clv-models"}
+
+
 def segsql_argv(binary, data, models, task):
+    if task in TASK_MODELS:
+        models = os.path.join(data, TASK_MODELS[task])
     return [
         binary, "--threads", "2", "--data", data, "--models", models, "--format", "csv",
         "-c", "\\timing on", "-c", SEGSQL_TASKS[task][0],

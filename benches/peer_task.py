@@ -125,6 +125,47 @@ def lifetimes_summary(data, file="orders"):
     )
 
 
+LIFETIMES_IMPORTS = ("numpy", "pandas", "pyarrow.parquet", "lifetimes")
+
+
+def btyd(data):
+    import pandas as pd
+
+    return pd.read_parquet(f"{data}/btyd.parquet", columns=["frequency", "recency", "T", "monetary_value"])
+
+
+@task("lifetimes_bgnbd_fit", LIFETIMES_IMPORTS)
+def lifetimes_bgnbd_fit(data):
+    import numpy as np
+    from lifetimes import BetaGeoFitter
+
+    summary = btyd(data)
+    model = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    # The sum of log-likelihoods in days, as segsql's CREATE MODEL reports it.
+    ll = -model._negative_log_likelihood_ * len(summary) - summary["frequency"].sum() * np.log(summary["T"].max())
+    return (ll,)
+
+
+@task("lifetimes_clv_scoring", LIFETIMES_IMPORTS)
+def lifetimes_clv_scoring(data):
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    with open(f"{data}/clv_params.json") as f:
+        values = json.load(f)
+    # segsql's fitted parameters, so that both tools score with the same model.
+    bg, gg = BetaGeoFitter(), GammaGammaFitter()
+    bg.params_ = pd.Series({k: values[k] for k in ("r", "alpha", "a", "b")})
+    gg.params_ = pd.Series({k: values[k] for k in ("p", "q", "v")})
+    s = btyd(data)
+    alive = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+    expected = bg.conditional_expected_number_of_purchases_up_to_time(30, s["frequency"], s["recency"], s["T"])
+    clv = gg.customer_lifetime_value(
+        bg, s["frequency"], s["recency"], s["T"], s["monetary_value"], time=12, discount_rate=0.01, freq="D"
+    )
+    return (len(s), float(alive.sum()), float(expected.sum()), float(clv.sum()))
+
+
 SKLEARN_IMPORTS = ("numpy", "pyarrow.parquet", "sklearn.cluster", "sklearn.metrics")
 
 

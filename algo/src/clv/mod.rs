@@ -6,6 +6,7 @@ pub mod bgnbd;
 pub mod data;
 pub mod evaluate;
 pub mod gamma_gamma;
+pub mod logistic;
 pub mod optimize;
 pub mod special;
 

@@ -108,6 +108,18 @@ impl<I: State> Observe<I> for IterationCounter {
 /// with a fresh identity Hessian, up to [`RESTARTS`] times. Deterministic: no random start,
 /// and the objective's own sums are in a fixed order.
 pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> Optimum {
+    minimize_to(objective, start, max_iter, GRADIENT_TOLERANCE, ACCEPT_GRADIENT)
+}
+
+/// [`minimize`] to a gradient tolerance of one's own: stop when every gradient component is
+/// at most `tolerance`, and accept `accept` where the line search can go no further.
+pub fn minimize_to<O: Objective>(
+    objective: &O,
+    start: Vec<f64>,
+    max_iter: u64,
+    tolerance: f64,
+    accept: f64,
+) -> Optimum {
     let dims = start.len();
     let best = Mutex::new(None);
     let evaluations = Mutex::new(0);
@@ -116,7 +128,7 @@ pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> 
     let mut converged = false;
     for _ in 0..=RESTARTS {
         let (done, hit_cap) =
-            run_bfgs(objective, from.clone(), max_iter.saturating_sub(iterations), &best, &evaluations);
+            run_bfgs(objective, from.clone(), max_iter.saturating_sub(iterations), tolerance, &best, &evaluations);
         iterations += done;
         let Some((phi, _, gradient)) = best.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
             break;
@@ -124,7 +136,7 @@ pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, max_iter: u64) -> 
         let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         // The line search may give up in the objective's rounding noise before the gradient
         // tolerance: a small gradient there is the optimum all the same.
-        converged = worst <= GRADIENT_TOLERANCE || (worst <= ACCEPT_GRADIENT && !hit_cap);
+        converged = worst <= tolerance || (worst <= accept.max(tolerance) && !hit_cap);
         if converged || hit_cap || iterations >= max_iter || phi == from {
             break;
         }
@@ -152,6 +164,7 @@ fn run_bfgs<O: Objective>(
     objective: &O,
     start: Vec<f64>,
     max_iter: u64,
+    tolerance: f64,
     best: &Mutex<Evaluated>,
     evaluations: &Mutex<u64>,
 ) -> (u64, bool) {
@@ -159,7 +172,8 @@ fn run_bfgs<O: Objective>(
     let problem = Problem { objective, last: Mutex::new(None), best, evaluations };
     let identity: Vec<Vec<f64>> = (0..dims).map(|i| (0..dims).map(|j| f64::from(u8::from(i == j))).collect()).collect();
     let solver = BFGS::new(MoreThuenteLineSearch::new())
-        .with_tolerance_grad(GRADIENT_TOLERANCE)
+        // argmin stops on the gradient's L2 norm; the caller judges by its largest component.
+        .with_tolerance_grad(tolerance)
         .and_then(|s| s.with_tolerance_cost(0.0));
     let counter = Arc::new(AtomicU64::new(0));
     let run = solver.and_then(|solver| {

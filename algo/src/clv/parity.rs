@@ -146,3 +146,70 @@ fn the_thread_count_changes_no_bit() {
         assert_eq!(fit_beta_geo(Variant::Bg, &histories, FitParams::default(), Threads::new(threads)).unwrap(), one);
     }
 }
+
+/// The logistic fixtures: features, label and train/test part per row.
+fn logistic_rows() -> (Vec<[f64; 4]>, Vec<bool>, Vec<bool>) {
+    let rows = csv(include_str!("../../../tests/fixtures/clv/logistic_data.csv"));
+    let x = rows.iter().map(|r| [number(&r[0]), number(&r[1]), number(&r[2]), number(&r[3])]).collect();
+    let y = rows.iter().map(|r| r[4] == "True").collect();
+    let train = rows.iter().map(|r| r[5] == "train").collect();
+    (x, y, train)
+}
+
+#[test]
+fn logistic_regression_equals_scikit_learn() {
+    use super::evaluate::classification_metrics;
+    use super::logistic::{LogisticParams, fit_logistic};
+    use crate::model::{Standardize, apply_scaler, fit_scaler};
+    let (x, y, train) = logistic_rows();
+    let params = csv(include_str!("../../../tests/fixtures/clv/logistic_params.csv"));
+    let metrics = csv(include_str!("../../../tests/fixtures/clv/logistic_metrics.csv"));
+    let pick = |keep: bool| -> (ndarray::Array2<f64>, Vec<bool>) {
+        let rows: Vec<usize> = (0..y.len()).filter(|&i| train[i] == keep).collect();
+        let data = rows.iter().flat_map(|&i| x[i]).collect();
+        (ndarray::Array2::from_shape_vec((rows.len(), 4), data).unwrap(), rows.iter().map(|&i| y[i]).collect())
+    };
+    let (x_train, y_train) = pick(true);
+    let (x_test, y_test) = pick(false);
+    for m in metrics.iter().filter(|m| m[1] != "rounded") {
+        let (l2, standardize) = (number(&m[0]), m[1].as_str());
+        let method = Standardize::parse(standardize).unwrap();
+        let scaler = fit_scaler(x_train.view(), method);
+        let (train_scaled, test_scaled) = (apply_scaler(x_train.view(), &scaler), apply_scaler(x_test.view(), &scaler));
+        let fit_params = LogisticParams { l2, ..LogisticParams::default() };
+        let model = fit_logistic(train_scaled.as_slice().unwrap(), &y_train, 4, fit_params, Threads::new(2)).unwrap();
+        let want: Vec<f64> =
+            params.iter().filter(|p| number(&p[0]) == l2 && p[1] == standardize).map(|p| number(&p[3])).collect();
+        let got: Vec<f64> = std::iter::once(model.intercept).chain(model.coefficients.iter().copied()).collect();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            close(&format!("l2 {l2} {standardize} coefficient {i}"), *g, *w, 1e-6);
+        }
+        let mut pairs: Vec<(f64, bool)> = test_scaled
+            .rows()
+            .into_iter()
+            .zip(&y_test)
+            .map(|(row, &label)| (model.probability(row.as_slice().unwrap()), label))
+            .collect();
+        let got = classification_metrics(&mut pairs).unwrap();
+        assert_eq!(got.rows, 1000);
+        let values = [got.roc_auc.unwrap(), got.log_loss, got.accuracy, got.precision, got.recall, got.f1_score];
+        for (i, (g, w)) in values.iter().zip(&m[3..]).enumerate() {
+            // The probabilities agree to ~1e-8 with the coefficients; counts exactly.
+            close(&format!("l2 {l2} {standardize} metric {i}"), *g, number(w), 1e-6);
+        }
+    }
+}
+
+#[test]
+fn classification_metrics_equal_scikit_learn_with_ties() {
+    use super::evaluate::classification_metrics;
+    let scores = csv(include_str!("../../../tests/fixtures/clv/logistic_scores_rounded.csv"));
+    let mut pairs: Vec<(f64, bool)> = scores.iter().map(|r| (number(&r[0]), r[1] == "True")).collect();
+    let got = classification_metrics(&mut pairs).unwrap();
+    let metrics = csv(include_str!("../../../tests/fixtures/clv/logistic_metrics.csv"));
+    let want = metrics.iter().find(|m| m[1] == "rounded").unwrap();
+    let values = [got.roc_auc.unwrap(), got.log_loss, got.accuracy, got.precision, got.recall, got.f1_score];
+    for (i, (g, w)) in values.iter().zip(&want[3..]).enumerate() {
+        close(&format!("metric {i}"), *g, number(w), 1e-9);
+    }
+}
