@@ -44,11 +44,8 @@ pub enum AlgoError {
     #[error("{rule} (found frequency = {frequency}, recency = {recency}, T = {age}); fix or filter out such rows")]
     BadHistory { rule: &'static str, frequency: f64, recency: f64, age: f64 },
     /// A fit that stopped before the optimum.
-    #[error(
-        "the fit did not converge after {iterations} iterations (largest gradient {gradient:.1e}); \
-         try a penalizer such as penalizer = 0.001, or more iterations with max_iter"
-    )]
-    NotConverged { iterations: u64, gradient: f64 },
+    #[error("the fit did not converge after {iterations} iterations (largest gradient {gradient:.1e}); {hint}")]
+    NotConverged { iterations: u64, gradient: f64, hint: &'static str },
     /// A word that names none of the choices, e.g. an unknown grain.
     #[error("unknown {what} '{got}'; use {choices}")]
     UnknownChoice { what: &'static str, got: String, choices: &'static str },

@@ -3,6 +3,7 @@
 //! in `clv`.
 
 mod clv;
+mod logistic;
 
 use std::sync::Arc;
 
@@ -34,14 +35,15 @@ pub struct CreateModel {
 const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
 /// What `USING` accepts, as the error lists it.
-const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd or gamma_gamma";
+const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd, gamma_gamma or logistic_reg (label = ...)";
 
 /// Trains the model, writes its file and returns a one-row summary.
 pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: CreateModel) -> Result<RecordBatch> {
     let name = statement.name.clone();
     let here = format!("CREATE MODEL {name}");
     ModelStore::normalize(&name)?;
-    let known = statement.algorithm == "kmeans" || clv::uses_clv(&statement.algorithm);
+    let known =
+        matches!(statement.algorithm.as_str(), "kmeans" | "logistic_reg") || clv::uses_clv(&statement.algorithm);
     if !known {
         return plan_err!("{here}: unknown algorithm '{}'; use USING {ALGORITHMS}", statement.algorithm);
     }
@@ -50,6 +52,9 @@ pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: C
             "{here}: model '{name}' already exists ({}); use CREATE OR REPLACE MODEL to overwrite it",
             store.path(&name).display()
         );
+    }
+    if statement.algorithm == "logistic_reg" {
+        return logistic::create_logistic_model(ctx, store, statement).await;
     }
     if statement.algorithm != "kmeans" {
         return clv::create_clv_model(ctx, store, statement).await;
@@ -285,6 +290,16 @@ pub fn show_models(store: &ModelStore) -> Result<RecordBatch> {
                 standardize.push(Some(format!("{:?}", model.standardize.method).to_lowercase()));
                 rows.push(Some(model.training_rows as i64));
                 inertia.push(Some(model.inertia));
+                log_likelihood.push(None);
+                status.push("ok".to_string());
+            }
+            Ok(Model::Logistic(model)) => {
+                algorithm.push(Some("logistic_reg".to_string()));
+                features.push(Some(model.features.join(", ")));
+                k.push(None);
+                standardize.push(Some(format!("{:?}", model.standardize.method).to_lowercase()));
+                rows.push(Some(model.training_rows as i64));
+                inertia.push(None);
                 log_likelihood.push(None);
                 status.push("ok".to_string());
             }

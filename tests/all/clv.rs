@@ -186,3 +186,51 @@ async fn model_evaluate_equals_lifetimes_on_the_holdout() {
         }
     }
 }
+
+/// logistic_reg through SQL: the coefficients of scikit-learn's LogisticRegression(C = 1/l2)
+/// on the same rows, and model_evaluate's metrics on the held-out rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logistic_reg_equals_scikit_learn() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = crate::support::shell(models.path());
+    let data = fixture("logistic_data.csv");
+    query(&mut shell, &format!("CREATE VIEW d AS SELECT * FROM '{data}'")).await;
+    query(
+        &mut shell,
+        "CREATE VIEW train AS SELECT recency, frequency, monetary, tenure, churned FROM d WHERE part = 'train'",
+    )
+    .await;
+    query(&mut shell, "CREATE VIEW test AS SELECT * FROM d WHERE part = 'test'").await;
+    let params = rows("logistic_params.csv");
+    let mut checked = 0;
+    for metrics in rows("logistic_metrics.csv").iter().filter(|m| m[1] != "rounded") {
+        let (l2, standardize) = (&metrics[0], &metrics[1]);
+        query(
+            &mut shell,
+            &format!(
+                "CREATE OR REPLACE MODEL churn USING logistic_reg (label = 'churned', l2 = {l2}, standardize = '{standardize}') \
+                 AS SELECT * FROM train"
+            ),
+        )
+        .await;
+        let got = query(&mut shell, "SELECT parameter, value FROM model_params('churn')").await;
+        let want: Vec<&Vec<String>> = params.iter().filter(|p| (&p[0], &p[1]) == (l2, standardize)).collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g[0], w[2]);
+            close(&format!("l2 {l2} {standardize} {}", w[2]), number(&g[1]), number(&w[3]), 1e-4);
+            checked += 1;
+        }
+        let evaluated = query(&mut shell, "SELECT * FROM model_evaluate('churn', test)").await;
+        assert_eq!(evaluated[0][0], metrics[2]);
+        for (i, name) in ["roc_auc", "log_loss", "accuracy", "precision", "recall", "f1_score"].iter().enumerate() {
+            close(
+                &format!("l2 {l2} {standardize} {name}"),
+                number(&evaluated[0][i + 1]),
+                number(&metrics[i + 3]),
+                1e-6,
+            );
+        }
+    }
+    assert_eq!(checked, params.len());
+}

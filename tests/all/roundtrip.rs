@@ -28,6 +28,7 @@ const SETUP: &[&str] = &[
         CAST((i * 7919) % 101 AS DOUBLE) / 10.0 + (i % 3) * 20.0 AS x,
         CAST((i * 104729) % 97 AS DOUBLE) / 10.0 + (i % 3) * 5.0 AS y
      FROM generate_series(0, 599) AS t(i)",
+    "CREATE VIEW labelled AS SELECT x, y, x > 30 AS above FROM points",
     "CREATE VIEW split AS SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double,
         '2024-12-01', '2025-12-01', 'week')",
     "CREATE TABLE scheme (segment VARCHAR, r_min INT, r_max INT, f_min INT, f_max INT) AS VALUES
@@ -102,10 +103,9 @@ const QUERIES: &[(&str, &str)] = &[
          FROM rfm_summary(orders, customer_id, order_ts, amount) ORDER BY customer_id",
     ),
     ("model_params", "SELECT * FROM model_params('rt_buyers')"),
-    (
-        "model_evaluate",
-        "SELECT * FROM model_evaluate('rt_buyers', split)",
-    ),
+    ("model_evaluate", "SELECT * FROM model_evaluate('rt_buyers', split)"),
+    ("predict_proba", "SELECT id, predict_proba('rt_churn', [x, y]) AS p FROM points ORDER BY id"),
+    ("model_evaluate, logistic_reg", "SELECT * FROM model_evaluate('rt_churn', labelled)"),
     (
         "rfm_calibration_holdout",
         "SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double, '2024-12-01', '2025-12-01')
@@ -150,6 +150,36 @@ fn write_model(dir: &std::path::Path) {
     for model in [buyers, spend] {
         store.save(&segsql_udfs::model::Model::Clv(model), true).expect("model saved");
     }
+    // A propensity model on the points table's shape: is x above 30?
+    let x: Vec<f64> = (0..600)
+        .flat_map(|i| [((i * 7919) % 101) as f64 / 10.0 + (i % 3) as f64 * 20.0, ((i * 104729) % 97) as f64 / 10.0])
+        .collect();
+    let y: Vec<bool> = (0..600).map(|i| (i * 31) % 7 < 3).collect();
+    let fit = segsql_algo::clv::logistic::fit_logistic(&x, &y, 2, Default::default(), one).expect("logistic fits");
+    let churn = segsql_algo::model::LogisticModel {
+        format_version: segsql_algo::model::FORMAT_VERSION,
+        segsql_version: String::new(),
+        name: "rt_churn".into(),
+        algorithm: "logistic_reg".into(),
+        features: vec!["x".into(), "y".into()],
+        label: "above".into(),
+        standardize: segsql_algo::model::Scaler {
+            method: segsql_algo::model::Standardize::None,
+            center: vec![0.0, 0.0],
+            scale: vec![1.0, 1.0],
+        },
+        l2: 1.0,
+        max_iter: 1000,
+        tol: 1e-8,
+        intercept: fit.intercept,
+        coefficients: fit.coefficients,
+        iterations: fit.iterations,
+        objective: fit.objective,
+        training_rows: 600,
+        positives: y.iter().filter(|&&v| v).count() as u64,
+        skipped_rows: 0,
+    };
+    store.save(&segsql_udfs::model::Model::Logistic(churn), true).expect("model saved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

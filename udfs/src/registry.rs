@@ -45,6 +45,7 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Scalar(clv::scoring::ScoringUdf::udf(&clv::clv::CLV)),
         SegFunction::Table(Arc::new(clv::model_params::ModelParams)),
         SegFunction::Table(Arc::new(clv::model_evaluate::ModelEvaluate)),
+        SegFunction::Scalar(clv::predict_proba::PredictProba::udf()),
         SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
         SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
         SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),
@@ -63,6 +64,11 @@ pub fn functions() -> Vec<SegFunction> {
 pub fn internal_functions() -> Vec<InternalFunction> {
     let internal = |function, syntax, purpose| InternalFunction { function, syntax, purpose };
     let mut all = vec![
+        internal(
+            SegFunction::Aggregate(internal::evaluation::ClassificationMetrics::udaf()),
+            "segsql_classification_metrics(probability, label)",
+            "model_evaluate's scores of a logistic_reg model: rows, roc_auc, log_loss, accuracy, precision, recall, f1_score.",
+        ),
         internal(
             SegFunction::Aggregate(internal::evaluation::PredictionErrors::udaf()),
             "segsql_prediction_errors(predicted, actual)",

@@ -129,7 +129,11 @@ pub fn fit_logistic(
     let optimum = minimize_to(&loss, vec![0.0; dims + 1], params.max_iter, params.tol, params.tol.max(1e-7));
     if !optimum.converged {
         let gradient = optimum.gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-        return Err(AlgoError::NotConverged { iterations: optimum.iterations, gradient });
+        return Err(AlgoError::NotConverged {
+            iterations: optimum.iterations,
+            gradient,
+            hint: "try standardize = 'zscore', a larger l2, or more iterations with max_iter",
+        });
     }
     Ok(Logistic {
         intercept: optimum.phi[0],

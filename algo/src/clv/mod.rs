@@ -116,7 +116,11 @@ fn estimate<O: Objective>(
     let optimum = minimize(objective, vec![START; names.len()], params.max_iter);
     if !optimum.converged {
         let gradient = optimum.gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-        return Err(AlgoError::NotConverged { iterations: optimum.iterations, gradient });
+        return Err(AlgoError::NotConverged {
+            iterations: optimum.iterations,
+            gradient,
+            hint: "try a penalizer such as penalizer = 0.001, or more iterations with max_iter",
+        });
     }
     let mut theta: Vec<f64> = optimum.phi.iter().map(|p| p.exp()).collect();
     unscale(&mut theta);

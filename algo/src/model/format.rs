@@ -92,6 +92,7 @@ pub struct KMeansModel {
 pub enum Model {
     KMeans(KMeansModel),
     Clv(super::clv::ClvModel),
+    Logistic(super::logistic::LogisticModel),
 }
 
 impl Model {
@@ -99,6 +100,7 @@ impl Model {
         match self {
             Model::KMeans(m) => &m.name,
             Model::Clv(m) => &m.name,
+            Model::Logistic(m) => &m.name,
         }
     }
 
@@ -107,6 +109,7 @@ impl Model {
         match self {
             Model::KMeans(_) => "kmeans",
             Model::Clv(m) => &m.algorithm,
+            Model::Logistic(_) => "logistic_reg",
         }
     }
 
@@ -114,6 +117,7 @@ impl Model {
         match self {
             Model::KMeans(m) => m.training_rows,
             Model::Clv(m) => m.training_rows,
+            Model::Logistic(m) => m.training_rows,
         }
     }
 
@@ -121,6 +125,7 @@ impl Model {
         let mut text = match self {
             Model::KMeans(m) => serde_json::to_string_pretty(m),
             Model::Clv(m) => serde_json::to_string_pretty(m),
+            Model::Logistic(m) => serde_json::to_string_pretty(m),
         }
         .unwrap_or_default();
         text.push('\n');
@@ -147,6 +152,14 @@ impl Model {
                     return Err(AlgoError::DamagedModel);
                 }
                 Ok(Model::Clv(model))
+            }
+            Some("logistic_reg") => {
+                let model: super::logistic::LogisticModel =
+                    serde_json::from_str(text).map_err(|e| AlgoError::NotAModel(e.to_string()))?;
+                if !model.is_consistent() {
+                    return Err(AlgoError::DamagedModel);
+                }
+                Ok(Model::Logistic(model))
             }
             _ => KMeansModel::from_json(text).map(Model::KMeans),
         }

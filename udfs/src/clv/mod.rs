@@ -1,5 +1,5 @@
-//! Predictive CLV in SQL: scoring with BG/NBD, MBG/NBD and Gamma-Gamma models made by
-//! `CREATE MODEL`, and their parameters. Fitting and the formulas are in `segsql_algo::clv`.
+//! Predictive CLV and churn propensity in SQL: scoring with BG/NBD, MBG/NBD, Gamma-Gamma
+//! and logistic_reg models made by `CREATE MODEL`, their parameters and their evaluation. Fitting and the formulas are in `segsql_algo::clv`.
 
 // One file per function, named after it, even where that is the family's name.
 #[allow(clippy::module_inception)]
@@ -9,4 +9,5 @@ pub mod expected_purchases;
 pub mod model_evaluate;
 pub mod model_params;
 pub mod p_alive;
+pub mod predict_proba;
 pub mod scoring;

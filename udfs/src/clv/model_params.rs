@@ -21,8 +21,10 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
         CLV_SECTION,
         "The parameters of a model made by CREATE MODEL: parameter, value, std_error, one row per \
          parameter, named as lifetimes names them (r, alpha, a, b for bgnbd and mbgnbd; p, q, v \
-         for gamma_gamma). Standard errors are lifetimes' (the delta method on the inverse \
-         Hessian of its objective in log-parameters); NULL where the Hessian is singular. \
+         for gamma_gamma; intercept and one row per feature, in the model's scaled space, for \
+         logistic_reg). Standard errors are lifetimes' (the delta method on the inverse \
+         Hessian of its objective in log-parameters); NULL where the Hessian is singular and \
+         for logistic_reg. \
          k-means models have centroids instead: see model_centroids.",
         "model_params(model_name)",
     )
@@ -53,9 +55,16 @@ impl TableFunctionImpl for ModelParams {
             return plan_err!("model_params: give the model's name, such as model_params('buyers')");
         };
         let loaded = ModelStore::for_session(args.session().config().options()).load("model_params", &name)?;
-        let model = match loaded.as_ref() {
-            Model::Clv(m) => m,
-            other => return Err(wrong_kind("model_params", &name, other, "bgnbd, mbgnbd or gamma_gamma")),
+        // (parameter, value, std_error): logistic_reg has no standard errors (scikit-learn
+        // gives none either).
+        let rows: Vec<(String, f64, Option<f64>)> = match loaded.as_ref() {
+            Model::Clv(m) => m.parameters.iter().map(|p| (p.name.clone(), p.value, p.std_error)).collect(),
+            Model::Logistic(m) => std::iter::once(("intercept".to_string(), m.intercept, None))
+                .chain(m.features.iter().zip(&m.coefficients).map(|(f, c)| (f.clone(), *c, None)))
+                .collect(),
+            other => {
+                return Err(wrong_kind("model_params", &name, other, "bgnbd, mbgnbd, gamma_gamma or logistic_reg"));
+            }
         };
         let schema = Arc::new(Schema::new(vec![
             Field::new("parameter", DataType::Utf8, false),
@@ -63,9 +72,9 @@ impl TableFunctionImpl for ModelParams {
             Field::new("std_error", DataType::Float64, true),
         ]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(model.parameters.iter().map(|p| p.name.clone()))),
-            Arc::new(Float64Array::from_iter_values(model.parameters.iter().map(|p| p.value))),
-            Arc::new(Float64Array::from(model.parameters.iter().map(|p| p.std_error).collect::<Vec<_>>())),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
         ];
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
         Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))

@@ -36,8 +36,15 @@ pub static CREATE_MODEL: LazyLock<Documentation> = LazyLock::new(|| {
          fractional frequency) is an error, as in lifetimes. A fit that does not converge is an \
          error suggesting a penalizer. Returns model, algorithm, rows, skipped, iterations, \
          converged, log_likelihood (the sum in the data's time unit, as the papers report it), \
-         path.",
-        "CREATE MODEL name USING kmeans (k = 5 [, n_init = 4] [, max_iter = 300] [, tol = 1e-4] [, seed = 42] [, standardize = 'zscore'] [, init = ...]) AS query\nCREATE MODEL name USING bgnbd | mbgnbd [(time_unit = 'week' [, penalizer = 0] [, max_iter = 1000])] AS SELECT frequency, recency, T ...\nCREATE MODEL name USING gamma_gamma [(penalizer = 0 [, max_iter = 1000])] AS SELECT frequency, monetary_value ...",
+         path. USING logistic_reg (label = 'churned'): a churn-propensity model, the optimum of \
+         scikit-learn's LogisticRegression(C = 1/l2) (L2 penalty on the coefficients, not the \
+         intercept), fitted by BFGS from zero; the label column (boolean or 0/1) is named, every \
+         other column is a numeric feature. Options: label (required), l2 (1.0), standardize \
+         ('none' default or 'zscore'), max_iter (1000), tol (1e-8, on the gradient of the mean \
+         loss). Rows with a NULL label or a NULL, NaN or infinite feature are skipped and \
+         counted; one class only is an error. Returns model, algorithm, rows, skipped, \
+         positives, iterations, objective (the penalised mean log-loss), path.",
+        "CREATE MODEL name USING kmeans (k = 5 [, n_init = 4] [, max_iter = 300] [, tol = 1e-4] [, seed = 42] [, standardize = 'zscore'] [, init = ...]) AS query\nCREATE MODEL name USING bgnbd | mbgnbd [(time_unit = 'week' [, penalizer = 0] [, max_iter = 1000])] AS SELECT frequency, recency, T ...\nCREATE MODEL name USING gamma_gamma [(penalizer = 0 [, max_iter = 1000])] AS SELECT frequency, monetary_value ...\nCREATE MODEL name USING logistic_reg (label = 'churned' [, l2 = 1.0] [, standardize = 'none'] [, max_iter = 1000] [, tol = 1e-8]) AS SELECT features..., churned ...",
     )
     .with_argument("name", "Letters, digits and _; case-insensitive.")
     .with_argument("query", "Any SELECT; its columns are the features, or the model's inputs by position.")

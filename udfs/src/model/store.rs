@@ -10,7 +10,7 @@ use datafusion::common::{Result, exec_err, plan_err};
 use parking_lot::Mutex;
 
 use crate::options::models_dir;
-use segsql_algo::model::{ClvModel, KMeansModel, Model};
+use segsql_algo::model::{ClvModel, KMeansModel, LogisticModel, Model};
 
 /// Models read so far, by file path, with the modification time and length they had: a
 /// query reads each model file once, and again only after it changed. The cache is keyed by
@@ -98,6 +98,14 @@ impl ModelStore {
         }
     }
 
+    /// The logistic_reg model called `name`.
+    pub fn load_logistic(&self, function: &str, name: &str) -> Result<LogisticModel> {
+        match self.load(function, name)?.as_ref() {
+            Model::Logistic(m) => Ok(m.clone()),
+            other => Err(wrong_kind(function, name, other, "logistic_reg")),
+        }
+    }
+
     /// The CLV model called `name`, of one of the `kinds`.
     pub fn load_clv(&self, function: &str, name: &str, kinds: &[&str]) -> Result<ClvModel> {
         let model = self.load(function, name)?;
@@ -169,8 +177,9 @@ impl ModelStore {
 pub fn functions_for(kind: &str) -> &'static str {
     match kind {
         "kmeans" => "kmeans_assign, kmeans_distance and model_centroids",
-        "bgnbd" | "mbgnbd" => "p_alive, expected_purchases, clv (its first model) and model_params",
+        "bgnbd" | "mbgnbd" => "p_alive, expected_purchases, clv (its first model), model_params and model_evaluate",
         "gamma_gamma" => "expected_avg_value, clv (its second model) and model_params",
+        "logistic_reg" => "predict_proba, model_params and model_evaluate",
         _ => "no function",
     }
 }
