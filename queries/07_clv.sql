@@ -1,6 +1,8 @@
 -- 7. Predictive CLV: check a BG/NBD model on a holdout period, fit BG/NBD and Gamma-Gamma
 -- on all the history, and read P(alive), 12-month CLV and value at risk by RFM segment and
--- by cluster. The models are lifetimes' (the same parameters to 1e-4), fitted in SQL.
+-- by cluster, and a churn-propensity model checked on customers it was not fitted on. The
+-- CLV models are lifetimes' (the same parameters to 1e-4), the propensity model
+-- scikit-learn's LogisticRegression (the same coefficients), fitted in SQL.
 
 \i _clv_models.sql
 \default calibration_end 2025-07-01
@@ -77,3 +79,22 @@ SELECT k.cluster_id, count(*) AS customers,
 FROM customer_clv c JOIN customer_clusters k ON k.customer_id = c.customer_id
 GROUP BY k.cluster_id
 ORDER BY k.cluster_id;
+
+-- Churn propensity: who made no purchase in the holdout, from their calibration history
+CREATE OR REPLACE VIEW clv_churn AS
+SELECT customer_id, frequency_cal, recency_cal, "T_cal", monetary_value_cal, frequency_holdout = 0 AS churned
+FROM clv_split;
+
+-- Fit a logistic regression on four customers in five
+CREATE OR REPLACE MODEL churn_propensity USING logistic_reg (label = 'churned', l2 = 1.0, standardize = 'zscore')
+  AS SELECT frequency_cal, recency_cal, "T_cal", monetary_value_cal, churned FROM clv_churn WHERE customer_id % 5 <> 0;
+
+CREATE OR REPLACE VIEW clv_churn_holdout AS SELECT * FROM clv_churn WHERE customer_id % 5 = 0;
+
+-- The propensity model scored on the fifth of customers it was not fitted on
+SELECT rows, round(roc_auc, 4) AS roc_auc, round(log_loss, 4) AS log_loss, round(accuracy, 4) AS accuracy,
+       round(precision, 4) AS precision, round(recall, 4) AS recall, round(f1_score, 4) AS f1_score
+FROM model_evaluate('churn_propensity', clv_churn_holdout);
+
+-- Its coefficients on z-scored features
+SELECT parameter, round(value, 4) AS coefficient FROM model_params('churn_propensity');

@@ -13,7 +13,7 @@ use ndarray::Array2;
 
 use super::{CreateModel, number, run_query, text, whole};
 use crate::session::ModelStore;
-use segsql_algo::clv::logistic::{LogisticParams, fit_logistic};
+use segsql_algo::clv::logistic::{LogisticParams, canonical_rows, fit_logistic};
 use segsql_algo::model::{FORMAT_VERSION, LogisticModel, Model, Standardize, apply_scaler, fit_scaler};
 
 const OPTIONS: &str = "label, l2, standardize, max_iter, tol";
@@ -120,6 +120,8 @@ pub async fn create_logistic_model(
     if y.is_empty() {
         return exec_err!("{here}: no rows to fit on ({skipped} skipped for a NULL, NaN or infinite value)");
     }
+    // The query's row order depends on its partitions, so on the thread count.
+    let (x, y) = canonical_rows(&x, &y, dims);
     let positives = y.iter().filter(|&&v| v).count() as u64;
     if positives == 0 || positives == y.len() as u64 {
         let class = if positives == 0 { "false (0)" } else { "true (1)" };

@@ -119,14 +119,19 @@ fn model_files_are_byte_identical_across_threads() {
     let mut files = Vec::new();
     for threads in ["1", "2", "4"] {
         let dir = tempfile::tempdir().expect("temp dir");
+        let churn = format!(
+            "CREATE MODEL churn USING logistic_reg (label = 'churned', standardize = 'zscore') \
+             AS SELECT recency, frequency, monetary, tenure, churned FROM '{}'",
+            fixture("logistic_data.csv")
+        );
         let sql = format!(
-            "{};{}",
+            "{};{};{churn}",
             model_sql("buyers", "sample_week", "bgnbd", "0"),
             model_sql("spend", "sample_week", "gamma_gamma", "0.001")
         );
         crate::support::run_in(dir.path(), &["--threads", threads, "-c", &sql]).expect_code(0);
         let read = |name: &str| std::fs::read(dir.path().join("models").join(name)).expect("model file");
-        files.push((read("buyers.json"), read("spend.json")));
+        files.push((read("buyers.json"), read("spend.json"), read("churn.json")));
     }
     assert!(files.windows(2).all(|w| w[0] == w[1]), "model files differ between thread counts");
 }

@@ -113,7 +113,26 @@ impl Objective for Loss<'_> {
     }
 }
 
-/// Fits on `x` (row-major, `dims` features a row) and labels `y`.
+/// The rows sorted by label and then features (total order), so that everything summed
+/// over them (the scaler, the loss) is the same whatever order a query returned them in.
+pub fn canonical_rows(x: &[f64], y: &[bool], dims: usize) -> (Vec<f64>, Vec<bool>) {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    let row = |i: usize| &x[i * dims..(i + 1) * dims];
+    order.sort_unstable_by(|&a, &b| {
+        y[a].cmp(&y[b]).then_with(|| {
+            row(a)
+                .iter()
+                .zip(row(b))
+                .map(|(p, q)| p.total_cmp(q))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    (order.iter().flat_map(|&i| row(i).iter().copied()).collect(), order.iter().map(|&i| y[i]).collect())
+}
+
+/// Fits on `x` (row-major, `dims` features a row) and labels `y`, summing in the order
+/// given: pass [`canonical_rows`] for a result independent of the input order.
 pub fn fit_logistic(
     x: &[f64],
     y: &[bool],
@@ -170,6 +189,15 @@ mod tests {
         assert!((mean - rate).abs() < 1e-7, "{mean} vs {rate}");
         assert_eq!(sigmoid(1000.0), 1.0);
         assert_eq!(sigmoid(-1000.0), 0.0);
+    }
+
+    #[test]
+    fn canonical_rows_do_not_depend_on_the_input_order() {
+        let x = [3.0, 1.0, 2.0, 2.0, 1.0, 5.0];
+        let (a, la) = canonical_rows(&x, &[true, false, true], 2);
+        let (b, lb) = canonical_rows(&[1.0, 5.0, 3.0, 1.0, 2.0, 2.0], &[true, true, false], 2);
+        assert_eq!((a.clone(), la.clone()), (b, lb));
+        assert_eq!((a, la), (vec![2.0, 2.0, 1.0, 5.0, 3.0, 1.0], vec![false, true, true]));
     }
 
     #[test]
