@@ -34,6 +34,10 @@ fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
   clv_params.json     those models' parameters, which the lifetimes scoring task loads, so
                       that both tools score with the same parameters
 
+  propensity.parquet  x1..x5 (DOUBLE, different scales) and y (BOOLEAN) for as many rows as
+                      features.parquet: y drawn from a logistic model (default_rng(0)), for
+                      the logistic_reg benchmark
+
 When orders.parquet has fewer customers than a file asks for, the file holds all of them.
 """
 
@@ -170,6 +174,21 @@ def clv_inputs(data, binary):
     print(f"wrote {params}", file=sys.stderr)
 
 
+def propensity(rows, path):
+    """Five features and a label from a known logistic model, seeded."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(SEED)
+    x = np.column_stack([
+        rng.normal(0.0, 1.0, rows), rng.exponential(30.0, rows), rng.poisson(4.0, rows).astype(float),
+        rng.gamma(2.0, 50.0, rows), rng.uniform(0.0, 1.0, rows),
+    ])
+    z = -0.5 + 0.8 * x[:, 0] + 0.02 * x[:, 1] - 0.3 * x[:, 2] + 0.004 * x[:, 3] + 1.5 * x[:, 4]
+    y = rng.random(rows) < 1 / (1 + np.exp(-z))
+    write(pa.table({**{f"x{i + 1}": x[:, i] for i in range(5)}, "y": y}), path)
+
+
 def starting_centres(table, path):
     """scikit-learn's k-means++ centres for the features, one row per centre."""
     import numpy as np
@@ -239,6 +258,9 @@ def main():
     path = os.path.join(data, "init8.parquet")
     if not os.path.exists(path):
         starting_centres(table, path)
+    path = os.path.join(data, "propensity.parquet")
+    if not os.path.exists(path):
+        propensity(table.num_rows, path)
     double_amounts(data, binary)
     clv_inputs(data, binary)
 

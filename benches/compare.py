@@ -119,6 +119,13 @@ SEGSQL_TASKS = {
         "sum(clv('bench_bg', 'bench_gg', frequency, recency, \"T\", monetary_value, 12, 0.01)) FROM btyd",
         first_row,
     ),
+    # The same objective (mean log-loss + l2/2·‖w‖²/n) and stopping rule (largest gradient
+    # component <= tol) on both sides; the checksum is the objective at the optimum.
+    "logistic_fit": (
+        "CREATE OR REPLACE MODEL bench_lr USING logistic_reg (label = 'y', l2 = 1.0, tol = 1e-6) "
+        "AS SELECT x1, x2, x3, x4, x5, y FROM propensity",
+        column("objective"),
+    ),
     "silhouette20k": ("SELECT silhouette([x, y, z], label) FROM sil20k", first_row),
     "silhouette200k": ("SELECT silhouette([x, y, z], label) FROM sil200k", first_row),
     "silhouette1m_sampled": ("SELECT silhouette([x, y, z], label, 10000, 0) FROM sil1m", first_row),
@@ -188,6 +195,10 @@ COMPARISONS = [
     Comparison(
         "clv_scoring", "clv", "P(alive) + expected purchases + 12-month CLV, every customer", "lifetimes_clv_scoring",
         "lifetimes", "same", ("<=", 1 / 100),
+    ),
+    Comparison(
+        "logistic_fit", "clv", "logistic_reg, 5 features, l2 = 1, tol 1e-6", "sklearn_logistic", "scikit-learn", "same",
+        ("<=", 1.0),
     ),
     Comparison(
         "kmeans_same_start", "cluster", "k-means k=8 from the same centres vs lloyd", "sklearn_kmeans_lloyd", "scikit-learn",

@@ -166,6 +166,22 @@ def lifetimes_clv_scoring(data):
     return (len(s), float(alive.sum()), float(expected.sum()), float(clv.sum()))
 
 
+@task("sklearn_logistic", ("numpy", "pyarrow.parquet", "sklearn.linear_model"))
+def sklearn_logistic(data):
+    import numpy as np
+    import pyarrow.parquet as pq
+    from sklearn.linear_model import LogisticRegression
+
+    table = pq.read_table(f"{data}/propensity.parquet")
+    x = np.column_stack([table.column(f"x{i}").to_numpy() for i in range(1, 6)])
+    y = table.column("y").to_numpy(zero_copy_only=False)
+    model = LogisticRegression(C=1.0, tol=1e-6, max_iter=1000).fit(x, y)
+    z = model.intercept_[0] + x @ model.coef_[0]
+    # The penalised mean log-loss segsql's CREATE MODEL reports, at this optimum.
+    objective = np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(model.coef_ ** 2) / len(y)
+    return (objective,)
+
+
 SKLEARN_IMPORTS = ("numpy", "pyarrow.parquet", "sklearn.cluster", "sklearn.metrics")
 
 
