@@ -156,6 +156,7 @@ def lifetimes_clv_scoring(data):
     # segsql's fitted parameters, so that both tools score with the same model.
     bg, gg = BetaGeoFitter(), GammaGammaFitter()
     bg.params_ = pd.Series({k: values[k] for k in ("r", "alpha", "a", "b")})
+    bg.predict = bg.conditional_expected_number_of_purchases_up_to_time  # as fit() sets it
     gg.params_ = pd.Series({k: values[k] for k in ("p", "q", "v")})
     s = btyd(data)
     alive = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])

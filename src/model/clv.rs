@@ -56,11 +56,11 @@ pub async fn create_clv_model(ctx: &SessionContext, store: &ModelStore, statemen
             return plan_err!("{here}: column '{column}' ({role}) is {data_type}; it must be numeric");
         }
     }
-    let rows = float_rows(&batches, wanted.len())?;
     let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
     let mut skip = |reason: &str| *skipped.entry(reason.to_string()).or_insert(0) += 1;
     let threads = crate::session::kernel_threads();
     let result = if algorithm == "gamma_gamma" {
+        let rows = float_rows::<2>(&batches)?;
         let mut spend = Vec::with_capacity(rows.len());
         for row in &rows {
             match row {
@@ -73,6 +73,7 @@ pub async fn create_clv_model(ctx: &SessionContext, store: &ModelStore, statemen
         nothing_left(&here, spend.len(), &skipped)?;
         fit_gamma_gamma(&spend, params, threads).map(|(_, fit)| fit)
     } else {
+        let rows = float_rows::<3>(&batches)?;
         let mut histories = Vec::with_capacity(rows.len());
         for row in &rows {
             match row {
@@ -141,17 +142,21 @@ fn fit_options(here: &str, algorithm: &str, given: &[(String, Expr)]) -> Result<
 }
 
 /// Each row's values as f64, or `None` when one is NULL, NaN or infinite.
-fn float_rows(batches: &[RecordBatch], width: usize) -> Result<Vec<Option<Vec<f64>>>> {
-    let mut rows = Vec::new();
+fn float_rows<const N: usize>(batches: &[RecordBatch]) -> Result<Vec<Option<[f64; N]>>> {
+    let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
         let columns: Vec<ArrayRef> =
             batch.columns().iter().map(|c| cast(c, &DataType::Float64)).collect::<std::result::Result<_, _>>()?;
         let columns: Vec<&Float64Array> = columns.iter().map(|c| c.as_primitive::<Float64Type>()).collect();
         for i in 0..batch.num_rows() {
-            let row: Vec<f64> = columns.iter().map(|c| if c.is_valid(i) { c.value(i) } else { f64::NAN }).collect();
-            rows.push(row.iter().all(|v| v.is_finite()).then_some(row));
+            let mut row = [0.0; N];
+            let mut complete = true;
+            for (value, column) in row.iter_mut().zip(&columns) {
+                *value = if column.is_valid(i) { column.value(i) } else { f64::NAN };
+                complete &= value.is_finite();
+            }
+            rows.push(complete.then_some(row));
         }
-        debug_assert_eq!(columns.len(), width);
     }
     Ok(rows)
 }

@@ -4,7 +4,7 @@
 
 use super::data::Histories;
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1, log_add_exp};
+use super::special::{digamma, ln_gamma, ln_hyp2f1};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -34,9 +34,10 @@ const CHUNK: usize = 16_384;
 pub struct BetaGeoObjective<'a> {
     pub variant: Variant,
     pub data: &'a Histories,
-    /// Recency and T times the scale.
-    pub scaled_recency: Vec<f64>,
-    pub scaled_age: Vec<f64>,
+    /// Recency and T times the scale, as indices into their distinct values: daily data has
+    /// a few hundred distinct recencies and ages, so ln(α + t) is taken once per value.
+    pub recency: Distinct,
+    pub age: Distinct,
     pub penalizer: f64,
     pub threads: Threads,
 }
@@ -46,11 +47,53 @@ impl<'a> BetaGeoObjective<'a> {
         BetaGeoObjective {
             variant,
             data,
-            scaled_recency: data.recency.iter().map(|v| v * scale).collect(),
-            scaled_age: data.age.iter().map(|v| v * scale).collect(),
+            recency: Distinct::new(data.recency.iter().map(|v| v * scale)),
+            age: Distinct::new(data.age.iter().map(|v| v * scale)),
             penalizer,
             threads,
         }
+    }
+}
+
+/// Values as indices into their sorted distinct values.
+pub struct Distinct {
+    pub values: Vec<f64>,
+    pub index: Vec<u32>,
+}
+
+impl Distinct {
+    pub fn new(values: impl Iterator<Item = f64>) -> Distinct {
+        let values: Vec<f64> = values.collect();
+        let mut distinct = values.clone();
+        distinct.sort_unstable_by(f64::total_cmp);
+        distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+        let index = values
+            .iter()
+            .map(|v| distinct.binary_search_by(|d| d.total_cmp(v)).unwrap_or_default() as u32)
+            .collect();
+        Distinct { values: distinct, index }
+    }
+
+    /// ln(α + v) and 1/(α + v) for every distinct v.
+    fn logs(&self, alpha: f64) -> Vec<(f64, f64)> {
+        self.values.iter().map(|v| ((alpha + v).ln(), 1.0 / (alpha + v))).collect()
+    }
+}
+
+/// ln(1 + e^x) without overflow.
+#[inline]
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1/(1 + e^−x) without overflow.
+#[inline]
+fn logistic(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
     }
 }
 
@@ -62,6 +105,9 @@ struct FrequencyTerms {
     d_r: f64,
     d_a: f64,
     d_b: f64,
+    /// ln a − ln(b + x − 1) (BG/NBD; b + x for MBG/NBD), and 1/(b + x − 1) (or 1/(b + x)).
+    ln_odds: f64,
+    inv_bx: f64,
 }
 
 fn frequency_terms(variant: Variant, [r, _, a, b]: [f64; 4], x: f64) -> FrequencyTerms {
@@ -71,6 +117,8 @@ fn frequency_terms(variant: Variant, [r, _, a, b]: [f64; 4], x: f64) -> Frequenc
         Variant::Mbg => x + 1.0,
     };
     let a2 = ln_gamma(a + b) + ln_gamma(b + y) - ln_gamma(b) - ln_gamma(a + b + y);
+    // BG/NBD's odds term has b + x − 1, MBG/NBD's b + x: both are b + y − 1.
+    let bx = b + y - 1.0;
     let psi_ab = digamma(a + b);
     let psi_aby = digamma(a + b + y);
     FrequencyTerms {
@@ -78,54 +126,53 @@ fn frequency_terms(variant: Variant, [r, _, a, b]: [f64; 4], x: f64) -> Frequenc
         d_r: digamma(r + x) - digamma(r),
         d_a: psi_ab - psi_aby,
         d_b: psi_ab + digamma(b + y) - digamma(b) - psi_aby,
+        ln_odds: a.ln() - bx.ln(),
+        inv_bx: 1.0 / bx,
     }
 }
 
 /// One customer's log-likelihood and its gradient in θ (natural scale), given the
-/// frequency terms. `ln_alpha` is ln α.
+/// frequency terms and (ln, 1/) of α + T and of α + t_x. `ln_alpha` is ln α.
 #[inline]
 fn row(
     variant: Variant,
-    [r, alpha, a, b]: [f64; 4],
+    [r, alpha, a, _]: [f64; 4],
     ln_alpha: f64,
     f: &FrequencyTerms,
     x: f64,
-    tx: f64,
-    t: f64,
+    (ln_at, inv_at): (f64, f64),
+    (ln_atx, inv_atx): (f64, f64),
 ) -> (f64, [f64; 4]) {
-    let ln_at = (alpha + t).ln();
-    let a3 = -(r + x) * ln_at;
+    let rx = r + x;
+    let a3 = -rx * ln_at;
     let base = f.constant + r * ln_alpha;
     let mut g = [f.d_r + ln_alpha, r / alpha, f.d_a, f.d_b];
     match variant {
+        Variant::Bg if x == 0.0 => {
+            g[0] -= ln_at;
+            g[1] -= rx * inv_at;
+            (base + a3, g)
+        }
         Variant::Bg => {
-            if x == 0.0 {
-                g[0] -= ln_at;
-                g[1] -= (r + x) / (alpha + t);
-                return (base + a3, g);
-            }
-            let ln_atx = (alpha + tx).ln();
-            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
-            let m = a3.max(a4);
-            let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
-            let (w3, w4) = (e3 / (e3 + e4), e4 / (e3 + e4));
+            // ll = base + ln(e^A3 + e^A4) = base + A3 + softplus(A4 − A3).
+            let a4 = f.ln_odds - rx * ln_atx;
+            let w4 = logistic(a4 - a3);
+            let w3 = 1.0 - w4;
             g[0] += -w3 * ln_at - w4 * ln_atx;
-            g[1] += -(r + x) * (w3 / (alpha + t) + w4 / (alpha + tx));
+            g[1] -= rx * (w3 * inv_at + w4 * inv_atx);
             g[2] += w4 / a;
-            g[3] -= w4 / (b + x - 1.0);
-            (base + m + (e3 + e4).ln(), g)
+            g[3] -= w4 * f.inv_bx;
+            (base + a3 + softplus(a4 - a3), g)
         }
         Variant::Mbg => {
-            let ln_atx = (alpha + tx).ln();
-            let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
-            let ll = base + a3 + log_add_exp(a4, 0.0);
-            // d logaddexp(A4, 0) = σ(A4)·dA4.
-            let s = 1.0 / (1.0 + (-a4).exp());
+            let a4 = f.ln_odds + rx * (ln_at - ln_atx);
+            // d softplus(A4) = σ(A4)·dA4.
+            let s = logistic(a4);
             g[0] += -ln_at + s * (ln_at - ln_atx);
-            g[1] += -(r + x) / (alpha + t) + s * (r + x) * (1.0 / (alpha + t) - 1.0 / (alpha + tx));
+            g[1] += -rx * inv_at + s * rx * (inv_at - inv_atx);
             g[2] += s / a;
-            g[3] -= s / (b + x);
-            (ll, g)
+            g[3] -= s * f.inv_bx;
+            (base + a3 + softplus(a4), g)
         }
     }
 }
@@ -137,6 +184,7 @@ impl BetaGeoObjective<'_> {
         let terms: Vec<FrequencyTerms> =
             self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect();
         let ln_alpha = theta[1].ln();
+        let (ages, recencies) = (self.age.logs(theta[1]), self.recency.logs(theta[1]));
         let n = self.data.len();
         let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
             let mut ll = 0.0;
@@ -150,8 +198,8 @@ impl BetaGeoObjective<'_> {
                     ln_alpha,
                     f,
                     self.data.frequency[i],
-                    self.scaled_recency[i],
-                    self.scaled_age[i],
+                    ages[self.age.index[i] as usize],
+                    recencies[self.recency.index[i] as usize],
                 );
                 ll += w * l;
                 for (acc, v) in g.iter_mut().zip(d) {
