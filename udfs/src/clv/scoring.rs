@@ -17,7 +17,11 @@ use datafusion::logical_expr::{
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
 use segsql_algo::clv::data::check_history;
+use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
 use segsql_algo::model::ClvModel;
+
+/// Rows a scoring thread takes at a time.
+const SCORE_CHUNK: usize = 1024;
 
 /// The most numeric arguments a scoring function takes.
 pub const MAX_NUMBERS: usize = 8;
@@ -160,22 +164,34 @@ impl ScalarUDFImpl for ScoringUdf {
         }
         let arrays = ColumnarValue::values_to_arrays(&args.args[spec.models.len()..])?;
         let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
-        let mut values = [0.0; MAX_NUMBERS];
-        for (slot, (_, default)) in values[spec.numbers.len()..].iter_mut().zip(spec.optional) {
-            *slot = *default;
-        }
         let width = spec.numbers.len() + spec.optional.len();
-        let mut out = Vec::with_capacity(args.number_rows);
-        'rows: for row in 0..args.number_rows {
-            for (slot, column) in values.iter_mut().zip(&columns) {
-                if column.is_null(row) {
-                    out.push(None);
-                    continue 'rows;
-                }
-                *slot = column.value(row);
+        // Rows are scored in parallel chunks (a CLV is a dozen hypergeometric sums, and a
+        // file read as one partition would otherwise score on one core); each row's value
+        // depends on that row only, so the thread count changes no bit.
+        let rows = args.number_rows;
+        let threads = crate::common::kernel_threads();
+        let parts = map_chunks(threads, chunk_count(rows, SCORE_CHUNK), |c| {
+            let mut values = [0.0; MAX_NUMBERS];
+            for (slot, (_, default)) in values[spec.numbers.len()..].iter_mut().zip(spec.optional) {
+                *slot = *default;
             }
-            match (spec.score)(&models, &values[..width]) {
-                Ok(v) => out.push(v),
+            let mut out = Vec::with_capacity(SCORE_CHUNK);
+            'rows: for row in chunk_range(c, SCORE_CHUNK, rows) {
+                for (slot, column) in values.iter_mut().zip(&columns) {
+                    if column.is_null(row) {
+                        out.push(None);
+                        continue 'rows;
+                    }
+                    *slot = column.value(row);
+                }
+                out.push((spec.score)(&models, &values[..width])?);
+            }
+            Ok::<_, String>(out)
+        });
+        let mut out = Vec::with_capacity(rows);
+        for part in parts {
+            match part {
+                Ok(values) => out.extend(values),
                 Err(message) => return exec_err!("{}: {message}", spec.name),
             }
         }
