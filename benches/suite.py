@@ -146,6 +146,7 @@ def main():
                 sql_rows.append(row(c, med, ratio, met, answer, size))
 
         cluster_rows = []
+        clv_rows = []
         cluster_data = data_by_size.get("10M")
         if cluster_data:
             subprocess.run([args.python, os.path.join(HERE, "cluster_data.py"), cluster_data, binary], check=True)
@@ -153,6 +154,7 @@ def main():
             for c in compare.COMPARISONS:
                 if c.group == "cluster":
                     cluster_rows.append(row(*compare.compare(c, binary, ns, models)))
+            clv_rows = [row(*compare.compare(c, binary, ns, models)) for c in compare.COMPARISONS if c.group == "clv"]
 
         scaling_rows = []
         if "10M" in sizes and "50M" in sizes:
@@ -209,6 +211,11 @@ def main():
         lines += ["### SQL tasks at every size", "", header, "|---|---|---|---|---|---|---|---|---|---|", *sql_rows, ""]
         if cluster_rows:
             lines += ["### Clustering (data from the 10M run)", "", header, "|---|---|---|---|---|---|---|---|---|---|", *cluster_rows, ""]
+        if clv_rows:
+            lines += [
+                "### Predictive CLV and propensity (the 10M run's rfm_summary, 1.28M customers)", "", header,
+                "|---|---|---|---|---|---|---|---|---|---|", *clv_rows, "",
+            ]
         if scaling_rows:
             lines += [
                 "### Scaling, 10M → 50M order lines (segsql)", "",
