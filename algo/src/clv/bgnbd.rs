@@ -67,10 +67,8 @@ impl Distinct {
         let mut distinct = values.clone();
         distinct.sort_unstable_by(f64::total_cmp);
         distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
-        let index = values
-            .iter()
-            .map(|v| distinct.binary_search_by(|d| d.total_cmp(v)).unwrap_or_default() as u32)
-            .collect();
+        let index =
+            values.iter().map(|v| distinct.binary_search_by(|d| d.total_cmp(v)).unwrap_or_default() as u32).collect();
         Distinct { values: distinct, index }
     }
 

@@ -17,8 +17,8 @@ use datafusion::logical_expr::{
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
 use segsql_algo::clv::data::check_history;
-use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
 use segsql_algo::model::ClvModel;
+use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
 
 /// Rows a scoring thread takes at a time.
 const SCORE_CHUNK: usize = 1024;
