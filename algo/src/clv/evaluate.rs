@@ -95,8 +95,9 @@ pub fn classification_metrics(pairs: &mut [(f64, bool)]) -> Option<Classificatio
         let mut rank_sum = 0.0;
         let mut i = 0;
         while i < n {
-            let mut j = i;
-            while j < n && pairs[j].0 == pairs[i].0 {
+            // Ties by total order, so a NaN probability groups with itself instead of stalling.
+            let mut j = i + 1;
+            while j < n && pairs[j].0.total_cmp(&pairs[i].0).is_eq() {
                 j += 1;
             }
             let mean_rank = (i + 1 + j) as f64 / 2.0;
@@ -137,6 +138,8 @@ mod classification_tests {
         assert_eq!(m.f1_score, 0.8);
         let want = -(0.9f64.ln() + 0.6f64.ln() + 0.4f64.ln() + 0.8f64.ln()) / 4.0;
         assert!((m.log_loss - want).abs() < 1e-15);
+        let mut with_nan = vec![(f64::NAN, true), (0.2, false), (f64::NAN, false)];
+        assert!(classification_metrics(&mut with_nan).is_some());
         let mut one_class = vec![(0.3, true), (0.7, true)];
         assert_eq!(classification_metrics(&mut one_class).unwrap().roc_auc, None);
     }

@@ -162,7 +162,10 @@ impl ScalarUDFImpl for ScoringUdf {
             };
             models.push(store.load_clv(spec.name, &name, kinds)?);
         }
-        let arrays = ColumnarValue::values_to_arrays(&args.args[spec.models.len()..])?;
+        // Every argument as a full-length array: constants too (values_to_arrays would give
+        // one row when all the numbers are constants).
+        let arrays: Vec<_> =
+            args.args[spec.models.len()..].iter().map(|a| a.to_array(args.number_rows)).collect::<Result<_>>()?;
         let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
         let width = spec.numbers.len() + spec.optional.len();
         // Rows are scored in parallel chunks (a CLV is a dozen hypergeometric sums, and a

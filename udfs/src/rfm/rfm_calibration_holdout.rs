@@ -81,7 +81,12 @@ impl TableFunctionImpl for RfmCalibrationHoldout {
         let (calibration_end, calibration_day) = end(4, "calibration_end")?;
         let (observation_end, observation_day) = end(5, "observation_end")?;
         if observation_end <= calibration_end {
-            return plan_err!("{NAME}: observation_end must be after calibration_end");
+            return plan_err!(
+                "{NAME}: observation_end ({}) must be after calibration_end ({}); give a calibration_end before it \
+                 (in the report: --param calibration_end=...)",
+                literal_arg(NAME, &args, 5, "observation_end")?.map(ToString::to_string).unwrap_or_default(),
+                literal_arg(NAME, &args, 4, "calibration_end")?.map(ToString::to_string).unwrap_or_default()
+            );
         }
         let grain = btyd_grain(NAME, &args, 6)?;
         let micros = |us: i64| lit(ScalarValue::TimestampMicrosecond(Some(us), None));
