@@ -45,8 +45,8 @@ ORDER BY cluster_id;
 WITH totals AS (SELECT count(*) AS customers, sum(monetary) AS revenue, avg(frequency) AS frequency FROM customer_rfm),
 profiles AS (
   SELECT k.cluster_id, count(*) AS customers, sum(k.monetary) AS revenue, sum(k.monetary) / sum(k.frequency) AS aov,
-         avg(k.recency_days) AS recency_days, avg(k.frequency) AS frequency, avg(c.clv_12m) AS clv_12m,
-         avg(c.p_alive) AS p_alive
+         avg(k.recency_days) AS recency_days, avg(k.frequency) AS frequency, sum(CAST(c.clv_12m AS DECIMAL(38, 10))) / count(c.clv_12m) AS clv_12m,
+         sum(CAST(c.p_alive AS DECIMAL(38, 10))) / count(c.p_alive) AS p_alive
   FROM customer_clusters k LEFT JOIN customer_clv c ON c.customer_id = k.customer_id
   GROUP BY k.cluster_id
 )

@@ -25,7 +25,7 @@ SELECT r.segment,
        round(CAST(count(*) FILTER (WHERE r.recency_days > ${churn_days}) AS DOUBLE) / count(*), 4) AS churn_rate,
        sum(r.monetary) AS revenue,
        round(sum(r.monetary) / count(*), 2) AS clv_historical,
-       round(avg(v.clv_12m), 2) AS clv_predicted_12m
+       round(sum(CAST(v.clv_12m AS DECIMAL(38, 10))) / count(v.clv_12m), 2) AS clv_predicted_12m
 FROM customer_rfm r LEFT JOIN event_users e ON e.user_id = r.customer_id
      LEFT JOIN customer_clv v ON v.customer_id = r.customer_id
 GROUP BY r.segment
@@ -38,7 +38,7 @@ SELECT c.cluster_id,
        round(CAST(count(*) FILTER (WHERE c.recency_days > ${churn_days}) AS DOUBLE) / count(*), 4) AS churn_rate,
        sum(c.monetary) AS revenue,
        round(sum(c.monetary) / count(*), 2) AS clv_historical,
-       round(avg(v.clv_12m), 2) AS clv_predicted_12m
+       round(sum(CAST(v.clv_12m AS DECIMAL(38, 10))) / count(v.clv_12m), 2) AS clv_predicted_12m
 FROM customer_clusters c LEFT JOIN event_users e ON e.user_id = c.customer_id
      LEFT JOIN customer_clv v ON v.customer_id = c.customer_id
 GROUP BY c.cluster_id

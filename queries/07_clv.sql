@@ -7,6 +7,9 @@
 \i _clv_models.sql
 \default calibration_end 2025-07-01
 
+-- Float predictions are summed as DECIMAL(38, 10), exactly, so the figures do not depend
+-- on the order rows are added in (the thread count).
+
 -- Calibration up to calibration_end, holdout from then to as_of
 CREATE OR REPLACE VIEW clv_split AS
 SELECT * FROM rfm_calibration_holdout(${orders}, customer_id, order_ts, amount, '${calibration_end}', '${as_of}', 'week');
@@ -30,7 +33,9 @@ WITH scored AS (
 SELECT frequency_cal, series, purchases FROM (
   SELECT frequency_cal, 'actual' AS series, round(avg(actual), 4) AS purchases FROM scored GROUP BY frequency_cal
   UNION ALL
-  SELECT frequency_cal, 'predicted' AS series, round(avg(predicted), 4) AS purchases FROM scored GROUP BY frequency_cal
+  SELECT frequency_cal, 'predicted' AS series,
+         round(CAST(sum(CAST(predicted AS DECIMAL(38, 10))) AS DOUBLE) / count(*), 4) AS purchases
+  FROM scored GROUP BY frequency_cal
 )
 ORDER BY frequency_cal, series;
 
@@ -57,10 +62,10 @@ ORDER BY p_alive_band;
 -- 12-month CLV and value at risk (CLV × (1 − P(alive))) by RFM segment
 -- @chart bar x=segment y=clv_12m format=currency title="Predicted 12-month CLV by RFM segment"
 SELECT r.segment, count(*) AS customers,
-       round(sum(c.clv_12m), 2) AS clv_12m,
-       round(avg(c.clv_12m), 2) AS clv_per_customer,
-       round(avg(c.p_alive), 4) AS avg_p_alive,
-       round(sum(c.clv_12m * (1 - c.p_alive)), 2) AS value_at_risk
+       round(sum(CAST(c.clv_12m AS DECIMAL(38, 10))), 2) AS clv_12m,
+       round(sum(CAST(c.clv_12m AS DECIMAL(38, 10))) / count(*), 2) AS clv_per_customer,
+       round(sum(CAST(c.p_alive AS DECIMAL(38, 10))) / count(*), 4) AS avg_p_alive,
+       round(sum(CAST(c.clv_12m * (1 - c.p_alive) AS DECIMAL(38, 10))), 2) AS value_at_risk
 FROM customer_clv c JOIN customer_rfm r ON r.customer_id = c.customer_id
 GROUP BY r.segment
 ORDER BY clv_12m DESC, r.segment;
@@ -72,10 +77,10 @@ FROM customer_rfm;
 -- The same by cluster
 -- @chart bar x=cluster_id y=clv_12m format=currency title="Predicted 12-month CLV by cluster"
 SELECT k.cluster_id, count(*) AS customers,
-       round(sum(c.clv_12m), 2) AS clv_12m,
-       round(avg(c.clv_12m), 2) AS clv_per_customer,
-       round(avg(c.p_alive), 4) AS avg_p_alive,
-       round(sum(c.clv_12m * (1 - c.p_alive)), 2) AS value_at_risk
+       round(sum(CAST(c.clv_12m AS DECIMAL(38, 10))), 2) AS clv_12m,
+       round(sum(CAST(c.clv_12m AS DECIMAL(38, 10))) / count(*), 2) AS clv_per_customer,
+       round(sum(CAST(c.p_alive AS DECIMAL(38, 10))) / count(*), 4) AS avg_p_alive,
+       round(sum(CAST(c.clv_12m * (1 - c.p_alive) AS DECIMAL(38, 10))), 2) AS value_at_risk
 FROM customer_clv c JOIN customer_clusters k ON k.customer_id = c.customer_id
 GROUP BY k.cluster_id
 ORDER BY k.cluster_id;
