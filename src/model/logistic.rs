@@ -93,6 +93,7 @@ pub async fn create_logistic_model(
     let mut x = Vec::new();
     let mut y = Vec::new();
     let mut skipped = 0u64;
+    let mut bad_label: Option<f64> = None;
     for batch in &batches {
         let label_values = cast(batch.column(label_index), &DataType::Float64)?;
         let label_values = label_values.as_primitive::<Float64Type>();
@@ -111,11 +112,16 @@ pub async fn create_logistic_model(
             }
             let value = label_values.value(row);
             if value != 0.0 && value != 1.0 {
-                return exec_err!("{here}: label '{label}' must be boolean or 0/1, found {value}");
+                // The smallest such value, so the message does not depend on row order.
+                bad_label = Some(bad_label.map_or(value, |b: f64| b.min(value)));
+                continue;
             }
             y.push(value == 1.0);
             x.extend(feature_columns.iter().map(|c| c.value(row)));
         }
+    }
+    if let Some(value) = bad_label {
+        return exec_err!("{here}: label '{label}' must be boolean or 0/1, found {value}");
     }
     if y.is_empty() {
         return exec_err!("{here}: no rows to fit on ({skipped} skipped for a NULL, NaN or infinite value)");

@@ -41,9 +41,6 @@ pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoE
 impl Histories {
     /// Folds the rows (finite values only; the caller skips the rest) after checking each.
     pub fn new(rows: &[[f64; 3]]) -> Result<Histories, AlgoError> {
-        for &[x, tx, t] in rows {
-            check_history(x, tx, t)?;
-        }
         if rows.is_empty() {
             return Err(AlgoError::NoRows);
         }
@@ -59,7 +56,10 @@ impl Histories {
             customers: rows.len() as u64,
             max_age: 0.0,
         };
+        // Checked in sorted order, so the row an error names does not depend on the order
+        // the query returned them in.
         for row in sorted {
+            check_history(row[0], row[1], row[2])?;
             let same = h.frequency.last() == Some(&row[0])
                 && h.recency.last() == Some(&row[1])
                 && h.age.last() == Some(&row[2]);
