@@ -4,7 +4,7 @@
 
 use super::data::Histories;
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1};
+use super::special::{digamma, ln_gamma, ln_hyp2f1, sigmoid, softplus};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -78,23 +78,6 @@ impl Distinct {
     }
 }
 
-/// ln(1 + e^x) without overflow.
-#[inline]
-fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-/// 1/(1 + e^−x) without overflow.
-#[inline]
-fn logistic(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// The terms that depend on the parameters and the frequency only: ln Γ ratios and their
 /// derivatives, once per distinct frequency.
 struct FrequencyTerms {
@@ -154,7 +137,7 @@ fn row(
         Variant::Bg => {
             // ll = base + ln(e^A3 + e^A4) = base + A3 + softplus(A4 − A3).
             let a4 = f.ln_odds - rx * ln_atx;
-            let w4 = logistic(a4 - a3);
+            let w4 = sigmoid(a4 - a3);
             let w3 = 1.0 - w4;
             g[0] += -w3 * ln_at - w4 * ln_atx;
             g[1] -= rx * (w3 * inv_at + w4 * inv_atx);
@@ -165,7 +148,7 @@ fn row(
         Variant::Mbg => {
             let a4 = f.ln_odds + rx * (ln_at - ln_atx);
             // d softplus(A4) = σ(A4)·dA4.
-            let s = logistic(a4);
+            let s = sigmoid(a4);
             g[0] += -ln_at + s * (ln_at - ln_atx);
             g[1] += -rx * inv_at + s * rx * (inv_at - inv_atx);
             g[2] += s / a;
@@ -262,14 +245,8 @@ impl BetaGeo {
 
     /// P(the customer is still alive | x, t_x, T).
     pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
-        let odds = self.ln_dropout_odds(x, tx, t);
-        // 1/(1+e^odds), written so that large odds give 0, not NaN.
-        if odds > 0.0 {
-            let e = (-odds).exp();
-            e / (1.0 + e)
-        } else {
-            1.0 / (1.0 + odds.exp())
-        }
+        // 1/(1+e^odds), so that large odds give 0, not NaN.
+        sigmoid(-self.ln_dropout_odds(x, tx, t))
     }
 
     /// E[purchases in the next `horizon` | x, t_x, T]; `None` where the hypergeometric
@@ -288,9 +265,7 @@ impl BetaGeo {
         // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
         let u = ln_f + (r + x) * (-z).ln_1p();
         let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
-        let odds = self.ln_dropout_odds(x, tx, t);
-        let alive = if odds > 0.0 { (-odds).exp() / (1.0 + (-odds).exp()) } else { 1.0 / (1.0 + odds.exp()) };
-        Some(lead * bracket * alive)
+        Some(lead * bracket * self.p_alive(x, tx, t))
     }
 }
 

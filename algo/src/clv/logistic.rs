@@ -46,20 +46,8 @@ pub struct Logistic {
     pub objective: f64,
 }
 
-/// σ(z) without overflow.
-pub fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// ln(1 + e^z) without overflow.
-fn softplus(z: f64) -> f64 {
-    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
-}
+pub use super::special::sigmoid;
+use super::special::softplus;
 
 const CHUNK: usize = 8_192;
 

@@ -67,16 +67,21 @@ fn finish(sum: f64, ln_scale: f64) -> Option<(f64, f64)> {
     Some((sum.abs().ln() + ln_scale, sum.signum()))
 }
 
-/// ln(e^x + e^y) without overflow.
-pub fn log_add_exp(x: f64, y: f64) -> f64 {
-    if x == f64::NEG_INFINITY {
-        return y;
+/// ln(1 + e^x) without overflow.
+#[inline]
+pub fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1/(1 + e^−x) without overflow.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
     }
-    if y == f64::NEG_INFINITY {
-        return x;
-    }
-    let m = x.max(y);
-    m + ((x - m).exp() + (y - m).exp()).ln()
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::format::Scaler;
-use crate::clv::logistic::Logistic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticModel {
@@ -34,15 +33,6 @@ pub struct LogisticModel {
 impl LogisticModel {
     pub fn dims(&self) -> usize {
         self.features.len()
-    }
-
-    pub fn fitted(&self) -> Logistic {
-        Logistic {
-            intercept: self.intercept,
-            coefficients: self.coefficients.clone(),
-            iterations: self.iterations,
-            objective: self.objective,
-        }
     }
 
     /// P(label) for one row of raw features; `scratch` holds the scaled row.
