@@ -1,4 +1,4 @@
-//! `CREATE MODEL ... USING bgnbd | mbgnbd | gamma_gamma`: fit a CLV model on the query's
+//! `CREATE MODEL ... USING bgnbd | mbgnbd | pareto_nbd | gamma_gamma`: fit a CLV model on the query's
 //! columns (taken by position) and save it in the models folder.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use datafusion::sql::sqlparser::ast::Expr;
 use super::{CreateModel, number, run_query, text, whole};
 use crate::session::ModelStore;
 use segsql_algo::clv::bgnbd::Variant;
-use segsql_algo::clv::{FitParams, TimeUnit, fit_beta_geo, fit_gamma_gamma};
+use segsql_algo::clv::{FitParams, TimeUnit, fit_beta_geo, fit_gamma_gamma, fit_pareto_nbd};
 use segsql_algo::model::{ClvModel, Model};
 
 /// The options each algorithm takes, as the error lists them.
@@ -82,8 +82,11 @@ pub async fn create_clv_model(ctx: &SessionContext, store: &ModelStore, statemen
             }
         }
         nothing_left(&here, histories.len(), &skipped)?;
-        let variant = if algorithm == "bgnbd" { Variant::Bg } else { Variant::Mbg };
-        fit_beta_geo(variant, &histories, params, threads).map(|(_, fit)| fit)
+        match algorithm {
+            "pareto_nbd" => fit_pareto_nbd(&histories, params, threads).map(|(_, fit)| fit),
+            "bgnbd" => fit_beta_geo(Variant::Bg, &histories, params, threads).map(|(_, fit)| fit),
+            _ => fit_beta_geo(Variant::Mbg, &histories, params, threads).map(|(_, fit)| fit),
+        }
     };
     let fit = match result {
         Ok(fit) => fit,

@@ -35,7 +35,7 @@ pub struct CreateModel {
 const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
 /// What `USING` accepts, as the error lists it.
-const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd, gamma_gamma or logistic_reg (label = ...)";
+const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd, pareto_nbd, gamma_gamma or logistic_reg (label = ...)";
 
 /// Trains the model, writes its file and returns a one-row summary.
 pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: CreateModel) -> Result<RecordBatch> {

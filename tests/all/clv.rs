@@ -1,5 +1,6 @@
 //! The CLV models through SQL against lifetimes 0.11.3: `CREATE MODEL ... USING bgnbd |
-//! mbgnbd | gamma_gamma` on the histories lifetimes was fitted on, `model_params`, and the
+//! mbgnbd | pareto_nbd | gamma_gamma` on the histories lifetimes was fitted on,
+//! `model_params`, and the
 //! scoring functions on its per-customer predictions (tests/fixtures/clv/, written by
 //! tests/parity/make_clv_fixtures.py with the real lifetimes; no Python here).
 
@@ -113,6 +114,49 @@ async fn predictions_equal_lifetimes() {
     assert_eq!(checked, predictions.len());
 }
 
+/// Pareto/NBD through SQL: the optimum of lifetimes' objective (which lifetimes' own
+/// Nelder–Mead stops short of), its standard errors, and lifetimes' predictions there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pareto_nbd_reaches_the_optimum_and_predicts_as_lifetimes() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let mut shell = crate::support::shell(models.path());
+    let params = rows("pareto_params.csv");
+    let mut checked = 0;
+    for chunk in params.chunks(4) {
+        let (dataset, penalizer) = (&chunk[0][0], &chunk[0][1]);
+        let created = query(&mut shell, &model_sql("p", dataset, "pareto_nbd", penalizer)).await;
+        let got = query(&mut shell, "SELECT parameter, value, std_error FROM model_params('p')").await;
+        for (g, w) in got.iter().zip(chunk) {
+            let what = format!("{dataset} pareto_nbd penalizer {penalizer} {}", w[2]);
+            assert_eq!(g[0], w[2], "{what}");
+            close(&what, number(&g[1]), number(&w[4]), 1e-5);
+            close(&format!("{what} std_error"), number(&g[2]), number(&w[5]), 1e-3);
+            checked += 1;
+        }
+        if number(penalizer) == 0.0 {
+            close(&format!("{dataset} log-likelihood"), number(&created[0][6]), number(&chunk[0][8]), 1e-9);
+        }
+    }
+    assert_eq!(checked, params.len());
+    let predictions = rows("pareto_predictions.csv");
+    for dataset in ["cdnow", "sample_week", "generated_pareto"] {
+        query(&mut shell, &model_sql("p", dataset, "pareto_nbd", "0")).await;
+        let want: Vec<&Vec<String>> = predictions.iter().filter(|r| r[0] == dataset).collect();
+        let values: Vec<String> =
+            want.iter().map(|r| format!("({}, {}, {}, {}, {})", r[1], r[2], r[3], r[4], r[5])).collect();
+        let sql = format!(
+            "SELECT p_alive('p', f, r, t), expected_purchases('p', h, f, r, t) FROM (VALUES {}) AS v(i, f, r, t, h) ORDER BY i",
+            values.join(", ")
+        );
+        let got = query(&mut shell, &sql).await;
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            close(&format!("{dataset} row {} p_alive", w[1]), number(&g[0]), number(&w[6]), 1e-6);
+            close(&format!("{dataset} row {} expected", w[1]), number(&g[1]), number(&w[7]), 1e-6);
+        }
+    }
+}
+
 /// The same script, data and options write the same model bytes at any thread count.
 #[test]
 fn model_files_are_byte_identical_across_threads() {
@@ -128,10 +172,11 @@ fn model_files_are_byte_identical_across_threads() {
             "{};{};{churn}",
             model_sql("buyers", "sample_week", "bgnbd", "0"),
             model_sql("spend", "sample_week", "gamma_gamma", "0.001")
-        );
+        ) + ";"
+            + &model_sql("pareto", "sample_week", "pareto_nbd", "0");
         crate::support::run_in(dir.path(), &["--threads", threads, "-c", &sql]).expect_code(0);
         let read = |name: &str| std::fs::read(dir.path().join("models").join(name)).expect("model file");
-        files.push((read("buyers.json"), read("spend.json"), read("churn.json")));
+        files.push((read("buyers.json"), read("spend.json"), read("churn.json"), read("pareto.json")));
     }
     assert!(files.windows(2).all(|w| w[0] == w[1]), "model files differ between thread counts");
 }

@@ -1,6 +1,7 @@
-//! Predictive customer-lifetime-value models: BG/NBD, MBG/NBD and Gamma-Gamma, fitted by
-//! maximum likelihood as lifetimes 0.11.3 fits them (same objective and penalizer, BFGS on
-//! log-parameters from e^0.1), and the discounted CLV sum.
+//! Predictive customer-lifetime-value models: BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma,
+//! fitted by maximum likelihood with lifetimes 0.11.3's objectives and penalizer, by BFGS on
+//! log-parameters from e^0.1 (lifetimes fits Pareto/NBD by Nelder–Mead from random starts
+//! and stops short of the optimum; this reaches it), and the discounted CLV sum.
 
 pub mod bgnbd;
 pub mod data;
@@ -8,6 +9,7 @@ pub mod evaluate;
 pub mod gamma_gamma;
 pub mod logistic;
 pub mod optimize;
+pub mod pareto;
 pub mod special;
 
 use crate::error::AlgoError;
@@ -16,6 +18,7 @@ use bgnbd::{BetaGeo, BetaGeoObjective, Variant};
 use data::Histories;
 use gamma_gamma::{GammaGamma, GammaGammaObjective, Spends};
 use optimize::{Objective, hessian, invert, minimize};
+use pareto::{ParetoNbd, ParetoObjective};
 
 /// The unit recency and T are counted in, and so the length of a month in it for CLV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +159,37 @@ pub fn fit_beta_geo(
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))
 }
 
+/// Fits Pareto/NBD on (frequency, recency, T) rows. lifetimes' Pareto objective is the
+/// *sum* of the negative log-likelihoods plus the penalty, so the same penalizer weighs
+/// about N times less than in the other models; `Fit::objective` is that sum.
+pub fn fit_pareto_nbd(rows: &[[f64; 3]], params: FitParams, threads: Threads) -> Result<(ParetoNbd, Fit), AlgoError> {
+    let params = params.check()?;
+    let data = Histories::new(rows)?;
+    let scale = if data.max_age > 0.0 { 1.0 / data.max_age } else { 1.0 };
+    let objective = ParetoObjective::new(&data, scale, params.penalizer, threads);
+    let (estimates, theta, value, iterations) =
+        estimate(&objective, &["r", "alpha", "s", "beta"], params, data.customers, |t| {
+            t[1] /= scale;
+            t[3] /= scale;
+        })?;
+    let model = ParetoNbd { r: theta[0], alpha: theta[1], s: theta[2], beta: theta[3] };
+    let Some(log_likelihood) = model.log_likelihood(&data) else {
+        return Err(AlgoError::NotConverged {
+            iterations,
+            gradient: f64::NAN,
+            hint: "the likelihood cannot be summed at the optimum found; try a penalizer such as penalizer = 1",
+        });
+    };
+    let fit = Fit {
+        estimates,
+        log_likelihood,
+        objective: value * data.customers as f64,
+        iterations,
+        customers: data.customers,
+    };
+    Ok((model, fit))
+}
+
 /// Fits Gamma-Gamma on (frequency, monetary value) rows, each with both above 0.
 pub fn fit_gamma_gamma(rows: &[[f64; 2]], params: FitParams, threads: Threads) -> Result<(GammaGamma, Fit), AlgoError> {
     let params = params.check()?;
@@ -168,6 +202,31 @@ pub fn fit_gamma_gamma(rows: &[[f64; 2]], params: FitParams, threads: Threads) -
     let model = GammaGamma { p: theta[0], q: theta[1], v: theta[2] };
     let log_likelihood = model.log_likelihood(&data);
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))
+}
+
+/// A fitted transaction model, as the scoring functions take it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Transactions {
+    BetaGeo(BetaGeo),
+    Pareto(ParetoNbd),
+}
+
+impl Transactions {
+    /// P(alive | x, t_x, T); `None` where a hypergeometric series cannot be summed.
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> Option<f64> {
+        match self {
+            Transactions::BetaGeo(m) => Some(m.p_alive(x, tx, t)),
+            Transactions::Pareto(m) => m.p_alive(x, tx, t),
+        }
+    }
+
+    /// E[purchases in the next `horizon` | x, t_x, T].
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> Option<f64> {
+        match self {
+            Transactions::BetaGeo(m) => m.expected_purchases(horizon, x, tx, t),
+            Transactions::Pareto(m) => m.expected_purchases(horizon, x, tx, t),
+        }
+    }
 }
 
 /// lifetimes' CLV: Σ_{k=1..months} value·(E(k·f) − E(k·f − f))/(1+d)^k, with f the month

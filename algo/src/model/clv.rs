@@ -1,4 +1,4 @@
-//! The file of a fitted CLV model (BG/NBD, MBG/NBD, Gamma-Gamma): parameters with standard
+//! The file of a fitted CLV model (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma): parameters with standard
 //! errors, the fit's figures and the rows it skipped, with no timestamps.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::format::FORMAT_VERSION;
 use crate::clv::bgnbd::{BetaGeo, Variant};
 use crate::clv::gamma_gamma::GammaGamma;
-use crate::clv::{Fit, FitParams, TimeUnit};
+use crate::clv::pareto::ParetoNbd;
+use crate::clv::{Fit, FitParams, TimeUnit, Transactions};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameter {
@@ -22,7 +23,7 @@ pub struct ClvModel {
     pub format_version: u32,
     pub segsql_version: String,
     pub name: String,
-    /// "bgnbd", "mbgnbd" or "gamma_gamma".
+    /// "bgnbd", "mbgnbd", "pareto_nbd" or "gamma_gamma".
     pub algorithm: String,
     /// The query's columns, by position: frequency, recency, T (or frequency, monetary value).
     pub columns: Vec<String>,
@@ -33,7 +34,8 @@ pub struct ClvModel {
     pub parameters: Vec<Parameter>,
     /// Σ log-likelihood over the training rows, in the data's own time unit.
     pub log_likelihood: f64,
-    /// lifetimes' objective (mean negative log-likelihood plus penalty) at the optimum.
+    /// lifetimes' objective at the optimum: the mean negative log-likelihood plus the penalty
+    /// (the sum for pareto_nbd, as lifetimes has it).
     pub objective: f64,
     pub iterations: u64,
     pub converged: bool,
@@ -44,7 +46,10 @@ pub struct ClvModel {
 }
 
 /// The algorithms this file holds.
-pub const CLV_ALGORITHMS: [&str; 3] = ["bgnbd", "mbgnbd", "gamma_gamma"];
+pub const CLV_ALGORITHMS: [&str; 4] = ["bgnbd", "mbgnbd", "pareto_nbd", "gamma_gamma"];
+
+/// The transaction models: what `p_alive`, `expected_purchases` and `clv` take.
+pub const TRANSACTION_ALGORITHMS: [&str; 3] = ["bgnbd", "mbgnbd", "pareto_nbd"];
 
 impl ClvModel {
     #[allow(clippy::too_many_arguments)]
@@ -105,6 +110,23 @@ impl ClvModel {
         })
     }
 
+    pub fn pareto(&self) -> Option<ParetoNbd> {
+        if self.algorithm != "pareto_nbd" {
+            return None;
+        }
+        Some(ParetoNbd {
+            r: self.parameter("r")?,
+            alpha: self.parameter("alpha")?,
+            s: self.parameter("s")?,
+            beta: self.parameter("beta")?,
+        })
+    }
+
+    /// The transaction model of a BG/NBD, MBG/NBD or Pareto/NBD file.
+    pub fn transactions(&self) -> Option<Transactions> {
+        self.beta_geo().map(Transactions::BetaGeo).or_else(|| self.pareto().map(Transactions::Pareto))
+    }
+
     pub fn gamma_gamma(&self) -> Option<GammaGamma> {
         if self.algorithm != "gamma_gamma" {
             return None;
@@ -116,7 +138,7 @@ impl ClvModel {
     pub fn is_consistent(&self) -> bool {
         let positive = self.parameters.iter().all(|p| p.value.is_finite() && p.value > 0.0);
         let complete = match self.algorithm.as_str() {
-            "bgnbd" | "mbgnbd" => self.beta_geo().is_some() && self.time_unit().is_some(),
+            "bgnbd" | "mbgnbd" | "pareto_nbd" => self.transactions().is_some() && self.time_unit().is_some(),
             "gamma_gamma" => self.gamma_gamma().is_some(),
             _ => false,
         };

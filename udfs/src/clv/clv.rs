@@ -9,6 +9,7 @@ use super::scoring::{Scoring, history};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::{TimeUnit, discounted_value};
 use segsql_algo::model::ClvModel;
+use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -23,7 +24,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
          ≤ −1, or a history no model can come from.",
         "clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, monthly_discount_rate]])",
     )
-    .with_argument("txn_model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("txn_model", "A bgnbd, mbgnbd or pareto_nbd model's name, a constant string.")
     .with_argument("gg_model", "A gamma_gamma model's name, a constant string.")
     .with_argument("frequency", "Repeat purchase periods.")
     .with_argument("recency", "First to last purchase, in the transaction model's time unit.")
@@ -47,7 +48,7 @@ fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
     if !(rate.is_finite() && rate > -1.0) {
         return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
     }
-    let (Some(transactions), Some(spend)) = (models[0].beta_geo(), models[1].gamma_gamma()) else {
+    let (Some(transactions), Some(spend)) = (models[0].transactions(), models[1].gamma_gamma()) else {
         return Ok(None);
     };
     let unit = models[0].time_unit().unwrap_or(TimeUnit::Day);
@@ -65,7 +66,7 @@ fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
 
 pub static CLV: Scoring = Scoring {
     name: "clv",
-    models: &[&["bgnbd", "mbgnbd"], &["gamma_gamma"]],
+    models: &[&TRANSACTION_ALGORITHMS, &["gamma_gamma"]],
     numbers: &["frequency", "recency", "T", "monetary_value"],
     optional: &[("months", 12.0), ("monthly_discount_rate", 0.01)],
     syntax: "clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, monthly_discount_rate]])",

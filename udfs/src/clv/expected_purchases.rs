@@ -7,19 +7,22 @@ use datafusion::logical_expr::Documentation;
 use super::scoring::{Scoring, history};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::ClvModel;
+use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         CLV_SECTION,
         "The number of purchases a customer with this history is expected to make in the next t \
-         periods of the model's time_unit, under a BG/NBD or MBG/NBD model: lifetimes' \
-         conditional_expected_number_of_purchases_up_to_time. The hypergeometric term is summed \
-         in log space with its sign, so it is finite where lifetimes returns NaN (BG/NBD with \
-         a + b < 1 and no repeat purchase; thousands of purchases). NULL when an input is NULL; \
+         periods of the model's time_unit, under a BG/NBD, MBG/NBD or Pareto/NBD model: \
+         lifetimes' conditional_expected_number_of_purchases_up_to_time. The hypergeometric \
+         terms are summed in log space with their signs, so it is finite where lifetimes \
+         returns NaN (BG/NBD with a + b < 1 and no repeat purchase; thousands of purchases; \
+         Pareto/NBD with the last purchase at T, or s = 1, where it takes the limit). NULL when \
+         an input is NULL or a series cannot be summed; \
          an error for a negative t or a history no model can come from.",
         "expected_purchases('model', t, frequency, recency, T)",
     )
-    .with_argument("model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("model", "A bgnbd, mbgnbd or pareto_nbd model's name, a constant string.")
     .with_argument("t", "The horizon, in the model's time unit.")
     .with_argument("frequency", "Repeat purchase periods.")
     .with_argument("recency", "First to last purchase.")
@@ -36,12 +39,12 @@ fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
         return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
     }
     history(v[1], v[2], v[3])?;
-    Ok(models[0].beta_geo().and_then(|m| m.expected_purchases(t, v[1], v[2], v[3])))
+    Ok(models[0].transactions().and_then(|m| m.expected_purchases(t, v[1], v[2], v[3])))
 }
 
 pub static EXPECTED_PURCHASES: Scoring = Scoring {
     name: "expected_purchases",
-    models: &[&["bgnbd", "mbgnbd"]],
+    models: &[&TRANSACTION_ALGORITHMS],
     numbers: &["t", "frequency", "recency", "T"],
     optional: &[],
     syntax: "expected_purchases('model', t, frequency, recency, T)",

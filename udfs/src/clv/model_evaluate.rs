@@ -33,7 +33,7 @@ const HOLDOUT_COLUMNS: [&str; 5] = ["frequency_cal", "recency_cal", "T_cal", "fr
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         CLV_SECTION,
-        "Checks a model on data it was not fitted on, in one row. For a bgnbd or mbgnbd model the \
+        "Checks a model on data it was not fitted on, in one row. For a bgnbd, mbgnbd or pareto_nbd model the \
          source is a calibration/holdout table with the columns rfm_calibration_holdout gives \
          (frequency_cal, recency_cal, T_cal, frequency_holdout, duration_holdout, by name), the \
          model fitted on the calibration columns: customers, actual_purchases (Σ \
@@ -120,9 +120,9 @@ impl TableFunctionImpl for ModelEvaluate {
                 other => other,
             })?;
         let algorithm = match model.as_ref() {
-            Model::Clv(m) if m.beta_geo().is_some() => m.algorithm.clone(),
+            Model::Clv(m) if m.transactions().is_some() => m.algorithm.clone(),
             Model::Logistic(m) => return classification(&name, m, &source),
-            other => return Err(wrong_kind(NAME, &name, other, "bgnbd, mbgnbd or logistic_reg")),
+            other => return Err(wrong_kind(NAME, &name, other, "bgnbd, mbgnbd, pareto_nbd or logistic_reg")),
         };
         let missing: Vec<&str> =
             HOLDOUT_COLUMNS.iter().copied().filter(|c| source.schema.field_with_name(c).is_err()).collect();

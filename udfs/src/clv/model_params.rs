@@ -20,11 +20,12 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         CLV_SECTION,
         "The parameters of a model made by CREATE MODEL: parameter, value, std_error, one row per \
-         parameter, named as lifetimes names them (r, alpha, a, b for bgnbd and mbgnbd; p, q, v \
-         for gamma_gamma; intercept and one row per feature, in the model's scaled space, for \
+         parameter, named as lifetimes names them (r, alpha, a, b for bgnbd and mbgnbd; r, alpha, \
+         s, beta for pareto_nbd; p, q, v for gamma_gamma; intercept and one row per feature, in the model's scaled space, for \
          logistic_reg). Standard errors are lifetimes' (the delta method on the inverse \
-         Hessian of its objective in log-parameters); NULL where the Hessian is singular and \
-         for logistic_reg. \
+         Hessian of its objective in log-parameters; lifetimes has none for Pareto/NBD, whose \
+         are the same delta method on its log-likelihood); NULL where the Hessian is singular \
+         and for logistic_reg. \
          k-means models have centroids instead: see model_centroids.",
         "model_params(model_name)",
     )
@@ -63,7 +64,12 @@ impl TableFunctionImpl for ModelParams {
                 .chain(m.features.iter().zip(&m.coefficients).map(|(f, c)| (f.clone(), *c, None)))
                 .collect(),
             other => {
-                return Err(wrong_kind("model_params", &name, other, "bgnbd, mbgnbd, gamma_gamma or logistic_reg"));
+                return Err(wrong_kind(
+                    "model_params",
+                    &name,
+                    other,
+                    "bgnbd, mbgnbd, pareto_nbd, gamma_gamma or logistic_reg",
+                ));
             }
         };
         let schema = Arc::new(Schema::new(vec![

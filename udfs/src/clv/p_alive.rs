@@ -7,20 +7,23 @@ use datafusion::logical_expr::Documentation;
 use super::scoring::{Scoring, history};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::ClvModel;
+use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         CLV_SECTION,
         "P(alive): the probability that a customer with this history is still a customer, under \
-         a BG/NBD or MBG/NBD model made by CREATE MODEL, as lifetimes' \
+         a BG/NBD, MBG/NBD or Pareto/NBD model made by CREATE MODEL, as lifetimes' \
          conditional_probability_alive. Under BG/NBD it is exactly 1 for a customer with no \
-         repeat purchase. Computed in log space, so very frequent buyers get 0, not NaN. recency \
+         repeat purchase, under Pareto/NBD for one whose last purchase falls at T (lifetimes \
+         gives NaN there for frequent buyers). Computed in log space, so very frequent buyers \
+         get 0, not NaN. recency \
          and T are in the model's time_unit. NULL when an input is NULL; an error for a history \
          no model can come from (negative values, recency > T, frequency 0 with recency ≠ 0, a \
          fractional frequency).",
         "p_alive('model', frequency, recency, T)",
     )
-    .with_argument("model", "A bgnbd or mbgnbd model's name, a constant string.")
+    .with_argument("model", "A bgnbd, mbgnbd or pareto_nbd model's name, a constant string.")
     .with_argument("frequency", "Repeat purchase periods, as rfm_summary gives.")
     .with_argument("recency", "First to last purchase, in the model's time unit.")
     .with_argument("T", "First purchase to the end of the data, in the model's time unit.")
@@ -32,12 +35,12 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 
 fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
     history(v[0], v[1], v[2])?;
-    Ok(models[0].beta_geo().map(|m| m.p_alive(v[0], v[1], v[2])))
+    Ok(models[0].transactions().and_then(|m| m.p_alive(v[0], v[1], v[2])))
 }
 
 pub static P_ALIVE: Scoring = Scoring {
     name: "p_alive",
-    models: &[&["bgnbd", "mbgnbd"]],
+    models: &[&TRANSACTION_ALGORITHMS],
     numbers: &["frequency", "recency", "T"],
     optional: &[],
     syntax: "p_alive('model', frequency, recency, T)",

@@ -23,12 +23,15 @@ pub static CREATE_MODEL: LazyLock<Documentation> = LazyLock::new(|| {
          init: 'k-means++' (default), the name of another model, or a query in parentheses \
          giving k rows of starting centres in the features' units. Returns model, rows, skipped, \
          k, iterations, inertia, path. \
-         USING bgnbd | mbgnbd: the columns are frequency, recency, T by position (as \
-         rfm_summary gives them); USING gamma_gamma: frequency, monetary_value. They are fitted \
-         by maximum likelihood exactly as lifetimes 0.11.3 fits them: BFGS on the \
+         USING bgnbd | mbgnbd | pareto_nbd: the columns are frequency, recency, T by position \
+         (as rfm_summary gives them); USING gamma_gamma: frequency, monetary_value. They are \
+         fitted by maximum likelihood with lifetimes 0.11.3's objective: BFGS on the \
          log-parameters from e^0.1, time scaled by 1/max(T), lifetimes' mean negative \
          log-likelihood plus penalizer·Σθ² (its penalizer_coef), so the parameters equal \
-         lifetimes' to 1e-4; standard errors from the Hessian. Options: time_unit ('day' \
+         lifetimes' to 1e-4. For pareto_nbd lifetimes' objective is the sum, not the mean, so \
+         the same penalizer weighs about N times less; lifetimes fits it by Nelder–Mead from \
+         random starts, which stops short of the optimum this reaches. Standard errors from \
+         the Hessian. Options: time_unit ('day' \
          default, 'week', 'month': the unit of recency and T, which sets the month of clv), \
          penalizer (0), max_iter (1000). Rows with a NULL, NaN or infinite value are skipped and \
          counted, and for gamma_gamma rows with frequency 0 or monetary_value <= 0 too; a \
@@ -44,7 +47,7 @@ pub static CREATE_MODEL: LazyLock<Documentation> = LazyLock::new(|| {
          loss). Rows with a NULL label or a NULL, NaN or infinite feature are skipped and \
          counted; one class only is an error. Returns model, algorithm, rows, skipped, \
          positives, iterations, objective (the penalised mean log-loss), path.",
-        "CREATE MODEL name USING kmeans (k = 5 [, n_init = 4] [, max_iter = 300] [, tol = 1e-4] [, seed = 42] [, standardize = 'zscore'] [, init = ...]) AS query\nCREATE MODEL name USING bgnbd | mbgnbd [(time_unit = 'week' [, penalizer = 0] [, max_iter = 1000])] AS SELECT frequency, recency, T ...\nCREATE MODEL name USING gamma_gamma [(penalizer = 0 [, max_iter = 1000])] AS SELECT frequency, monetary_value ...\nCREATE MODEL name USING logistic_reg (label = 'churned' [, l2 = 1.0] [, standardize = 'none'] [, max_iter = 1000] [, tol = 1e-8]) AS SELECT features..., churned ...",
+        "CREATE MODEL name USING kmeans (k = 5 [, n_init = 4] [, max_iter = 300] [, tol = 1e-4] [, seed = 42] [, standardize = 'zscore'] [, init = ...]) AS query\nCREATE MODEL name USING bgnbd | mbgnbd | pareto_nbd [(time_unit = 'week' [, penalizer = 0] [, max_iter = 1000])] AS SELECT frequency, recency, T ...\nCREATE MODEL name USING gamma_gamma [(penalizer = 0 [, max_iter = 1000])] AS SELECT frequency, monetary_value ...\nCREATE MODEL name USING logistic_reg (label = 'churned' [, l2 = 1.0] [, standardize = 'none'] [, max_iter = 1000] [, tol = 1e-8]) AS SELECT features..., churned ...",
     )
     .with_argument("name", "Letters, digits and _; case-insensitive.")
     .with_argument("query", "Any SELECT; its columns are the features, or the model's inputs by position.")

@@ -111,7 +111,7 @@ impl ModelStore {
         let model = self.load(function, name)?;
         match model.as_ref() {
             Model::Clv(m) if kinds.contains(&m.algorithm.as_str()) => Ok(m.clone()),
-            other => Err(wrong_kind(function, name, other, &kinds.join(" or "))),
+            other => Err(wrong_kind(function, name, other, &either(kinds))),
         }
     }
 
@@ -173,11 +173,22 @@ impl ModelStore {
     }
 }
 
+/// "a", "a or b", "a, b or c".
+pub fn either(kinds: &[&str]) -> String {
+    match kinds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 /// The functions that take a model of `kind`.
 pub fn functions_for(kind: &str) -> &'static str {
     match kind {
         "kmeans" => "kmeans_assign, kmeans_distance and model_centroids",
-        "bgnbd" | "mbgnbd" => "p_alive, expected_purchases, clv (its first model), model_params and model_evaluate",
+        "bgnbd" | "mbgnbd" | "pareto_nbd" => {
+            "p_alive, expected_purchases, clv (its first model), model_params and model_evaluate"
+        }
         "gamma_gamma" => "expected_avg_value, clv (its second model) and model_params",
         "logistic_reg" => "predict_proba, model_params and model_evaluate",
         _ => "no function",
