@@ -252,6 +252,12 @@ impl BetaGeo {
     /// E[purchases in the next `horizon` | x, t_x, T]; `None` where the hypergeometric
     /// series cannot be summed.
     pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> Option<f64> {
+        Some(self.expected_if_alive(horizon, x, t)? * self.p_alive(x, tx, t))
+    }
+
+    /// The expectation for a customer known to be alive: it depends on x and T, not t_x, so
+    /// scoring can share it between customers.
+    pub fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> Option<f64> {
         if horizon == 0.0 {
             return Some(0.0);
         }
@@ -265,7 +271,7 @@ impl BetaGeo {
         // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
         let u = ln_f + (r + x) * (-z).ln_1p();
         let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
-        Some(lead * bracket * self.p_alive(x, tx, t))
+        Some(lead * bracket)
     }
 }
 

@@ -220,13 +220,59 @@ impl Transactions {
         }
     }
 
-    /// E[purchases in the next `horizon` | x, t_x, T].
+    /// E[purchases in the next `horizon` | x, t_x, T]: P(alive) times
+    /// [`Transactions::expected_if_alive`].
     pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> Option<f64> {
         match self {
             Transactions::BetaGeo(m) => m.expected_purchases(horizon, x, tx, t),
             Transactions::Pareto(m) => m.expected_purchases(horizon, x, tx, t),
         }
     }
+
+    /// E[purchases in the next `horizon` | alive, x, T]: in both models the expectation is
+    /// P(alive | x, t_x, T) times this, which does not depend on t_x.
+    pub fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> Option<f64> {
+        match self {
+            Transactions::BetaGeo(m) => m.expected_if_alive(horizon, x, t),
+            Transactions::Pareto(m) => Some(m.expected_if_alive(horizon, x, t)),
+        }
+    }
+
+    /// The discounted CLV of one unit of spend per purchase for a customer known to be alive:
+    /// Σ_{k=1..months} (A(k·f) − A(k·f − f))/(1+d)^k, A = [`Transactions::expected_if_alive`].
+    /// lifetimes' CLV is spend × P(alive) × this.
+    pub fn discounted_if_alive(
+        &self,
+        x: f64,
+        t: f64,
+        months: u32,
+        monthly_discount: f64,
+        unit: TimeUnit,
+    ) -> Option<f64> {
+        discounted_value(|h| self.expected_if_alive(h, x, t), 1.0, months, monthly_discount, unit)
+    }
+
+    /// lifetimes' `customer_lifetime_value` for one customer with expected spend `value`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn clv(
+        &self,
+        value: f64,
+        x: f64,
+        tx: f64,
+        t: f64,
+        months: u32,
+        monthly_discount: f64,
+        unit: TimeUnit,
+    ) -> Option<f64> {
+        let discounted = self.discounted_if_alive(x, t, months, monthly_discount, unit)?;
+        Some(clv_of(value, self.p_alive(x, tx, t)?, discounted))
+    }
+}
+
+/// CLV from its three factors, in the one order that every caller multiplies them in (so a
+/// shared discounted sum gives the same bits as computing it afresh).
+pub fn clv_of(value: f64, p_alive: f64, discounted_if_alive: f64) -> f64 {
+    value * p_alive * discounted_if_alive
 }
 
 /// lifetimes' CLV: Σ_{k=1..months} value·(E(k·f) − E(k·f − f))/(1+d)^k, with f the month

@@ -226,7 +226,7 @@ impl ParetoNbd {
         Some(self.p_alive(x, tx, t)? * self.expected_if_alive(horizon, x, t))
     }
 
-    /// The expectation for a customer known to be alive.
+    /// The expectation for a customer known to be alive (it does not depend on t_x).
     pub fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> f64 {
         let ParetoNbd { r, alpha, s, beta } = *self;
         let ln_ratio = (horizon / (beta + t)).ln_1p();

@@ -4,7 +4,7 @@
 use super::bgnbd::{BetaGeo, Variant};
 use super::pareto::ParetoNbd;
 use super::special::{ln_hyp2f1, ln_hyp2f1_gradient};
-use super::{FitParams, TimeUnit, discounted_value, fit_beta_geo, fit_gamma_gamma, fit_pareto_nbd};
+use super::{FitParams, TimeUnit, fit_beta_geo, fit_gamma_gamma, fit_pareto_nbd};
 use crate::parallel::Threads;
 
 fn csv(text: &str) -> Vec<Vec<String>> {
@@ -107,8 +107,7 @@ fn predictions_equal_lifetimes() {
             let value = gg.expected_average_value(x, extra).unwrap();
             close(&format!("{what} value"), value, first, 1e-12);
             let bg = beta_geo("bgnbd");
-            let clv =
-                discounted_value(|h| bg.expected_purchases(h, x, tx, t), value, 12, 0.01, TimeUnit::Week).unwrap();
+            let clv = super::Transactions::BetaGeo(bg).clv(value, x, tx, t, 12, 0.01, TimeUnit::Week).unwrap();
             close(&format!("{what} clv"), clv, second, 1e-10);
         } else {
             let m = beta_geo(kind);

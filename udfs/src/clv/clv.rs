@@ -4,11 +4,11 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::expected_avg_value::frequency_check;
-use super::scoring::{Scoring, history};
+use super::expected_avg_value::{frequency_check, monetary_check};
+use super::memo::key;
+use super::scoring::{Loaded, Scoring, history};
 use crate::function::CLV_SECTION;
-use segsql_algo::clv::{TimeUnit, discounted_value};
-use segsql_algo::model::ClvModel;
+use segsql_algo::clv::{TimeUnit, clv_of};
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -38,9 +38,13 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+/// The memo tag of the discounted sum if alive; the months are in its low bits.
+const DISCOUNTED: u64 = 2 << 32;
+
+fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     let [frequency, recency, age, monetary, months, rate] = [v[0], v[1], v[2], v[3], v[4], v[5]];
     frequency_check(frequency)?;
+    monetary_check(monetary)?;
     history(frequency, recency, age)?;
     if !(months.fract() == 0.0 && (0.0..=1200.0).contains(&months)) {
         return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
@@ -48,20 +52,23 @@ fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
     if !(rate.is_finite() && rate > -1.0) {
         return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
     }
-    let (Some(transactions), Some(spend)) = (models[0].transactions(), models[1].gamma_gamma()) else {
+    let (Some(transactions), Some(spend)) = (models[0].model.transactions(), models[1].model.gamma_gamma()) else {
         return Ok(None);
     };
-    let unit = models[0].time_unit().unwrap_or(TimeUnit::Day);
+    let unit = models[0].model.time_unit().unwrap_or(TimeUnit::Day);
     let Some(value) = spend.expected_average_value(frequency, monetary) else {
         return Ok(None);
     };
-    Ok(discounted_value(
-        |t| transactions.expected_purchases(t, frequency, recency, age),
-        value,
-        months as u32,
-        rate,
-        unit,
-    ))
+    let months = months as u32;
+    // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
+    // only, and many customers share it.
+    let discounted = models[0].memo.get_or(key(DISCOUNTED | u64::from(months), frequency, age, rate), || {
+        transactions.discounted_if_alive(frequency, age, months, rate, unit)
+    });
+    let (Some(discounted), Some(p_alive)) = (discounted, transactions.p_alive(frequency, recency, age)) else {
+        return Ok(None);
+    };
+    Ok(Some(clv_of(value, p_alive, discounted)))
 }
 
 pub static CLV: Scoring = Scoring {

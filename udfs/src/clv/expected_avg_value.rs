@@ -4,9 +4,8 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::scoring::Scoring;
+use super::scoring::{Loaded, Scoring};
 use crate::function::CLV_SECTION;
-use segsql_algo::model::ClvModel;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -35,9 +34,19 @@ pub fn frequency_check(frequency: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+/// A mean spend the models can take: finite (its sign is the data's business; Gamma-Gamma is
+/// fitted on positive spends only, but the shrunk mean is defined for any).
+pub fn monetary_check(monetary_value: f64) -> Result<(), String> {
+    if !monetary_value.is_finite() {
+        return Err(format!("monetary_value must be a finite number, got {monetary_value}"));
+    }
+    Ok(())
+}
+
+fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     frequency_check(v[0])?;
-    Ok(models[0].gamma_gamma().and_then(|m| m.expected_average_value(v[0], v[1])))
+    monetary_check(v[1])?;
+    Ok(models[0].model.gamma_gamma().and_then(|m| m.expected_average_value(v[0], v[1])))
 }
 
 pub static EXPECTED_AVG_VALUE: Scoring = Scoring {

@@ -4,9 +4,9 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::scoring::{Scoring, history};
+use super::memo::key;
+use super::scoring::{Loaded, Scoring, history};
 use crate::function::CLV_SECTION;
-use segsql_algo::model::ClvModel;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -33,13 +33,24 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+/// The memo tag of expected_if_alive(t, x, T).
+const IF_ALIVE: u64 = 1;
+
+fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     let t = v[0];
     if !(t.is_finite() && t >= 0.0) {
         return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
     }
-    history(v[1], v[2], v[3])?;
-    Ok(models[0].transactions().and_then(|m| m.expected_purchases(t, v[1], v[2], v[3])))
+    let (x, tx, age) = (v[1], v[2], v[3]);
+    history(x, tx, age)?;
+    let Some(model) = models[0].model.transactions() else {
+        return Ok(None);
+    };
+    // P(alive) × the expectation if alive, which many customers share: kept in the memo.
+    let Some(if_alive) = models[0].memo.get_or(key(IF_ALIVE, t, x, age), || model.expected_if_alive(t, x, age)) else {
+        return Ok(None);
+    };
+    Ok(model.p_alive(x, tx, age).map(|p| if_alive * p))
 }
 
 pub static EXPECTED_PURCHASES: Scoring = Scoring {

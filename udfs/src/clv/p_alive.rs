@@ -4,9 +4,8 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::scoring::{Scoring, history};
+use super::scoring::{Loaded, Scoring, history};
 use crate::function::CLV_SECTION;
-use segsql_algo::model::ClvModel;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -33,9 +32,9 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(models: &[ClvModel], v: &[f64]) -> Result<Option<f64>, String> {
+fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     history(v[0], v[1], v[2])?;
-    Ok(models[0].transactions().and_then(|m| m.p_alive(v[0], v[1], v[2])))
+    Ok(models[0].model.transactions().and_then(|m| m.p_alive(v[0], v[1], v[2])))
 }
 
 pub static P_ALIVE: Scoring = Scoring {

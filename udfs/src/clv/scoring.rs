@@ -14,6 +14,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
+use super::memo::Memo;
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
 use segsql_algo::clv::data::check_history;
@@ -27,7 +28,13 @@ const SCORE_CHUNK: usize = 1024;
 pub const MAX_NUMBERS: usize = 8;
 
 /// A row's value from the models and numbers: `Ok(None)` is NULL, `Err` a message.
-pub type Kernel = fn(&[ClvModel], &[f64]) -> std::result::Result<Option<f64>, String>;
+pub type Kernel = fn(&[Loaded], &[f64]) -> std::result::Result<Option<f64>, String>;
+
+/// A model argument: the model and the memo of values scored from it.
+pub struct Loaded {
+    pub model: ClvModel,
+    pub memo: Arc<Memo>,
+}
 
 /// One CLV scoring function.
 pub struct Scoring {
@@ -160,7 +167,8 @@ impl ScalarUDFImpl for ScoringUdf {
                 ColumnarValue::Scalar(value) => model_name(spec, index, Some(value))?,
                 ColumnarValue::Array(_) => model_name(spec, index, None)?,
             };
-            models.push(store.load_clv(spec.name, &name, kinds)?);
+            let (model, memo) = store.load_clv(spec.name, &name, kinds)?;
+            models.push(Loaded { model, memo });
         }
         // Every argument as a full-length array: constants too (values_to_arrays would give
         // one row when all the numbers are constants).

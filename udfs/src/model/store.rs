@@ -9,6 +9,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, exec_err, plan_err};
 use parking_lot::Mutex;
 
+use crate::clv::memo::Memo;
 use crate::options::models_dir;
 use segsql_algo::model::{ClvModel, KMeansModel, LogisticModel, Model};
 
@@ -17,8 +18,9 @@ use segsql_algo::model::{ClvModel, KMeansModel, LogisticModel, Model};
 /// path, so it holds no setting: which folder is read comes from the session each time.
 static CACHE: LazyLock<Mutex<HashMap<PathBuf, Cached>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// A parsed model with the modification time and length its file had.
-type Cached = (SystemTime, u64, Arc<Model>);
+/// A parsed model with the modification time and length its file had, and the scoring
+/// values computed from it so far.
+type Cached = (SystemTime, u64, Arc<Model>, Arc<Memo>);
 
 /// One models folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,11 @@ impl ModelStore {
 
     /// The model called `name`, read from disk only when its file changed.
     pub fn load(&self, function: &str, name: &str) -> Result<Arc<Model>> {
+        self.load_with_memo(function, name).map(|(model, _)| model)
+    }
+
+    /// [`ModelStore::load`], with the memo of values scored from this version of the file.
+    fn load_with_memo(&self, function: &str, name: &str) -> Result<(Arc<Model>, Arc<Memo>)> {
         let name = Self::normalize(name)?;
         let path = self.path(&name);
         let metadata = match std::fs::metadata(&path) {
@@ -67,10 +74,10 @@ impl ModelStore {
             }
         };
         let stamp = (metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), metadata.len());
-        if let Some((modified, len, model)) = CACHE.lock().get(&path)
+        if let Some((modified, len, model, memo)) = CACHE.lock().get(&path)
             && (*modified, *len) == stamp
         {
-            return Ok(Arc::clone(model));
+            return Ok((Arc::clone(model), Arc::clone(memo)));
         }
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -85,8 +92,9 @@ impl ModelStore {
                 );
             }
         };
-        CACHE.lock().insert(path, (stamp.0, stamp.1, Arc::clone(&model)));
-        Ok(model)
+        let memo = Arc::new(Memo::default());
+        CACHE.lock().insert(path, (stamp.0, stamp.1, Arc::clone(&model), Arc::clone(&memo)));
+        Ok((model, memo))
     }
 
     /// The k-means model called `name` (a copy: models are small); another kind is an
@@ -106,11 +114,11 @@ impl ModelStore {
         }
     }
 
-    /// The CLV model called `name`, of one of the `kinds`.
-    pub fn load_clv(&self, function: &str, name: &str, kinds: &[&str]) -> Result<ClvModel> {
-        let model = self.load(function, name)?;
+    /// The CLV model called `name`, of one of the `kinds`, with its memo.
+    pub fn load_clv(&self, function: &str, name: &str, kinds: &[&str]) -> Result<(ClvModel, Arc<Memo>)> {
+        let (model, memo) = self.load_with_memo(function, name)?;
         match model.as_ref() {
-            Model::Clv(m) if kinds.contains(&m.algorithm.as_str()) => Ok(m.clone()),
+            Model::Clv(m) if kinds.contains(&m.algorithm.as_str()) => Ok((m.clone(), memo)),
             other => Err(wrong_kind(function, name, other, &either(kinds))),
         }
     }
