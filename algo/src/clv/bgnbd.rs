@@ -4,7 +4,7 @@
 
 use super::data::Histories;
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1, sigmoid, softplus};
+use super::special::{digamma, ln_gamma, ln_hyp2f1, sigmoid, softplus_sigmoid};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -34,10 +34,9 @@ const CHUNK: usize = 16_384;
 pub struct BetaGeoObjective<'a> {
     pub variant: Variant,
     pub data: &'a Histories,
-    /// Recency and T times the scale, as indices into their distinct values: daily data has
-    /// a few hundred distinct recencies and ages, so ln(α + t) is taken once per value.
-    pub recency: Distinct,
-    pub age: Distinct,
+    /// The distinct recencies and ages of `data`, times the scale.
+    pub recency: Vec<f64>,
+    pub age: Vec<f64>,
     pub penalizer: f64,
     pub threads: Threads,
 }
@@ -47,35 +46,17 @@ impl<'a> BetaGeoObjective<'a> {
         BetaGeoObjective {
             variant,
             data,
-            recency: Distinct::new(data.recency.iter().map(|v| v * scale)),
-            age: Distinct::new(data.age.iter().map(|v| v * scale)),
+            recency: data.recencies.values.iter().map(|v| v * scale).collect(),
+            age: data.ages.values.iter().map(|v| v * scale).collect(),
             penalizer,
             threads,
         }
     }
 }
 
-/// Values as indices into their sorted distinct values.
-pub struct Distinct {
-    pub values: Vec<f64>,
-    pub index: Vec<u32>,
-}
-
-impl Distinct {
-    pub fn new(values: impl Iterator<Item = f64>) -> Distinct {
-        let values: Vec<f64> = values.collect();
-        let mut distinct = values.clone();
-        distinct.sort_unstable_by(f64::total_cmp);
-        distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
-        let index =
-            values.iter().map(|v| distinct.binary_search_by(|d| d.total_cmp(v)).unwrap_or_default() as u32).collect();
-        Distinct { values: distinct, index }
-    }
-
-    /// ln(α + v) and 1/(α + v) for every distinct v.
-    fn logs(&self, alpha: f64) -> Vec<(f64, f64)> {
-        self.values.iter().map(|v| ((alpha + v).ln(), 1.0 / (alpha + v))).collect()
-    }
+/// ln(α + v) and 1/(α + v) for every v.
+fn logs(values: &[f64], alpha: f64) -> Vec<(f64, f64)> {
+    values.iter().map(|v| ((alpha + v).ln(), 1.0 / (alpha + v))).collect()
 }
 
 /// The terms that depend on the parameters and the frequency only: ln Γ ratios and their
@@ -137,23 +118,23 @@ fn row(
         Variant::Bg => {
             // ll = base + ln(e^A3 + e^A4) = base + A3 + softplus(A4 − A3).
             let a4 = f.ln_odds - rx * ln_atx;
-            let w4 = sigmoid(a4 - a3);
+            let (soft, w4) = softplus_sigmoid(a4 - a3);
             let w3 = 1.0 - w4;
             g[0] += -w3 * ln_at - w4 * ln_atx;
             g[1] -= rx * (w3 * inv_at + w4 * inv_atx);
             g[2] += w4 / a;
             g[3] -= w4 * f.inv_bx;
-            (base + a3 + softplus(a4 - a3), g)
+            (base + a3 + soft, g)
         }
         Variant::Mbg => {
             let a4 = f.ln_odds + rx * (ln_at - ln_atx);
             // d softplus(A4) = σ(A4)·dA4.
-            let s = sigmoid(a4);
+            let (soft, s) = softplus_sigmoid(a4);
             g[0] += -ln_at + s * (ln_at - ln_atx);
             g[1] += -rx * inv_at + s * rx * (inv_at - inv_atx);
             g[2] += s / a;
             g[3] -= s * f.inv_bx;
-            (base + a3 + softplus(a4), g)
+            (base + a3 + soft, g)
         }
     }
 }
@@ -165,7 +146,7 @@ impl BetaGeoObjective<'_> {
         let terms: Vec<FrequencyTerms> =
             self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect();
         let ln_alpha = theta[1].ln();
-        let (ages, recencies) = (self.age.logs(theta[1]), self.recency.logs(theta[1]));
+        let (ages, recencies) = (logs(&self.age, theta[1]), logs(&self.recency, theta[1]));
         let n = self.data.len();
         let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
             let mut ll = 0.0;
@@ -179,8 +160,8 @@ impl BetaGeoObjective<'_> {
                     ln_alpha,
                     f,
                     self.data.frequency[i],
-                    ages[self.age.index[i] as usize],
-                    recencies[self.recency.index[i] as usize],
+                    ages[self.data.ages.index[i] as usize],
+                    recencies[self.data.recencies.index[i] as usize],
                 );
                 ll += w * l;
                 for (acc, v) in g.iter_mut().zip(d) {

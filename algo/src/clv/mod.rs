@@ -17,7 +17,7 @@ use crate::parallel::Threads;
 use bgnbd::{BetaGeo, BetaGeoObjective, Variant};
 use data::Histories;
 use gamma_gamma::{GammaGamma, GammaGammaObjective, Spends};
-use optimize::{Objective, hessian, invert, minimize};
+use optimize::{Objective, hessian, invert, minimize, minimize_warm};
 use pareto::{ParetoNbd, ParetoObjective};
 
 /// The unit recency and T are counted in, and so the length of a month in it for CLV.
@@ -107,16 +107,54 @@ pub struct Fit {
 /// Start every parameter at e^0.1, as lifetimes does: no random start.
 const START: f64 = 0.1;
 
-/// Minimises, and turns the optimum into estimates with lifetimes' standard errors:
-/// SE_i = θ_i·sqrt([H⁻¹]_ii / N), H the Hessian of the objective in log-parameters.
+/// Distinct histories past which a fit starts from a fit on a subsample of them.
+const WARM_ROWS: usize = 200_000;
+
+/// Distinct histories in that subsample, about.
+const SUBSAMPLE_ROWS: usize = 50_000;
+
+/// Iterations the subsample's fit may take.
+const WARM_MAX_ITER: u64 = 200;
+
+/// The subsample a large fit warms up on, if the data is large.
+fn subsample(data: &Histories) -> Option<Histories> {
+    (data.len() > WARM_ROWS).then(|| data.subsample(data.len() / SUBSAMPLE_ROWS))
+}
+
+/// A start for the whole fit from the optimum on a subsample, with the inverse Hessian
+/// there: BFGS from it takes a handful of passes over the whole data instead of a few dozen.
+/// Deterministic (the subsample is every k-th distinct history); `None` when the subsample's
+/// fit does not converge, and the whole fit starts from e^0.1.
+fn warm_start<O: Objective>(objective: &O, max_iter: u64) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
+    // A subsample that will not settle is no guide: give up on it early.
+    let optimum = minimize(objective, vec![START; objective.dims()], max_iter.min(WARM_MAX_ITER));
+    if !optimum.converged {
+        return None;
+    }
+    let inverse = invert(&hessian(objective, &optimum.phi))?;
+    let positive = (0..inverse.len()).all(|i| inverse[i][i] > 0.0 && inverse[i][i].is_finite());
+    positive.then_some((optimum.phi, inverse))
+}
+
+/// Minimises (from `warm` if given, else from e^0.1 as lifetimes does), and turns the
+/// optimum into estimates with lifetimes' standard errors: SE_i = θ_i·sqrt([H⁻¹]_ii / N),
+/// H the Hessian of the objective in log-parameters.
 fn estimate<O: Objective>(
     objective: &O,
     names: &[&'static str],
     params: FitParams,
     customers: u64,
+    warm: Option<(Vec<f64>, Vec<Vec<f64>>)>,
     unscale: impl Fn(&mut [f64]),
 ) -> Result<(Vec<Estimate>, Vec<f64>, f64, u64), AlgoError> {
-    let optimum = minimize(objective, vec![START; names.len()], params.max_iter);
+    let cold = || minimize(objective, vec![START; names.len()], params.max_iter);
+    let optimum = match warm {
+        Some((phi, inverse)) => {
+            let warmed = minimize_warm(objective, phi, inverse, params.max_iter);
+            if warmed.converged { warmed } else { cold() }
+        }
+        None => cold(),
+    };
     if !optimum.converged {
         let gradient = optimum.gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         return Err(AlgoError::NotConverged {
@@ -148,12 +186,15 @@ pub fn fit_beta_geo(
     threads: Threads,
 ) -> Result<(BetaGeo, Fit), AlgoError> {
     let params = params.check()?;
-    let data = Histories::new(rows)?;
+    let data = Histories::with_threads(rows, threads)?;
     // lifetimes fits on T/max(T); an all-zero T leaves the times as they are.
     let scale = if data.max_age > 0.0 { 1.0 / data.max_age } else { 1.0 };
     let objective = BetaGeoObjective::new(variant, &data, scale, params.penalizer, threads);
+    let warm = subsample(&data).and_then(|sub| {
+        warm_start(&BetaGeoObjective::new(variant, &sub, scale, params.penalizer, threads), params.max_iter)
+    });
     let (estimates, theta, value, iterations) =
-        estimate(&objective, &["r", "alpha", "a", "b"], params, data.customers, |t| t[1] /= scale)?;
+        estimate(&objective, &["r", "alpha", "a", "b"], params, data.customers, warm, |t| t[1] /= scale)?;
     let model = BetaGeo { variant, r: theta[0], alpha: theta[1], a: theta[2], b: theta[3] };
     let log_likelihood = model.log_likelihood(&data);
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))
@@ -164,11 +205,13 @@ pub fn fit_beta_geo(
 /// about N times less than in the other models; `Fit::objective` is that sum.
 pub fn fit_pareto_nbd(rows: &[[f64; 3]], params: FitParams, threads: Threads) -> Result<(ParetoNbd, Fit), AlgoError> {
     let params = params.check()?;
-    let data = Histories::new(rows)?;
+    let data = Histories::with_threads(rows, threads)?;
     let scale = if data.max_age > 0.0 { 1.0 / data.max_age } else { 1.0 };
     let objective = ParetoObjective::new(&data, scale, params.penalizer, threads);
+    let warm = subsample(&data)
+        .and_then(|sub| warm_start(&ParetoObjective::new(&sub, scale, params.penalizer, threads), params.max_iter));
     let (estimates, theta, value, iterations) =
-        estimate(&objective, &["r", "alpha", "s", "beta"], params, data.customers, |t| {
+        estimate(&objective, &["r", "alpha", "s", "beta"], params, data.customers, warm, |t| {
             t[1] /= scale;
             t[3] /= scale;
         })?;
@@ -198,7 +241,8 @@ pub fn fit_gamma_gamma(rows: &[[f64; 2]], params: FitParams, threads: Threads) -
     }
     let data = Spends::new(rows);
     let objective = GammaGammaObjective { data: &data, penalizer: params.penalizer, threads };
-    let (estimates, theta, value, iterations) = estimate(&objective, &["p", "q", "v"], params, data.customers, |_| {})?;
+    let (estimates, theta, value, iterations) =
+        estimate(&objective, &["p", "q", "v"], params, data.customers, None, |_| {})?;
     let model = GammaGamma { p: theta[0], q: theta[1], v: theta[2] };
     let log_likelihood = model.log_likelihood(&data);
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))

@@ -149,6 +149,14 @@ pub fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
+/// (softplus(x), sigmoid(x)) from one exponential, with the same bits as the two apart.
+#[inline]
+pub fn softplus_sigmoid(x: f64) -> (f64, f64) {
+    let e = (-x.abs()).exp();
+    let sigmoid = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (x.max(0.0) + e.ln_1p(), sigmoid)
+}
+
 /// 1/(1 + e^−x) without overflow.
 #[inline]
 pub fn sigmoid(x: f64) -> f64 {
@@ -240,6 +248,13 @@ mod tests {
             }
         }
         assert_eq!(ln_hyp2f1_gradient(1.5, 2.0, 4.0, 0.0), Some((0.0, 1.0, [0.0, 0.0, 0.0, 0.75])));
+    }
+
+    #[test]
+    fn softplus_sigmoid_is_both_bit_for_bit() {
+        for x in [-800.0, -30.0, -1.5, -1e-300, -0.0, 0.0, 1e-300, 0.7, 36.0, 800.0] {
+            assert_eq!(softplus_sigmoid(x), (softplus(x), sigmoid(x)), "{x}");
+        }
     }
 
     #[test]
