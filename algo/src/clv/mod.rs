@@ -156,7 +156,11 @@ fn estimate<O: Objective>(
         None => cold(),
     };
     if !optimum.converged {
-        let gradient = optimum.gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        // f64::max drops a NaN; a NaN gradient is reported as such.
+        let gradient = optimum
+            .gradient
+            .iter()
+            .fold(0.0f64, |m, g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g.abs()) });
         return Err(AlgoError::NotConverged {
             iterations: optimum.iterations,
             gradient,

@@ -246,14 +246,17 @@ pub fn hessian<O: Objective>(objective: &O, phi: &[f64]) -> Vec<Vec<f64>> {
 }
 
 /// The inverse of a small symmetric matrix by Gauss–Jordan with partial pivoting; `None`
-/// when it is singular.
+/// when it is singular to working precision (a pivot below n·ε times the largest entry:
+/// rounding, not information, would decide what such an inverse holds).
 pub fn invert(matrix: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = matrix.len();
+    let largest = matrix.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tiny = n as f64 * f64::EPSILON * largest;
     let mut a: Vec<Vec<f64>> = matrix.to_vec();
     let mut inv: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect()).collect();
     for col in 0..n {
         let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
-        if a[pivot][col] == 0.0 || !a[pivot][col].is_finite() {
+        if a[pivot][col].abs() <= tiny || !a[pivot][col].is_finite() {
             return None;
         }
         a.swap(col, pivot);
@@ -320,5 +323,7 @@ mod tests {
     fn too_few_iterations_is_not_converged() {
         assert!(!minimize(&Rosenbrock, vec![-1.2, 1.0], 3).converged);
         assert_eq!(invert(&[vec![1.0, 2.0], vec![2.0, 4.0]]), None);
+        // Singular but for rounding: 0.1 + 0.2 ≠ 0.3 leaves a pivot of about 1e-17.
+        assert_eq!(invert(&[vec![0.1, 0.2, 0.3], vec![0.2, 0.4, 0.6], vec![0.3, 0.6, 0.9 + 1e-17]]), None);
     }
 }

@@ -8,7 +8,7 @@ use super::expected_avg_value::{frequency_check, monetary_check};
 use super::memo::key;
 use super::scoring::{Loaded, Scoring, history};
 use crate::function::CLV_SECTION;
-use segsql_algo::clv::{TimeUnit, clv_of};
+use segsql_algo::clv::clv_of;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -52,10 +52,10 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     if !(rate.is_finite() && rate > -1.0) {
         return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
     }
-    let (Some(transactions), Some(spend)) = (models[0].model.transactions(), models[1].model.gamma_gamma()) else {
+    let (Some(transactions), Some(spend)) = (models[0].transactions, models[1].spend) else {
         return Ok(None);
     };
-    let unit = models[0].model.time_unit().unwrap_or(TimeUnit::Day);
+    let unit = models[0].unit;
     let Some(value) = spend.expected_average_value(frequency, monetary) else {
         return Ok(None);
     };

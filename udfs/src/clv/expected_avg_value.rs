@@ -46,7 +46,7 @@ pub fn monetary_check(monetary_value: f64) -> Result<(), String> {
 fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     frequency_check(v[0])?;
     monetary_check(v[1])?;
-    Ok(models[0].model.gamma_gamma().and_then(|m| m.expected_average_value(v[0], v[1])))
+    Ok(models[0].spend.and_then(|m| m.expected_average_value(v[0], v[1])))
 }
 
 pub static EXPECTED_AVG_VALUE: Scoring = Scoring {

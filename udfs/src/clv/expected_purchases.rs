@@ -43,7 +43,7 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     }
     let (x, tx, age) = (v[1], v[2], v[3]);
     history(x, tx, age)?;
-    let Some(model) = models[0].model.transactions() else {
+    let Some(model) = models[0].transactions else {
         return Ok(None);
     };
     // P(alive) × the expectation if alive, which many customers share: kept in the memo.
