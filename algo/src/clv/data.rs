@@ -31,6 +31,9 @@ pub struct Histories {
 /// Checks one customer's history: what lifetimes refuses is refused here, with the row.
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
     let bad = |rule: &'static str| Err(AlgoError::BadHistory { rule, frequency, recency, age });
+    if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
+        return bad("frequency, recency and T must be finite numbers");
+    }
     if frequency < 0.0 || recency < 0.0 || age < 0.0 {
         return bad("frequency, recency and T must not be negative");
     }
@@ -46,8 +49,8 @@ pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoE
     Ok(())
 }
 
-/// A hash for f64 bit patterns: MurmurHash3's 64-bit finaliser (the table holds a few
-/// hundred keys chosen by nobody hostile, and SipHash would be most of the cost). Whole
+/// A hash for f64 bit patterns: MurmurHash3's 64-bit finaliser (the keys are the data's
+/// own values, chosen by nobody hostile, and SipHash would be most of the cost). Whole
 /// numbers differ only in their high bits, which the finaliser spreads to the low ones.
 #[derive(Default)]
 struct BitsHasher(u64);

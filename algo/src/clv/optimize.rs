@@ -232,15 +232,22 @@ pub fn hessian<O: Objective>(objective: &O, phi: &[f64]) -> Vec<Vec<f64>> {
     let dims = phi.len();
     let mut columns = Vec::with_capacity(dims);
     let mut at = vec![0.0; dims];
-    objective.value_and_gradient(phi, &mut at);
+    let mut finite = objective.value_and_gradient(phi, &mut at).is_finite();
     let mut up = vec![0.0; dims];
     for j in 0..dims {
-        // A step of about the square root of ε relative to the scale of φ.
+        // A step of 1e-6 relative to the scale of φ: smaller ones (towards √ε ≈ 1.5e-8) meet
+        // the rounding noise of sums over a million customers.
         let h = 1e-6 * phi[j].abs().max(1.0);
         let mut p = phi.to_vec();
         p[j] = phi[j] + h;
-        objective.value_and_gradient(&p, &mut up);
+        up.iter_mut().for_each(|g| *g = f64::NAN);
+        finite &= objective.value_and_gradient(&p, &mut up).is_finite();
         columns.push(up.iter().zip(&at).map(|(u, a)| (u - a) / h).collect::<Vec<f64>>());
+    }
+    // A point where the objective is not defined gives no curvature: NaN, which `invert`
+    // refuses, rather than a column left over from the step before.
+    if !finite || columns.iter().flatten().any(|v| !v.is_finite()) {
+        return vec![vec![f64::NAN; dims]; dims];
     }
     (0..dims).map(|i| (0..dims).map(|j| 0.5 * (columns[j][i] + columns[i][j])).collect()).collect()
 }

@@ -178,6 +178,7 @@ impl Objective for ParetoObjective<'_> {
     fn value_and_gradient(&self, phi: &[f64], grad: &mut [f64]) -> f64 {
         let theta = [phi[0].exp(), phi[1].exp(), phi[2].exp(), phi[3].exp()];
         let Some((ll, g)) = self.sums(theta) else {
+            grad.iter_mut().for_each(|g| *g = f64::NAN);
             return f64::NAN;
         };
         let n = self.data.customers as f64;

@@ -339,12 +339,19 @@ fn a_warm_start_reaches_the_cold_optimum() {
         assert!(start.is_some());
         let cold = estimate(&objective, &names, params, data.customers, None, |_| {}).unwrap();
         check(cold, estimate(&objective, &names, params, data.customers, start, |_| {}).unwrap());
+        // Penalised: the mean objective weighs the penalty the same on the subsample.
+        let objective = BetaGeoObjective::new(Variant::Mbg, &data, scale, 0.01, threads);
+        let start = warm_start(&BetaGeoObjective::new(Variant::Mbg, &sub, scale, 0.01, threads), 1000);
+        assert!(start.is_some());
+        let cold = estimate(&objective, &names, params, data.customers, None, |_| {}).unwrap();
+        check(cold, estimate(&objective, &names, params, data.customers, start, |_| {}).unwrap());
         // A quarter of 4,000 Pareto/NBD customers is too few: that fit runs off to s, β → ∞
         // (no dropout), slowly, so the fit falls back to the cold start. The real subsample
         // has 50,000 distinct histories.
         if dataset_name != "sample_week" {
             continue;
         }
+        let names = ["r", "alpha", "s", "beta"];
         let objective = ParetoObjective::new(&data, scale, 0.0, threads);
         let start = warm_start(&ParetoObjective::new(&sub, scale, 0.0, threads), 1000);
         assert!(start.is_some());

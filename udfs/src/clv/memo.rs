@@ -19,18 +19,23 @@ pub type Key = [u64; 4];
 /// Shards, so that scoring threads seldom wait for each other.
 const SHARDS: usize = 16;
 
-/// Entries kept in all, about 20 MB: past this, values are computed and not kept.
-const MAX_ENTRIES: usize = 1 << 18;
+/// Entries kept for each kind of value, about 10 MB: past this, values of that kind are
+/// computed and not kept (one-off keys, such as every customer's own holdout horizon in
+/// model_evaluate, cannot crowd out the others).
+const MAX_ENTRIES: usize = 1 << 17;
+
+/// Kinds of value with their own budget: tags below 2^32, and the rest.
+const KINDS: usize = 2;
 
 #[derive(Default)]
 pub struct Memo {
     shards: [Mutex<HashMap<Key, Option<f64>>>; SHARDS],
-    entries: AtomicUsize,
+    entries: [AtomicUsize; KINDS],
 }
 
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Memo({} entries)", self.entries.load(Ordering::Relaxed))
+        write!(f, "Memo({} entries)", self.len())
     }
 }
 
@@ -44,14 +49,15 @@ impl Memo {
         // Computed outside the lock: a series can take microseconds. Two threads may both
         // compute a key; they get the same bits.
         let value = compute();
-        if self.entries.load(Ordering::Relaxed) < MAX_ENTRIES && shard.lock().insert(key, value).is_none() {
-            self.entries.fetch_add(1, Ordering::Relaxed);
+        let entries = &self.entries[usize::from(key[0] >= 1 << 32)];
+        if entries.load(Ordering::Relaxed) < MAX_ENTRIES && shard.lock().insert(key, value).is_none() {
+            entries.fetch_add(1, Ordering::Relaxed);
         }
         value
     }
 
     pub fn len(&self) -> usize {
-        self.entries.load(Ordering::Relaxed)
+        self.entries.iter().map(|e| e.load(Ordering::Relaxed)).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,8 +94,11 @@ mod tests {
         assert_eq!((calls, memo.len()), (1, 1));
         assert_eq!(memo.get_or(key(2, 2.0, 3.0, 4.0), || None), None);
         assert_eq!(memo.len(), 2);
-        memo.entries.store(MAX_ENTRIES, Ordering::Relaxed);
+        // A full budget stops keeping values of its kind only.
+        memo.entries[0].store(MAX_ENTRIES, Ordering::Relaxed);
         assert_eq!(memo.get_or(key(3, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
         assert_eq!(memo.shards.iter().map(|s| s.lock().len()).sum::<usize>(), 2);
+        assert_eq!(memo.get_or(key(5 << 32, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
+        assert_eq!(memo.shards.iter().map(|s| s.lock().len()).sum::<usize>(), 3);
     }
 }

@@ -23,8 +23,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
          parameter, named as lifetimes names them (r, alpha, a, b for bgnbd and mbgnbd; r, alpha, \
          s, beta for pareto_nbd; p, q, v for gamma_gamma; intercept and one row per feature, in the model's scaled space, for \
          logistic_reg). Standard errors are lifetimes' (the delta method on the inverse \
-         Hessian of its objective in log-parameters; lifetimes has none for Pareto/NBD, whose \
-         are the same delta method on its log-likelihood); NULL where the Hessian is singular \
+         Hessian of its objective in log-parameters; for Pareto/NBD, which lifetimes gives none \
+         for, the same delta method on the Hessian of its objective); NULL where the Hessian is singular \
          and for logistic_reg. \
          k-means models have centroids instead: see model_centroids.",
         "model_params(model_name)",
