@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::AlgoError;
-use crate::parallel::{Threads, map_chunks_mut};
+use crate::parallel::{Threads, map_chunks, map_chunks_mut};
 
 /// Distinct (frequency, recency, T) histories with their counts, sorted, and the distinct
 /// frequencies they use.
@@ -139,6 +139,10 @@ fn merge<K: Ord + Copy>(a: &[K], b: &[K]) -> Vec<K> {
     out
 }
 
+fn empty() -> Distinct {
+    Distinct { values: Vec::new(), index: Vec::new() }
+}
+
 /// Bits per column rank in a packed row.
 const RANK_BITS: u32 = 21;
 
@@ -167,8 +171,13 @@ impl Histories {
             check_history(r[0], r[1], r[2])?;
         }
         // + 0.0 turns −0 into 0, which then fold together.
-        let column = |c: usize| Distinct::new(&rows.iter().map(|r| r[c] + 0.0).collect::<Vec<f64>>());
-        let (xs, txs, ts) = (column(0), column(1), column(2));
+        let mut columns =
+            map_chunks(threads, 3, |c| Distinct::new(&rows.iter().map(|r| r[c] + 0.0).collect::<Vec<f64>>()));
+        let (ts, txs, xs) = (
+            columns.pop().unwrap_or_else(empty),
+            columns.pop().unwrap_or_else(empty),
+            columns.pop().unwrap_or_else(empty),
+        );
         if packed && [&xs, &txs, &ts].iter().all(|d| d.values.len() < 1 << RANK_BITS) {
             return Ok(Histories::from_ranks(rows.len(), xs, txs, ts, threads));
         }

@@ -18,7 +18,7 @@ use crate::parallel::Threads;
 use bgnbd::{BetaGeo, BetaGeoObjective, Variant};
 use data::Histories;
 use gamma_gamma::{GammaGamma, GammaGammaObjective, Spends};
-use optimize::{Objective, hessian, invert, minimize, minimize_warm};
+use optimize::{Objective, hessian, hessian_from, invert, minimize, minimize_warm};
 use pareto::{ParetoNbd, ParetoObjective};
 
 /// The unit recency and T are counted in, and so the length of a month in it for CLV.
@@ -170,7 +170,7 @@ fn estimate<O: Objective>(
     }
     let mut theta: Vec<f64> = optimum.phi.iter().map(|p| p.exp()).collect();
     unscale(&mut theta);
-    let inverse = invert(&hessian(objective, &optimum.phi));
+    let inverse = invert(&hessian_from(objective, &optimum.phi, Some(&optimum.gradient)));
     let estimates = names
         .iter()
         .enumerate()

@@ -229,10 +229,21 @@ fn run_bfgs<O: Objective>(
 /// pass over the data per parameter and one at `phi` (central differences would take two
 /// per parameter for a standard error closer than its 1e-5 or so that nobody needs).
 pub fn hessian<O: Objective>(objective: &O, phi: &[f64]) -> Vec<Vec<f64>> {
+    hessian_from(objective, phi, None)
+}
+
+/// [`hessian`], given the gradient at `phi` when the caller has it (one pass fewer).
+pub fn hessian_from<O: Objective>(objective: &O, phi: &[f64], gradient: Option<&[f64]>) -> Vec<Vec<f64>> {
     let dims = phi.len();
     let mut columns = Vec::with_capacity(dims);
     let mut at = vec![0.0; dims];
-    let mut finite = objective.value_and_gradient(phi, &mut at).is_finite();
+    let mut finite = match gradient {
+        Some(g) if g.len() == dims => {
+            at.copy_from_slice(g);
+            true
+        }
+        _ => objective.value_and_gradient(phi, &mut at).is_finite(),
+    };
     let mut up = vec![0.0; dims];
     for j in 0..dims {
         // A step of 1e-6 relative to the scale of φ: smaller ones (towards √ε ≈ 1.5e-8) meet
