@@ -38,7 +38,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
          (frequency_cal, recency_cal, T_cal, frequency_holdout, duration_holdout, by name), the \
          model fitted on the calibration columns: customers, actual_purchases (Σ \
          frequency_holdout), predicted_purchases (Σ expected_purchases over duration_holdout), \
-         mae and rmse per customer. For a logistic_reg model the source holds the model's \
+         mae and rmse per customer; rows with a NULL input are left out, and a customer whose \
+         expected purchases cannot be computed is an error. For a logistic_reg model the source holds the model's \
          feature columns and label by name: rows, roc_auc, log_loss, accuracy, precision, \
          recall and f1_score at a threshold of 0.5 (positive above it), as BigQuery ML's \
          ML.EVALUATE, each equal to scikit-learn's metric on the same probabilities (roc_auc \

@@ -140,6 +140,17 @@ impl Accumulator for PairsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let (p, a) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
         for i in 0..p.len() {
+            // model_evaluate leaves out holdout rows with a NULL input before it predicts, so
+            // a NULL prediction here is one that could not be computed: say so rather than
+            // leave the customer out of the figures unseen.
+            if !self.classify && p.is_null(i) && a.is_valid(i) {
+                return datafusion::common::exec_err!(
+                    "model_evaluate: the expected purchases of a customer could not be computed (the \
+                     hypergeometric series does not converge, as for an extreme duration_holdout); \
+                     leave such customers out with WHERE expected_purchases(model, duration_holdout, \
+                     frequency_cal, recency_cal, \"T_cal\") IS NOT NULL"
+                );
+            }
             if p.is_valid(i) && a.is_valid(i) {
                 if self.classify && a.value(i) != 0.0 && a.value(i) != 1.0 {
                     return datafusion::common::exec_err!(
