@@ -27,9 +27,15 @@ const MAX_ENTRIES: usize = 1 << 17;
 /// Kinds of value with their own budget: tags below 2^32, and the rest.
 const KINDS: usize = 2;
 
+/// One shard on cache lines of its own: shards side by side would share lines, and every
+/// lock taken on one core would pull the line away from the other.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<HashMap<Key, Option<f64>>>);
+
 #[derive(Default)]
 pub struct Memo {
-    shards: [Mutex<HashMap<Key, Option<f64>>>; SHARDS],
+    shards: [Shard; SHARDS],
     entries: [AtomicUsize; KINDS],
 }
 
@@ -42,7 +48,7 @@ impl std::fmt::Debug for Memo {
 impl Memo {
     /// The value for `key`, computed by `compute` the first time.
     pub fn get_or(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
-        let shard = &self.shards[shard_of(&key)];
+        let shard = &self.shards[shard_of(&key)].0;
         if let Some(value) = shard.lock().get(&key) {
             return *value;
         }
@@ -97,8 +103,8 @@ mod tests {
         // A full budget stops keeping values of its kind only.
         memo.entries[0].store(MAX_ENTRIES, Ordering::Relaxed);
         assert_eq!(memo.get_or(key(3, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
-        assert_eq!(memo.shards.iter().map(|s| s.lock().len()).sum::<usize>(), 2);
+        assert_eq!(memo.shards.iter().map(|s| s.0.lock().len()).sum::<usize>(), 2);
         assert_eq!(memo.get_or(key(5 << 32, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
-        assert_eq!(memo.shards.iter().map(|s| s.lock().len()).sum::<usize>(), 3);
+        assert_eq!(memo.shards.iter().map(|s| s.0.lock().len()).sum::<usize>(), 3);
     }
 }
