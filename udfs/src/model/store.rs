@@ -18,9 +18,21 @@ use segsql_algo::model::{ClvModel, KMeansModel, LogisticModel, Model};
 /// path, so it holds no setting: which folder is read comes from the session each time.
 static CACHE: LazyLock<Mutex<HashMap<PathBuf, Cached>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// A parsed model with the modification time and length its file had, and the scoring
-/// values computed from it so far.
-type Cached = (SystemTime, u64, Arc<Model>, Arc<Memo>);
+/// A parsed model with the stamp its file had, and the scoring values computed from it so far.
+type Cached = (Stamp, Arc<Model>, Arc<Memo>);
+
+/// What tells a changed file: modification time, length and (on Unix) inode. Every save
+/// writes a new file and renames it over the old one, so it gets a new inode even when the
+/// time and length come out the same.
+type Stamp = (SystemTime, u64, u64);
+
+fn stamp_of(metadata: &std::fs::Metadata) -> Stamp {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    (metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), metadata.len(), inode)
+}
 
 /// One models folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +85,9 @@ impl ModelStore {
                 );
             }
         };
-        let stamp = (metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), metadata.len());
-        if let Some((modified, len, model, memo)) = CACHE.lock().get(&path)
-            && (*modified, *len) == stamp
+        let stamp = stamp_of(&metadata);
+        if let Some((cached, model, memo)) = CACHE.lock().get(&path)
+            && *cached == stamp
         {
             return Ok((Arc::clone(model), Arc::clone(memo)));
         }
@@ -93,7 +105,7 @@ impl ModelStore {
             }
         };
         let memo = Arc::new(Memo::default());
-        CACHE.lock().insert(path, (stamp.0, stamp.1, Arc::clone(&model), Arc::clone(&memo)));
+        CACHE.lock().insert(path, (stamp, Arc::clone(&model), Arc::clone(&memo)));
         Ok((model, memo))
     }
 
@@ -210,4 +222,48 @@ pub fn wrong_kind(function: &str, name: &str, model: &Model, wanted: &str) -> da
         "{function}: model '{name}' is a {kind} model, but {function} takes {wanted} models; a {kind} model is used by {}",
         functions_for(kind)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use segsql_algo::clv::{Estimate, Fit, FitParams};
+
+    fn spend_model(v: f64) -> Model {
+        let estimate = |name, value| Estimate { name, value, std_error: None };
+        let fit = Fit {
+            estimates: vec![estimate("p", 2.0), estimate("q", 3.0), estimate("v", v)],
+            log_likelihood: -1.0,
+            objective: 1.0,
+            iterations: 1,
+            customers: 1,
+        };
+        Model::Clv(ClvModel::new("spend", "gamma_gamma", vec![], None, FitParams::default(), fit, Default::default()))
+    }
+
+    /// A file replaced by another of the same length with the same modification time (a
+    /// copy that keeps times, or a rewrite within the clock's resolution) is read again,
+    /// and its memo starts empty.
+    #[test]
+    fn a_replaced_file_is_read_again_whatever_its_time_and_length() {
+        let dir = std::env::temp_dir().join(format!("segsql-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = ModelStore::new(&dir);
+        let path = store.path("spend");
+        let (first, second) = (spend_model(15.0).to_json(), spend_model(16.0).to_json());
+        assert_eq!(first.len(), second.len());
+        std::fs::write(&path, &first).expect("write");
+        let (model, memo) = store.load_clv("t", "spend", &["gamma_gamma"]).expect("load");
+        assert_eq!(model.parameter("v"), Some(15.0));
+        memo.get_or(crate::clv::memo::key(1, 0.0, 0.0, 0.0), || Some(1.0));
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+        let other = dir.join("other.json.tmp");
+        std::fs::write(&other, &second).expect("write");
+        std::fs::File::options().write(true).open(&other).and_then(|f| f.set_modified(modified)).expect("set mtime");
+        std::fs::rename(&other, &path).expect("rename");
+        let (model, memo) = store.load_clv("t", "spend", &["gamma_gamma"]).expect("load");
+        assert_eq!(model.parameter("v"), Some(16.0));
+        assert!(memo.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
