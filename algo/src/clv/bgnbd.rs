@@ -259,6 +259,7 @@ impl BetaGeo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::optimize::assert_gradient_is_slope;
 
     fn bg(r: f64, alpha: f64, a: f64, b: f64) -> BetaGeo {
         BetaGeo { variant: Variant::Bg, r, alpha, a, b }
@@ -280,19 +281,7 @@ mod tests {
         let data = Histories::new(&[[0.0, 0.0, 30.0], [2.0, 10.0, 35.0], [5.0, 30.0, 39.0], [1.0, 1.0, 2.0]]).unwrap();
         for variant in [Variant::Bg, Variant::Mbg] {
             let objective = BetaGeoObjective::new(variant, &data, 1.0 / 39.0, 0.1, Threads::ONE);
-            let phi = [-0.3, 0.2, 0.5, -0.1];
-            let mut g = [0.0; 4];
-            objective.value_and_gradient(&phi, &mut g);
-            for j in 0..4 {
-                let (mut up, mut down) = (phi, phi);
-                up[j] += 1e-6;
-                down[j] -= 1e-6;
-                let mut scratch = [0.0; 4];
-                let slope = (objective.value_and_gradient(&up, &mut scratch)
-                    - objective.value_and_gradient(&down, &mut scratch))
-                    / 2e-6;
-                assert!((slope - g[j]).abs() < 1e-7, "{variant:?} {j}: {slope} vs {}", g[j]);
-            }
+            assert_gradient_is_slope(&objective, &[-0.3, 0.2, 0.5, -0.1]);
         }
     }
 }

@@ -77,7 +77,7 @@ impl Hasher for BitsHasher {
 }
 
 /// Values as indices into their sorted distinct values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Distinct {
     pub values: Vec<f64>,
     pub index: Vec<u32>,
@@ -139,10 +139,6 @@ fn merge<K: Ord + Copy>(a: &[K], b: &[K]) -> Vec<K> {
     out
 }
 
-fn empty() -> Distinct {
-    Distinct { values: Vec::new(), index: Vec::new() }
-}
-
 /// Bits per column rank in a packed row.
 const RANK_BITS: u32 = 21;
 
@@ -155,6 +151,22 @@ impl Histories {
     /// [`Histories::new`], sorting on up to `threads` threads (the same result at any count).
     pub fn with_threads(rows: &[[f64; 3]], threads: Threads) -> Result<Histories, AlgoError> {
         Histories::build(rows, threads, true)
+    }
+
+    /// No histories yet, of `customers` customers.
+    fn empty(customers: usize) -> Histories {
+        Histories {
+            frequency: Vec::new(),
+            recency: Vec::new(),
+            age: Vec::new(),
+            weight: Vec::new(),
+            frequency_index: Vec::new(),
+            frequencies: Vec::new(),
+            recencies: Distinct::default(),
+            ages: Distinct::default(),
+            customers: customers as u64,
+            max_age: 0.0,
+        }
     }
 
     fn build(rows: &[[f64; 3]], threads: Threads, packed: bool) -> Result<Histories, AlgoError> {
@@ -173,29 +185,15 @@ impl Histories {
         // + 0.0 turns −0 into 0, which then fold together.
         let mut columns =
             map_chunks(threads, 3, |c| Distinct::new(&rows.iter().map(|r| r[c] + 0.0).collect::<Vec<f64>>()));
-        let (ts, txs, xs) = (
-            columns.pop().unwrap_or_else(empty),
-            columns.pop().unwrap_or_else(empty),
-            columns.pop().unwrap_or_else(empty),
-        );
+        let (ts, txs, xs) =
+            (columns.pop().unwrap_or_default(), columns.pop().unwrap_or_default(), columns.pop().unwrap_or_default());
         if packed && [&xs, &txs, &ts].iter().all(|d| d.values.len() < 1 << RANK_BITS) {
             return Ok(Histories::from_ranks(rows.len(), xs, txs, ts, threads));
         }
         // Checked values are non-negative, whose bit patterns sort as the numbers do: an
         // unstable sort of integers, several times faster than comparing floats.
         let sorted = sort_keys(rows.iter().map(|r| r.map(|v| (v + 0.0).to_bits())).collect(), threads);
-        let mut h = Histories {
-            frequency: Vec::new(),
-            recency: Vec::new(),
-            age: Vec::new(),
-            weight: Vec::new(),
-            frequency_index: Vec::new(),
-            frequencies: Vec::new(),
-            recencies: Distinct { values: Vec::new(), index: Vec::new() },
-            ages: Distinct { values: Vec::new(), index: Vec::new() },
-            customers: rows.len() as u64,
-            max_age: 0.0,
-        };
+        let mut h = Histories::empty(rows.len());
         for bits in sorted {
             let row = bits.map(f64::from_bits);
             let same = h.frequency.last() == Some(&row[0])
@@ -235,18 +233,7 @@ impl Histories {
             })
             .collect();
         let sorted = sort_keys(keys, threads);
-        let mut h = Histories {
-            frequency: Vec::new(),
-            recency: Vec::new(),
-            age: Vec::new(),
-            weight: Vec::new(),
-            frequency_index: Vec::new(),
-            frequencies: Vec::new(),
-            recencies: Distinct { values: Vec::new(), index: Vec::new() },
-            ages: Distinct { values: Vec::new(), index: Vec::new() },
-            customers: customers as u64,
-            max_age: 0.0,
-        };
+        let mut h = Histories::empty(customers);
         let mut last = None;
         for key in sorted {
             if last == Some(key) {

@@ -146,6 +146,7 @@ impl GammaGamma {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::optimize::assert_gradient_is_slope;
 
     #[test]
     fn expected_value_shrinks_towards_the_population_mean() {
@@ -161,17 +162,6 @@ mod tests {
     fn the_gradient_is_the_objectives_slope() {
         let data = Spends::new(&[[1.0, 20.0], [3.0, 35.5], [3.0, 35.5], [7.0, 12.25]]);
         let objective = GammaGammaObjective { data: &data, penalizer: 0.05, threads: Threads::ONE };
-        let phi = [0.4, 0.9, 1.7];
-        let mut g = [0.0; 3];
-        objective.value_and_gradient(&phi, &mut g);
-        for j in 0..3 {
-            let (mut up, mut down) = (phi, phi);
-            up[j] += 1e-6;
-            down[j] -= 1e-6;
-            let mut s = [0.0; 3];
-            let slope =
-                (objective.value_and_gradient(&up, &mut s) - objective.value_and_gradient(&down, &mut s)) / 2e-6;
-            assert!((slope - g[j]).abs() < 1e-7, "{j}: {slope} vs {}", g[j]);
-        }
+        assert_gradient_is_slope(&objective, &[0.4, 0.9, 1.7]);
     }
 }

@@ -297,6 +297,24 @@ pub fn invert(matrix: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     Some(inv)
 }
 
+/// Asserts that `objective`'s gradient at `phi` is its slope, by central differences.
+#[cfg(test)]
+pub(crate) fn assert_gradient_is_slope<O: Objective>(objective: &O, phi: &[f64]) {
+    let dims = phi.len();
+    let mut g = vec![0.0; dims];
+    objective.value_and_gradient(phi, &mut g);
+    let mut scratch = vec![0.0; dims];
+    for j in 0..dims {
+        let (mut up, mut down) = (phi.to_vec(), phi.to_vec());
+        up[j] += 1e-6;
+        down[j] -= 1e-6;
+        let slope = (objective.value_and_gradient(&up, &mut scratch)
+            - objective.value_and_gradient(&down, &mut scratch))
+            / 2e-6;
+        assert!((slope - g[j]).abs() < 1e-7, "at {phi:?}, ∂{j}: slope {slope}, gradient {}", g[j]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,6 +245,7 @@ impl ParetoNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::optimize::assert_gradient_is_slope;
 
     /// The CDNOW fit the papers report.
     const CDNOW: ParetoNbd = ParetoNbd { r: 0.5534, alpha: 10.5802, s: 0.6061, beta: 11.6562 };
@@ -299,18 +300,7 @@ mod tests {
         let objective = ParetoObjective::new(&data, 1.0 / 39.0, 0.1, Threads::ONE);
         // α above β, and below.
         for phi in [[-0.3, 0.2, 0.5, -0.1], [-0.3, -0.4, 0.5, 0.6]] {
-            let mut g = [0.0; 4];
-            objective.value_and_gradient(&phi, &mut g);
-            for j in 0..4 {
-                let (mut up, mut down) = (phi, phi);
-                up[j] += 1e-6;
-                down[j] -= 1e-6;
-                let mut scratch = [0.0; 4];
-                let slope = (objective.value_and_gradient(&up, &mut scratch)
-                    - objective.value_and_gradient(&down, &mut scratch))
-                    / 2e-6;
-                assert!((slope - g[j]).abs() < 1e-7, "{phi:?} {j}: {slope} vs {}", g[j]);
-            }
+            assert_gradient_is_slope(&objective, &phi);
         }
     }
 }

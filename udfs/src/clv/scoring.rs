@@ -32,10 +32,9 @@ pub const MAX_NUMBERS: usize = 8;
 /// A row's value from the models and numbers: `Ok(None)` is NULL, `Err` a message.
 pub type Kernel = fn(&[Loaded], &[f64]) -> std::result::Result<Option<f64>, String>;
 
-/// A model argument: the model, its parameters taken out once (not looked up by name on
-/// every row), and the memo of values scored from it.
+/// A model argument: its parameters taken out once (not looked up by name on every row),
+/// and the memo of values scored from it.
 pub struct Loaded {
-    pub model: ClvModel,
     pub transactions: Option<Transactions>,
     pub spend: Option<GammaGamma>,
     pub unit: TimeUnit,
@@ -43,12 +42,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn new(model: ClvModel, memo: Arc<Memo>) -> Loaded {
+    fn new(model: &ClvModel, memo: Arc<Memo>) -> Loaded {
         Loaded {
             transactions: model.transactions(),
             spend: model.gamma_gamma(),
             unit: model.time_unit().unwrap_or(TimeUnit::Day),
-            model,
             memo,
         }
     }
@@ -186,7 +184,7 @@ impl ScalarUDFImpl for ScoringUdf {
                 ColumnarValue::Array(_) => model_name(spec, index, None)?,
             };
             let (model, memo) = store.load_clv(spec.name, &name, kinds)?;
-            models.push(Loaded::new(model, memo));
+            models.push(Loaded::new(&model, memo));
         }
         // Every argument as a full-length array: constants too (values_to_arrays would give
         // one row when all the numbers are constants).
