@@ -4,7 +4,7 @@
 
 use super::data::Histories;
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1, sigmoid, softplus_sigmoid};
+use super::special::{digamma, ln_gamma, ln_hyp2f1_many, sigmoid, softplus_sigmoid};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -24,6 +24,28 @@ pub struct BetaGeo {
     pub alpha: f64,
     pub a: f64,
     pub b: f64,
+}
+
+/// Whole frequencies and times (rfm_summary's periods) that [`BetaGeoLogs`] tabulates:
+/// 64 KB of logarithms, made once per model file in well under a millisecond.
+const LOG_FREQUENCIES: usize = 1024;
+const LOG_TIMES: usize = 8192;
+
+/// ln a, ln of the odds' denominator by whole frequency, and ln(α + t) by whole t: P(alive)
+/// of a history with whole numbers is then three table reads and one exp, where it would
+/// be four logarithms and one exp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BetaGeoLogs {
+    ln_a: f64,
+    ln_denominator: Vec<Option<f64>>,
+    ln_alpha_plus: Vec<f64>,
+}
+
+/// `v` as an index below `n`, when it is a whole number from 0 (or −0) to n − 1.
+fn whole_index(v: f64, n: usize) -> Option<usize> {
+    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
+    let i = v as usize;
+    (i < n && i as f64 == v).then_some(i)
 }
 
 /// Rows per likelihood chunk: the sums are per chunk, then over chunks in order.
@@ -214,20 +236,66 @@ impl BetaGeo {
 
     /// ln of the odds term a/(b+x−1)·((α+T)/(α+t_x))^(r+x) (BG/NBD; b+x for MBG/NBD), or
     /// −∞ where the model has none (BG/NBD without repeats).
-    fn ln_dropout_odds(&self, x: f64, tx: f64, t: f64) -> f64 {
-        let BetaGeo { r, alpha, a, b, .. } = *self;
-        let denominator = match self.variant {
-            Variant::Bg if x == 0.0 => return f64::NEG_INFINITY,
-            Variant::Bg => b + x - 1.0,
-            Variant::Mbg => b + x,
+    /// The denominator of the dropout odds' first factor, a/(b+x−1) or a/(b+x); `None` for
+    /// BG/NBD without a repeat purchase, who cannot have dropped out.
+    fn odds_denominator(&self, x: f64) -> Option<f64> {
+        match self.variant {
+            Variant::Bg if x == 0.0 => None,
+            Variant::Bg => Some(self.b + x - 1.0),
+            Variant::Mbg => Some(self.b + x),
+        }
+    }
+
+    /// ln of the odds that the customer has dropped out, from its logarithms: each is taken
+    /// either afresh or from [`BetaGeoLogs`], with the same bits.
+    fn ln_dropout_odds_from(
+        &self,
+        x: f64,
+        tx: f64,
+        t: f64,
+        ln_a: f64,
+        ln_denominator: impl FnOnce() -> Option<f64>,
+        ln_alpha_plus: impl Fn(f64) -> f64,
+    ) -> f64 {
+        let Some(ln_denominator) = ln_denominator() else {
+            return f64::NEG_INFINITY;
         };
-        a.ln() - denominator.ln() + (r + x) * ((alpha + t).ln() - (alpha + tx).ln())
+        ln_a - ln_denominator + (self.r + x) * (ln_alpha_plus(t) - ln_alpha_plus(tx))
+    }
+
+    fn ln_dropout_odds(&self, x: f64, tx: f64, t: f64) -> f64 {
+        let ln_denominator = || self.odds_denominator(x).map(f64::ln);
+        self.ln_dropout_odds_from(x, tx, t, self.a.ln(), ln_denominator, |v| (self.alpha + v).ln())
     }
 
     /// P(the customer is still alive | x, t_x, T).
     pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
         // 1/(1+e^odds), so that large odds give 0, not NaN.
         sigmoid(-self.ln_dropout_odds(x, tx, t))
+    }
+
+    /// The logarithms P(alive) takes, tabulated for scoring many customers.
+    pub fn logs(&self) -> BetaGeoLogs {
+        BetaGeoLogs {
+            ln_a: self.a.ln(),
+            ln_denominator: (0..LOG_FREQUENCIES).map(|x| self.odds_denominator(x as f64).map(f64::ln)).collect(),
+            ln_alpha_plus: (0..LOG_TIMES).map(|t| (self.alpha + t as f64).ln()).collect(),
+        }
+    }
+
+    /// [`BetaGeo::p_alive`] with its logarithms read from `logs` (made by this model's
+    /// [`BetaGeo::logs`]) where the history's numbers are whole and in the tables' range;
+    /// the same bits.
+    pub fn p_alive_with(&self, logs: &BetaGeoLogs, x: f64, tx: f64, t: f64) -> f64 {
+        let ln_denominator = || match whole_index(x, LOG_FREQUENCIES) {
+            Some(i) => logs.ln_denominator[i],
+            None => self.odds_denominator(x).map(f64::ln),
+        };
+        let ln_alpha_plus = |v: f64| match whole_index(v, LOG_TIMES) {
+            Some(i) => logs.ln_alpha_plus[i],
+            None => (self.alpha + v).ln(),
+        };
+        sigmoid(-self.ln_dropout_odds_from(x, tx, t, logs.ln_a, ln_denominator, ln_alpha_plus))
     }
 
     /// E[purchases in the next `horizon` | x, t_x, T]; `None` where the hypergeometric
@@ -239,20 +307,34 @@ impl BetaGeo {
     /// The expectation for a customer known to be alive: it depends on x and T, not t_x, so
     /// scoring can share it between customers.
     pub fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> Option<f64> {
-        if horizon == 0.0 {
-            return Some(0.0);
-        }
+        let mut out = [None];
+        self.expected_if_alive_many(&[horizon], x, t, &mut out);
+        out[0]
+    }
+
+    /// [`BetaGeo::expected_if_alive`] at every horizon of `horizons` into `out`, bit for bit,
+    /// with the hypergeometric series of all of them summed together.
+    pub fn expected_if_alive_many(&self, horizons: &[f64], x: f64, t: f64, out: &mut [Option<f64>]) {
         let BetaGeo { r, alpha, a, b, .. } = *self;
         let (hyp_b, hyp_c, lead) = match self.variant {
             Variant::Bg => (b + x, a + b + x - 1.0, (a + b + x - 1.0) / (a - 1.0)),
             Variant::Mbg => (b + x + 1.0, a + b + x, (a + b + x) / (a - 1.0)),
         };
-        let z = horizon / (alpha + t + horizon);
-        let (ln_f, sign) = ln_hyp2f1(r + x, hyp_b, hyp_c, z)?;
-        // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
-        let u = ln_f + (r + x) * (-z).ln_1p();
-        let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
-        Some(lead * bracket)
+        let zs: Vec<f64> = horizons.iter().map(|h| h / (alpha + t + h)).collect();
+        let mut series = vec![None; zs.len()];
+        ln_hyp2f1_many(r + x, hyp_b, hyp_c, &zs, &mut series);
+        for ((out, &horizon), (&z, series)) in out.iter_mut().zip(horizons).zip(zs.iter().zip(series)) {
+            if horizon == 0.0 {
+                *out = Some(0.0);
+                continue;
+            }
+            *out = series.map(|(ln_f, sign)| {
+                // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
+                let u = ln_f + (r + x) * (-z).ln_1p();
+                let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
+                lead * bracket
+            });
+        }
     }
 }
 
@@ -274,6 +356,54 @@ mod tests {
         let odds = 0.793 / 3.426 * ((4.414f64 + 39.0) / (4.414 + 30.0)).powf(2.243);
         let got = m.p_alive(2.0, 30.0, 39.0);
         assert!((got - 1.0 / (1.0 + odds)).abs() < 1e-14, "{got}");
+    }
+
+    #[test]
+    fn expectations_at_many_horizons_are_each_horizons_own() {
+        let horizons = [0.0, 30.0, 60.0, 90.0, 360.0, 1e-9];
+        for m in [bg(0.243, 4.414, 0.793, 2.426), BetaGeo { variant: Variant::Mbg, ..bg(1.2, 0.3, 1.5, 0.7) }] {
+            for (x, t) in [(0.0, 39.0), (3.0, 30.0), (150.0, 700.0)] {
+                let mut many = [None; 6];
+                m.expected_if_alive_many(&horizons, x, t, &mut many);
+                for (h, got) in horizons.iter().zip(many) {
+                    let alone = m.expected_if_alive(*h, x, t);
+                    assert_eq!(got.map(f64::to_bits), alone.map(f64::to_bits), "{x} {t} {h}");
+                }
+                assert_eq!(many[0], Some(0.0));
+            }
+        }
+        // More time, more purchases.
+        let mut rising = [None; 6];
+        bg(0.243, 4.414, 0.793, 2.426).expected_if_alive_many(
+            &[0.0, 1.0, 10.0, 100.0, 1000.0, 10000.0],
+            2.0,
+            30.0,
+            &mut rising,
+        );
+        let values: Vec<f64> = rising.iter().map(|v| v.expect("finite")).collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    }
+
+    #[test]
+    fn tabled_logs_give_p_alive_bit_for_bit() {
+        for m in [bg(0.243, 4.414, 0.793, 2.426), BetaGeo { variant: Variant::Mbg, ..bg(1.2, 0.3, 1.5, 0.7) }] {
+            let logs = m.logs();
+            // Whole numbers inside the tables, at their ends, past them, fractional, −0.
+            let histories = [
+                (0.0, 0.0, 39.0),
+                (2.0, 30.0, 39.0),
+                (1023.0, 8000.0, 8191.0),
+                (1024.0, 8191.0, 8192.0),
+                (3.0, 2.5, 7.25),
+                (1.0, -0.0, 0.0),
+                (155.0, 700.0, 730.0),
+            ];
+            for (x, tx, t) in histories {
+                assert_eq!(m.p_alive_with(&logs, x, tx, t).to_bits(), m.p_alive(x, tx, t).to_bits(), "{x} {tx} {t}");
+            }
+        }
+        assert_eq!((whole_index(3.0, 4), whole_index(4.0, 4), whole_index(-1.0, 4)), (Some(3), None, None));
+        assert_eq!((whole_index(f64::NAN, 4), whole_index(0.5, 4), whole_index(-0.0, 4)), (None, None, Some(0)));
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub struct Histories {
 }
 
 /// Checks one customer's history: what lifetimes refuses is refused here, with the row.
+/// Whether a finite `v` is a whole number: `fract` is a libm call where SSE4.1 is not
+/// assumed, and scoring asks this of every row.
+pub fn is_whole(v: f64) -> bool {
+    // Below 2^52 in magnitude truncation is exact; from there on every f64 is whole.
+    v.is_finite() && (v.abs() >= 4_503_599_627_370_496.0 || v as i64 as f64 == v)
+}
+
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
     let bad = |rule: &'static str| Err(AlgoError::BadHistory { rule, frequency, recency, age });
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
@@ -37,7 +44,7 @@ pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoE
     if frequency < 0.0 || recency < 0.0 || age < 0.0 {
         return bad("frequency, recency and T must not be negative");
     }
-    if frequency.fract() != 0.0 {
+    if !is_whole(frequency) {
         return bad("frequency counts repeat purchases and must be a whole number");
     }
     if recency > age {
@@ -301,6 +308,16 @@ impl Histories {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_told_apart_without_fract() {
+        for v in [0.0, -0.0, 1.0, -7.0, 4503599627370495.0, 4503599627370496.0, 1e300, -1e300] {
+            assert!(is_whole(v), "{v}");
+        }
+        for v in [0.5, -0.5, 4503599627370495.5, 1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(!is_whole(v), "{v}");
+        }
+    }
 
     #[test]
     fn folds_repeated_histories_in_sorted_order() {

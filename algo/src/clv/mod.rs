@@ -15,7 +15,7 @@ pub mod special;
 
 use crate::error::AlgoError;
 use crate::parallel::Threads;
-use bgnbd::{BetaGeo, BetaGeoObjective, Variant};
+use bgnbd::{BetaGeo, BetaGeoLogs, BetaGeoObjective, Variant};
 use data::Histories;
 use gamma_gamma::{GammaGamma, GammaGammaObjective, Spends};
 use optimize::{Objective, hessian, hessian_from, invert, minimize, minimize_warm};
@@ -257,6 +257,32 @@ pub fn fit_gamma_gamma(rows: &[[f64; 2]], params: FitParams, threads: Threads) -
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))
 }
 
+/// A transaction model with what scoring many customers with it reuses (made once per model
+/// file): BG/NBD's P(alive) logarithms, tabulated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionScorer {
+    pub model: Transactions,
+    logs: Option<BetaGeoLogs>,
+}
+
+impl TransactionScorer {
+    pub fn new(model: Transactions) -> TransactionScorer {
+        let logs = match model {
+            Transactions::BetaGeo(m) => Some(m.logs()),
+            Transactions::Pareto(_) => None,
+        };
+        TransactionScorer { model, logs }
+    }
+
+    /// [`Transactions::p_alive`], bit for bit.
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> Option<f64> {
+        match (&self.model, &self.logs) {
+            (Transactions::BetaGeo(m), Some(logs)) => Some(m.p_alive_with(logs, x, tx, t)),
+            (model, _) => model.p_alive(x, tx, t),
+        }
+    }
+}
+
 /// A fitted transaction model, as the scoring functions take it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Transactions {
@@ -302,7 +328,19 @@ impl Transactions {
         monthly_discount: f64,
         unit: TimeUnit,
     ) -> Option<f64> {
-        discounted_value(|h| self.expected_if_alive(h, x, t), 1.0, months, monthly_discount, unit)
+        discounted_value(|h, out| self.expected_if_alive_many(h, x, t, out), 1.0, months, monthly_discount, unit)
+    }
+
+    /// [`Transactions::expected_if_alive`] at every horizon of `horizons`, bit for bit.
+    pub fn expected_if_alive_many(&self, horizons: &[f64], x: f64, t: f64, out: &mut [Option<f64>]) {
+        match self {
+            Transactions::BetaGeo(m) => m.expected_if_alive_many(horizons, x, t, out),
+            Transactions::Pareto(m) => {
+                for (out, h) in out.iter_mut().zip(horizons) {
+                    *out = Some(m.expected_if_alive(*h, x, t));
+                }
+            }
+        }
     }
 
     /// lifetimes' `customer_lifetime_value` for one customer with expected spend `value`.
@@ -329,26 +367,31 @@ pub fn clv_of(value: f64, p_alive: f64, discounted_if_alive: f64) -> f64 {
 }
 
 /// lifetimes' CLV: Σ_{k=1..months} value·(E(k·f) − E(k·f − f))/(1+d)^k, with f the month
-/// in the model's time unit and E the expected purchases by then. `None` where an
-/// expectation cannot be computed.
+/// in the model's time unit and E the expected purchases by then, which `expected` gives
+/// for a slice of horizons at once. `None` where an expectation cannot be computed.
 pub fn discounted_value(
-    expected: impl Fn(f64) -> Option<f64>,
+    expected: impl FnOnce(&[f64], &mut [Option<f64>]),
     value: f64,
     months: u32,
     monthly_discount: f64,
     unit: TimeUnit,
 ) -> Option<f64> {
     let factor = unit.per_month();
+    // lifetimes evaluates E(k·f − f) afresh; this takes the previous month's E((k−1)·f),
+    // which differs from it by rounding only, and E(f − f) = E(0) for the first month: the
+    // horizons are 0, f, 2f, ..., months·f.
+    let mut horizons = Vec::with_capacity(months as usize + 1);
+    horizons.push(0.0);
+    horizons.extend((1..=months).map(|k| f64::from(k) * factor));
+    let mut at = vec![None; horizons.len()];
+    if months > 0 {
+        expected(&horizons, &mut at);
+    }
     let mut total = 0.0;
-    let mut previous = 0.0;
-    for k in 1..=months {
-        let t = f64::from(k) * factor;
-        let now = expected(t)?;
-        // lifetimes evaluates E(t − f) afresh; E(0) is 0, and t − f equals the previous t
-        // except for rounding, which this keeps.
-        let before = if k == 1 { expected(t - factor)? } else { previous };
+    for k in 1..=months as usize {
+        let (now, before) = (at[k]?, at[k - 1]?);
+        let t = horizons[k];
         total += value * (now - before) / (1.0 + monthly_discount).powf(t / factor);
-        previous = now;
     }
     Some(total)
 }
@@ -360,10 +403,11 @@ mod tests {
     #[test]
     fn clv_discounts_each_months_purchases() {
         // E(t) = t/30 purchases: one a month, worth 10, discounted at 1% a month.
-        let clv = discounted_value(|t| Some(t / 30.0), 10.0, 3, 0.01, TimeUnit::Day).unwrap();
+        let by_30 = |h: &[f64], out: &mut [Option<f64>]| h.iter().zip(out).for_each(|(h, o)| *o = Some(h / 30.0));
+        let clv = discounted_value(by_30, 10.0, 3, 0.01, TimeUnit::Day).unwrap();
         let want: f64 = (1..=3).map(|k| 10.0 / 1.01f64.powi(k)).sum();
         assert!((clv - want).abs() < 1e-12);
-        assert_eq!(discounted_value(|_| None, 10.0, 3, 0.01, TimeUnit::Week), None);
+        assert_eq!(discounted_value(|_, _| {}, 10.0, 3, 0.01, TimeUnit::Week), None);
     }
 
     #[test]

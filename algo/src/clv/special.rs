@@ -13,17 +13,50 @@ pub use statrs::function::gamma::{digamma, ln_gamma};
 /// Euler's transformation ₂F₁(a, b; c; z) = (1−z)^(c−a−b)·₂F₁(c−a, c−b; c; z) gives a
 /// series whose terms decay like k^(c−a−b−1)·z^k instead.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
-    if !(0.0..1.0).contains(&z) || !a.is_finite() || !b.is_finite() || !c.is_finite() {
-        return None;
+    let mut out = [None];
+    ln_hyp2f1_many(a, b, c, &[z], &mut out);
+    out[0]
+}
+
+/// [`ln_hyp2f1`] at every z of `zs` into `out`, with the same a, b and c: the series'
+/// coefficients are computed once for all of them (CLV sums a dozen horizons of one
+/// customer), and each z gets the bits [`ln_hyp2f1`] gives it alone.
+pub fn ln_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut [Option<(f64, f64)>]) {
+    debug_assert_eq!(zs.len(), out.len());
+    out.fill(None);
+    if !a.is_finite() || !b.is_finite() || !c.is_finite() || (c <= 0.0 && c.fract() == 0.0) {
+        return;
     }
-    if c <= 0.0 && c.fract() == 0.0 {
-        return None;
+    let euler = a + b > c;
+    // z = 0 is 1 in either form, but only the direct series gives exactly that; it never
+    // joins the transformed lanes.
+    let mut lanes: Vec<Lane> = zs
+        .iter()
+        .enumerate()
+        .filter(|(_, z)| (0.0..1.0).contains(*z) && !(euler && **z == 0.0))
+        .map(|(index, &z)| Lane::new(index, z))
+        .collect();
+    if euler {
+        series(c - a, c - b, c, &mut lanes);
+        for lane in &lanes {
+            let z = zs[lane.index];
+            out[lane.index] = lane.done.map(|(ln, sign)| ((c - a - b) * (-z).ln_1p() + ln, sign));
+        }
+        if let Some(zero) = zs.iter().position(|z| *z == 0.0) {
+            let mut plain = [Lane::new(zero, 0.0)];
+            series(a, b, c, &mut plain);
+            for (index, z) in zs.iter().enumerate() {
+                if *z == 0.0 {
+                    out[index] = plain[0].done;
+                }
+            }
+        }
+    } else {
+        series(a, b, c, &mut lanes);
+        for lane in &lanes {
+            out[lane.index] = lane.done;
+        }
     }
-    if a + b > c && z > 0.0 {
-        let (ln, sign) = series(c - a, c - b, c, z)?;
-        return Some(((c - a - b) * (-z).ln_1p() + ln, sign));
-    }
-    series(a, b, c, z)
 }
 
 /// Terms after which the series is given up: z = 0.999 needs about 40,000.
@@ -32,32 +65,63 @@ const MAX_TERMS: usize = 200_000;
 /// Rescale the running sum when it passes this, so that no term overflows.
 const RESCALE: f64 = 1e200;
 
-fn series(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
-    let mut sum = 1.0f64;
-    let mut term = 1.0f64;
-    let mut ln_scale = 0.0f64;
+/// One z's running series.
+struct Lane {
+    index: usize,
+    z: f64,
+    sum: f64,
+    term: f64,
+    ln_scale: f64,
+    /// Summed: `(ln |F|, sign)`, or `None` when the sum is 0 or not finite.
+    done: Option<(f64, f64)>,
+    finished: bool,
+}
+
+impl Lane {
+    fn new(index: usize, z: f64) -> Lane {
+        Lane { index, z, sum: 1.0, term: 1.0, ln_scale: 0.0, done: None, finished: false }
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.done = finish(self.sum, self.ln_scale);
+    }
+}
+
+/// Sums the power series of ₂F₁(a, b; c; z) for every lane; a lane still unfinished after
+/// the term budget is left with `done = None`.
+fn series(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
+    let mut open = lanes.len();
     for k in 0..MAX_TERMS {
+        if open == 0 {
+            return;
+        }
         let k = k as f64;
-        let ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-        term *= ratio;
-        sum += term;
-        if sum.abs() > RESCALE {
-            sum /= RESCALE;
-            term /= RESCALE;
-            ln_scale += RESCALE.ln();
-        }
-        if term == 0.0 {
-            // A non-positive integer a or b: the series is a polynomial, now complete.
-            return finish(sum, ln_scale);
-        }
-        // Past the largest term the ratios tend to z, from above or below: the rest of the
-        // series is at most |term|·q/(1−q) with q the larger of the two.
-        let q = ratio.abs().max(z);
-        if q < 1.0 && c + k > 0.0 && term.abs() * q / (1.0 - q) <= f64::EPSILON * 0.25 * sum.abs() {
-            return finish(sum, ln_scale);
+        let coefficient = (a + k) * (b + k) / ((c + k) * (k + 1.0));
+        for lane in lanes.iter_mut().filter(|lane| !lane.finished) {
+            let ratio = coefficient * lane.z;
+            lane.term *= ratio;
+            lane.sum += lane.term;
+            if lane.sum.abs() > RESCALE {
+                lane.sum /= RESCALE;
+                lane.term /= RESCALE;
+                lane.ln_scale += RESCALE.ln();
+            }
+            if lane.term == 0.0 {
+                // A non-positive integer a or b: the series is a polynomial, now complete.
+                lane.finish();
+                open -= 1;
+                continue;
+            }
+            // Past the largest term the ratios tend to z, from above or below: the rest of
+            // the series is at most |term|·q/(1−q) with q the larger of the two.
+            let q = ratio.abs().max(lane.z);
+            if q < 1.0 && c + k > 0.0 && lane.term.abs() * q / (1.0 - q) <= f64::EPSILON * 0.25 * lane.sum.abs() {
+                lane.finish();
+                open -= 1;
+            }
         }
     }
-    None
 }
 
 fn finish(sum: f64, ln_scale: f64) -> Option<(f64, f64)> {
@@ -262,5 +326,27 @@ mod tests {
         assert_eq!(ln_hyp2f1(1.0, 1.0, -2.0, 0.5), None);
         assert_eq!(ln_hyp2f1(1.0, 1.0, 2.0, 1.0), None);
         assert_eq!(ln_hyp2f1(f64::NAN, 1.0, 2.0, 0.5), None);
+    }
+
+    #[test]
+    fn many_z_give_each_z_its_own_bits() {
+        // Direct and transformed series, a polynomial (a = −3), negative c, z = 0 among
+        // transformed lanes, out-of-range z, and lanes that finish far apart.
+        let zs = [0.0, 0.3, 0.999, 0.05, 1.0, -0.1, 0.7, 0.0, 0.9];
+        for (a, b, c) in [(0.5, 0.7, 3.0), (2.3, 40.0, 41.5), (-3.0, 2.0, 1.5), (1.2, 0.8, -0.5), (3.0, 4.0, 2.0)] {
+            let mut many = [None; 9];
+            ln_hyp2f1_many(a, b, c, &zs, &mut many);
+            for (z, got) in zs.iter().zip(many) {
+                let mut alone = [None];
+                ln_hyp2f1_many(a, b, c, &[*z], &mut alone);
+                let bits = |v: Option<(f64, f64)>| v.map(|(l, s)| (l.to_bits(), s.to_bits()));
+                assert_eq!(bits(got), bits(alone[0]), "{a} {b} {c} {z}");
+                assert_eq!(got.is_some(), (0.0..1.0).contains(z), "{a} {b} {c} {z}");
+            }
+        }
+        assert_eq!(ln_hyp2f1(2.0, 3.0, 4.0, 0.0), Some((0.0, 1.0)));
+        let mut none = [Some((1.0, 1.0)); 2];
+        ln_hyp2f1_many(1.0, 1.0, -2.0, &[0.1, 0.2], &mut none);
+        assert_eq!(none, [None, None]);
     }
 }

@@ -9,6 +9,7 @@ use super::memo::key;
 use super::scoring::{Loaded, Scoring, history};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::clv_of;
+use segsql_algo::clv::data::is_whole;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -46,7 +47,7 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     frequency_check(frequency)?;
     monetary_check(monetary)?;
     history(frequency, recency, age)?;
-    if !(months.fract() == 0.0 && (0.0..=1200.0).contains(&months)) {
+    if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
         return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
     }
     if !(rate.is_finite() && rate > -1.0) {
@@ -62,10 +63,10 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     let months = months as u32;
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
     // only, and many customers share it.
-    let discounted = models[0].memo.get_or(key(DISCOUNTED | u64::from(months), frequency, age, rate), || {
+    let discounted = models[0].memo.get_or(key(DISCOUNTED | u64::from(months), rate, frequency, age), || {
         transactions.discounted_if_alive(frequency, age, months, rate, unit)
     });
-    let (Some(discounted), Some(p_alive)) = (discounted, transactions.p_alive(frequency, recency, age)) else {
+    let (Some(discounted), Some(p_alive)) = (discounted, models[0].p_alive(frequency, recency, age)) else {
         return Ok(None);
     };
     Ok(Some(clv_of(value, p_alive, discounted)))

@@ -6,6 +6,7 @@ use datafusion::logical_expr::Documentation;
 
 use super::scoring::{Loaded, Scoring};
 use crate::function::CLV_SECTION;
+use segsql_algo::clv::data::is_whole;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -28,7 +29,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 });
 
 pub fn frequency_check(frequency: f64) -> Result<(), String> {
-    if !(frequency.is_finite() && frequency >= 0.0 && frequency.fract() == 0.0) {
+    if !(is_whole(frequency) && frequency >= 0.0) {
         return Err(format!("frequency counts repeat purchases and must be a whole number >= 0, got {frequency}"));
     }
     Ok(())

@@ -50,7 +50,7 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     let Some(if_alive) = models[0].memo.get_or(key(IF_ALIVE, t, x, age), || model.expected_if_alive(t, x, age)) else {
         return Ok(None);
     };
-    Ok(model.p_alive(x, tx, age).map(|p| if_alive * p))
+    Ok(models[0].p_alive(x, tx, age).map(|p| if_alive * p))
 }
 
 pub static EXPECTED_PURCHASES: Scoring = Scoring {

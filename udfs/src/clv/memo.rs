@@ -4,14 +4,23 @@
 //! distinct (frequency, T): summing each series once per distinct key, not once per row,
 //! is most of the cost of `clv` and `expected_purchases`.
 //!
+//! A key is a kind (tag), one argument that is the same for a whole query (a horizon, a
+//! discount rate) and two that vary by row (frequency and T). Where the two are small whole
+//! numbers, as rfm_summary gives them, the value sits in a dense *plane* of the kind and
+//! first argument, indexed by the two: read without a lock, eight bytes per value, and
+//! neighbouring T in one cache line. Other keys go to a sharded hash map.
+//!
 //! A value is a pure function of the model file and its key, so which thread or query
 //! computed it first changes no bit. The memo belongs to the cached model file and goes
 //! with it when the file changes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use datafusion::common::HashMap;
 use parking_lot::Mutex;
+use segsql_algo::clv::TransactionScorer;
 
 /// What a value is of, and the f64 bits of its arguments.
 pub type Key = [u64; 4];
@@ -33,10 +42,93 @@ const KINDS: usize = 2;
 #[repr(align(128))]
 struct Shard(Mutex<HashMap<Key, Option<f64>>>);
 
-#[derive(Default)]
+/// Dense planes index frequency below this ...
+const PLANE_ROWS: usize = 1024;
+/// ... and T below this (22 years of days), in blocks of [`BLOCK`] T allocated when first
+/// used.
+const PLANE_COLUMNS: usize = 8192;
+const BLOCK: usize = 1024;
+const BLOCKS_PER_ROW: usize = PLANE_COLUMNS / BLOCK;
+
+/// Planes a memo keeps (each has a 128 KB directory), and blocks of 8 KB in all of them:
+/// past these, keys go to the hash map.
+const MAX_PLANES: usize = 32;
+const MAX_BLOCKS: usize = 2048;
+
+/// A plane slot holds 0 until computed, then `EMPTY_VALUE` for no value, or the value's
+/// bits XOR `ENCODE`. `ENCODE` is a NaN pattern, so no value that is not NaN encodes to 0,
+/// and `ENCODE ^ EMPTY_VALUE` is a NaN too; NaN values are not kept in planes.
+const ENCODE: u64 = 0x7FF8_0000_0000_0001;
+const EMPTY_VALUE: u64 = 3;
+
+type Block = [AtomicU64; BLOCK];
+
+/// The values of one kind and first argument, by (frequency, T).
+struct Plane {
+    blocks: Box<[OnceLock<Box<Block>>]>,
+}
+
+impl Plane {
+    fn new() -> Plane {
+        Plane { blocks: (0..PLANE_ROWS * BLOCKS_PER_ROW).map(|_| OnceLock::new()).collect() }
+    }
+}
+
+/// The plane position of (b, c), when both are whole numbers in range.
+fn plane_index(b: f64, c: f64) -> Option<(usize, usize)> {
+    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
+    let (row, column) = (b as usize, c as usize);
+    if !(row < PLANE_ROWS && column < PLANE_COLUMNS && row as f64 == b && column as f64 == c) {
+        return None;
+    }
+    Some((row * BLOCKS_PER_ROW + column / BLOCK, column % BLOCK))
+}
+
+/// Each memo's number, so that a thread's recent planes can say whose they are.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The planes a thread used last: (memo id, tag, first argument's bits, plane). Finding the
+/// plane of a key in the memo takes its lock, which two threads scoring side by side would
+/// pull back and forth on every row; a batch keeps to one or two planes.
+type RecentPlanes = Vec<(u64, u64, u64, Arc<Plane>)>;
+const RECENT: usize = 4;
+
+thread_local! {
+    static RECENT_PLANES: RefCell<RecentPlanes> = const { RefCell::new(Vec::new()) };
+}
+
 pub struct Memo {
+    id: u64,
     shards: [Shard; SHARDS],
     entries: [AtomicUsize; KINDS],
+    planes: Mutex<Vec<(u64, u64, Arc<Plane>)>>,
+    blocks: AtomicUsize,
+    plane_values: AtomicUsize,
+    /// The file's transaction model with its scoring tables, made by the first query.
+    pub transactions: OnceLock<Option<TransactionScorer>>,
+}
+
+/// What a key's plane holds for it.
+enum Looked {
+    Value(Option<f64>),
+    /// Not computed yet: the plane to keep it in.
+    Missing(Arc<Plane>),
+    /// The memo has no room for the key's plane.
+    NoPlane,
+}
+
+impl Default for Memo {
+    fn default() -> Memo {
+        Memo {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shards: Default::default(),
+            entries: Default::default(),
+            planes: Mutex::new(Vec::new()),
+            blocks: AtomicUsize::new(0),
+            plane_values: AtomicUsize::new(0),
+            transactions: OnceLock::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Memo {
@@ -48,6 +140,77 @@ impl std::fmt::Debug for Memo {
 impl Memo {
     /// The value for `key`, computed by `compute` the first time.
     pub fn get_or(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
+        let Some((block, slot)) = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3])) else {
+            return self.get_or_in_map(key, compute);
+        };
+        let plane = match self.in_plane(key[0], key[1], block, slot) {
+            Looked::Value(value) => return value,
+            Looked::Missing(plane) => plane,
+            Looked::NoPlane => return self.get_or_in_map(key, compute),
+        };
+        let value = compute();
+        let encoded = match value {
+            None => EMPTY_VALUE,
+            Some(v) if !v.is_nan() => v.to_bits() ^ ENCODE,
+            Some(_) => return value,
+        };
+        let cell = &plane.blocks[block];
+        let block = match cell.get() {
+            Some(block) => block,
+            None if self.blocks.load(Ordering::Relaxed) < MAX_BLOCKS => cell.get_or_init(|| {
+                self.blocks.fetch_add(1, Ordering::Relaxed);
+                Box::new([const { AtomicU64::new(0) }; BLOCK])
+            }),
+            None => return value,
+        };
+        // Another thread may have stored the same bits first; count each value once.
+        if block[slot].compare_exchange(0, encoded, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            self.plane_values.fetch_add(1, Ordering::Relaxed);
+        }
+        value
+    }
+
+    /// The value at (block, slot) of the plane of (tag, first argument), from this thread's
+    /// recent planes without a lock when it can be: reading a value touches nothing that
+    /// another thread writes to (not even a reference count).
+    fn in_plane(&self, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
+        RECENT_PLANES.with_borrow_mut(|recent| {
+            let position = recent.iter().position(|(id, t, f, _)| (*id, *t, *f) == (self.id, tag, first));
+            let plane = match position {
+                Some(0) => &recent[0].3,
+                Some(i) => {
+                    let entry = recent.remove(i);
+                    recent.insert(0, entry);
+                    &recent[0].3
+                }
+                None => {
+                    let plane = {
+                        let mut planes = self.planes.lock();
+                        match planes.iter().find(|(t, f, _)| (*t, *f) == (tag, first)) {
+                            Some((_, _, plane)) => Arc::clone(plane),
+                            None if planes.len() < MAX_PLANES => {
+                                let plane = Arc::new(Plane::new());
+                                planes.push((tag, first, Arc::clone(&plane)));
+                                plane
+                            }
+                            None => return Looked::NoPlane,
+                        }
+                    };
+                    recent.truncate(RECENT - 1);
+                    recent.insert(0, (self.id, tag, first, plane));
+                    &recent[0].3
+                }
+            };
+            let stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
+            match stored {
+                0 => Looked::Missing(Arc::clone(plane)),
+                EMPTY_VALUE => Looked::Value(None),
+                bits => Looked::Value(Some(f64::from_bits(bits ^ ENCODE))),
+            }
+        })
+    }
+
+    fn get_or_in_map(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
         let shard = &self.shards[shard_of(&key)].0;
         if let Some(value) = shard.lock().get(&key) {
             return *value;
@@ -63,7 +226,8 @@ impl Memo {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.iter().map(|e| e.load(Ordering::Relaxed)).sum()
+        self.entries.iter().map(|e| e.load(Ordering::Relaxed)).sum::<usize>()
+            + self.plane_values.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,7 +241,8 @@ fn shard_of(key: &Key) -> usize {
     (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % SHARDS
 }
 
-/// A memo key: a tag for the value's kind and three f64 arguments.
+/// A memo key: a tag for the value's kind and three f64 arguments, the one a query holds
+/// fixed first, then frequency and T (a dense plane's row and column).
 pub fn key(tag: u64, a: f64, b: f64, c: f64) -> Key {
     [tag, a.to_bits(), b.to_bits(), c.to_bits()]
 }
@@ -86,25 +251,109 @@ pub fn key(tag: u64, a: f64, b: f64, c: f64) -> Key {
 mod tests {
     use super::*;
 
+    fn map_len(memo: &Memo) -> usize {
+        memo.shards.iter().map(|s| s.0.lock().len()).sum()
+    }
+
+    fn counted(memo: &Memo, k: Key, value: Option<f64>, calls: &mut usize) -> Option<f64> {
+        memo.get_or(k, || {
+            *calls += 1;
+            value
+        })
+    }
+
     #[test]
     fn computes_once_and_stops_keeping_when_full() {
+        // Fractional T: these keys go to the hash map.
         let memo = Memo::default();
         let mut calls = 0;
         for _ in 0..3 {
-            let v = memo.get_or(key(1, 2.0, 3.0, 4.0), || {
-                calls += 1;
-                Some(9.0)
-            });
-            assert_eq!(v, Some(9.0));
+            assert_eq!(counted(&memo, key(1, 2.0, 3.0, 4.5), Some(9.0), &mut calls), Some(9.0));
         }
-        assert_eq!((calls, memo.len()), (1, 1));
-        assert_eq!(memo.get_or(key(2, 2.0, 3.0, 4.0), || None), None);
+        assert_eq!((calls, memo.len(), map_len(&memo)), (1, 1, 1));
+        assert_eq!(memo.get_or(key(2, 2.0, 3.0, 4.5), || None), None);
         assert_eq!(memo.len(), 2);
         // A full budget stops keeping values of its kind only.
         memo.entries[0].store(MAX_ENTRIES, Ordering::Relaxed);
-        assert_eq!(memo.get_or(key(3, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
-        assert_eq!(memo.shards.iter().map(|s| s.0.lock().len()).sum::<usize>(), 2);
-        assert_eq!(memo.get_or(key(5 << 32, 0.0, 0.0, 0.0), || Some(1.0)), Some(1.0));
-        assert_eq!(memo.shards.iter().map(|s| s.0.lock().len()).sum::<usize>(), 3);
+        assert_eq!(memo.get_or(key(3, 0.0, 0.0, 0.5), || Some(1.0)), Some(1.0));
+        assert_eq!(map_len(&memo), 2);
+        assert_eq!(memo.get_or(key(5 << 32, 0.0, 0.0, 0.5), || Some(1.0)), Some(1.0));
+        assert_eq!(map_len(&memo), 3);
+    }
+
+    #[test]
+    fn whole_number_keys_go_to_planes_with_every_value_kept_apart() {
+        let memo = Memo::default();
+        let mut calls = 0;
+        // 0.0 and -0.0, None, the largest finite, a value next to the encoding constant.
+        let values = [Some(0.0), Some(-0.0), None, Some(f64::MAX), Some(f64::from_bits(1)), Some(-1.5)];
+        for (i, value) in values.iter().enumerate() {
+            let k = key(1, 30.0, i as f64, 1023.0 + i as f64);
+            for _ in 0..2 {
+                let got = counted(&memo, k, *value, &mut calls);
+                assert_eq!(got.map(f64::to_bits), value.map(f64::to_bits));
+            }
+        }
+        assert_eq!((calls, memo.len(), map_len(&memo)), (values.len(), values.len(), 0));
+        // Another first argument or tag is another plane; the plane's ends are in it.
+        assert_eq!(counted(&memo, key(1, 31.0, 0.0, 1023.0), Some(7.0), &mut calls), Some(7.0));
+        assert_eq!(counted(&memo, key(2, 30.0, 0.0, 1023.0), Some(8.0), &mut calls), Some(8.0));
+        assert_eq!(counted(&memo, key(2, 30.0, 1023.0, 8191.0), Some(9.0), &mut calls), Some(9.0));
+        assert_eq!((memo.planes.lock().len(), map_len(&memo)), (3, 0));
+        // Out of range, negative or fractional: the map.
+        for (b, c) in [(1024.0, 0.0), (0.0, 8192.0), (-1.0, 0.0), (0.5, 3.0), (f64::NAN, 1.0)] {
+            memo.get_or(key(1, 30.0, b, c), || Some(1.0));
+        }
+        assert_eq!(map_len(&memo), 5);
+        // NaN is computed every time, never kept.
+        let before = calls;
+        for _ in 0..2 {
+            assert!(counted(&memo, key(1, 30.0, 9.0, 9.0), Some(f64::NAN), &mut calls).is_some_and(f64::is_nan));
+        }
+        assert_eq!(calls, before + 2);
+    }
+
+    #[test]
+    fn a_thread_never_reads_another_memos_plane() {
+        let (first, second) = (Memo::default(), Memo::default());
+        assert_eq!(first.get_or(key(1, 30.0, 2.0, 3.0), || Some(1.0)), Some(1.0));
+        assert_eq!(second.get_or(key(1, 30.0, 2.0, 3.0), || Some(2.0)), Some(2.0));
+        assert_eq!(first.get_or(key(1, 30.0, 2.0, 3.0), || Some(3.0)), Some(1.0));
+    }
+
+    #[test]
+    fn past_the_plane_budget_keys_go_to_the_map() {
+        let memo = Memo::default();
+        for horizon in 0..MAX_PLANES + 3 {
+            memo.get_or(key(1, horizon as f64, 1.0, 1.0), || Some(1.0));
+        }
+        assert_eq!((memo.planes.lock().len(), map_len(&memo)), (MAX_PLANES, 3));
+        // And past the block budget, values are computed and not kept.
+        let memo = Memo::default();
+        memo.blocks.store(MAX_BLOCKS, Ordering::Relaxed);
+        let mut calls = 0;
+        for _ in 0..2 {
+            counted(&memo, key(1, 1.0, 1.0, 1.0), Some(1.0), &mut calls);
+        }
+        assert_eq!((calls, memo.len()), (2, 0));
+    }
+
+    #[test]
+    fn threads_sharing_a_memo_get_the_same_bits() {
+        let memo = Memo::default();
+        let value = |b: usize, c: usize| Some((b as f64).ln_1p() / (c as f64 + 0.5));
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for b in 0..40 {
+                        for c in (0..3000).step_by(7) {
+                            let got = memo.get_or(key(1, 30.0, b as f64, c as f64), || value(b, c));
+                            assert_eq!(got.map(f64::to_bits), value(b, c).map(f64::to_bits));
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(memo.len(), 40 * 3000_usize.div_ceil(7));
     }
 }

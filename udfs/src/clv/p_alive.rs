@@ -34,7 +34,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 
 fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     history(v[0], v[1], v[2])?;
-    Ok(models[0].transactions.and_then(|m| m.p_alive(v[0], v[1], v[2])))
+    Ok(models[0].p_alive(v[0], v[1], v[2]))
 }
 
 pub static P_ALIVE: Scoring = Scoring {

@@ -19,7 +19,7 @@ use crate::common::constant::text_value;
 use crate::model::ModelStore;
 use segsql_algo::clv::data::check_history;
 use segsql_algo::clv::gamma_gamma::GammaGamma;
-use segsql_algo::clv::{TimeUnit, Transactions};
+use segsql_algo::clv::{TimeUnit, TransactionScorer, Transactions};
 use segsql_algo::model::ClvModel;
 use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
 
@@ -43,12 +43,18 @@ pub struct Loaded {
 
 impl Loaded {
     fn new(model: &ClvModel, memo: Arc<Memo>) -> Loaded {
+        memo.transactions.get_or_init(|| model.transactions().map(TransactionScorer::new));
         Loaded {
             transactions: model.transactions(),
             spend: model.gamma_gamma(),
             unit: model.time_unit().unwrap_or(TimeUnit::Day),
             memo,
         }
+    }
+
+    /// [`Transactions::p_alive`] from the tables made once per model file.
+    pub fn p_alive(&self, frequency: f64, recency: f64, age: f64) -> Option<f64> {
+        self.memo.transactions.get()?.as_ref()?.p_alive(frequency, recency, age)
     }
 }
 
