@@ -234,8 +234,6 @@ impl BetaGeo {
         objective.sums(self.theta()).0
     }
 
-    /// ln of the odds term a/(b+x−1)·((α+T)/(α+t_x))^(r+x) (BG/NBD; b+x for MBG/NBD), or
-    /// −∞ where the model has none (BG/NBD without repeats).
     /// The denominator of the dropout odds' first factor, a/(b+x−1) or a/(b+x); `None` for
     /// BG/NBD without a repeat purchase, who cannot have dropped out.
     fn odds_denominator(&self, x: f64) -> Option<f64> {
@@ -263,6 +261,8 @@ impl BetaGeo {
         ln_a - ln_denominator + (self.r + x) * (ln_alpha_plus(t) - ln_alpha_plus(tx))
     }
 
+    /// ln of the odds term a/(b+x−1)·((α+T)/(α+t_x))^(r+x) (BG/NBD; b+x for MBG/NBD), or
+    /// −∞ where the model has none (BG/NBD without repeats).
     fn ln_dropout_odds(&self, x: f64, tx: f64, t: f64) -> f64 {
         let ln_denominator = || self.odds_denominator(x).map(f64::ln);
         self.ln_dropout_odds_from(x, tx, t, self.a.ln(), ln_denominator, |v| (self.alpha + v).ln())

@@ -49,15 +49,27 @@ struct Problem<'a, O> {
     /// which argmin keeps when it fails).
     best: &'a Mutex<Evaluated>,
     evaluations: &'a Mutex<u64>,
+    tolerance: f64,
 }
 
+/// The largest gradient component.
+fn largest(gradient: &[f64]) -> f64 {
+    gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()))
+}
+
+/// What stops argmin as soon as any point it evaluates meets the gradient tolerance, a
+/// trial point of the line search included: near the optimum the objective's values differ
+/// by rounding only, and the line search would go on stepping back and forth in that noise
+/// (a hundred passes over a million customers) rather than accept the point that is there.
+const AT_OPTIMUM: &str = "the gradient tolerance is met";
+
 impl<O: Objective> Problem<'_, O> {
-    fn evaluate(&self, phi: &[f64]) -> (f64, Vec<f64>) {
+    fn evaluate(&self, phi: &[f64]) -> Result<(f64, Vec<f64>), Error> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((p, v, g)) = last.as_ref()
             && p.as_slice() == phi
         {
-            return (*v, g.clone());
+            return Ok((*v, g.clone()));
         }
         let mut grad = vec![0.0; self.objective.dims()];
         let mut value = self.objective.value_and_gradient(phi, &mut grad);
@@ -68,11 +80,20 @@ impl<O: Objective> Problem<'_, O> {
         }
         *self.evaluations.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let mut best = self.best.lock().unwrap_or_else(|e| e.into_inner());
-        if value.is_finite() && best.as_ref().is_none_or(|(_, b, _)| value < *b) {
+        // A point within the tolerance beats one that is not; then the lower value wins.
+        let at_optimum = value.is_finite() && largest(&grad) <= self.tolerance;
+        let better = best.as_ref().is_none_or(|(_, b, g)| {
+            let best_at_optimum = largest(g) <= self.tolerance;
+            (at_optimum && !best_at_optimum) || (at_optimum == best_at_optimum && value < *b)
+        });
+        if value.is_finite() && better {
             *best = Some((phi.to_vec(), value, grad.clone()));
         }
+        if at_optimum {
+            return Err(Error::msg(AT_OPTIMUM));
+        }
         *last = Some((phi.to_vec(), value, grad.clone()));
-        (value, grad)
+        Ok((value, grad))
     }
 }
 
@@ -80,7 +101,7 @@ impl<O: Objective> CostFunction for Problem<'_, O> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, phi: &Vec<f64>) -> Result<f64, Error> {
-        Ok(self.evaluate(phi).0)
+        Ok(self.evaluate(phi)?.0)
     }
 }
 
@@ -88,7 +109,7 @@ impl<O: Objective> Gradient for Problem<'_, O> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Vec<f64>) -> Result<Vec<f64>, Error> {
-        Ok(self.evaluate(phi).1)
+        Ok(self.evaluate(phi)?.1)
     }
 }
 
@@ -163,7 +184,7 @@ fn minimize_inner<O: Objective>(
         let Some((phi, _, gradient)) = best.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
             break;
         };
-        let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let worst = largest(&gradient);
         // The line search may give up in the objective's rounding noise before the gradient
         // tolerance: a small gradient there is the optimum all the same.
         converged = worst <= tolerance || (worst <= accept.max(tolerance) && !hit_cap);
@@ -200,7 +221,7 @@ fn run_bfgs<O: Objective>(
     evaluations: &Mutex<u64>,
 ) -> (u64, bool) {
     let dims = start.len();
-    let problem = Problem { objective, last: Mutex::new(None), best, evaluations };
+    let problem = Problem { objective, last: Mutex::new(None), best, evaluations, tolerance };
     let first_inverse: Vec<Vec<f64>> = inverse_hessian
         .unwrap_or_else(|| (0..dims).map(|i| (0..dims).map(|j| f64::from(u8::from(i == j))).collect()).collect());
     let solver = BFGS::new(MoreThuenteLineSearch::new())
@@ -220,7 +241,8 @@ fn run_bfgs<O: Objective>(
             (state.get_iter(), matches!(state.get_termination_reason(), Some(TerminationReason::MaxItersReached)))
         }
         // The line search refuses a direction that rounding or a bad curvature estimate made
-        // non-descending; the caller judges by the gradient.
+        // non-descending, or a point met the tolerance ([`AT_OPTIMUM`]); the caller judges by
+        // the gradient.
         Err(_) => (counter.load(Ordering::Relaxed), false),
     }
 }

@@ -114,9 +114,10 @@ fn series(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
                 continue;
             }
             // Past the largest term the ratios tend to z, from above or below: the rest of
-            // the series is at most |term|·q/(1−q) with q the larger of the two.
+            // the series is at most |term|·q/(1−q) with q the larger of the two (compared
+            // without dividing: a division per lane and term was most of the sum's cost).
             let q = ratio.abs().max(lane.z);
-            if q < 1.0 && c + k > 0.0 && lane.term.abs() * q / (1.0 - q) <= f64::EPSILON * 0.25 * lane.sum.abs() {
+            if q < 1.0 && c + k > 0.0 && lane.term.abs() * q <= f64::EPSILON * 0.25 * lane.sum.abs() * (1.0 - q) {
                 lane.finish();
                 open -= 1;
             }

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::expected_avg_value::{frequency_check, monetary_check};
-use super::memo::key;
-use super::scoring::{Loaded, Scoring, history};
+use super::memo::{Planes, key};
+use super::scoring::{Alive, Loaded, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::clv_of;
 use segsql_algo::clv::data::is_whole;
@@ -42,11 +42,11 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 /// The memo tag of the discounted sum if alive; the months are in its low bits.
 const DISCOUNTED: u64 = 2 << 32;
 
-fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
+fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, planes: &mut Planes) -> Result<Option<f64>, String> {
     let [frequency, recency, age, monetary, months, rate] = [v[0], v[1], v[2], v[3], v[4], v[5]];
     frequency_check(frequency)?;
     monetary_check(monetary)?;
-    history(frequency, recency, age)?;
+    let p_alive = models[0].alive(alive, frequency, recency, age)?;
     if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
         return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
     }
@@ -63,10 +63,10 @@ fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
     let months = months as u32;
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
     // only, and many customers share it.
-    let discounted = models[0].memo.get_or(key(DISCOUNTED | u64::from(months), rate, frequency, age), || {
+    let discounted = models[0].memo.get_or(planes, key(DISCOUNTED | u64::from(months), rate, frequency, age), || {
         transactions.discounted_if_alive(frequency, age, months, rate, unit)
     });
-    let (Some(discounted), Some(p_alive)) = (discounted, models[0].p_alive(frequency, recency, age)) else {
+    let (Some(discounted), Some(p_alive)) = (discounted, p_alive) else {
         return Ok(None);
     };
     Ok(Some(clv_of(value, p_alive, discounted)))
@@ -77,6 +77,7 @@ pub static CLV: Scoring = Scoring {
     models: &[&TRANSACTION_ALGORITHMS, &["gamma_gamma"]],
     numbers: &["frequency", "recency", "T", "monetary_value"],
     optional: &[("months", 12.0), ("monthly_discount_rate", 0.01)],
+    alive: Some([0, 1, 2]),
     syntax: "clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, monthly_discount_rate]])",
     score,
     doc: &DOC,

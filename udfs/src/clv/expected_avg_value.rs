@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::scoring::{Loaded, Scoring};
+use super::memo::Planes;
+use super::scoring::{Alive, Loaded, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::data::is_whole;
 
@@ -44,7 +45,7 @@ pub fn monetary_check(monetary_value: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
+fn score(models: &[Loaded], v: &[f64], _: &mut Alive, _: &mut Planes) -> Result<Option<f64>, String> {
     frequency_check(v[0])?;
     monetary_check(v[1])?;
     Ok(models[0].spend.and_then(|m| m.expected_average_value(v[0], v[1])))
@@ -55,6 +56,7 @@ pub static EXPECTED_AVG_VALUE: Scoring = Scoring {
     models: &[&["gamma_gamma"]],
     numbers: &["frequency", "monetary_value"],
     optional: &[],
+    alive: None,
     syntax: "expected_avg_value('gg_model', frequency, monetary_value)",
     score,
     doc: &DOC,

@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::memo::key;
-use super::scoring::{Loaded, Scoring, history};
+use super::memo::{Planes, key};
+use super::scoring::{Alive, Loaded, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -36,21 +36,22 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 /// The memo tag of expected_if_alive(t, x, T).
 const IF_ALIVE: u64 = 1;
 
-fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
+fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, planes: &mut Planes) -> Result<Option<f64>, String> {
     let t = v[0];
     if !(t.is_finite() && t >= 0.0) {
         return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
     }
     let (x, tx, age) = (v[1], v[2], v[3]);
-    history(x, tx, age)?;
+    let p_alive = models[0].alive(alive, x, tx, age)?;
     let Some(model) = models[0].transactions else {
         return Ok(None);
     };
     // P(alive) × the expectation if alive, which many customers share: kept in the memo.
-    let Some(if_alive) = models[0].memo.get_or(key(IF_ALIVE, t, x, age), || model.expected_if_alive(t, x, age)) else {
+    let Some(if_alive) = models[0].memo.get_or(planes, key(IF_ALIVE, t, x, age), || model.expected_if_alive(t, x, age))
+    else {
         return Ok(None);
     };
-    Ok(models[0].p_alive(x, tx, age).map(|p| if_alive * p))
+    Ok(p_alive.map(|p| if_alive * p))
 }
 
 pub static EXPECTED_PURCHASES: Scoring = Scoring {
@@ -58,6 +59,7 @@ pub static EXPECTED_PURCHASES: Scoring = Scoring {
     models: &[&TRANSACTION_ALGORITHMS],
     numbers: &["t", "frequency", "recency", "T"],
     optional: &[],
+    alive: Some([1, 2, 3]),
     syntax: "expected_purchases('model', t, frequency, recency, T)",
     score,
     doc: &DOC,

@@ -14,7 +14,6 @@
 //! computed it first changes no bit. The memo belongs to the cached model file and goes
 //! with it when the file changes.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -84,18 +83,15 @@ fn plane_index(b: f64, c: f64) -> Option<(usize, usize)> {
     Some((row * BLOCKS_PER_ROW + column / BLOCK, column % BLOCK))
 }
 
-/// Each memo's number, so that a thread's recent planes can say whose they are.
+/// Each memo's number, so that a chunk's planes can say whose they are.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// The planes a thread used last: (memo id, tag, first argument's bits, plane). Finding the
-/// plane of a key in the memo takes its lock, which two threads scoring side by side would
-/// pull back and forth on every row; a batch keeps to one or two planes.
-type RecentPlanes = Vec<(u64, u64, u64, Arc<Plane>)>;
-const RECENT: usize = 4;
-
-thread_local! {
-    static RECENT_PLANES: RefCell<RecentPlanes> = const { RefCell::new(Vec::new()) };
-}
+/// The planes a scoring chunk has looked up, as (memo id, tag, first argument's bits,
+/// plane). Finding a key's plane in the memo takes its lock, which two threads scoring side
+/// by side would pull back and forth on every row; a chunk keeps to one or two planes, and
+/// reading a value then touches nothing another thread writes to (not even a count).
+#[derive(Default)]
+pub struct Planes(Vec<(u64, u64, u64, Arc<Plane>)>);
 
 pub struct Memo {
     id: u64,
@@ -139,11 +135,11 @@ impl std::fmt::Debug for Memo {
 
 impl Memo {
     /// The value for `key`, computed by `compute` the first time.
-    pub fn get_or(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
+    pub fn get_or(&self, planes: &mut Planes, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
         let Some((block, slot)) = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3])) else {
             return self.get_or_in_map(key, compute);
         };
-        let plane = match self.in_plane(key[0], key[1], block, slot) {
+        let plane = match self.in_plane(planes, key[0], key[1], block, slot) {
             Looked::Value(value) => return value,
             Looked::Missing(plane) => plane,
             Looked::NoPlane => return self.get_or_in_map(key, compute),
@@ -170,44 +166,35 @@ impl Memo {
         value
     }
 
-    /// The value at (block, slot) of the plane of (tag, first argument), from this thread's
-    /// recent planes without a lock when it can be: reading a value touches nothing that
-    /// another thread writes to (not even a reference count).
-    fn in_plane(&self, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
-        RECENT_PLANES.with_borrow_mut(|recent| {
-            let position = recent.iter().position(|(id, t, f, _)| (*id, *t, *f) == (self.id, tag, first));
-            let plane = match position {
-                Some(0) => &recent[0].3,
-                Some(i) => {
-                    let entry = recent.remove(i);
-                    recent.insert(0, entry);
-                    &recent[0].3
-                }
-                None => {
-                    let plane = {
-                        let mut planes = self.planes.lock();
-                        match planes.iter().find(|(t, f, _)| (*t, *f) == (tag, first)) {
-                            Some((_, _, plane)) => Arc::clone(plane),
-                            None if planes.len() < MAX_PLANES => {
-                                let plane = Arc::new(Plane::new());
-                                planes.push((tag, first, Arc::clone(&plane)));
-                                plane
-                            }
-                            None => return Looked::NoPlane,
+    /// The value at (block, slot) of the plane of (tag, first argument), found in `planes`
+    /// or else in the memo (then added to `planes`).
+    fn in_plane(&self, planes: &mut Planes, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
+        let position = planes.0.iter().position(|(id, t, f, _)| (*id, *t, *f) == (self.id, tag, first));
+        let plane = match position {
+            Some(i) => &planes.0[i].3,
+            None => {
+                let plane = {
+                    let mut all = self.planes.lock();
+                    match all.iter().find(|(t, f, _)| (*t, *f) == (tag, first)) {
+                        Some((_, _, plane)) => Arc::clone(plane),
+                        None if all.len() < MAX_PLANES => {
+                            let plane = Arc::new(Plane::new());
+                            all.push((tag, first, Arc::clone(&plane)));
+                            plane
                         }
-                    };
-                    recent.truncate(RECENT - 1);
-                    recent.insert(0, (self.id, tag, first, plane));
-                    &recent[0].3
-                }
-            };
-            let stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
-            match stored {
-                0 => Looked::Missing(Arc::clone(plane)),
-                EMPTY_VALUE => Looked::Value(None),
-                bits => Looked::Value(Some(f64::from_bits(bits ^ ENCODE))),
+                        None => return Looked::NoPlane,
+                    }
+                };
+                planes.0.push((self.id, tag, first, plane));
+                &planes.0[planes.0.len() - 1].3
             }
-        })
+        };
+        let stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
+        match stored {
+            0 => Looked::Missing(Arc::clone(plane)),
+            EMPTY_VALUE => Looked::Value(None),
+            bits => Looked::Value(Some(f64::from_bits(bits ^ ENCODE))),
+        }
     }
 
     fn get_or_in_map(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
@@ -223,6 +210,11 @@ impl Memo {
             entries.fetch_add(1, Ordering::Relaxed);
         }
         value
+    }
+
+    /// This memo's number, unique in the process: a model file's version.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn len(&self) -> usize {
@@ -255,8 +247,12 @@ mod tests {
         memo.shards.iter().map(|s| s.0.lock().len()).sum()
     }
 
+    fn get(memo: &Memo, k: Key, value: Option<f64>) -> Option<f64> {
+        memo.get_or(&mut Planes::default(), k, || value)
+    }
+
     fn counted(memo: &Memo, k: Key, value: Option<f64>, calls: &mut usize) -> Option<f64> {
-        memo.get_or(k, || {
+        memo.get_or(&mut Planes::default(), k, || {
             *calls += 1;
             value
         })
@@ -271,13 +267,13 @@ mod tests {
             assert_eq!(counted(&memo, key(1, 2.0, 3.0, 4.5), Some(9.0), &mut calls), Some(9.0));
         }
         assert_eq!((calls, memo.len(), map_len(&memo)), (1, 1, 1));
-        assert_eq!(memo.get_or(key(2, 2.0, 3.0, 4.5), || None), None);
+        assert_eq!(get(&memo, key(2, 2.0, 3.0, 4.5), None), None);
         assert_eq!(memo.len(), 2);
         // A full budget stops keeping values of its kind only.
         memo.entries[0].store(MAX_ENTRIES, Ordering::Relaxed);
-        assert_eq!(memo.get_or(key(3, 0.0, 0.0, 0.5), || Some(1.0)), Some(1.0));
+        assert_eq!(get(&memo, key(3, 0.0, 0.0, 0.5), Some(1.0)), Some(1.0));
         assert_eq!(map_len(&memo), 2);
-        assert_eq!(memo.get_or(key(5 << 32, 0.0, 0.0, 0.5), || Some(1.0)), Some(1.0));
+        assert_eq!(get(&memo, key(5 << 32, 0.0, 0.0, 0.5), Some(1.0)), Some(1.0));
         assert_eq!(map_len(&memo), 3);
     }
 
@@ -302,7 +298,7 @@ mod tests {
         assert_eq!((memo.planes.lock().len(), map_len(&memo)), (3, 0));
         // Out of range, negative or fractional: the map.
         for (b, c) in [(1024.0, 0.0), (0.0, 8192.0), (-1.0, 0.0), (0.5, 3.0), (f64::NAN, 1.0)] {
-            memo.get_or(key(1, 30.0, b, c), || Some(1.0));
+            get(&memo, key(1, 30.0, b, c), Some(1.0));
         }
         assert_eq!(map_len(&memo), 5);
         // NaN is computed every time, never kept.
@@ -314,18 +310,21 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_never_reads_another_memos_plane() {
+    fn a_chunk_never_reads_another_memos_plane() {
         let (first, second) = (Memo::default(), Memo::default());
-        assert_eq!(first.get_or(key(1, 30.0, 2.0, 3.0), || Some(1.0)), Some(1.0));
-        assert_eq!(second.get_or(key(1, 30.0, 2.0, 3.0), || Some(2.0)), Some(2.0));
-        assert_eq!(first.get_or(key(1, 30.0, 2.0, 3.0), || Some(3.0)), Some(1.0));
+        // One chunk's planes, used with both memos.
+        let mut planes = Planes::default();
+        assert_eq!(first.get_or(&mut planes, key(1, 30.0, 2.0, 3.0), || Some(1.0)), Some(1.0));
+        assert_eq!(second.get_or(&mut planes, key(1, 30.0, 2.0, 3.0), || Some(2.0)), Some(2.0));
+        assert_eq!(first.get_or(&mut planes, key(1, 30.0, 2.0, 3.0), || Some(3.0)), Some(1.0));
+        assert_eq!(planes.0.len(), 2);
     }
 
     #[test]
     fn past_the_plane_budget_keys_go_to_the_map() {
         let memo = Memo::default();
         for horizon in 0..MAX_PLANES + 3 {
-            memo.get_or(key(1, horizon as f64, 1.0, 1.0), || Some(1.0));
+            get(&memo, key(1, horizon as f64, 1.0, 1.0), Some(1.0));
         }
         assert_eq!((memo.planes.lock().len(), map_len(&memo)), (MAX_PLANES, 3));
         // And past the block budget, values are computed and not kept.
@@ -347,7 +346,7 @@ mod tests {
                 scope.spawn(|| {
                     for b in 0..40 {
                         for c in (0..3000).step_by(7) {
-                            let got = memo.get_or(key(1, 30.0, b as f64, c as f64), || value(b, c));
+                            let got = get(&memo, key(1, 30.0, b as f64, c as f64), value(b, c));
                             assert_eq!(got.map(f64::to_bits), value(b, c).map(f64::to_bits));
                         }
                     }

@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
-use super::scoring::{Loaded, Scoring, history};
+use super::memo::Planes;
+use super::scoring::{Alive, Loaded, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -32,9 +33,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(models: &[Loaded], v: &[f64]) -> Result<Option<f64>, String> {
-    history(v[0], v[1], v[2])?;
-    Ok(models[0].p_alive(v[0], v[1], v[2]))
+fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, _: &mut Planes) -> Result<Option<f64>, String> {
+    models[0].alive(alive, v[0], v[1], v[2])
 }
 
 pub static P_ALIVE: Scoring = Scoring {
@@ -42,6 +42,7 @@ pub static P_ALIVE: Scoring = Scoring {
     models: &[&TRANSACTION_ALGORITHMS],
     numbers: &["frequency", "recency", "T"],
     optional: &[],
+    alive: Some([0, 1, 2]),
     syntax: "p_alive('model', frequency, recency, T)",
     score,
     doc: &DOC,

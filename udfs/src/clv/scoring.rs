@@ -2,7 +2,14 @@
 //! once per batch, from the store's cache), coerce the numeric arguments to DOUBLE, and
 //! score row by row. A function is a [`Scoring`]: its name, the kinds of model each model
 //! argument takes, its numeric arguments and its kernel; nothing else travels in a plan.
+//!
+//! `p_alive`, `expected_purchases` and `clv` side by side, as a report scores them, all take
+//! P(alive) of the same histories: the first to score a batch leaves its P(alive) column to
+//! the next on the same thread, which is given it when its model file and its frequency,
+//! recency and T arrays are the very same (the column holds those arrays, so their buffers
+//! cannot be freed and reused meanwhile). The values are the bits each would compute.
 
+use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -14,7 +21,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use super::memo::Memo;
+use super::memo::{Memo, Planes};
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
 use segsql_algo::clv::data::check_history;
@@ -29,8 +36,18 @@ const SCORE_CHUNK: usize = 1024;
 /// The most numeric arguments a scoring function takes.
 pub const MAX_NUMBERS: usize = 8;
 
-/// A row's value from the models and numbers: `Ok(None)` is NULL, `Err` a message.
-pub type Kernel = fn(&[Loaded], &[f64]) -> std::result::Result<Option<f64>, String>;
+/// A row's value from the models, the numbers, the row's P(alive) if known, and the memo
+/// planes its chunk has found: `Ok(None)` is NULL, `Err` a message.
+pub type Kernel = fn(&[Loaded], &[f64], &mut Alive, &mut Planes) -> std::result::Result<Option<f64>, String>;
+
+/// P(alive) of a row's history under the first model argument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Alive {
+    /// Not computed for this row yet.
+    Unknown,
+    /// Computed, the history checked: `None` where it cannot be.
+    Known(Option<f64>),
+}
 
 /// A model argument: its parameters taken out once (not looked up by name on every row),
 /// and the memo of values scored from it.
@@ -56,6 +73,24 @@ impl Loaded {
     pub fn p_alive(&self, frequency: f64, recency: f64, age: f64) -> Option<f64> {
         self.memo.transactions.get()?.as_ref()?.p_alive(frequency, recency, age)
     }
+
+    /// The row's P(alive): given, or computed after checking the history (whose error is
+    /// then the row's) and kept in `alive` for the functions after this one.
+    pub fn alive(
+        &self,
+        alive: &mut Alive,
+        frequency: f64,
+        recency: f64,
+        age: f64,
+    ) -> std::result::Result<Option<f64>, String> {
+        if let Alive::Known(p) = *alive {
+            return Ok(p);
+        }
+        history(frequency, recency, age)?;
+        let p = self.p_alive(frequency, recency, age);
+        *alive = Alive::Known(p);
+        Ok(p)
+    }
 }
 
 /// One CLV scoring function.
@@ -67,6 +102,9 @@ pub struct Scoring {
     pub numbers: &'static [&'static str],
     /// Numeric arguments that may be left off, with their defaults.
     pub optional: &'static [(&'static str, f64)],
+    /// Where among the numbers frequency, recency and T are, for a function that takes
+    /// P(alive) under its first model ([`Loaded::alive`]).
+    pub alive: Option<[usize; 3]>,
     pub syntax: &'static str,
     /// The value for one row (the models in argument order, then every number, defaults
     /// filled in); `Ok(None)` gives NULL, `Err` a message to prefix with the name.
@@ -198,35 +236,53 @@ impl ScalarUDFImpl for ScoringUdf {
             args.args[spec.models.len()..].iter().map(|a| a.to_array(args.number_rows)).collect::<Result<_>>()?;
         let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
         let width = spec.numbers.len() + spec.optional.len();
+        let histories =
+            spec.alive.map(|at| AliveKey { memo: models[0].memo.id(), arrays: at.map(|i| columns[i].clone()) });
+        let known = histories.as_ref().and_then(recent_alive);
         // Rows are scored in parallel chunks (a CLV is a dozen hypergeometric sums, and a
         // file read as one partition would otherwise score on one core); each row's value
         // depends on that row only, so the thread count changes no bit.
         let rows = args.number_rows;
-        let threads = crate::common::kernel_threads();
-        let parts = map_chunks(threads, chunk_count(rows, SCORE_CHUNK), |c| {
+        let parts = map_chunks(crate::common::kernel_threads(), chunk_count(rows, SCORE_CHUNK), |c| {
             let mut values = [0.0; MAX_NUMBERS];
             for (slot, (_, default)) in values[spec.numbers.len()..].iter_mut().zip(spec.optional) {
                 *slot = *default;
             }
+            let mut planes = Planes::default();
             let mut out = Vec::with_capacity(SCORE_CHUNK);
+            let mut alive_out = Vec::with_capacity(if histories.is_some() { SCORE_CHUNK } else { 0 });
             'rows: for row in chunk_range(c, SCORE_CHUNK, rows) {
+                let mut alive = known.as_ref().map_or(Alive::Unknown, |k| k[row]);
                 for (slot, column) in values.iter_mut().zip(&columns) {
                     if column.is_null(row) {
                         out.push(None);
+                        if histories.is_some() {
+                            alive_out.push(alive);
+                        }
                         continue 'rows;
                     }
                     *slot = column.value(row);
                 }
-                out.push((spec.score)(&models, &values[..width])?);
+                out.push((spec.score)(&models, &values[..width], &mut alive, &mut planes)?);
+                if histories.is_some() {
+                    alive_out.push(alive);
+                }
             }
-            Ok::<_, String>(out)
+            Ok::<_, String>((out, alive_out))
         });
         let mut out = Vec::with_capacity(rows);
+        let mut alive = Vec::with_capacity(if histories.is_some() { rows } else { 0 });
         for part in parts {
             match part {
-                Ok(values) => out.extend(values),
+                Ok((values, states)) => {
+                    out.extend(values);
+                    alive.extend(states);
+                }
                 Err(message) => return exec_err!("{}: {message}", spec.name),
             }
+        }
+        if let Some(key) = histories {
+            RECENT_ALIVE.with_borrow_mut(|recent| *recent = Some((key, Arc::new(alive))));
         }
         Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
     }
@@ -234,6 +290,27 @@ impl ScalarUDFImpl for ScoringUdf {
     fn documentation(&self) -> Option<&Documentation> {
         Some(self.spec.doc)
     }
+}
+
+/// Whose P(alive) column a thread scored last: the model file's memo and the frequency,
+/// recency and T arrays.
+struct AliveKey {
+    memo: u64,
+    arrays: [Float64Array; 3],
+}
+
+thread_local! {
+    static RECENT_ALIVE: RefCell<Option<(AliveKey, Arc<Vec<Alive>>)>> = const { RefCell::new(None) };
+}
+
+/// The P(alive) column this thread left for the same model file and the same arrays.
+fn recent_alive(key: &AliveKey) -> Option<Arc<Vec<Alive>>> {
+    RECENT_ALIVE.with_borrow(|recent| {
+        let (held, column) = recent.as_ref()?;
+        let same =
+            held.memo == key.memo && held.arrays.iter().zip(&key.arrays).all(|(a, b)| a.to_data().ptr_eq(&b.to_data()));
+        same.then(|| Arc::clone(column))
+    })
 }
 
 /// A customer history as the models take it, checked as fitting checks it.

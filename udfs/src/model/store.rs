@@ -255,7 +255,7 @@ mod tests {
         std::fs::write(&path, &first).expect("write");
         let (model, memo) = store.load_clv("t", "spend", &["gamma_gamma"]).expect("load");
         assert_eq!(model.parameter("v"), Some(15.0));
-        memo.get_or(crate::clv::memo::key(1, 0.0, 0.0, 0.0), || Some(1.0));
+        memo.get_or(&mut Default::default(), crate::clv::memo::key(1, 0.0, 0.0, 0.0), || Some(1.0));
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
         let other = dir.join("other.json.tmp");
         std::fs::write(&other, &second).expect("write");
