@@ -2,7 +2,7 @@
 //! 0.11.3's likelihood, objective and predictions, the predictions kept in log space so
 //! they are finite where lifetimes returns NaN.
 
-use super::data::Histories;
+use super::data::{Histories, whole_index};
 use super::optimize::Objective;
 use super::special::{digamma, ln_gamma, ln_hyp2f1_many, sigmoid, softplus_sigmoid};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
@@ -39,13 +39,6 @@ pub struct BetaGeoLogs {
     ln_a: f64,
     ln_denominator: Vec<Option<f64>>,
     ln_alpha_plus: Vec<f64>,
-}
-
-/// `v` as an index below `n`, when it is a whole number from 0 (or −0) to n − 1.
-fn whole_index(v: f64, n: usize) -> Option<usize> {
-    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
-    let i = v as usize;
-    (i < n && i as f64 == v).then_some(i)
 }
 
 /// Rows per likelihood chunk: the sums are per chunk, then over chunks in order.

@@ -36,6 +36,14 @@ pub fn is_whole(v: f64) -> bool {
     v.is_finite() && (v.abs() >= 4_503_599_627_370_496.0 || v as i64 as f64 == v)
 }
 
+/// `v` as an index below `n`, when it is a whole number from 0 (or −0) to n − 1: for
+/// tables indexed by rfm_summary's whole periods.
+pub fn whole_index(v: f64, n: usize) -> Option<usize> {
+    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
+    let i = v as usize;
+    (i < n && i as f64 == v).then_some(i)
+}
+
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
     let bad = |rule: &'static str| Err(AlgoError::BadHistory { rule, frequency, recency, age });
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {

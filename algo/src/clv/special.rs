@@ -30,15 +30,28 @@ pub fn ln_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut [Option<(f64
     let euler = a + b > c;
     // z = 0 is 1 in either form, but only the direct series gives exactly that; it never
     // joins the transformed lanes.
-    let mut lanes: Vec<Lane> = zs
+    let eligible = zs
         .iter()
         .enumerate()
         .filter(|(_, z)| (0.0..1.0).contains(*z) && !(euler && **z == 0.0))
-        .map(|(index, &z)| Lane::new(index, z))
-        .collect();
+        .map(|(index, &z)| Lane::new(index, z));
+    // On the stack for the usual few z (Pareto/NBD's P(alive) sums two series a row).
+    let mut stack = [Lane::new(0, 0.0); STACK_LANES];
+    let mut heap = Vec::new();
+    let lanes: &mut [Lane] = if zs.len() <= STACK_LANES {
+        let mut n = 0;
+        for lane in eligible {
+            stack[n] = lane;
+            n += 1;
+        }
+        &mut stack[..n]
+    } else {
+        heap.extend(eligible);
+        &mut heap
+    };
     if euler {
-        series(c - a, c - b, c, &mut lanes);
-        for lane in &lanes {
+        series(c - a, c - b, c, lanes);
+        for lane in lanes.iter() {
             let z = zs[lane.index];
             out[lane.index] = lane.done.map(|(ln, sign)| ((c - a - b) * (-z).ln_1p() + ln, sign));
         }
@@ -52,8 +65,8 @@ pub fn ln_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut [Option<(f64
             }
         }
     } else {
-        series(a, b, c, &mut lanes);
-        for lane in &lanes {
+        series(a, b, c, lanes);
+        for lane in lanes.iter() {
             out[lane.index] = lane.done;
         }
     }
@@ -65,7 +78,11 @@ const MAX_TERMS: usize = 200_000;
 /// Rescale the running sum when it passes this, so that no term overflows.
 const RESCALE: f64 = 1e200;
 
+/// Lanes kept on the stack: CLV's twelve months and horizon 0 fit.
+const STACK_LANES: usize = 16;
+
 /// One z's running series.
+#[derive(Clone, Copy)]
 struct Lane {
     index: usize,
     z: f64,

@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use datafusion::common::HashMap;
 use parking_lot::Mutex;
 use segsql_algo::clv::TransactionScorer;
+use segsql_algo::clv::data::whole_index;
 
 /// What a value is of, and the f64 bits of its arguments.
 pub type Key = [u64; 4];
@@ -75,11 +76,7 @@ impl Plane {
 
 /// The plane position of (b, c), when both are whole numbers in range.
 fn plane_index(b: f64, c: f64) -> Option<(usize, usize)> {
-    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
-    let (row, column) = (b as usize, c as usize);
-    if !(row < PLANE_ROWS && column < PLANE_COLUMNS && row as f64 == b && column as f64 == c) {
-        return None;
-    }
+    let (row, column) = (whole_index(b, PLANE_ROWS)?, whole_index(c, PLANE_COLUMNS)?);
     Some((row * BLOCKS_PER_ROW + column / BLOCK, column % BLOCK))
 }
 

@@ -251,19 +251,17 @@ impl ScalarUDFImpl for ScoringUdf {
             let mut planes = Planes::default();
             let mut out = Vec::with_capacity(SCORE_CHUNK);
             let mut alive_out = Vec::with_capacity(if histories.is_some() { SCORE_CHUNK } else { 0 });
-            'rows: for row in chunk_range(c, SCORE_CHUNK, rows) {
+            for row in chunk_range(c, SCORE_CHUNK, rows) {
                 let mut alive = known.as_ref().map_or(Alive::Unknown, |k| k[row]);
-                for (slot, column) in values.iter_mut().zip(&columns) {
-                    if column.is_null(row) {
-                        out.push(None);
-                        if histories.is_some() {
-                            alive_out.push(alive);
-                        }
-                        continue 'rows;
+                let value = if columns.iter().any(|column| column.is_null(row)) {
+                    None
+                } else {
+                    for (slot, column) in values.iter_mut().zip(&columns) {
+                        *slot = column.value(row);
                     }
-                    *slot = column.value(row);
-                }
-                out.push((spec.score)(&models, &values[..width], &mut alive, &mut planes)?);
+                    (spec.score)(&models, &values[..width], &mut alive, &mut planes)?
+                };
+                out.push(value);
                 if histories.is_some() {
                     alive_out.push(alive);
                 }
