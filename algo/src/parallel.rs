@@ -42,23 +42,25 @@ where
         return (0..chunks).map(work).collect();
     }
     let next = AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let chunk = next.fetch_add(1, Ordering::Relaxed);
+            if chunk >= chunks {
+                break done;
+            }
+            done.push((chunk, work(chunk)));
+        }
+    };
+    // The calling thread is one of the workers: it would otherwise only wait, and a kernel
+    // called once per batch would start one thread more than it needs every time.
     let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let chunk = next.fetch_add(1, Ordering::Relaxed);
-                        if chunk >= chunks {
-                            break done;
-                        }
-                        done.push((chunk, work(chunk)));
-                    }
-                })
-            })
-            .collect();
+        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
+        let mut parts = vec![run()];
         // A panicking kernel is a bug; re-raise it on the calling thread.
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload))).collect()
+        parts
+            .extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload))));
+        parts
     });
     let mut ordered: Vec<Option<R>> = (0..chunks).map(|_| None).collect();
     for (chunk, result) in parts.drain(..).flatten() {

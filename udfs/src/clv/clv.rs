@@ -6,7 +6,7 @@ use datafusion::logical_expr::Documentation;
 
 use super::expected_avg_value::{frequency_check, monetary_check};
 use super::memo::{Planes, key};
-use super::scoring::{Alive, Loaded, Scoring};
+use super::scoring::{Alive, Loaded, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::clv_of;
 use segsql_algo::clv::data::is_whole;
@@ -42,34 +42,49 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 /// The memo tag of the discounted sum if alive; the months are in its low bits.
 const DISCOUNTED: u64 = 2 << 32;
 
-fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, planes: &mut Planes) -> Result<Option<f64>, String> {
-    let [frequency, recency, age, monetary, months, rate] = [v[0], v[1], v[2], v[3], v[4], v[5]];
-    frequency_check(frequency)?;
-    monetary_check(monetary)?;
-    let p_alive = models[0].alive(alive, frequency, recency, age)?;
-    if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
-        return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
+fn score(
+    models: &[Loaded],
+    rows: &Rows,
+    alive: &mut [Alive],
+    planes: &mut Planes,
+    out: &mut [Option<f64>],
+) -> Result<(), String> {
+    let [frequency, recency, age, monetary, months, rate] = rows.columns(0);
+    for i in rows.valid() {
+        frequency_check(frequency[i])?;
+        monetary_check(monetary[i])?;
+        alive[i].check(frequency[i], recency[i], age[i])?;
+        let (months, rate) = (months[i], rate[i]);
+        if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
+            return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
+        }
+        if !(rate.is_finite() && rate > -1.0) {
+            return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
+        }
     }
-    if !(rate.is_finite() && rate > -1.0) {
-        return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
-    }
+    models[0].fill_alive(rows, [frequency, recency, age], alive);
     let (Some(transactions), Some(spend)) = (models[0].transactions, models[1].spend) else {
-        return Ok(None);
+        return Ok(());
     };
     let unit = models[0].unit;
-    let Some(value) = spend.expected_average_value(frequency, monetary) else {
-        return Ok(None);
-    };
-    let months = months as u32;
+    let value: Vec<Option<f64>> = (0..out.len())
+        .map(|i| rows.valid[i].then(|| spend.expected_average_value(frequency[i], monetary[i])).flatten())
+        .collect();
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
     // only, and many customers share it.
-    let discounted = models[0].memo.get_or(planes, key(DISCOUNTED | u64::from(months), rate, frequency, age), || {
-        transactions.discounted_if_alive(frequency, age, months, rate, unit)
-    });
-    let (Some(discounted), Some(p_alive)) = (discounted, p_alive) else {
-        return Ok(None);
-    };
-    Ok(Some(clv_of(value, p_alive, discounted)))
+    let mut discounted = vec![None; out.len()];
+    models[0].memo.get_many(
+        planes,
+        |i| value[i].map(|_| key(DISCOUNTED | u64::from(months[i] as u32), rate[i], frequency[i], age[i])),
+        |i| transactions.discounted_if_alive(frequency[i], age[i], months[i] as u32, rate[i], unit),
+        &mut discounted,
+    );
+    for i in rows.valid() {
+        if let (Some(value), Some(p_alive), Some(discounted)) = (value[i], alive[i].value(), discounted[i]) {
+            out[i] = Some(clv_of(value, p_alive, discounted));
+        }
+    }
+    Ok(())
 }
 
 pub static CLV: Scoring = Scoring {

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::Planes;
-use super::scoring::{Alive, Loaded, Scoring};
+use super::scoring::{Alive, Loaded, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::data::is_whole;
 
@@ -45,10 +45,24 @@ pub fn monetary_check(monetary_value: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn score(models: &[Loaded], v: &[f64], _: &mut Alive, _: &mut Planes) -> Result<Option<f64>, String> {
-    frequency_check(v[0])?;
-    monetary_check(v[1])?;
-    Ok(models[0].spend.and_then(|m| m.expected_average_value(v[0], v[1])))
+fn score(
+    models: &[Loaded],
+    rows: &Rows,
+    _: &mut [Alive],
+    _: &mut Planes,
+    out: &mut [Option<f64>],
+) -> Result<(), String> {
+    let [x, m] = rows.columns(0);
+    for i in rows.valid() {
+        frequency_check(x[i])?;
+        monetary_check(m[i])?;
+    }
+    if let Some(spend) = models[0].spend {
+        for i in rows.valid() {
+            out[i] = spend.expected_average_value(x[i], m[i]);
+        }
+    }
+    Ok(())
 }
 
 pub static EXPECTED_AVG_VALUE: Scoring = Scoring {

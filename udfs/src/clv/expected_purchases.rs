@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::{Planes, key};
-use super::scoring::{Alive, Loaded, Scoring};
+use super::scoring::{Alive, Loaded, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -36,22 +36,37 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 /// The memo tag of expected_if_alive(t, x, T).
 const IF_ALIVE: u64 = 1;
 
-fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, planes: &mut Planes) -> Result<Option<f64>, String> {
-    let t = v[0];
-    if !(t.is_finite() && t >= 0.0) {
-        return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
+fn score(
+    models: &[Loaded],
+    rows: &Rows,
+    alive: &mut [Alive],
+    planes: &mut Planes,
+    out: &mut [Option<f64>],
+) -> Result<(), String> {
+    let [horizon, x, tx, age] = rows.columns(0);
+    for i in rows.valid() {
+        let t = horizon[i];
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
+        }
+        alive[i].check(x[i], tx[i], age[i])?;
     }
-    let (x, tx, age) = (v[1], v[2], v[3]);
-    let p_alive = models[0].alive(alive, x, tx, age)?;
+    models[0].fill_alive(rows, [x, tx, age], alive);
     let Some(model) = models[0].transactions else {
-        return Ok(None);
+        return Ok(());
     };
     // P(alive) × the expectation if alive, which many customers share: kept in the memo.
-    let Some(if_alive) = models[0].memo.get_or(planes, key(IF_ALIVE, t, x, age), || model.expected_if_alive(t, x, age))
-    else {
-        return Ok(None);
-    };
-    Ok(p_alive.map(|p| if_alive * p))
+    let mut if_alive = vec![None; out.len()];
+    models[0].memo.get_many(
+        planes,
+        |i| rows.valid[i].then(|| key(IF_ALIVE, horizon[i], x[i], age[i])),
+        |i| model.expected_if_alive(horizon[i], x[i], age[i]),
+        &mut if_alive,
+    );
+    for i in rows.valid() {
+        out[i] = if_alive[i].and_then(|e| alive[i].value().map(|p| e * p));
+    }
+    Ok(())
 }
 
 pub static EXPECTED_PURCHASES: Scoring = Scoring {

@@ -163,32 +163,72 @@ impl Memo {
         value
     }
 
-    /// The value at (block, slot) of the plane of (tag, first argument), found in `planes`
-    /// or else in the memo (then added to `planes`).
-    fn in_plane(&self, planes: &mut Planes, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
-        let position = planes.0.iter().position(|(id, t, f, _)| (*id, *t, *f) == (self.id, tag, first));
-        let plane = match position {
-            Some(i) => &planes.0[i].3,
-            None => {
-                let plane = {
-                    let mut all = self.planes.lock();
-                    match all.iter().find(|(t, f, _)| (*t, *f) == (tag, first)) {
-                        Some((_, _, plane)) => Arc::clone(plane),
-                        None if all.len() < MAX_PLANES => {
-                            let plane = Arc::new(Plane::new());
-                            all.push((tag, first, Arc::clone(&plane)));
-                            plane
-                        }
-                        None => return Looked::NoPlane,
-                    }
-                };
-                planes.0.push((self.id, tag, first, plane));
-                &planes.0[planes.0.len() - 1].3
+    /// [`Memo::get_or`] for each row `i` of a chunk with a key (`key(i)` is `None` for rows
+    /// that want no value), into `out[i]`. Every plane slot of the chunk is read before any
+    /// value is computed: the reads are independent, so their cache misses overlap instead
+    /// of following one another row by row. The same values as `get_or` row by row.
+    pub fn get_many(
+        &self,
+        planes: &mut Planes,
+        key: impl Fn(usize) -> Option<Key>,
+        compute: impl Fn(usize) -> Option<f64>,
+        out: &mut [Option<f64>],
+    ) {
+        // 0: not read (a map key, no plane, or not computed yet); else the slot's bits.
+        let mut stored = vec![0u64; out.len()];
+        let mut current: Option<(u64, u64, Option<Arc<Plane>>)> = None;
+        for (i, stored) in stored.iter_mut().enumerate() {
+            let Some([tag, first, b, c]) = key(i) else { continue };
+            let Some((block, slot)) = plane_index(f64::from_bits(b), f64::from_bits(c)) else { continue };
+            if current.as_ref().is_none_or(|(t, f, _)| (*t, *f) != (tag, first)) {
+                current = Some((tag, first, self.plane(planes, tag, first)));
             }
+            if let Some((.., Some(plane))) = &current {
+                *stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
+            }
+        }
+        for (i, (out, stored)) in out.iter_mut().zip(stored).enumerate() {
+            *out = match stored {
+                0 => match key(i) {
+                    Some(k) => self.get_or(planes, k, || compute(i)),
+                    None => continue,
+                },
+                EMPTY_VALUE => None,
+                bits => Some(f64::from_bits(bits ^ ENCODE)),
+            };
+        }
+    }
+
+    /// The plane of (tag, first argument), found in `planes` or else in the memo (then
+    /// added to `planes`); `None` when the memo has no room for it.
+    fn plane(&self, planes: &mut Planes, tag: u64, first: u64) -> Option<Arc<Plane>> {
+        if let Some((.., plane)) = planes.0.iter().find(|(id, t, f, _)| (*id, *t, *f) == (self.id, tag, first)) {
+            return Some(Arc::clone(plane));
+        }
+        let plane = {
+            let mut all = self.planes.lock();
+            match all.iter().find(|(t, f, _)| (*t, *f) == (tag, first)) {
+                Some((_, _, plane)) => Arc::clone(plane),
+                None if all.len() < MAX_PLANES => {
+                    let plane = Arc::new(Plane::new());
+                    all.push((tag, first, Arc::clone(&plane)));
+                    plane
+                }
+                None => return None,
+            }
+        };
+        planes.0.push((self.id, tag, first, Arc::clone(&plane)));
+        Some(plane)
+    }
+
+    /// The value at (block, slot) of the plane of (tag, first argument).
+    fn in_plane(&self, planes: &mut Planes, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
+        let Some(plane) = self.plane(planes, tag, first) else {
+            return Looked::NoPlane;
         };
         let stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
         match stored {
-            0 => Looked::Missing(Arc::clone(plane)),
+            0 => Looked::Missing(plane),
             EMPTY_VALUE => Looked::Value(None),
             bits => Looked::Value(Some(f64::from_bits(bits ^ ENCODE))),
         }
@@ -304,6 +344,63 @@ mod tests {
             assert!(counted(&memo, key(1, 30.0, 9.0, 9.0), Some(f64::NAN), &mut calls).is_some_and(f64::is_nan));
         }
         assert_eq!(calls, before + 2);
+    }
+
+    #[test]
+    fn get_many_gives_what_get_or_gives_row_by_row() {
+        // Plane keys (some twice, some computed before), map keys (fractional T), a NaN, a
+        // None, two first arguments in one chunk, and rows without a key.
+        let keys: Vec<Option<Key>> = vec![
+            Some(key(1, 30.0, 2.0, 3.0)),
+            None,
+            Some(key(1, 30.0, 2.0, 3.5)),
+            Some(key(1, 60.0, 2.0, 3.0)),
+            Some(key(1, 30.0, 4.0, 9.0)),
+            Some(key(1, 30.0, 2.0, 3.0)),
+            Some(key(1, 30.0, 5.0, 5.0)),
+            Some(key(1, 30.0, 6.0, 6.0)),
+            None,
+        ];
+        let value = |k: &Key| match f64::from_bits(k[2]) {
+            5.0 => None,
+            6.0 => Some(f64::NAN),
+            b => Some(b * 10.0 + f64::from_bits(k[3]) + f64::from_bits(k[1]) / 1000.0),
+        };
+        let memo = Memo::default();
+        get(&memo, key(1, 30.0, 4.0, 9.0), value(&key(1, 30.0, 4.0, 9.0)));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let mut out = vec![Some(-1.0); keys.len()];
+        memo.get_many(
+            &mut Planes::default(),
+            |i| keys[i],
+            |i| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                keys[i].as_ref().and_then(value)
+            },
+            &mut out,
+        );
+        let bits = |v: Option<f64>| v.map(f64::to_bits);
+        for (i, k) in keys.iter().enumerate() {
+            let expected = match k {
+                Some(k) => value(k),
+                None => Some(-1.0),
+            };
+            assert_eq!(bits(out[i]), bits(expected), "row {i}");
+        }
+        // Row 5 repeats row 0's key, read before row 0 computed it; row 4's was kept before.
+        assert_eq!(calls.load(Ordering::Relaxed), 5);
+        // A second pass finds everything but the NaN.
+        calls.store(0, Ordering::Relaxed);
+        memo.get_many(
+            &mut Planes::default(),
+            |i| keys[i],
+            |i| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                keys[i].as_ref().and_then(value)
+            },
+            &mut out,
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::Planes;
-use super::scoring::{Alive, Loaded, Scoring};
+use super::scoring::{Alive, Loaded, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -33,8 +33,22 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(models: &[Loaded], v: &[f64], alive: &mut Alive, _: &mut Planes) -> Result<Option<f64>, String> {
-    models[0].alive(alive, v[0], v[1], v[2])
+fn score(
+    models: &[Loaded],
+    rows: &Rows,
+    alive: &mut [Alive],
+    _: &mut Planes,
+    out: &mut [Option<f64>],
+) -> Result<(), String> {
+    let [x, tx, t] = rows.columns(0);
+    for i in rows.valid() {
+        alive[i].check(x[i], tx[i], t[i])?;
+    }
+    models[0].fill_alive(rows, [x, tx, t], alive);
+    for i in rows.valid() {
+        out[i] = alive[i].value();
+    }
+    Ok(())
 }
 
 pub static P_ALIVE: Scoring = Scoring {

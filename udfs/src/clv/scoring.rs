@@ -1,7 +1,10 @@
 //! What the CLV scoring functions share: read the models named by constant strings (each
 //! once per batch, from the store's cache), coerce the numeric arguments to DOUBLE, and
-//! score row by row. A function is a [`Scoring`]: its name, the kinds of model each model
+//! score chunks of rows. A function is a [`Scoring`]: its name, the kinds of model each model
 //! argument takes, its numeric arguments and its kernel; nothing else travels in a plan.
+//! A kernel takes a chunk column by column ([`Rows`]): it checks every row in row order
+//! first (so the error is the first bad row's, whatever the chunk size), then scores the
+//! chunk in loops over the columns, where the memo's reads overlap.
 //!
 //! `p_alive`, `expected_purchases` and `clv` side by side, as a report scores them, all take
 //! P(alive) of the same histories: the first to score a batch leaves its P(alive) column to
@@ -13,6 +16,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -33,12 +37,31 @@ use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
 /// Rows a scoring thread takes at a time.
 const SCORE_CHUNK: usize = 1024;
 
-/// The most numeric arguments a scoring function takes.
-pub const MAX_NUMBERS: usize = 8;
+/// A chunk's values from the models, its rows, their P(alive) where known (to be filled in
+/// for the functions after this one), and the memo planes the chunk has found, into `out`
+/// (`None` is NULL; rows with a NULL input are left so); `Err` is the first bad row's
+/// message.
+pub type Kernel =
+    fn(&[Loaded], &Rows, &mut [Alive], &mut Planes, &mut [Option<f64>]) -> std::result::Result<(), String>;
 
-/// A row's value from the models, the numbers, the row's P(alive) if known, and the memo
-/// planes its chunk has found: `Ok(None)` is NULL, `Err` a message.
-pub type Kernel = fn(&[Loaded], &[f64], &mut Alive, &mut Planes) -> std::result::Result<Option<f64>, String>;
+/// A chunk of rows: each numeric argument's values, defaults filled in (a NULL row's values
+/// are arbitrary), and whether each row has no NULL input.
+pub struct Rows<'a> {
+    pub numbers: &'a [&'a [f64]],
+    pub valid: &'a [bool],
+}
+
+impl<'a> Rows<'a> {
+    /// The rows with no NULL input.
+    pub fn valid(&self) -> impl Iterator<Item = usize> + '_ {
+        self.valid.iter().enumerate().filter_map(|(i, valid)| valid.then_some(i))
+    }
+
+    /// The numeric arguments from `first` on, `N` of them.
+    pub fn columns<const N: usize>(&self, first: usize) -> [&'a [f64]; N] {
+        std::array::from_fn(|i| self.numbers[first + i])
+    }
+}
 
 /// P(alive) of a row's history under the first model argument.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +70,23 @@ pub enum Alive {
     Unknown,
     /// Computed, the history checked: `None` where it cannot be.
     Known(Option<f64>),
+}
+
+impl Alive {
+    pub fn value(self) -> Option<f64> {
+        match self {
+            Alive::Known(p) => p,
+            Alive::Unknown => None,
+        }
+    }
+
+    /// Checks a row's history, unless the function that computed its P(alive) did.
+    pub fn check(self, frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
+        match self {
+            Alive::Known(_) => Ok(()),
+            Alive::Unknown => history(frequency, recency, age),
+        }
+    }
 }
 
 /// A model argument: its parameters taken out once (not looked up by name on every row),
@@ -74,22 +114,15 @@ impl Loaded {
         self.memo.transactions.get()?.as_ref()?.p_alive(frequency, recency, age)
     }
 
-    /// The row's P(alive): given, or computed after checking the history (whose error is
-    /// then the row's) and kept in `alive` for the functions after this one.
-    pub fn alive(
-        &self,
-        alive: &mut Alive,
-        frequency: f64,
-        recency: f64,
-        age: f64,
-    ) -> std::result::Result<Option<f64>, String> {
-        if let Alive::Known(p) = *alive {
-            return Ok(p);
+    /// P(alive) of every row with no NULL input that has none yet, kept in `alive` for
+    /// the functions after this one. Every such row's history must have been checked
+    /// ([`Alive::check`]).
+    pub fn fill_alive(&self, rows: &Rows, [frequency, recency, age]: [&[f64]; 3], alive: &mut [Alive]) {
+        for i in rows.valid() {
+            if alive[i] == Alive::Unknown {
+                alive[i] = Alive::Known(self.p_alive(frequency[i], recency[i], age[i]));
+            }
         }
-        history(frequency, recency, age)?;
-        let p = self.p_alive(frequency, recency, age);
-        *alive = Alive::Known(p);
-        Ok(p)
     }
 }
 
@@ -231,42 +264,36 @@ impl ScalarUDFImpl for ScoringUdf {
             models.push(Loaded::new(&model, memo));
         }
         // Every argument as a full-length array: constants too (values_to_arrays would give
-        // one row when all the numbers are constants).
-        let arrays: Vec<_> =
-            args.args[spec.models.len()..].iter().map(|a| a.to_array(args.number_rows)).collect::<Result<_>>()?;
+        // one row when all the numbers are constants), and the defaults of those left off.
+        let rows = args.number_rows;
+        let arrays: Vec<_> = args.args[spec.models.len()..].iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
-        let width = spec.numbers.len() + spec.optional.len();
+        let defaults: Vec<Vec<f64>> =
+            spec.optional[columns.len() - spec.numbers.len()..].iter().map(|(_, d)| vec![*d; rows]).collect();
+        let numbers: Vec<&[f64]> =
+            columns.iter().map(|c| &c.values()[..]).chain(defaults.iter().map(Vec::as_slice)).collect();
+        let nulls = columns.iter().fold(None, |all: Option<NullBuffer>, c| NullBuffer::union(all.as_ref(), c.nulls()));
         let histories =
             spec.alive.map(|at| AliveKey { memo: models[0].memo.id(), arrays: at.map(|i| columns[i].clone()) });
         let known = histories.as_ref().and_then(recent_alive);
         // Rows are scored in parallel chunks (a CLV is a dozen hypergeometric sums, and a
         // file read as one partition would otherwise score on one core); each row's value
         // depends on that row only, so the thread count changes no bit.
-        let rows = args.number_rows;
         let parts = map_chunks(crate::common::kernel_threads(), chunk_count(rows, SCORE_CHUNK), |c| {
-            let mut values = [0.0; MAX_NUMBERS];
-            for (slot, (_, default)) in values[spec.numbers.len()..].iter_mut().zip(spec.optional) {
-                *slot = *default;
-            }
+            let range = chunk_range(c, SCORE_CHUNK, rows);
+            let chunk: Vec<&[f64]> = numbers.iter().map(|n| &n[range.clone()]).collect();
+            let valid: Vec<bool> = range.clone().map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
+            let mut alive = match &known {
+                Some(known) => known[range.clone()].to_vec(),
+                None => vec![Alive::Unknown; range.len()],
+            };
+            let mut out = vec![None; range.len()];
             let mut planes = Planes::default();
-            let mut out = Vec::with_capacity(SCORE_CHUNK);
-            let mut alive_out = Vec::with_capacity(if histories.is_some() { SCORE_CHUNK } else { 0 });
-            for row in chunk_range(c, SCORE_CHUNK, rows) {
-                let mut alive = known.as_ref().map_or(Alive::Unknown, |k| k[row]);
-                let value = if columns.iter().any(|column| column.is_null(row)) {
-                    None
-                } else {
-                    for (slot, column) in values.iter_mut().zip(&columns) {
-                        *slot = column.value(row);
-                    }
-                    (spec.score)(&models, &values[..width], &mut alive, &mut planes)?
-                };
-                out.push(value);
-                if histories.is_some() {
-                    alive_out.push(alive);
-                }
+            (spec.score)(&models, &Rows { numbers: &chunk, valid: &valid }, &mut alive, &mut planes, &mut out)?;
+            if histories.is_none() {
+                alive.clear();
             }
-            Ok::<_, String>((out, alive_out))
+            Ok::<_, String>((out, alive))
         });
         let mut out = Vec::with_capacity(rows);
         let mut alive = Vec::with_capacity(if histories.is_some() { rows } else { 0 });
