@@ -368,17 +368,18 @@ mod tests {
         };
         let memo = Memo::default();
         get(&memo, key(1, 30.0, 4.0, 9.0), value(&key(1, 30.0, 4.0, 9.0)));
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let mut out = vec![Some(-1.0); keys.len()];
-        memo.get_many(
-            &mut Planes::default(),
-            |i| keys[i],
-            |i| {
+        // One chunk's pass: the values and how many were computed.
+        let pass = || {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let mut out = vec![Some(-1.0); keys.len()];
+            let compute = |i: usize| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 keys[i].as_ref().and_then(value)
-            },
-            &mut out,
-        );
+            };
+            memo.get_many(&mut Planes::default(), |i| keys[i], compute, &mut out);
+            (out, calls.into_inner())
+        };
+        let (out, calls) = pass();
         let bits = |v: Option<f64>| v.map(f64::to_bits);
         for (i, k) in keys.iter().enumerate() {
             let expected = match k {
@@ -388,19 +389,9 @@ mod tests {
             assert_eq!(bits(out[i]), bits(expected), "row {i}");
         }
         // Row 5 repeats row 0's key, read before row 0 computed it; row 4's was kept before.
-        assert_eq!(calls.load(Ordering::Relaxed), 5);
+        assert_eq!(calls, 5);
         // A second pass finds everything but the NaN.
-        calls.store(0, Ordering::Relaxed);
-        memo.get_many(
-            &mut Planes::default(),
-            |i| keys[i],
-            |i| {
-                calls.fetch_add(1, Ordering::Relaxed);
-                keys[i].as_ref().and_then(value)
-            },
-            &mut out,
-        );
-        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(pass().1, 1);
     }
 
     #[test]
