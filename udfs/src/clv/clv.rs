@@ -75,6 +75,7 @@ fn score(
     let mut discounted = vec![None; out.len()];
     models[0].memo.get_many(
         planes,
+        rows.threads,
         |i| value[i].map(|_| key(DISCOUNTED | u64::from(months[i] as u32), rate[i], frequency[i], age[i])),
         |i| transactions.discounted_if_alive(frequency[i], age[i], months[i] as u32, rate[i], unit),
         &mut discounted,

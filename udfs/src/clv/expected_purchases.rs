@@ -59,6 +59,7 @@ fn score(
     let mut if_alive = vec![None; out.len()];
     models[0].memo.get_many(
         planes,
+        rows.threads,
         |i| rows.valid[i].then(|| key(IF_ALIVE, horizon[i], x[i], age[i])),
         |i| model.expected_if_alive(horizon[i], x[i], age[i]),
         &mut if_alive,

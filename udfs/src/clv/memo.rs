@@ -21,9 +21,16 @@ use datafusion::common::HashMap;
 use parking_lot::Mutex;
 use segsql_algo::clv::TransactionScorer;
 use segsql_algo::clv::data::whole_index;
+use segsql_algo::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// What a value is of, and the f64 bits of its arguments.
 pub type Key = [u64; 4];
+
+/// Missing keys in a chunk from which [`Memo::get_many`] computes them on several threads (a
+/// key is a series of a few microseconds; starting a thread costs tens), and how many a
+/// thread takes at a time.
+const PARALLEL_KEYS: usize = 64;
+const KEY_CHUNK: usize = 16;
 
 /// Shards, so that scoring threads seldom wait for each other.
 const SHARDS: usize = 16;
@@ -101,15 +108,6 @@ pub struct Memo {
     pub transactions: OnceLock<Option<TransactionScorer>>,
 }
 
-/// What a key's plane holds for it.
-enum Looked {
-    Value(Option<f64>),
-    /// Not computed yet: the plane to keep it in.
-    Missing(Arc<Plane>),
-    /// The memo has no room for the key's plane.
-    NoPlane,
-}
-
 impl Default for Memo {
     fn default() -> Memo {
         Memo {
@@ -133,45 +131,28 @@ impl std::fmt::Debug for Memo {
 impl Memo {
     /// The value for `key`, computed by `compute` the first time.
     pub fn get_or(&self, planes: &mut Planes, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
-        let Some((block, slot)) = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3])) else {
-            return self.get_or_in_map(key, compute);
-        };
-        let plane = match self.in_plane(planes, key[0], key[1], block, slot) {
-            Looked::Value(value) => return value,
-            Looked::Missing(plane) => plane,
-            Looked::NoPlane => return self.get_or_in_map(key, compute),
-        };
-        let value = compute();
-        let encoded = match value {
-            None => EMPTY_VALUE,
-            Some(v) if !v.is_nan() => v.to_bits() ^ ENCODE,
-            Some(_) => return value,
-        };
-        let cell = &plane.blocks[block];
-        let block = match cell.get() {
-            Some(block) => block,
-            None if self.blocks.load(Ordering::Relaxed) < MAX_BLOCKS => cell.get_or_init(|| {
-                self.blocks.fetch_add(1, Ordering::Relaxed);
-                Box::new([const { AtomicU64::new(0) }; BLOCK])
-            }),
-            None => return value,
-        };
-        // Another thread may have stored the same bits first; count each value once.
-        if block[slot].compare_exchange(0, encoded, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-            self.plane_values.fetch_add(1, Ordering::Relaxed);
+        if let Some(value) = self.known(planes, key) {
+            return value;
         }
+        // Computed outside any lock: a series can take microseconds. Two threads may both
+        // compute a key; they get the same bits.
+        let value = compute();
+        self.keep(planes, key, value);
         value
     }
 
     /// [`Memo::get_or`] for each row `i` of a chunk with a key (`key(i)` is `None` for rows
-    /// that want no value), into `out[i]`. Every plane slot of the chunk is read before any
-    /// value is computed: the reads are independent, so their cache misses overlap instead
-    /// of following one another row by row. The same values as `get_or` row by row.
+    /// that want no value; their `out[i]` is left as it is), with the same values. Every plane
+    /// slot of the chunk is read before any value is computed: the reads are independent, so
+    /// their cache misses overlap instead of following one another row by row. Then each
+    /// missing key is computed once, on `threads` threads when there are enough of them to
+    /// repay starting threads (a batch's first chunks; later ones find nearly every key).
     pub fn get_many(
         &self,
         planes: &mut Planes,
+        threads: Threads,
         key: impl Fn(usize) -> Option<Key>,
-        compute: impl Fn(usize) -> Option<f64>,
+        compute: impl Fn(usize) -> Option<f64> + Sync,
         out: &mut [Option<f64>],
     ) {
         // 0: not read (a map key, no plane, or not computed yet); else the slot's bits.
@@ -187,15 +168,84 @@ impl Memo {
                 *stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
             }
         }
+        // The keys not read, each once with the first row that has it, and what the memo
+        // holds for them (the map's, and none for the planes' missing slots).
+        let mut missing: Vec<(Key, usize)> =
+            stored.iter().enumerate().filter(|(_, s)| **s == 0).filter_map(|(i, _)| Some((key(i)?, i))).collect();
+        missing.sort_unstable();
+        missing.dedup_by_key(|(k, _)| *k);
+        let known: Vec<Option<Option<f64>>> = missing.iter().map(|(k, _)| self.known(planes, *k)).collect();
+        let to_compute: Vec<usize> = (0..missing.len()).filter(|m| known[*m].is_none()).collect();
+        let computed: Vec<Option<f64>> = if to_compute.len() >= PARALLEL_KEYS {
+            map_chunks(threads, chunk_count(to_compute.len(), KEY_CHUNK), |c| {
+                chunk_range(c, KEY_CHUNK, to_compute.len())
+                    .map(|j| compute(missing[to_compute[j]].1))
+                    .collect::<Vec<_>>()
+            })
+            .concat()
+        } else {
+            to_compute.iter().map(|m| compute(missing[*m].1)).collect()
+        };
+        let mut values: Vec<Option<f64>> = known.into_iter().map(Option::flatten).collect();
+        for (m, value) in to_compute.into_iter().zip(computed) {
+            self.keep(planes, missing[m].0, value);
+            values[m] = value;
+        }
         for (i, (out, stored)) in out.iter_mut().zip(stored).enumerate() {
             *out = match stored {
                 0 => match key(i) {
-                    Some(k) => self.get_or(planes, k, || compute(i)),
+                    Some(k) => missing.binary_search_by(|(m, _)| m.cmp(&k)).map_or(None, |m| values[m]),
                     None => continue,
                 },
                 EMPTY_VALUE => None,
                 bits => Some(f64::from_bits(bits ^ ENCODE)),
             };
+        }
+    }
+
+    /// What the memo holds for `key`: `None` when it has not been computed (or is not kept).
+    fn known(&self, planes: &mut Planes, key: Key) -> Option<Option<f64>> {
+        let in_plane = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3]))
+            .and_then(|(block, slot)| Some((self.plane(planes, key[0], key[1])?, block, slot)));
+        let Some((plane, block, slot)) = in_plane else {
+            return self.shards[shard_of(&key)].0.lock().get(&key).copied();
+        };
+        match plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed)) {
+            0 => None,
+            EMPTY_VALUE => Some(None),
+            bits => Some(Some(f64::from_bits(bits ^ ENCODE))),
+        }
+    }
+
+    /// Keeps `value` for `key`, in the key's plane or else in the map, while there is room.
+    fn keep(&self, planes: &mut Planes, key: Key, value: Option<f64>) {
+        let in_plane = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3]))
+            .and_then(|(block, slot)| Some((self.plane(planes, key[0], key[1])?, block, slot)));
+        let Some((plane, block, slot)) = in_plane else {
+            let entries = &self.entries[usize::from(key[0] >= 1 << 32)];
+            let shard = &self.shards[shard_of(&key)].0;
+            if entries.load(Ordering::Relaxed) < MAX_ENTRIES && shard.lock().insert(key, value).is_none() {
+                entries.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        };
+        let encoded = match value {
+            None => EMPTY_VALUE,
+            Some(v) if !v.is_nan() => v.to_bits() ^ ENCODE,
+            Some(_) => return,
+        };
+        let cell = &plane.blocks[block];
+        let block = match cell.get() {
+            Some(block) => block,
+            None if self.blocks.load(Ordering::Relaxed) < MAX_BLOCKS => cell.get_or_init(|| {
+                self.blocks.fetch_add(1, Ordering::Relaxed);
+                Box::new([const { AtomicU64::new(0) }; BLOCK])
+            }),
+            None => return,
+        };
+        // Another thread may have stored the same bits first; count each value once.
+        if block[slot].compare_exchange(0, encoded, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            self.plane_values.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -219,34 +269,6 @@ impl Memo {
         };
         planes.0.push((self.id, tag, first, Arc::clone(&plane)));
         Some(plane)
-    }
-
-    /// The value at (block, slot) of the plane of (tag, first argument).
-    fn in_plane(&self, planes: &mut Planes, tag: u64, first: u64, block: usize, slot: usize) -> Looked {
-        let Some(plane) = self.plane(planes, tag, first) else {
-            return Looked::NoPlane;
-        };
-        let stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
-        match stored {
-            0 => Looked::Missing(plane),
-            EMPTY_VALUE => Looked::Value(None),
-            bits => Looked::Value(Some(f64::from_bits(bits ^ ENCODE))),
-        }
-    }
-
-    fn get_or_in_map(&self, key: Key, compute: impl FnOnce() -> Option<f64>) -> Option<f64> {
-        let shard = &self.shards[shard_of(&key)].0;
-        if let Some(value) = shard.lock().get(&key) {
-            return *value;
-        }
-        // Computed outside the lock: a series can take microseconds. Two threads may both
-        // compute a key; they get the same bits.
-        let value = compute();
-        let entries = &self.entries[usize::from(key[0] >= 1 << 32)];
-        if entries.load(Ordering::Relaxed) < MAX_ENTRIES && shard.lock().insert(key, value).is_none() {
-            entries.fetch_add(1, Ordering::Relaxed);
-        }
-        value
     }
 
     /// This memo's number, unique in the process: a model file's version.
@@ -376,7 +398,7 @@ mod tests {
                 calls.fetch_add(1, Ordering::Relaxed);
                 keys[i].as_ref().and_then(value)
             };
-            memo.get_many(&mut Planes::default(), |i| keys[i], compute, &mut out);
+            memo.get_many(&mut Planes::default(), Threads::ONE, |i| keys[i], compute, &mut out);
             (out, calls.into_inner())
         };
         let (out, calls) = pass();
@@ -392,6 +414,30 @@ mod tests {
         assert_eq!(calls, 5);
         // A second pass finds everything but the NaN.
         assert_eq!(pass().1, 1);
+    }
+
+    #[test]
+    fn many_missing_keys_are_computed_on_threads_once_each_with_the_same_bits() {
+        // Enough missing keys for the threads: plane keys (each twice) and map keys.
+        let keys: Vec<Key> = (0..3 * PARALLEL_KEYS)
+            .map(|i| key(7, 30.0, (i % 50) as f64, if i % 3 == 0 { i as f64 + 0.5 } else { (i / 2) as f64 }))
+            .collect();
+        let value = |k: &Key| Some(f64::from_bits(k[2]).ln_1p() / (f64::from_bits(k[3]) + 0.25));
+        let memo = Memo::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let mut out = vec![None; keys.len()];
+        let compute = |i: usize| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            value(&keys[i])
+        };
+        memo.get_many(&mut Planes::default(), Threads::new(3), |i| Some(keys[i]), compute, &mut out);
+        let distinct: std::collections::HashSet<Key> = keys.iter().copied().collect();
+        assert_eq!(calls.into_inner(), distinct.len());
+        assert_eq!(memo.len(), distinct.len());
+        for (k, got) in keys.iter().zip(&out) {
+            assert_eq!(got.map(f64::to_bits), value(k).map(f64::to_bits));
+            assert_eq!(get(&memo, *k, Some(-1.0)).map(f64::to_bits), value(k).map(f64::to_bits));
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use segsql_algo::clv::data::check_history;
 use segsql_algo::clv::gamma_gamma::GammaGamma;
 use segsql_algo::clv::{TimeUnit, TransactionScorer, Transactions};
 use segsql_algo::model::ClvModel;
-use segsql_algo::parallel::{chunk_count, chunk_range, map_chunks};
+use segsql_algo::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Rows a scoring thread takes at a time.
 const SCORE_CHUNK: usize = 1024;
@@ -45,10 +45,12 @@ pub type Kernel =
     fn(&[Loaded], &Rows, &mut [Alive], &mut Planes, &mut [Option<f64>]) -> std::result::Result<(), String>;
 
 /// A chunk of rows: each numeric argument's values, defaults filled in (a NULL row's values
-/// are arbitrary), and whether each row has no NULL input.
+/// are arbitrary), whether each row has no NULL input, and the threads the chunk's memo
+/// values may be computed on.
 pub struct Rows<'a> {
     pub numbers: &'a [&'a [f64]],
     pub valid: &'a [bool],
+    pub threads: Threads,
 }
 
 impl<'a> Rows<'a> {
@@ -276,10 +278,17 @@ impl ScalarUDFImpl for ScoringUdf {
         let histories =
             spec.alive.map(|at| AliveKey { memo: models[0].memo.id(), arrays: at.map(|i| columns[i].clone()) });
         let known = histories.as_ref().and_then(recent_alive);
-        // Rows are scored in parallel chunks (a CLV is a dozen hypergeometric sums, and a
-        // file read as one partition would otherwise score on one core); each row's value
-        // depends on that row only, so the thread count changes no bit.
-        let parts = map_chunks(crate::common::kernel_threads(), chunk_count(rows, SCORE_CHUNK), |c| {
+        // A CLV is a dozen hypergeometric sums, but they are summed once per distinct key and
+        // kept: the memo computes a chunk's missing keys on the kernel threads, and the rows,
+        // a few arithmetic operations each once their keys are known, are scored on this
+        // thread (DataFusion runs a partition per core; starting threads for every batch cost
+        // more than they saved). Pareto/NBD's P(alive) sums two series on every row, with no
+        // memo, so its rows are scored in parallel chunks. Each row's value depends on that
+        // row only, so the thread count changes no bit.
+        let threads = crate::common::kernel_threads();
+        let per_row_series = models.first().is_some_and(|m| matches!(m.transactions, Some(Transactions::Pareto(_))));
+        let (row_threads, key_threads) = if per_row_series { (threads, Threads::ONE) } else { (Threads::ONE, threads) };
+        let parts = map_chunks(row_threads, chunk_count(rows, SCORE_CHUNK), |c| {
             let range = chunk_range(c, SCORE_CHUNK, rows);
             let chunk: Vec<&[f64]> = numbers.iter().map(|n| &n[range.clone()]).collect();
             let valid: Vec<bool> = range.clone().map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
@@ -289,7 +298,8 @@ impl ScalarUDFImpl for ScoringUdf {
             };
             let mut out = vec![None; range.len()];
             let mut planes = Planes::default();
-            (spec.score)(&models, &Rows { numbers: &chunk, valid: &valid }, &mut alive, &mut planes, &mut out)?;
+            let chunk = Rows { numbers: &chunk, valid: &valid, threads: key_threads };
+            (spec.score)(&models, &chunk, &mut alive, &mut planes, &mut out)?;
             if histories.is_none() {
                 alive.clear();
             }
