@@ -15,10 +15,12 @@
 use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
 
+use parking_lot::Mutex;
+
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -28,11 +30,11 @@ use datafusion::logical_expr::{
 use super::memo::{Memo, Planes};
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
-use segsql_algo::clv::data::check_history;
+use segsql_algo::clv::data::{check_history, is_whole};
 use segsql_algo::clv::gamma_gamma::GammaGamma;
 use segsql_algo::clv::{TimeUnit, TransactionScorer, Transactions};
 use segsql_algo::model::ClvModel;
-use segsql_algo::parallel::{Threads, chunk_count, chunk_range, map_chunks};
+use segsql_algo::parallel::{Threads, chunk_range, map_chunks};
 
 /// Rows a scoring thread takes at a time.
 const SCORE_CHUNK: usize = 1024;
@@ -65,29 +67,29 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// P(alive) of a row's history under the first model argument.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Alive {
-    /// Not computed for this row yet.
-    Unknown,
-    /// Computed, the history checked: `None` where it cannot be.
-    Known(Option<f64>),
-}
+/// P(alive) of a row's history under the first model argument: not computed yet, or
+/// computed with the history checked (`None` where it cannot be). Eight bytes, a column of
+/// them passed from function to function: the value's bits, or one of two signalling-NaN
+/// patterns for the two states without a value, which arithmetic never gives (a NaN it
+/// gives is quiet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alive(u64);
 
 impl Alive {
+    pub const UNKNOWN: Alive = Alive(0x7FF4_0000_0000_0001);
+    const NONE: Alive = Alive(0x7FF4_0000_0000_0002);
+
+    pub fn known(p: Option<f64>) -> Alive {
+        p.map_or(Alive::NONE, |p| Alive(p.to_bits()))
+    }
+
     pub fn value(self) -> Option<f64> {
-        match self {
-            Alive::Known(p) => p,
-            Alive::Unknown => None,
-        }
+        (self != Alive::UNKNOWN && self != Alive::NONE).then(|| f64::from_bits(self.0))
     }
 
     /// Checks a row's history, unless the function that computed its P(alive) did.
     pub fn check(self, frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
-        match self {
-            Alive::Known(_) => Ok(()),
-            Alive::Unknown => history(frequency, recency, age),
-        }
+        if self == Alive::UNKNOWN { history(frequency, recency, age) } else { Ok(()) }
     }
 }
 
@@ -121,8 +123,8 @@ impl Loaded {
     /// ([`Alive::check`]).
     pub fn fill_alive(&self, rows: &Rows, [frequency, recency, age]: [&[f64]; 3], alive: &mut [Alive]) {
         for i in rows.valid() {
-            if alive[i] == Alive::Unknown {
-                alive[i] = Alive::Known(self.p_alive(frequency[i], recency[i], age[i]));
+            if alive[i] == Alive::UNKNOWN {
+                alive[i] = Alive::known(self.p_alive(frequency[i], recency[i], age[i]));
             }
         }
     }
@@ -265,18 +267,46 @@ impl ScalarUDFImpl for ScoringUdf {
             let (model, memo) = store.load_clv(spec.name, &name, kinds)?;
             models.push(Loaded::new(&model, memo));
         }
-        // Every argument as a full-length array: constants too (values_to_arrays would give
-        // one row when all the numbers are constants), and the defaults of those left off.
+        // Every argument as a full-length array, but for a constant that is not part of a
+        // history (a horizon, months, a rate) and the defaults of those left off: one chunk's
+        // worth of their value, sliced for every chunk.
         let rows = args.number_rows;
-        let arrays: Vec<_> = args.args[spec.models.len()..].iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
-        let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        let numbers = &args.args[spec.models.len()..];
+        let in_history = |i: usize| spec.alive.is_some_and(|at| at.contains(&i));
+        let sliced = |i: usize, a: &ColumnarValue| match a {
+            ColumnarValue::Scalar(ScalarValue::Float64(Some(v))) if !in_history(i) => Some(*v),
+            _ => None,
+        };
+        let arrays: Vec<_> = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match sliced(i, a) {
+                Some(_) => Ok(None),
+                None => a.to_array(rows).map(Some),
+            })
+            .collect::<Result<_>>()?;
+        let columns: Vec<Option<&Float64Array>> =
+            arrays.iter().map(|a| a.as_ref().map(|a| a.as_primitive::<Float64Type>())).collect();
+        let constant = |v: f64| vec![v; rows.min(SCORE_CHUNK)];
+        let constants: Vec<Vec<f64>> =
+            numbers.iter().enumerate().filter_map(|(i, a)| sliced(i, a)).map(constant).collect();
         let defaults: Vec<Vec<f64>> =
-            spec.optional[columns.len() - spec.numbers.len()..].iter().map(|(_, d)| vec![*d; rows]).collect();
-        let numbers: Vec<&[f64]> =
-            columns.iter().map(|c| &c.values()[..]).chain(defaults.iter().map(Vec::as_slice)).collect();
-        let nulls = columns.iter().fold(None, |all: Option<NullBuffer>, c| NullBuffer::union(all.as_ref(), c.nulls()));
-        let histories =
-            spec.alive.map(|at| AliveKey { memo: models[0].memo.id(), arrays: at.map(|i| columns[i].clone()) });
+            spec.optional[numbers.len() - spec.numbers.len()..].iter().map(|(_, d)| constant(*d)).collect();
+        let nulls = columns
+            .iter()
+            .flatten()
+            .fold(None, |all: Option<NullBuffer>, c| NullBuffer::union(all.as_ref(), c.nulls()));
+        let history_arrays = |at: [usize; 3]| -> Result<[Float64Array; 3]> {
+            let array = |i: usize| columns[i].cloned();
+            match (array(at[0]), array(at[1]), array(at[2])) {
+                (Some(f), Some(r), Some(t)) => Ok([f, r, t]),
+                _ => internal_err!("{}: a history argument was not read as an array", spec.name),
+            }
+        };
+        let histories = match spec.alive {
+            Some(at) => Some(AliveKey { memo: models[0].memo.id(), arrays: history_arrays(at)? }),
+            None => None,
+        };
         let known = histories.as_ref().and_then(recent_alive);
         // A CLV is a dozen hypergeometric sums, but they are summed once per distinct key and
         // kept: the memo computes a chunk's missing keys on the kernel threads, and the rows,
@@ -288,33 +318,33 @@ impl ScalarUDFImpl for ScoringUdf {
         let threads = crate::common::kernel_threads();
         let per_row_series = models.first().is_some_and(|m| matches!(m.transactions, Some(Transactions::Pareto(_))));
         let (row_threads, key_threads) = if per_row_series { (threads, Threads::ONE) } else { (Threads::ONE, threads) };
-        let parts = map_chunks(row_threads, chunk_count(rows, SCORE_CHUNK), |c| {
+        // Chunks write their rows' values and P(alive) in place.
+        let mut out = vec![None; rows];
+        let mut alive = match &known {
+            Some(known) => Vec::clone(known),
+            None => vec![Alive::UNKNOWN; rows],
+        };
+        let slots: Vec<_> = out.chunks_mut(SCORE_CHUNK).zip(alive.chunks_mut(SCORE_CHUNK)).map(Mutex::new).collect();
+        let results = map_chunks(row_threads, slots.len(), |c| {
             let range = chunk_range(c, SCORE_CHUNK, rows);
-            let chunk: Vec<&[f64]> = numbers.iter().map(|n| &n[range.clone()]).collect();
-            let valid: Vec<bool> = range.clone().map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
-            let mut alive = match &known {
-                Some(known) => known[range.clone()].to_vec(),
-                None => vec![Alive::Unknown; range.len()],
-            };
-            let mut out = vec![None; range.len()];
-            let mut planes = Planes::default();
-            let chunk = Rows { numbers: &chunk, valid: &valid, threads: key_threads };
-            (spec.score)(&models, &chunk, &mut alive, &mut planes, &mut out)?;
-            if histories.is_none() {
-                alive.clear();
-            }
-            Ok::<_, String>((out, alive))
+            let mut constant = constants.iter();
+            let chunk: Vec<&[f64]> = columns
+                .iter()
+                .map(|c| match c {
+                    Some(c) => &c.values()[range.clone()],
+                    None => constant.next().map_or(&[][..], |v| &v[..range.len()]),
+                })
+                .chain(defaults.iter().map(|d| &d[..range.len()]))
+                .collect();
+            let valid: Vec<bool> = range.map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
+            let rows = Rows { numbers: &chunk, valid: &valid, threads: key_threads };
+            let mut slot = slots[c].lock();
+            let (out, alive) = &mut *slot;
+            (spec.score)(&models, &rows, alive, &mut Planes::default(), out)
         });
-        let mut out = Vec::with_capacity(rows);
-        let mut alive = Vec::with_capacity(if histories.is_some() { rows } else { 0 });
-        for part in parts {
-            match part {
-                Ok((values, states)) => {
-                    out.extend(values);
-                    alive.extend(states);
-                }
-                Err(message) => return exec_err!("{}: {message}", spec.name),
-            }
+        drop(slots);
+        if let Some(message) = results.into_iter().find_map(std::result::Result::err) {
+            return exec_err!("{}: {message}", spec.name);
         }
         if let Some(key) = histories {
             RECENT_ALIVE.with_borrow_mut(|recent| *recent = Some((key, Arc::new(alive))));
@@ -349,7 +379,19 @@ fn recent_alive(key: &AliveKey) -> Option<Arc<Vec<Alive>>> {
 }
 
 /// A customer history as the models take it, checked as fitting checks it.
+#[inline]
 pub fn history(frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
+    // Every rule of check_history at once (NaN fails a comparison): only a history that
+    // breaks one needs them one by one, for its message.
+    let fine = age.is_finite()
+        && frequency >= 0.0
+        && recency >= 0.0
+        && recency <= age
+        && is_whole(frequency)
+        && (frequency != 0.0 || recency == 0.0);
+    if fine {
+        return Ok(());
+    }
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
         return Err(format!("frequency, recency and T must be finite, got {frequency}, {recency}, {age}"));
     }
