@@ -155,19 +155,37 @@ impl Memo {
         compute: impl Fn(usize) -> Option<f64> + Sync,
         out: &mut [Option<f64>],
     ) {
-        // 0: not read (a map key, no plane, or not computed yet); else the slot's bits.
-        let mut stored = vec![0u64; out.len()];
-        let mut current: Option<(u64, u64, Option<Arc<Plane>>)> = None;
-        for (i, stored) in stored.iter_mut().enumerate() {
+        // Where each row's value would be: (the chunk's plane, block, slot), or NOWHERE for a
+        // map key or a key without a plane. Found first and read in a loop of its own, whose
+        // reads depend on nothing in the loop, so that many are under way at once.
+        const NOWHERE: u32 = u32::MAX;
+        let mut chunk_planes: Vec<Arc<Plane>> = Vec::new();
+        let mut at = vec![(NOWHERE, 0u32, 0u32); out.len()];
+        let mut current: Option<(u64, u64, Option<u32>)> = None;
+        for (i, at) in at.iter_mut().enumerate() {
             let Some([tag, first, b, c]) = key(i) else { continue };
             let Some((block, slot)) = plane_index(f64::from_bits(b), f64::from_bits(c)) else { continue };
             if current.as_ref().is_none_or(|(t, f, _)| (*t, *f) != (tag, first)) {
-                current = Some((tag, first, self.plane(planes, tag, first)));
+                let plane = self.plane(planes, tag, first).map(|plane| {
+                    chunk_planes.push(plane);
+                    (chunk_planes.len() - 1) as u32
+                });
+                current = Some((tag, first, plane));
             }
-            if let Some((.., Some(plane))) = &current {
-                *stored = plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed));
+            if let Some((.., Some(plane))) = current {
+                *at = (plane, block as u32, slot as u32);
             }
         }
+        // 0: not read (a map key, no plane, or not computed yet); else the slot's bits.
+        let stored: Vec<u64> = at
+            .iter()
+            .map(|&(plane, block, slot)| match plane {
+                NOWHERE => 0,
+                plane => chunk_planes[plane as usize].blocks[block as usize]
+                    .get()
+                    .map_or(0, |b| b[slot as usize].load(Ordering::Relaxed)),
+            })
+            .collect();
         // The keys not read, each once with the first row that has it, and what the memo
         // holds for them (the map's, and none for the planes' missing slots).
         let mut missing: Vec<(Key, usize)> =
