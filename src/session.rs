@@ -16,7 +16,7 @@ pub use segsql_udfs::common::kernel_threads;
 pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
 use crate::data::folder::DataSchema;
-use crate::data::sample::{SAMPLE_SCHEMA, SampleSchema};
+use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -43,7 +43,8 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         .with_target_partitions(threads)
         .with_information_schema(true)
         .set_str("datafusion.catalog.default_catalog", "datafusion")
-        .set_str("datafusion.format.null", "NULL");
+        .set_str("datafusion.format.null", "NULL")
+        .set_usize("datafusion.execution.parquet.max_row_group_size", ROW_GROUP_ROWS);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         // The fair pool lets every spilling operator have its share, and the tracking

@@ -259,8 +259,10 @@ pub struct GenerateSummary {
     pub rows: BTreeMap<String, u64>,
 }
 
-/// Rows per Parquet row group in generated files.
-const ROW_GROUP_ROWS: usize = 122_880;
+/// Rows per Parquet row group in generated files, and in every Parquet file segsql writes
+/// (COPY, exports): DuckDB's size. Readers split a file's work by row group, so a file of
+/// 1M-row groups (DataFusion's default) is read by as many threads as it has groups, unevenly.
+pub const ROW_GROUP_ROWS: usize = 122_880;
 
 /// A file being written under a temporary name: removed when dropped unless it was moved
 /// into place, so a failed run leaves no `.tmp` files behind.
