@@ -187,7 +187,7 @@ impl Memo {
             })
             .collect();
         // The keys not read, each once with the first row that has it, and what the memo
-        // holds for them (the map's, and none for the planes' missing slots).
+        // holds for them now (the map's values, and any a thread has stored since the read).
         let mut missing: Vec<(Key, usize)> =
             stored.iter().enumerate().filter(|(_, s)| **s == 0).filter_map(|(i, _)| Some((key(i)?, i))).collect();
         missing.sort_unstable();
@@ -311,9 +311,10 @@ fn shard_of(key: &Key) -> usize {
 }
 
 /// A memo key: a tag for the value's kind and three f64 arguments, the one a query holds
-/// fixed first, then frequency and T (a dense plane's row and column).
+/// fixed first, then frequency and T (a dense plane's row and column). −0 is taken as 0
+/// (adding 0 does that), as the planes take it: one key, one value.
 pub fn key(tag: u64, a: f64, b: f64, c: f64) -> Key {
-    [tag, a.to_bits(), b.to_bits(), c.to_bits()]
+    [tag, (a + 0.0).to_bits(), (b + 0.0).to_bits(), (c + 0.0).to_bits()]
 }
 
 #[cfg(test)]

@@ -70,8 +70,8 @@ impl<'a> Rows<'a> {
 /// P(alive) of a row's history under the first model argument: not computed yet, or
 /// computed with the history checked (`None` where it cannot be). Eight bytes, a column of
 /// them passed from function to function: the value's bits, or one of two signalling-NaN
-/// patterns for the two states without a value, which arithmetic never gives (a NaN it
-/// gives is quiet).
+/// patterns for the two states without a value; a NaN value is kept as the quiet NaN, so it
+/// can never read as one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alive(u64);
 
@@ -80,7 +80,7 @@ impl Alive {
     const NONE: Alive = Alive(0x7FF4_0000_0000_0002);
 
     pub fn known(p: Option<f64>) -> Alive {
-        p.map_or(Alive::NONE, |p| Alive(p.to_bits()))
+        p.map_or(Alive::NONE, |p| Alive(if p.is_nan() { f64::NAN.to_bits() } else { p.to_bits() }))
     }
 
     pub fn value(self) -> Option<f64> {
@@ -140,11 +140,12 @@ pub struct Scoring {
     /// Numeric arguments that may be left off, with their defaults.
     pub optional: &'static [(&'static str, f64)],
     /// Where among the numbers frequency, recency and T are, for a function that takes
-    /// P(alive) under its first model ([`Loaded::alive`]).
+    /// P(alive) under its first model ([`Loaded::fill_alive`], [`Alive::check`]).
     pub alive: Option<[usize; 3]>,
     pub syntax: &'static str,
-    /// The value for one row (the models in argument order, then every number, defaults
-    /// filled in); `Ok(None)` gives NULL, `Err` a message to prefix with the name.
+    /// The values of a chunk of rows (the models in argument order, then every number,
+    /// defaults filled in), written into its `out`: `None` gives NULL, `Err` the first bad
+    /// row's message, to prefix with the name.
     pub score: Kernel,
     pub doc: &'static LazyLock<Documentation>,
 }
