@@ -91,16 +91,14 @@ struct Lane {
     ln_scale: f64,
     /// Summed: `(ln |F|, sign)`, or `None` when the sum is 0 or not finite.
     done: Option<(f64, f64)>,
-    finished: bool,
 }
 
 impl Lane {
     fn new(index: usize, z: f64) -> Lane {
-        Lane { index, z, sum: 1.0, term: 1.0, ln_scale: 0.0, done: None, finished: false }
+        Lane { index, z, sum: 1.0, term: 1.0, ln_scale: 0.0, done: None }
     }
 
     fn finish(&mut self) {
-        self.finished = true;
         self.done = finish(self.sum, self.ln_scale);
     }
 }
@@ -108,6 +106,9 @@ impl Lane {
 /// Sums the power series of ₂F₁(a, b; c; z) for every lane; a lane still unfinished after
 /// the term budget is left with `done = None`.
 fn series(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
+    // The open lanes are lanes[..open]: a lane that finishes is swapped past them, so the
+    // loop never looks at it again (each lane carries its own index, and lanes are
+    // independent, so the order they are kept in changes no bit).
     let mut open = lanes.len();
     for k in 0..MAX_TERMS {
         if open == 0 {
@@ -115,7 +116,9 @@ fn series(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
         }
         let k = k as f64;
         let coefficient = (a + k) * (b + k) / ((c + k) * (k + 1.0));
-        for lane in lanes.iter_mut().filter(|lane| !lane.finished) {
+        let mut i = 0;
+        while i < open {
+            let lane = &mut lanes[i];
             let ratio = coefficient * lane.z;
             lane.term *= ratio;
             lane.sum += lane.term;
@@ -124,19 +127,20 @@ fn series(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
                 lane.term /= RESCALE;
                 lane.ln_scale += RESCALE.ln();
             }
-            if lane.term == 0.0 {
-                // A non-positive integer a or b: the series is a polynomial, now complete.
-                lane.finish();
-                open -= 1;
-                continue;
-            }
-            // Past the largest term the ratios tend to z, from above or below: the rest of
-            // the series is at most |term|·q/(1−q) with q the larger of the two (compared
-            // without dividing: a division per lane and term was most of the sum's cost).
+            // A zero term: a non-positive integer a or b, and the series is a polynomial,
+            // now complete. Otherwise, past the largest term the ratios tend to z, from above
+            // or below: the rest of the series is at most |term|·q/(1−q) with q the larger of
+            // the two (compared without dividing: a division per lane and term was most of
+            // the sum's cost).
             let q = ratio.abs().max(lane.z);
-            if q < 1.0 && c + k > 0.0 && lane.term.abs() * q <= f64::EPSILON * 0.25 * lane.sum.abs() * (1.0 - q) {
+            let done = lane.term == 0.0
+                || (q < 1.0 && c + k > 0.0 && lane.term.abs() * q <= f64::EPSILON * 0.25 * lane.sum.abs() * (1.0 - q));
+            if done {
                 lane.finish();
                 open -= 1;
+                lanes.swap(i, open);
+            } else {
+                i += 1;
             }
         }
     }
