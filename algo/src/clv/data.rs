@@ -44,7 +44,20 @@ pub fn whole_index(v: f64, n: usize) -> Option<usize> {
     (i < n && i as f64 == v).then_some(i)
 }
 
+#[inline]
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
+    // Every rule below at once (NaN fails a comparison), for the usual history that keeps
+    // them all (scoring checks every row): only one that breaks a rule needs them one by
+    // one, for its message.
+    let fine = age.is_finite()
+        && frequency >= 0.0
+        && recency >= 0.0
+        && recency <= age
+        && is_whole(frequency)
+        && (frequency != 0.0 || recency == 0.0);
+    if fine {
+        return Ok(());
+    }
     let bad = |rule: &'static str| Err(AlgoError::BadHistory { rule, frequency, recency, age });
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
         return bad("frequency, recency and T must be finite numbers");

@@ -221,11 +221,16 @@ impl Memo {
         }
     }
 
+    /// The key's plane and its (block, slot) there; `None` for a key kept in the map (not
+    /// whole numbers in range, or no room for its plane).
+    fn place(&self, planes: &mut Planes, key: Key) -> Option<(Arc<Plane>, usize, usize)> {
+        let (block, slot) = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3]))?;
+        Some((self.plane(planes, key[0], key[1])?, block, slot))
+    }
+
     /// What the memo holds for `key`: `None` when it has not been computed (or is not kept).
     fn known(&self, planes: &mut Planes, key: Key) -> Option<Option<f64>> {
-        let in_plane = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3]))
-            .and_then(|(block, slot)| Some((self.plane(planes, key[0], key[1])?, block, slot)));
-        let Some((plane, block, slot)) = in_plane else {
+        let Some((plane, block, slot)) = self.place(planes, key) else {
             return self.shards[shard_of(&key)].0.lock().get(&key).copied();
         };
         match plane.blocks[block].get().map_or(0, |b| b[slot].load(Ordering::Relaxed)) {
@@ -237,9 +242,7 @@ impl Memo {
 
     /// Keeps `value` for `key`, in the key's plane or else in the map, while there is room.
     fn keep(&self, planes: &mut Planes, key: Key, value: Option<f64>) {
-        let in_plane = plane_index(f64::from_bits(key[2]), f64::from_bits(key[3]))
-            .and_then(|(block, slot)| Some((self.plane(planes, key[0], key[1])?, block, slot)));
-        let Some((plane, block, slot)) = in_plane else {
+        let Some((plane, block, slot)) = self.place(planes, key) else {
             let entries = &self.entries[usize::from(key[0] >= 1 << 32)];
             let shard = &self.shards[shard_of(&key)].0;
             if entries.load(Ordering::Relaxed) < MAX_ENTRIES && shard.lock().insert(key, value).is_none() {

@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 
-use datafusion::arrow::array::{Array, AsArray, Float64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
@@ -30,7 +30,7 @@ use datafusion::logical_expr::{
 use super::memo::{Memo, Planes};
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
-use segsql_algo::clv::data::{check_history, is_whole};
+use segsql_algo::clv::data::check_history;
 use segsql_algo::clv::gamma_gamma::GammaGamma;
 use segsql_algo::clv::{TimeUnit, TransactionScorer, Transactions};
 use segsql_algo::model::ClvModel;
@@ -274,38 +274,30 @@ impl ScalarUDFImpl for ScoringUdf {
         let rows = args.number_rows;
         let numbers = &args.args[spec.models.len()..];
         let in_history = |i: usize| spec.alive.is_some_and(|at| at.contains(&i));
-        let sliced = |i: usize, a: &ColumnarValue| match a {
-            ColumnarValue::Scalar(ScalarValue::Float64(Some(v))) if !in_history(i) => Some(*v),
-            _ => None,
-        };
-        let arrays: Vec<_> = numbers
+        let chunk_rows = rows.min(SCORE_CHUNK);
+        let mut sources = numbers
             .iter()
             .enumerate()
-            .map(|(i, a)| match sliced(i, a) {
-                Some(_) => Ok(None),
-                None => a.to_array(rows).map(Some),
+            .map(|(i, a)| match a {
+                ColumnarValue::Scalar(ScalarValue::Float64(Some(v))) if !in_history(i) => {
+                    Ok(Source::Constant(vec![*v; chunk_rows]))
+                }
+                a => a.to_array(rows).map(Source::Array),
             })
-            .collect::<Result<_>>()?;
-        let columns: Vec<Option<&Float64Array>> =
-            arrays.iter().map(|a| a.as_ref().map(|a| a.as_primitive::<Float64Type>())).collect();
-        let constant = |v: f64| vec![v; rows.min(SCORE_CHUNK)];
-        let constants: Vec<Vec<f64>> =
-            numbers.iter().enumerate().filter_map(|(i, a)| sliced(i, a)).map(constant).collect();
-        let defaults: Vec<Vec<f64>> =
-            spec.optional[numbers.len() - spec.numbers.len()..].iter().map(|(_, d)| constant(*d)).collect();
-        let nulls = columns
+            .collect::<Result<Vec<_>>>()?;
+        let defaults = &spec.optional[numbers.len() - spec.numbers.len()..];
+        sources.extend(defaults.iter().map(|(_, d)| Source::Constant(vec![*d; chunk_rows])));
+        let nulls = sources
             .iter()
-            .flatten()
+            .filter_map(Source::array)
             .fold(None, |all: Option<NullBuffer>, c| NullBuffer::union(all.as_ref(), c.nulls()));
-        let history_arrays = |at: [usize; 3]| -> Result<[Float64Array; 3]> {
-            let array = |i: usize| columns[i].cloned();
-            match (array(at[0]), array(at[1]), array(at[2])) {
-                (Some(f), Some(r), Some(t)) => Ok([f, r, t]),
-                _ => internal_err!("{}: a history argument was not read as an array", spec.name),
-            }
-        };
         let histories = match spec.alive {
-            Some(at) => Some(AliveKey { memo: models[0].memo.id(), arrays: history_arrays(at)? }),
+            Some([f, r, t]) => match (sources[f].array(), sources[r].array(), sources[t].array()) {
+                (Some(f), Some(r), Some(t)) => {
+                    Some(AliveKey { memo: models[0].memo.id(), arrays: [f.clone(), r.clone(), t.clone()] })
+                }
+                _ => return internal_err!("{}: a history argument was not read as an array", spec.name),
+            },
             None => None,
         };
         let known = histories.as_ref().and_then(recent_alive);
@@ -328,15 +320,7 @@ impl ScalarUDFImpl for ScoringUdf {
         let slots: Vec<_> = out.chunks_mut(SCORE_CHUNK).zip(alive.chunks_mut(SCORE_CHUNK)).map(Mutex::new).collect();
         let results = map_chunks(row_threads, slots.len(), |c| {
             let range = chunk_range(c, SCORE_CHUNK, rows);
-            let mut constant = constants.iter();
-            let chunk: Vec<&[f64]> = columns
-                .iter()
-                .map(|c| match c {
-                    Some(c) => &c.values()[range.clone()],
-                    None => constant.next().map_or(&[][..], |v| &v[..range.len()]),
-                })
-                .chain(defaults.iter().map(|d| &d[..range.len()]))
-                .collect();
+            let chunk: Vec<&[f64]> = sources.iter().map(|s| s.chunk(range.clone())).collect();
             let valid: Vec<bool> = range.map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
             let rows = Rows { numbers: &chunk, valid: &valid, threads: key_threads };
             let mut slot = slots[c].lock();
@@ -355,6 +339,31 @@ impl ScalarUDFImpl for ScoringUdf {
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(self.spec.doc)
+    }
+}
+
+/// Where a chunk's values of one numeric argument come from.
+enum Source {
+    /// A column, or a constant in a history (read whole, so that P(alive) columns can be
+    /// told apart by their arrays).
+    Array(ArrayRef),
+    /// A constant or a default: one chunk's worth of its value.
+    Constant(Vec<f64>),
+}
+
+impl Source {
+    fn array(&self) -> Option<&Float64Array> {
+        match self {
+            Source::Array(a) => Some(a.as_primitive::<Float64Type>()),
+            Source::Constant(_) => None,
+        }
+    }
+
+    fn chunk(&self, range: std::ops::Range<usize>) -> &[f64] {
+        match self {
+            Source::Array(a) => &a.as_primitive::<Float64Type>().values()[range],
+            Source::Constant(v) => &v[..range.len()],
+        }
     }
 }
 
@@ -380,19 +389,7 @@ fn recent_alive(key: &AliveKey) -> Option<Arc<Vec<Alive>>> {
 }
 
 /// A customer history as the models take it, checked as fitting checks it.
-#[inline]
 pub fn history(frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
-    // Every rule of check_history at once (NaN fails a comparison): only a history that
-    // breaks one needs them one by one, for its message.
-    let fine = age.is_finite()
-        && frequency >= 0.0
-        && recency >= 0.0
-        && recency <= age
-        && is_whole(frequency)
-        && (frequency != 0.0 || recency == 0.0);
-    if fine {
-        return Ok(());
-    }
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
         return Err(format!("frequency, recency and T must be finite, got {frequency}, {recency}, {age}"));
     }
