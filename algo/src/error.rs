@@ -46,6 +46,9 @@ pub enum AlgoError {
     /// A fit that stopped before the optimum.
     #[error("the fit did not converge after {iterations} iterations (largest gradient {gradient:.1e}); {hint}")]
     NotConverged { iterations: u64, gradient: f64, hint: &'static str },
+    /// Counts or snapshots that no drift measure can come from, and why.
+    #[error("{0}")]
+    Drift(String),
     /// A word that names none of the choices, e.g. an unknown grain.
     #[error("unknown {what} '{got}'; use {choices}")]
     UnknownChoice { what: &'static str, got: String, choices: &'static str },

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod clv;
 pub mod cohort;
 pub mod error;
+pub mod governance;
 pub mod model;
 pub mod parallel;
 pub mod rfm;

@@ -6,6 +6,7 @@ mod cluster_parity;
 mod clv;
 mod coverage;
 mod docs;
+mod governance;
 mod models;
 mod parity;
 mod report;

@@ -31,6 +31,8 @@ const SETUP: &[&str] = &[
     "CREATE VIEW labelled AS SELECT x, y, x > 30 AS above FROM points",
     "CREATE VIEW split AS SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double,
         '2024-12-01', '2025-12-01', 'week')",
+    "CREATE VIEW snap_a AS SELECT id AS customer_id, CAST(id % 3 AS VARCHAR) AS segment, x, y FROM points WHERE id < 500",
+    "CREATE VIEW snap_b AS SELECT id AS customer_id, CAST((id * 7) % 4 AS VARCHAR) AS segment, x + 1 AS x, y FROM points WHERE id > 100",
     "CREATE TABLE scheme (segment VARCHAR, r_min INT, r_max INT, f_min INT, f_max INT) AS VALUES
         ('Best', 3, 3, 2, 3), ('Good', 2, 3, 1, 3), ('Rest', 1, 3, 1, 3)",
 ];
@@ -111,6 +113,24 @@ const QUERIES: &[(&str, &str)] = &[
         "SELECT * FROM rfm_calibration_holdout(orders, customer_id, order_ts, amount_double, '2024-12-01', '2025-12-01')
          ORDER BY customer_id",
     ),
+    (
+        "psi, adjusted_rand, mutual_info",
+        "SELECT round(psi(a, b), 12) AS psi, adjusted_rand(a, b) AS ari, round(mutual_info(a, b), 12) AS nmi
+         FROM (SELECT id % 5 AS a, (id * 3) % 7 AS b FROM points)",
+    ),
+    ("pseudonymize", "SELECT id, pseudonymize(id, 'a-key-of-16-bytes!') AS p FROM points WHERE id < 5 ORDER BY id"),
+    (
+        "segment_transitions",
+        "SELECT * FROM segment_transitions(snap_a, snap_b, customer_id, segment) ORDER BY from_segment, to_segment",
+    ),
+    ("feature_drift", "SELECT * FROM feature_drift(snap_a, snap_b, 'x, y', 5)"),
+    ("kmeans_stability", "SELECT * FROM kmeans_stability(points, 'x, y', 3, 3) ORDER BY resample"),
+    (
+        "k_anonymous",
+        "SELECT segment, count(*) AS n, max(rows_dropped) AS dropped
+         FROM k_anonymous(snap_a, 'segment', 100) GROUP BY segment ORDER BY segment",
+    ),
+    ("model_compare", "SELECT * FROM model_compare('roundtrip', 'roundtrip', points) ORDER BY old_cluster"),
     (
         "prop_ztest",
         "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates tests/fixtures/ with the real lifetimes, DuckDB and statsmodels.
+# Regenerates tests/fixtures/ with the real lifetimes, DuckDB, statsmodels, scikit-learn and NumPy.
 # Needs network access to PyPI the first time (for the venv); CI never runs this.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,3 +11,4 @@ target/release/segsql generate --out "$data" --tables orders
 "$python" tests/parity/make_fixtures.py "$data"
 "$python" tests/parity/make_cluster_fixtures.py target/release/segsql
 "$python" tests/parity/make_clv_fixtures.py
+"$python" tests/parity/make_governance_fixtures.py

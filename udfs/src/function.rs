@@ -13,6 +13,8 @@ pub const COHORT_SECTION: DocSection = DocSection { include: true, label: "Cohor
 pub const CLUSTER_SECTION: DocSection = DocSection { include: true, label: "Clustering", description: None };
 pub const CLV_SECTION: DocSection = DocSection { include: true, label: "Predictive CLV", description: None };
 pub const STATS_SECTION: DocSection = DocSection { include: true, label: "Statistics", description: None };
+pub const GOVERNANCE_SECTION: DocSection =
+    DocSection { include: true, label: "Governance and privacy", description: None };
 
 /// A table function that carries its own documentation.
 ///

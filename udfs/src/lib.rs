@@ -16,6 +16,7 @@ pub mod cohort;
 pub mod common;
 pub mod docs;
 pub mod function;
+pub mod governance;
 pub mod internal;
 pub mod model;
 pub mod options;

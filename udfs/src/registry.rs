@@ -11,7 +11,7 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::prelude::SessionContext;
 
 pub use crate::function::{DocumentedTableFunction, FunctionKind, InternalFunction, SegFunction};
-use crate::{cluster, clv, cohort, internal, model, options, rfm, stats};
+use crate::{cluster, clv, cohort, governance, internal, model, options, rfm, stats};
 
 /// Every public segsql function, sorted by name. `rfm_segment` reads scheme tables through
 /// `session` while planning; without one it knows only the default scheme.
@@ -46,6 +46,15 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Table(Arc::new(clv::model_params::ModelParams)),
         SegFunction::Table(Arc::new(clv::model_evaluate::ModelEvaluate)),
         SegFunction::Scalar(clv::predict_proba::PredictProba::udf()),
+        SegFunction::Aggregate(governance::psi::Psi::udaf()),
+        SegFunction::Aggregate(governance::adjusted_rand::AdjustedRand::udaf()),
+        SegFunction::Aggregate(governance::mutual_info::MutualInfo::udaf()),
+        SegFunction::Scalar(governance::pseudonymize::Pseudonymize::udf()),
+        SegFunction::Table(Arc::new(governance::segment_transitions::SegmentTransitions)),
+        SegFunction::Table(Arc::new(governance::feature_drift::FeatureDrift)),
+        SegFunction::Table(Arc::new(governance::kmeans_stability::KMeansStability)),
+        SegFunction::Table(Arc::new(governance::k_anonymous::KAnonymous)),
+        SegFunction::Table(Arc::new(governance::model_compare::ModelCompare)),
         SegFunction::Statement("CREATE MODEL", &model::statements::CREATE_MODEL),
         SegFunction::Statement("DROP MODEL", &model::statements::DROP_MODEL),
         SegFunction::Statement("SHOW MODELS", &model::statements::SHOW_MODELS),
@@ -73,6 +82,21 @@ pub fn internal_functions() -> Vec<InternalFunction> {
             SegFunction::Aggregate(internal::evaluation::PredictionErrors::udaf()),
             "segsql_prediction_errors(predicted, actual)",
             "model_evaluate's holdout check of a BTYD model: customers, totals, MAE and RMSE, summed in sorted order.",
+        ),
+        internal(
+            SegFunction::Aggregate(internal::feature_drift::FeatureDriftFold::udaf()),
+            "segsql_feature_drift(side, value, feature, bins)",
+            "feature_drift's row for one feature: side 0 is the previous snapshot, 1 the current.",
+        ),
+        internal(
+            SegFunction::Aggregate(internal::kmeans_stability::KMeansStabilityFold::udaf()),
+            "segsql_kmeans_stability(features, k, resamples, seed)",
+            "kmeans_stability's rows: the adjusted Rand index of two half-sample fits per resample.",
+        ),
+        internal(
+            SegFunction::Scalar(internal::snapshot_rows::SnapshotRows::udf()),
+            "segsql_snapshot_rows(rows, customer, snapshot)",
+            "segment_transitions' check that a snapshot holds each customer once; returns rows.",
         ),
         internal(
             SegFunction::Aggregate(internal::kmeans_elbow::KMeansElbowFold::udaf()),

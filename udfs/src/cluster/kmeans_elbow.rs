@@ -12,8 +12,8 @@ use datafusion::logical_expr::{Documentation, Expr, cast, col, lit};
 use datafusion::prelude::ident;
 use segsql_algo::cluster::kmeans::DEFAULT_SEED;
 
-use crate::common::args::{check_arity, is_numeric, source_table};
-use crate::common::constant::{int_arg, string_arg};
+use crate::common::args::{check_arity, numeric_columns, source_table};
+use crate::common::constant::int_arg;
 use crate::function::{CLUSTER_SECTION, DocumentedTableFunction};
 use crate::internal::kmeans_elbow::{KMeansElbowFold, elbow_fields};
 use crate::plan::{scan, view};
@@ -61,20 +61,7 @@ impl TableFunctionImpl for KMeansElbow {
         const SYNTAX: &str = "kmeans_elbow(source, features, k_min, k_max [, seed])";
         check_arity("kmeans_elbow", &args, 4, 5, SYNTAX)?;
         let source = source_table("kmeans_elbow", &args)?;
-        let Some(list) = string_arg("kmeans_elbow", &args, 1, "features")? else {
-            return plan_err!("kmeans_elbow: features must list columns, such as 'recency_days,frequency,monetary'");
-        };
-        let mut features = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (column, data_type) = source.column("kmeans_elbow", "feature", name)?;
-            if !is_numeric(&data_type) {
-                return plan_err!("kmeans_elbow: feature column '{column}' must be numeric, got {data_type}");
-            }
-            features.push(column);
-        }
-        if features.is_empty() {
-            return plan_err!("kmeans_elbow: features must name at least one column, such as 'recency_days,frequency'");
-        }
+        let features = numeric_columns("kmeans_elbow", &args, &source, 1)?;
         let Some(k_min) = int_arg("kmeans_elbow", &args, 2, "k_min", 1..=MAX_K)? else {
             return plan_err!("kmeans_elbow: k_min must be a whole number from 1 to {MAX_K}");
         };

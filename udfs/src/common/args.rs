@@ -165,3 +165,41 @@ pub fn is_temporal_or_text(data_type: &DataType) -> bool {
 pub fn is_numeric(data_type: &DataType) -> bool {
     data_type.is_numeric()
 }
+
+/// The comma-separated column list of argument `index` ('recency_days,frequency,monetary'),
+/// each a numeric column of `source`.
+pub fn numeric_columns(
+    function: &str,
+    args: &TableFunctionArgs,
+    source: &SourceTable,
+    index: usize,
+) -> Result<Vec<String>> {
+    let example = "'recency_days,frequency,monetary'";
+    let Some(list) = super::constant::string_arg(function, args, index, "features")? else {
+        return plan_err!("{function}: features must list numeric columns, such as {example}");
+    };
+    let mut columns = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (column, data_type) = source.column(function, "feature", name)?;
+        if !is_numeric(&data_type) {
+            return plan_err!("{function}: feature column '{column}' must be numeric, got {data_type}");
+        }
+        columns.push(column);
+    }
+    if columns.is_empty() {
+        return plan_err!("{function}: features must name at least one column, such as {example}");
+    }
+    Ok(columns)
+}
+
+/// The table or view named by argument `index` (a bare name or a string), for table
+/// functions that read more than one.
+pub fn table_arg(function: &str, args: &TableFunctionArgs, index: usize, role: &str) -> Result<SourceTable> {
+    let Some(expr) = args.exprs().get(index) else {
+        return plan_err!("{function}: missing the {role} (argument {}), a table or view", index + 1);
+    };
+    let Some(name) = name_of(expr) else {
+        return plan_err!("{function}: the {role} must name a table or view (a bare name or a string), got {expr}");
+    };
+    lookup_table(function, args.session(), &name)
+}
