@@ -2,6 +2,12 @@
 
 \i _setup.sql
 
+-- Last run's customers export becomes the baseline that 08_governance.sql compares with.
+\if exists '${out_dir}/customers.parquet'
+COPY (SELECT * FROM '${out_dir}/customers.parquet' ORDER BY customer_id)
+  TO '${out_dir}/previous/customers.parquet' STORED AS PARQUET;
+\endif
+
 CREATE OR REPLACE VIEW customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
 FROM customer_rfm;
@@ -22,6 +28,26 @@ COPY (SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM custo
   TO '${out_dir}/segments.csv' STORED AS CSV;
 COPY (SELECT * FROM model_centroids('customer_segments') ORDER BY cluster_id) TO '${out_dir}/clusters.parquet' STORED AS PARQUET;
 COPY (SELECT * FROM model_centroids('customer_segments') ORDER BY cluster_id) TO '${out_dir}/clusters.csv' STORED AS CSV;
+
+-- Audience export for activation: pseudonymised ids (HMAC-SHA256 under pseudonym_key, so the
+-- same customer gets the same id every week and nobody without the key can reverse it) and
+-- only rows whose country, channel, segment and cluster are shared by at least min_group
+-- customers. Without a key it is skipped: there is no default key.
+\if defined pseudonym_key
+CREATE OR REPLACE VIEW audience AS
+SELECT pseudonymize(k.customer_id, '${pseudonym_key}') AS customer_pseudonym,
+       c.country, c.acquisition_channel, k.segment, k.cluster_id
+FROM customer_clusters k JOIN ${customers} c ON c.customer_id = k.customer_id;
+COPY (SELECT * EXCLUDE (rows_dropped) FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${min_group})
+      ORDER BY customer_pseudonym)
+  TO '${out_dir}/audience.csv' STORED AS CSV;
+-- Audience export: customers kept and held back by the k-anonymity rule
+SELECT ${min_group} AS min_group, count(*) AS exported,
+       coalesce(max(rows_dropped), (SELECT count(*) FROM audience)) AS held_back
+FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${min_group});
+\else
+\warn notice: no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped; pass --param pseudonym_key="$KEY" (a secret of at least 16 bytes) to write it
+\endif
 
 -- One-page summary
 SELECT metric, value FROM (

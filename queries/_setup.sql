@@ -5,6 +5,9 @@
 --   orders(customer_id, order_ts, amount)       events(user_id, ts, event)
 --   customers(customer_id, signup_ts, country, acquisition_channel)
 --   marketing_spend(month, channel, spend)
+-- Governance: pseudonym_key (no default: without it the pseudonymised audience export is
+-- skipped), min_group (10: the smallest group an audience export keeps), erased (a table of
+-- customer_id to leave out of everything).
 
 \default orders sample.orders
 \default customers sample.customers
@@ -14,6 +17,25 @@
 \default churn_days 90
 \default k 4
 \default out_dir report_out
+\default min_group 10
+
+-- Erasure (GDPR art. 17): --param erased=TABLE names a table with a customer_id column;
+-- those customers leave every result, model and export of the run. Applied once, however
+-- many scripts include this file.
+\if defined erased
+\if not defined erasure_applied
+CREATE OR REPLACE VIEW orders_kept AS
+SELECT * FROM ${orders} WHERE customer_id NOT IN (SELECT customer_id FROM ${erased} WHERE customer_id IS NOT NULL);
+CREATE OR REPLACE VIEW customers_kept AS
+SELECT * FROM ${customers} WHERE customer_id NOT IN (SELECT customer_id FROM ${erased} WHERE customer_id IS NOT NULL);
+CREATE OR REPLACE VIEW events_kept AS
+SELECT * FROM ${events} WHERE user_id NOT IN (SELECT customer_id FROM ${erased} WHERE customer_id IS NOT NULL);
+\set orders orders_kept
+\set customers customers_kept
+\set events events_kept
+\set erasure_applied true
+\endif
+\endif
 
 CREATE OR REPLACE VIEW customer_rfm AS
 SELECT * FROM rfm(${orders}, customer_id, order_ts, amount, '${as_of}');

@@ -5,6 +5,8 @@
 --
 -- Parameters: orders, customers, events, spend (tables), as_of, churn_days, k, out_dir,
 -- calibration_end (the start of 07's holdout period, before as_of), clv_penalizer (0).
+-- Governance: pseudonym_key (no default; without it the audience export is skipped),
+-- min_group (10), erased (a table of customer_id to leave out of everything).
 
 \i 01_data_quality.sql
 \i 02_cohorts.sql
@@ -13,3 +15,4 @@
 \i 05_kpis.sql
 \i 06_exports.sql
 \i 07_clv.sql
+\i 08_governance.sql

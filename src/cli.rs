@@ -10,6 +10,7 @@ use crate::data::sample::{self, GenerateRequest, generator::GeneratorConfig};
 use crate::error::{ShellError, user_message};
 use crate::output::Format;
 use crate::output::Sink;
+use crate::runlog::RunLog;
 use crate::script::{Flow, Origin, Shell};
 use crate::session::SessionOptions;
 
@@ -84,6 +85,11 @@ pub struct Cli {
     /// Threads to run queries on (default: all cores); results do not depend on it
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+
+    /// Append one JSON line describing this run (scripts, inputs, exports, models, exit
+    /// code) to FILE when it ends; read the log back with --data
+    #[arg(long = "run-log", value_name = "FILE")]
+    pub run_log: Option<PathBuf>,
 
     /// Keep running a script after a failed statement (the exit code is still 1)
     #[arg(long)]
@@ -246,6 +252,12 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         Ok(shell) => shell,
         Err(e) => return usage_error(user_message(&e)),
     };
+    if let Some(path) = &cli.run_log {
+        match RunLog::open(path, crate::runlog::redacted_argv(std::env::args())) {
+            Ok(log) => shell.set_run_log(log),
+            Err(message) => return usage_error(message),
+        }
+    }
     shell.set_format(cli.format);
     shell.set_maxrows(cli.maxrows.0);
     shell.set_continue_on_error(cli.continue_on_error);
@@ -277,7 +289,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         if std::io::stdin().is_terminal() {
             // Mistakes typed at the prompt were shown there; leaving the REPL is a success.
             crate::repl::run(&mut shell, cli.quiet).await;
-            return ExitCode::from(exit::OK);
+            return finish(&mut shell, exit::OK);
         }
         let mut source = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut source) {
@@ -312,7 +324,19 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         eprintln!("segsql: error: {message}");
         failed = true;
     }
-    ExitCode::from(if failed { exit::STATEMENT_FAILED } else { exit::OK })
+    finish(&mut shell, if failed { exit::STATEMENT_FAILED } else { exit::OK })
+}
+
+/// The run's exit code, once its `--run-log` line is written (a run whose log line could
+/// not be written has failed: the change log must not miss it silently).
+fn finish(shell: &mut Shell, code: u8) -> ExitCode {
+    match shell.finish_run_log(code) {
+        Ok(()) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("segsql: error: {message}");
+            ExitCode::from(exit::STATEMENT_FAILED)
+        }
+    }
 }
 
 fn generate(customers: u64, out: PathBuf, seed: u64, tables: Vec<String>, threads: Option<usize>) -> ExitCode {

@@ -11,6 +11,7 @@ pub mod model;
 pub mod output;
 pub mod repl;
 pub mod report;
+pub mod runlog;
 pub mod script;
 pub mod session;
 

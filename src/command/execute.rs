@@ -74,6 +74,22 @@ pub(super) async fn execute(
             host.print_batch(strings_batch(&[("command", usage), ("what it does", help)])?).await?;
         }
         Command::Quit => return Ok(Flow::Quit),
+        // The script runner handles the directives before commands run; one that gets here
+        // came without a script around it.
+        Command::If | Command::Elif | Command::Else | Command::EndIf => {
+            return Err(message(format!(
+                "{} works in scripts and typed input, as a block that ends with \\endif",
+                command.name()
+            )));
+        }
+        Command::Echo | Command::Warn => {
+            let text = crate::script::params::substitute(rest, host.params())?;
+            if command == Command::Echo {
+                let _ = host.write_text(&format!("{text}\n"));
+            } else {
+                eprintln!("{text}");
+            }
+        }
         Command::Tables if rest.is_empty() => list_tables(host).await?,
         Command::Tables => describe_table(host, rest).await?,
         Command::Functions => list_functions(host, rest).await?,

@@ -38,11 +38,17 @@ pub enum Command {
     Sample,
     Models,
     Chart,
+    If,
+    Elif,
+    Else,
+    EndIf,
+    Echo,
+    Warn,
     Quit,
 }
 
 impl Command {
-    pub const ALL: [Command; 16] = [
+    pub const ALL: [Command; 22] = [
         Command::Help,
         Command::Tables,
         Command::Functions,
@@ -58,6 +64,12 @@ impl Command {
         Command::Sample,
         Command::Models,
         Command::Chart,
+        Command::If,
+        Command::Elif,
+        Command::Else,
+        Command::EndIf,
+        Command::Echo,
+        Command::Warn,
         Command::Quit,
     ];
 
@@ -79,6 +91,12 @@ impl Command {
             Command::Sample => &["\\sample"],
             Command::Models => &["\\models"],
             Command::Chart => &["\\chart"],
+            Command::If => &["\\if"],
+            Command::Elif => &["\\elif"],
+            Command::Else => &["\\else"],
+            Command::EndIf => &["\\endif"],
+            Command::Echo => &["\\echo"],
+            Command::Warn => &["\\warn"],
             Command::Quit => &["\\q", "\\quit"],
         }
     }
@@ -109,6 +127,15 @@ impl Command {
             Command::Chart => {
                 &[("\\chart TYPE x=.. y=.. [value=..]", "draw the last result: heatmap (x, y, value) or bar (x, y)")]
             }
+            Command::If => &[(
+                "\\if CONDITION",
+                "run what follows up to \\elif, \\else or \\endif only if CONDITION: [not] exists PATH, defined NAME, true, false",
+            )],
+            Command::Elif => &[("\\elif CONDITION", "the next branch of an \\if block")],
+            Command::Else => &[("\\else", "the branch of an \\if block that runs when no other did")],
+            Command::EndIf => &[("\\endif", "close an \\if block (in the same script)")],
+            Command::Echo => &[("\\echo TEXT", "print TEXT (with ${NAME} parameters) to the output")],
+            Command::Warn => &[("\\warn TEXT", "print TEXT (with ${NAME} parameters) to stderr, as a notice")],
             Command::Quit => &[("\\q", "quit")],
         }
     }
@@ -199,7 +226,7 @@ mod tests {
         let usages: Vec<&str> = help_rows().iter().map(|(usage, _)| *usage).collect();
         assert_eq!(usages.first(), Some(&"\\?"));
         assert_eq!(usages.last(), Some(&"\\help"));
-        assert_eq!(usages.len(), 18);
+        assert_eq!(usages.len(), 24);
     }
 
     #[test]

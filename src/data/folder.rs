@@ -155,6 +155,14 @@ impl DataSchema {
         self.created.table_exist(name)
     }
 
+    /// Every data table with the file or folder it comes from, by name.
+    pub fn sources(&self) -> Vec<(String, PathBuf)> {
+        self.lazy
+            .read()
+            .map(|lazy| lazy.iter().map(|(name, t)| (name.clone(), t.path.clone())).collect())
+            .unwrap_or_default()
+    }
+
     /// The file or folder a data table comes from.
     pub fn lazy_source(&self, name: &str) -> Option<PathBuf> {
         self.lazy_table(name).map(|t| t.path)

@@ -33,6 +33,11 @@ impl PendingCopy {
         Some(PendingCopy { temp, target, committed: false })
     }
 
+    /// The file the COPY is for.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// Moves the finished file over the target.
     pub fn commit(mut self) -> Result<()> {
         self.committed = true;

@@ -1,6 +1,7 @@
 //! Running scripts: splitting them into statements, substituting parameters, parsing, and
 //! the shell that executes them.
 
+pub mod conditional;
 pub mod copy;
 pub mod params;
 pub mod parser;

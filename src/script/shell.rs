@@ -17,6 +17,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::SessionContext;
 
+use super::conditional::{Conditionals, Directive};
 use super::copy::PendingCopy;
 use super::params;
 use super::parser::{self, SegStatement};
@@ -29,6 +30,7 @@ use crate::model;
 use crate::output::progress::{ClearsProgress, Progress};
 use crate::output::{self, Format, OutputSettings, Sink, terminal_width};
 use crate::report;
+use crate::runlog::{Input, ModelFile, RunLog};
 use crate::session::{ModelStore, SessionOptions};
 
 /// Where a script comes from, for `FILE:LINE` messages.
@@ -107,6 +109,16 @@ pub struct Shell {
     failures: usize,
     /// Nesting depth of `\i`, to stop a script that includes itself.
     include_depth: usize,
+    /// What this run did, for `--run-log`.
+    run_log: Option<parking_lot::Mutex<RunLog>>,
+}
+
+/// A statement planned and ready to run: a COPY to one local file comes with the
+/// [`PendingCopy`] to commit once the plan has run to the end, and any COPY with its target.
+struct Planned {
+    physical: Arc<dyn ExecutionPlan>,
+    copy: Option<PendingCopy>,
+    copy_target: Option<String>,
 }
 
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -128,6 +140,7 @@ impl Shell {
             continue_on_error: false,
             failures: 0,
             include_depth: 0,
+            run_log: None,
         })
     }
 
@@ -202,6 +215,26 @@ impl Shell {
         self.report.as_ref()
     }
 
+    /// Records this run for `--run-log`.
+    pub fn set_run_log(&mut self, log: RunLog) {
+        self.run_log = Some(parking_lot::Mutex::new(log));
+    }
+
+    /// Appends the run's line to the `--run-log` file, if there is one.
+    pub fn finish_run_log(&mut self, exit_code: u8) -> std::result::Result<(), String> {
+        let Some(log) = self.run_log.take() else { return Ok(()) };
+        let log = log.into_inner();
+        let inputs: Vec<Input> =
+            self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect();
+        log.append(&log.line(exit_code, &self.params, &inputs))
+    }
+
+    fn log(&self, record: impl FnOnce(&mut RunLog)) {
+        if let Some(log) = &self.run_log {
+            record(&mut log.lock());
+        }
+    }
+
     /// Registers the data files of `dir`, warning on stderr about files that were skipped.
     pub fn load_dir(&mut self, dir: &Path) -> std::result::Result<Vec<String>, ShellError> {
         let registered = self.data.register_dir(dir).map_err(ShellError::Message)?;
@@ -218,11 +251,21 @@ impl Shell {
     /// Runs a whole script. Errors are printed as `FILE:LINE: error: message` as they
     /// happen; the result says whether the script should count as failed.
     pub async fn run_script(&mut self, source: &str, origin: &Origin) -> std::result::Result<Flow, ShellError> {
+        if let Origin::File(path) = origin {
+            self.log(|log| log.script(path, source.as_bytes()));
+        }
         let split = splitter::split(source);
         let chunks = split.chunks.into_iter().chain(split.trailing);
         let mut failed = false;
+        let mut blocks = Conditionals::default();
         for chunk in chunks {
-            match self.run_chunk(&chunk, origin).await {
+            let result = match self.directive(&chunk) {
+                Some(Ok(directive)) => blocks.apply(directive, &self.params).map(|()| Flow::Continue),
+                Some(Err(error)) => Err(error),
+                None if !blocks.active() => continue,
+                None => self.run_chunk(&chunk, origin).await,
+            };
+            match result {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(Flow::Quit),
                 Err(ShellError::OutputClosed) => return Ok(Flow::Quit),
@@ -238,7 +281,23 @@ impl Shell {
                 }
             }
         }
+        if let Err(ShellError::Message(message)) = blocks.finish() {
+            error::report(origin.label().as_deref(), split_end_line(source), &message);
+            self.failures += 1;
+            return Err(ShellError::Reported);
+        }
         if failed { Err(ShellError::Reported) } else { Ok(Flow::Continue) }
+    }
+
+    /// The `\if` family directive a chunk is, if it is one.
+    fn directive(&self, chunk: &Chunk) -> Option<std::result::Result<Directive, ShellError>> {
+        if chunk.kind != ChunkKind::Meta {
+            return None;
+        }
+        match Command::parse(&chunk.text) {
+            Ok((command, args)) => Directive::of(command, args).map(Ok),
+            Err(_) => None,
+        }
     }
 
     /// Runs one statement or meta command.
@@ -255,6 +314,7 @@ impl Shell {
                     self.annotations =
                         PendingAnnotations { title: found.title.clone(), chart: found.chart.clone(), sql: sql.clone() };
                     let started = Instant::now();
+                    self.log(RunLog::statement);
                     self.run_statement(statement).await?;
                     if self.timing {
                         eprintln!("Time: {:.3} s", started.elapsed().as_secs_f64());
@@ -281,45 +341,58 @@ impl Shell {
         result
     }
 
-    /// Plans a statement and executes it into a physical plan, ready to stream. A COPY to a
-    /// file comes with the [`PendingCopy`] to commit once the plan has run to the end.
-    async fn plan(&self, statement: SegStatement) -> Result<(Arc<dyn ExecutionPlan>, Option<PendingCopy>)> {
+    /// Plans a statement and executes it into a physical plan, ready to stream.
+    async fn plan(&self, statement: SegStatement) -> Result<Planned> {
         let plan = match statement {
             SegStatement::DataFusion(statement) => {
                 let mut statement = *statement;
+                let copy_target = match &statement {
+                    datafusion::sql::parser::Statement::CopyTo(copy) => Some(copy.target.clone()),
+                    _ => None,
+                };
                 let copy = PendingCopy::redirect(&mut statement);
                 let state = self.ctx.state();
                 let plan = state.statement_to_plan(statement).await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                return Ok((frame.create_physical_plan().await?, copy));
+                return Ok(Planned { physical: frame.create_physical_plan().await?, copy, copy_target });
             }
             SegStatement::CreateModel(create) => {
-                batch_plan(model::create_model(&self.ctx, &self.models(), *create).await?)
+                let store = self.models();
+                let path = ModelStore::normalize(&create.name).map(|name| store.path(&name)).ok();
+                let previous = path.as_deref().and_then(ModelFile::read);
+                let name = create.name.clone();
+                let batch = model::create_model(&self.ctx, &store, *create).await?;
+                self.log(|log| log.model(&name, path.as_deref().and_then(ModelFile::read), previous));
+                batch_plan(batch)
             }
             SegStatement::DropModel { name, if_exists } => {
                 batch_plan(model::drop_model(&self.models(), &name, if_exists)?)
             }
             SegStatement::ShowModels => batch_plan(model::show_models(&self.models())?),
         };
-        Ok((plan?, None))
+        Ok(Planned { physical: plan?, copy: None, copy_target: None })
     }
 
     /// Runs a plan to the end and collects its batches; a COPY's file replaces the target
-    /// only then.
-    async fn collect(&self, physical: Arc<dyn ExecutionPlan>, copy: Option<PendingCopy>) -> Result<Vec<RecordBatch>> {
-        let batches = collect(physical, self.ctx.task_ctx()).await?;
-        if let Some(copy) = copy {
+    /// only then, and is logged once it is in place.
+    async fn collect(&self, planned: Planned) -> Result<Vec<RecordBatch>> {
+        let batches = collect(planned.physical, self.ctx.task_ctx()).await?;
+        if let Some(copy) = planned.copy {
             copy.commit()?;
+        }
+        if let Some(target) = planned.copy_target {
+            self.log(|log| log.output(&target, copied_rows(&batches)));
         }
         Ok(batches)
     }
 
     async fn print_statement(&mut self, statement: SegStatement) -> Result<()> {
         let returns_rows = statement.returns_rows();
-        let (physical, copy) = self.plan(statement).await?;
+        let planned = self.plan(statement).await?;
+        let physical = Arc::clone(&planned.physical);
         let task = self.ctx.task_ctx();
         if !returns_rows {
-            let batches = self.collect(physical, copy).await?;
+            let batches = self.collect(planned).await?;
             if self.interactive {
                 eprintln!("{}", command_status(&batches));
             }
@@ -396,9 +469,9 @@ impl Shell {
         let mut outputs = Vec::new();
         for statement in parser::parse(&sql, &self.dialect())? {
             let returns_rows = statement.returns_rows();
-            let (physical, copy) = self.plan(statement).await?;
-            let schema = physical.schema();
-            let batches = self.collect(physical, copy).await?;
+            let planned = self.plan(statement).await?;
+            let schema = planned.physical.schema();
+            let batches = self.collect(planned).await?;
             outputs.push(StatementOutput { schema, batches, returns_rows });
         }
         Ok(outputs)
@@ -444,6 +517,11 @@ fn is_broken_pipe(error: &DataFusionError) -> bool {
     }
 }
 
+/// The last line of a script, where an unclosed block is reported.
+fn split_end_line(source: &str) -> usize {
+    source.lines().count().max(1)
+}
+
 /// Reads a script as UTF-8, with errors that name the file.
 pub fn read_script(path: &Path) -> std::result::Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
@@ -454,15 +532,19 @@ pub fn read_script(path: &Path) -> std::result::Result<String, String> {
     })
 }
 
-/// "OK", or the row count that COPY and INSERT report.
-fn command_status(batches: &[RecordBatch]) -> String {
+/// The row count that COPY and INSERT report.
+fn copied_rows(batches: &[RecordBatch]) -> Option<u64> {
     use datafusion::arrow::array::{Array, UInt64Array};
-    let count = batches.first().and_then(|batch| {
+    batches.first().and_then(|batch| {
         let column = batch.column_by_name("count")?;
         let values = column.as_any().downcast_ref::<UInt64Array>()?;
         (!values.is_empty()).then(|| values.value(0))
-    });
-    match count {
+    })
+}
+
+/// "OK", or the row count that COPY and INSERT report.
+fn command_status(batches: &[RecordBatch]) -> String {
+    match copied_rows(batches) {
         Some(1) => "OK, 1 row".to_string(),
         Some(n) => format!("OK, {n} rows"),
         None => "OK".to_string(),

@@ -450,3 +450,37 @@ async fn parquet_is_written_in_row_groups_that_readers_can_share_out() {
     let rows: Vec<i64> = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
     assert_eq!(rows, [122_880, 122_880, 54_240]);
 }
+
+#[test]
+fn an_unwritable_run_log_stops_the_run_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = run_in(
+        dir.path(),
+        &["--run-log", "no/such/dir/runs.ndjson", "-c", "COPY (SELECT 1 AS a) TO 'written.csv' STORED AS CSV"],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("--run-log no/such/dir/runs.ndjson: cannot append to it"), "{}", run.stderr);
+    assert!(!dir.path().join("written.csv").exists(), "nothing may run");
+}
+
+#[test]
+fn if_blocks_choose_what_a_script_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("there.csv"), "a\n1\n").expect("file");
+    let script = "\\if exists 'there.csv'\nSELECT 'found' AS x;\n\\else\nSELECT 'missing' AS x;\n\\endif\n\
+                  \\if defined key\nSELECT '${key}' AS k;\n\\elif not exists '${nowhere}'\nSELECT 1;\n\\else\n\\echo no key\n\\endif\n";
+    let run = run_with_stdin(dir.path(), &["-q", "--format", "csv"], script);
+    run.expect_code(1);
+    assert!(run.stdout.contains("found") && !run.stdout.contains("missing"), "{}", run.stdout);
+    assert!(run.stderr.contains("<stdin>:8: error: undefined parameter ${nowhere}"), "{}", run.stderr);
+    let run = run_with_stdin(dir.path(), &["-q", "--format", "csv", "--param", "key=k1"], script);
+    run.expect_code(0);
+    assert!(run.stdout.contains("k1"), "{}", run.stdout);
+    let unclosed = run_with_stdin(dir.path(), &["-q"], "\\if true\nSELECT 1;\n");
+    unclosed.expect_code(1);
+    assert!(
+        unclosed.stderr.contains("1 \\if block(s) not closed; end each with \\endif in the same script"),
+        "{}",
+        unclosed.stderr
+    );
+}

@@ -74,6 +74,7 @@ fn every_script_runs_alone() {
         "05_kpis.sql",
         "06_exports.sql",
         "07_clv.sql",
+        "08_governance.sql",
     ] {
         let path = queries().join(script);
         run_in(dir.path(), &["-q", "-f", path.to_str().unwrap(), "--param", "out_dir=out"]).expect_code(0);
@@ -252,4 +253,136 @@ fn the_report_runs_on_a_lake_with_parameters() {
     assert!(run.stdout.contains("churned (no order in 60 days)"), "{}", run.stdout);
     assert!(run.stdout.contains("clusters (k),3"), "{}", run.stdout);
     assert!(dir.path().join("weekly/customers.parquet").exists());
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The report on a lake whose data moved on between two weekly runs: the second run's
+/// governance section shows migration, drift and agreement against the first run's export,
+/// the audience export is pseudonymised, k-anonymous and without the erased customers, and
+/// the run log lists every script, export and model with the hashes of the bytes on disk.
+#[test]
+fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    run_in(dir.path(), &["generate", "--customers", "400", "--out", "lake"]).expect_code(0);
+    std::fs::write(dir.path().join("lake/erased.csv"), "customer_id\n3\n5\n8\n13\n21\n").expect("erasure list");
+    let report = queries().join("report.sql");
+    let key = "a-weekly-secret-key-of-32-bytes!";
+    let week = |as_of: &str, calibration_end: &str, extra: &[&str]| {
+        let mut args = vec!["-q", "--format", "csv", "--maxrows", "all", "--data", "lake", "--run-log", "runs.ndjson"];
+        for param in ["orders=orders", "customers=customers", "events=events", "spend=marketing_spend", "k=3"] {
+            args.extend(["--param", param]);
+        }
+        args.extend(["--param", "out_dir=weekly", "--param", "clv_penalizer=0.001"]);
+        let as_of = format!("as_of={as_of}");
+        let calibration_end = format!("calibration_end={calibration_end}");
+        args.extend(["--param", as_of.as_str(), "--param", calibration_end.as_str()]);
+        args.extend(extra);
+        args.extend(["-f", report.to_str().unwrap()]);
+        run_in(dir.path(), &args)
+    };
+    let first = week("2025-04-01", "2024-10-01", &[]);
+    first.expect_code(0);
+    assert!(first.stdout.contains("no baseline yet: this is the first run"), "{}", first.stdout);
+    assert!(first.stderr.contains("no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped"));
+    let pseudonym = format!("pseudonym_key={key}");
+    let second = week(
+        "2025-07-01",
+        "2025-01-01",
+        &["--param", pseudonym.as_str(), "--param", "min_group=5", "--param", "erased=erased"],
+    );
+    second.expect_code(0);
+    let out = &second.stdout;
+    for expected in [
+        "in_both,new_customers,gone_customers",
+        "from_segment,to_segment,customers,share_of_from",
+        "segment_mix_psi,status",
+        "feature,psi,status,previous_mean",
+        "customers,adjusted_rand,mutual_info,segment_adjusted_rand",
+        "min_group,exported,held_back",
+    ] {
+        assert!(out.contains(expected), "missing {expected} in\n{out}");
+    }
+    assert!(out.contains(",(gone),"), "erased customers leave: {out}");
+    assert!(!out.contains("no baseline yet"));
+
+    // The audience export: pseudonyms only, groups of at least min_group, nobody erased.
+    let check = |sql: &str| {
+        let run = run_in(dir.path(), &["-q", "--format", "csv", "-c", sql]);
+        run.expect_code(0);
+        run.stdout.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!(check("SELECT count(*) FROM 'weekly/customers.parquet' WHERE customer_id IN (3, 5, 8, 13, 21)"), "0");
+    assert_ne!(
+        check("SELECT count(*) FROM 'weekly/previous/customers.parquet' WHERE customer_id IN (3, 5, 8, 13, 21)"),
+        "0",
+        "the first run had the customers the second erased"
+    );
+    assert_eq!(
+        check(
+            "SELECT count(*) FROM (SELECT count(*) AS n FROM 'weekly/audience.csv' \
+             GROUP BY country, acquisition_channel, segment, cluster_id) WHERE n < 5"
+        ),
+        "0"
+    );
+    assert_eq!(check("SELECT min(length(customer_pseudonym)) FROM 'weekly/audience.csv'"), "64");
+
+    // The run log: one line per run, hashes of what is on disk now for the second run.
+    let log = std::fs::read_to_string(dir.path().join("runs.ndjson")).expect("run log");
+    assert!(!log.contains(key), "the key must never reach the log");
+    let runs: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(runs.len(), 2);
+    let run = &runs[1];
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["params"]["pseudonym_key"], "<redacted>");
+    let scripts: Vec<&str> = run["scripts"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap()).collect();
+    for script in ["report.sql", "01_data_quality.sql", "04_clustering.sql", "06_exports.sql", "08_governance.sql"] {
+        assert!(scripts.iter().any(|p| p.ends_with(script)), "{script} not in {scripts:?}");
+    }
+    for script in run["scripts"].as_array().unwrap() {
+        let path = Path::new(script["path"].as_str().unwrap());
+        assert_eq!(script["sha256"], sha256_of(path), "{}", path.display());
+    }
+    let outputs = run["outputs"].as_array().unwrap();
+    let names: Vec<&str> = outputs.iter().map(|o| o["path"].as_str().unwrap()).collect();
+    assert_eq!(outputs.len(), 12, "10 exports, the baseline and the audience: {names:?}");
+    for output in outputs {
+        let path = dir.path().join(output["path"].as_str().unwrap());
+        assert_eq!(output["sha256"], sha256_of(&path), "{}", path.display());
+        assert!(output["rows"].as_u64().unwrap() > 0);
+    }
+    let models = run["models"].as_array().unwrap();
+    let segments: Vec<&serde_json::Value> = models.iter().filter(|m| m["name"] == "customer_segments").collect();
+    assert_eq!(segments.len(), 1);
+    let retrained = segments[0];
+    assert_eq!(retrained["algorithm"], "kmeans");
+    assert_eq!(retrained["fit"]["measure"], "inertia");
+    assert_eq!(
+        retrained["replaced"]["sha256"],
+        runs[0]["models"].as_array().unwrap().iter().find(|m| m["name"] == "customer_segments").unwrap()["sha256"]
+    );
+    assert!(retrained["replaced"]["change"].is_f64());
+    let model_file = dir.path().join(retrained["path"].as_str().unwrap());
+    assert_eq!(retrained["sha256"], sha256_of(&model_file));
+    let inputs: Vec<&str> = run["inputs"].as_array().unwrap().iter().map(|i| i["table"].as_str().unwrap()).collect();
+    assert_eq!(inputs, ["customers", "erased", "events", "marketing_spend", "orders"]);
+    for input in run["inputs"].as_array().unwrap() {
+        for file in input["files"].as_array().unwrap() {
+            assert!(file["bytes"].as_u64().unwrap() > 0 && file["modified"].is_string(), "{file}");
+        }
+    }
+
+    // The log reads back as a table.
+    std::fs::create_dir(dir.path().join("logs")).expect("logs");
+    std::fs::copy(dir.path().join("runs.ndjson"), dir.path().join("logs/runs.ndjson")).expect("copy");
+    let back = run_in(
+        dir.path(),
+        &["-q", "--format", "csv", "--data", "logs", "-c", "SELECT count(*), max(exit_code) FROM runs"],
+    );
+    back.expect_code(0);
+    assert_eq!(back.stdout.lines().nth(1), Some("2,0"));
 }

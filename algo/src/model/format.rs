@@ -121,6 +121,18 @@ impl Model {
         }
     }
 
+    /// How well the fit did, for comparing a retrained model with the one it replaces: the
+    /// measure's name and value (k-means: inertia, lower is better; CLV models: the
+    /// log-likelihood, higher is better; logistic_reg: the penalised mean log-loss it
+    /// minimised, lower is better).
+    pub fn fit_measure(&self) -> (&'static str, f64) {
+        match self {
+            Model::KMeans(m) => ("inertia", m.inertia),
+            Model::Clv(m) => ("log_likelihood", m.log_likelihood),
+            Model::Logistic(m) => ("objective", m.objective),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut text = match self {
             Model::KMeans(m) => serde_json::to_string_pretty(m),
