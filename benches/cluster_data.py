@@ -34,6 +34,11 @@ fixed seed and runs with 2 threads, so a rerun writes byte-identical files:
   clv_params.json     those models' parameters, which the lifetimes scoring task loads, so
                       that both tools score with the same parameters
 
+  snap_prev.parquet,  customer_id, segment, recency_days, frequency, monetary (DOUBLE): rfm()
+  snap_curr.parquet   of orders.parquet as of 2025-06-30 and as of 2025-12-31, written by
+                      segsql ordered by customer_id: two weekly snapshots of the same
+                      customers for the governance benchmarks
+
   propensity.parquet  x1..x5 (DOUBLE, different scales) and y (BOOLEAN) for as many rows as
                       features.parquet: y drawn from a logistic model (default_rng(0)), for
                       the logistic_reg benchmark
@@ -233,6 +238,24 @@ def blobs_with_noise():
     return pa.table({"id": np.arange(1, len(points) + 1, dtype=np.int64), "x": points[:, 0], "y": points[:, 1]})
 
 
+def governance_inputs(data, binary):
+    """Two RFM snapshots of the same customers (snap_prev, snap_curr), unless they exist."""
+    import subprocess
+
+    for name, as_of in (("snap_prev", "2025-06-30"), ("snap_curr", "2025-12-31")):
+        path = os.path.join(data, f"{name}.parquet")
+        if os.path.exists(path):
+            continue
+        partial = os.path.join(data, f"{name}.partial.parquet")
+        query = (
+            "SELECT customer_id, segment, recency_days, frequency, CAST(monetary AS DOUBLE) AS monetary "
+            f"FROM rfm(orders, customer_id, order_ts, amount, '{as_of}') ORDER BY customer_id"
+        )
+        subprocess.run([binary, "--data", data, "-q", "-c", f"COPY ({query}) TO '{partial}' STORED AS PARQUET"], check=True)
+        os.replace(partial, path)
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         raise SystemExit(__doc__)
@@ -263,6 +286,7 @@ def main():
         propensity(table.num_rows, path)
     double_amounts(data, binary)
     clv_inputs(data, binary)
+    governance_inputs(data, binary)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ counts and inertia to 1e-12, and the table gives the time per iteration. Where t
 cannot do the same work (a sampled silhouette draws different samples), the times are shown
 and no ratio is.
 
-`--tasks` takes a comma-separated list of groups (sql, the default; cluster; clv; all = sql,
-cluster and clv) and task names (the keys of SEGSQL_TASKS; silhouette200k is in no group).
+`--tasks` takes a comma-separated list of groups (sql, the default; cluster; clv; governance;
+all = every group) and task names (the keys of SEGSQL_TASKS; silhouette200k is in no group).
 """
 
 import argparse
@@ -126,6 +126,23 @@ SEGSQL_TASKS = {
         "AS SELECT x1, x2, x3, x4, x5, y FROM propensity",
         column("objective"),
     ),
+    # Governance: two 1.6M-customer snapshots (benches/cluster_data.py). segment_transitions
+    # also checks that each snapshot holds a customer once, which the DuckDB query does not.
+    "transitions": (
+        "SELECT count(*), sum(customers), sum(share_of_from) "
+        "FROM segment_transitions(snap_prev, snap_curr, customer_id, segment)",
+        first_row,
+    ),
+    "psi_segments": (
+        "SELECT psi(p.n, c.n) FROM (SELECT segment, count(*) AS n FROM snap_prev GROUP BY segment) p "
+        "FULL JOIN (SELECT segment, count(*) AS n FROM snap_curr GROUP BY segment) c ON p.segment = c.segment",
+        first_row,
+    ),
+    "pseudonymize": (
+        "SELECT count(*), count(*) FILTER (WHERE starts_with(p, '0')) "
+        "FROM (SELECT pseudonymize(customer_id, 'bench-key-0123456789abcdef') AS p FROM snap_curr)",
+        first_row,
+    ),
     "silhouette20k": ("SELECT silhouette([x, y, z], label) FROM sil20k", first_row),
     "silhouette200k": ("SELECT silhouette([x, y, z], label) FROM sil200k", first_row),
     "silhouette1m_sampled": ("SELECT silhouette([x, y, z], label, 10000, 0) FROM sil1m", first_row),
@@ -201,6 +218,14 @@ COMPARISONS = [
         ("<=", 1.0),
     ),
     Comparison(
+        "transitions", "governance", "segment_transitions, two 1.6M-customer snapshots", "duckdb_transitions",
+        "DuckDB SQL (FULL JOIN + GROUP BY)", "same", ("<=", 0.8),
+    ),
+    Comparison("psi_segments", "governance", "psi of segment shares, two snapshots", "duckdb_psi", "DuckDB SQL", "same", ("<=", 0.8)),
+    # The target is absolute (2 million ids a second per core); Python's hmac is the reference
+    # for the answers and the scale.
+    Comparison("pseudonymize", "governance", "pseudonymize, HMAC-SHA256 of every id", "python_hmac", "Python hmac", "same", None),
+    Comparison(
         "kmeans_same_start", "cluster", "k-means k=8 from the same centres vs lloyd", "sklearn_kmeans_lloyd", "scikit-learn",
         "same_fit", ("<=", 1.0),
     ),
@@ -226,7 +251,13 @@ COMPARISONS = [
     Comparison("silhouette200k", "optional", "silhouette, 200k points", "sklearn_silhouette200k_mem", "scikit-learn", "exact", None),
 ]
 
-GROUPS = {"sql": ["sql"], "cluster": ["cluster"], "clv": ["clv"], "all": ["sql", "cluster", "clv"]}
+GROUPS = {
+    "sql": ["sql"],
+    "cluster": ["cluster"],
+    "clv": ["clv"],
+    "governance": ["governance"],
+    "all": ["sql", "cluster", "clv", "governance"],
+}
 
 
 def selected(tasks):

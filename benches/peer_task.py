@@ -279,6 +279,51 @@ def sklearn_hclust20k(data):
     return sorted(np.bincount(label).tolist())
 
 
+TRANSITIONS_SQL = """
+WITH moves AS (
+    SELECT CASE WHEN p.customer_id IS NULL THEN '(new)' ELSE p.segment END AS from_segment,
+           CASE WHEN c.customer_id IS NULL THEN '(gone)' ELSE c.segment END AS to_segment
+    FROM '{data}/snap_prev.parquet' p FULL JOIN '{data}/snap_curr.parquet' c ON p.customer_id = c.customer_id
+), cells AS (
+    SELECT from_segment, to_segment, count(*) AS customers FROM moves GROUP BY from_segment, to_segment
+), shares AS (
+    SELECT customers, customers / sum(customers) OVER (PARTITION BY from_segment) AS share_of_from FROM cells
+)
+SELECT count(*), sum(customers), sum(share_of_from) FROM shares
+"""
+
+PSI_SQL = """
+WITH p AS (SELECT segment, count(*) AS n FROM '{data}/snap_prev.parquet' GROUP BY segment),
+     c AS (SELECT segment, count(*) AS n FROM '{data}/snap_curr.parquet' GROUP BY segment),
+     bins AS (SELECT coalesce(p.n, 0) AS e, coalesce(c.n, 0) AS a FROM p FULL JOIN c ON p.segment = c.segment),
+     shares AS (SELECT greatest(e / sum(e) OVER (), 1e-4) AS e, greatest(a / sum(a) OVER (), 1e-4) AS a FROM bins)
+SELECT sum((a - e) * ln(a / e)) FROM shares
+"""
+
+
+@task("duckdb_transitions", imports=("duckdb",))
+def duckdb_transitions(data):
+    return duckdb_connection().execute(TRANSITIONS_SQL.format(data=data)).fetchone()
+
+
+@task("duckdb_psi", imports=("duckdb",))
+def duckdb_psi(data):
+    return duckdb_connection().execute(PSI_SQL.format(data=data)).fetchone()
+
+
+@task("python_hmac", imports=("hmac", "hashlib", "pyarrow.parquet"))
+def python_hmac(data):
+    import hashlib
+    import hmac
+
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(os.path.join(data, "snap_curr.parquet"), columns=["customer_id"]).column(0).to_pylist()
+    key = b"bench-key-0123456789abcdef"
+    pseudonyms = [hmac.new(key, str(i).encode(), hashlib.sha256).hexdigest() for i in ids]
+    return [len(pseudonyms), sum(p.startswith("0") for p in pseudonyms)]
+
+
 def main():
     name, data = sys.argv[1], sys.argv[2]
     for module in IMPORTS[name]:

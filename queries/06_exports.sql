@@ -2,10 +2,18 @@
 
 \i _setup.sql
 
--- Last run's customers export becomes the baseline that 08_governance.sql compares with.
+-- Last run's customers export becomes the baseline that 08_governance.sql compares with
+-- (rerunning the same week makes this week's export the baseline: see docs/governance.md).
+-- Erased customers leave the baseline too.
 \if exists '${out_dir}/customers.parquet'
+\if defined erased
+COPY (SELECT * FROM '${out_dir}/customers.parquet'
+      WHERE customer_id NOT IN (SELECT customer_id FROM ${erased} WHERE customer_id IS NOT NULL) ORDER BY customer_id)
+  TO '${out_dir}/previous/customers.parquet' STORED AS PARQUET;
+\else
 COPY (SELECT * FROM '${out_dir}/customers.parquet' ORDER BY customer_id)
   TO '${out_dir}/previous/customers.parquet' STORED AS PARQUET;
+\endif
 \endif
 
 CREATE OR REPLACE VIEW customer_clusters AS

@@ -9,6 +9,9 @@
 CREATE OR REPLACE VIEW customer_btyd AS
 SELECT * FROM rfm_summary(${orders}, customer_id, order_ts, amount, '${as_of}', 'week');
 
+-- The models are fitted once per run however many scripts include this file
+-- (\unset clv_models_fitted refits them, after changing as_of in the REPL, say).
+\if not defined clv_models_fitted
 -- Fit BG/NBD on every customer's weekly history: how often they buy and when they stop
 CREATE OR REPLACE MODEL clv_buyers USING bgnbd (time_unit = 'week', penalizer = ${clv_penalizer})
   AS SELECT frequency, recency, "T" FROM customer_btyd;
@@ -16,6 +19,8 @@ CREATE OR REPLACE MODEL clv_buyers USING bgnbd (time_unit = 'week', penalizer = 
 -- Fit Gamma-Gamma on the repeat buyers' spend per purchase
 CREATE OR REPLACE MODEL clv_spend USING gamma_gamma (penalizer = ${clv_penalizer})
   AS SELECT frequency, monetary_value FROM customer_btyd WHERE frequency > 0 AND monetary_value > 0;
+\set clv_models_fitted true
+\endif
 
 CREATE OR REPLACE VIEW customer_clv AS
 SELECT customer_id, frequency, recency, "T", monetary_value,

@@ -253,7 +253,8 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         Err(e) => return usage_error(user_message(&e)),
     };
     if let Some(path) = &cli.run_log {
-        match RunLog::open(path, crate::runlog::redacted_argv(std::env::args())) {
+        let argv = crate::runlog::redacted_argv(std::env::args_os().map(|a| a.to_string_lossy().into_owned()));
+        match RunLog::open(path, argv, cli.params.iter().cloned().collect()) {
             Ok(log) => shell.set_run_log(log),
             Err(message) => return usage_error(message),
         }
@@ -318,11 +319,17 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
-    if let Some(report) = shell.report()
-        && let Err(message) = report.write()
-    {
-        eprintln!("segsql: error: {message}");
-        failed = true;
+    if let Some(report) = shell.report() {
+        match report.write() {
+            Ok(()) => shell.log_output(report.path()),
+            Err(message) => {
+                eprintln!("segsql: error: {message}");
+                failed = true;
+            }
+        }
+    }
+    if let Some(path) = &cli.output {
+        shell.log_output(path);
     }
     finish(&mut shell, if failed { exit::STATEMENT_FAILED } else { exit::OK })
 }

@@ -66,29 +66,36 @@ fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A model file as the log describes it.
+/// A model file as the log describes it: its hash always, what it holds when it parses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelFile {
     pub path: PathBuf,
     pub sha256: String,
-    pub algorithm: String,
-    pub training_rows: u64,
+    pub algorithm: Option<String>,
+    pub training_rows: Option<u64>,
     /// The fit measure's name and value (`Model::fit_measure`).
-    pub measure: (&'static str, f64),
+    pub measure: Option<(&'static str, f64)>,
 }
 
 impl ModelFile {
-    /// The model file at `path`, if there is a readable one.
+    /// The model file at `path`, if there is one (a damaged file is still hashed).
     pub fn read(path: &Path) -> Option<ModelFile> {
         let bytes = std::fs::read(path).ok()?;
-        let model = segsql_algo::model::Model::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
+        let model = std::str::from_utf8(&bytes).ok().and_then(|text| segsql_algo::model::Model::from_json(text).ok());
         Some(ModelFile {
             path: path.to_path_buf(),
             sha256: bytes_sha256(&bytes),
-            algorithm: model.kind().to_string(),
-            training_rows: model.training_rows(),
-            measure: model.fit_measure(),
+            algorithm: model.as_ref().map(|m| m.kind().to_string()),
+            training_rows: model.as_ref().map(|m| m.training_rows()),
+            measure: model.as_ref().map(|m| m.fit_measure()),
         })
+    }
+
+    fn fit(&self) -> Value {
+        match self.measure {
+            Some((measure, value)) => json!({ "measure": measure, "value": value }),
+            None => Value::Null,
+        }
     }
 }
 
@@ -105,6 +112,8 @@ pub struct RunLog {
     path: PathBuf,
     started: DateTime<Utc>,
     argv: Vec<String>,
+    /// The parameters the run was given (`--param`), before any script set its own.
+    params: BTreeMap<String, String>,
     statements: u64,
     scripts: Vec<Value>,
     outputs: Vec<Value>,
@@ -113,7 +122,7 @@ pub struct RunLog {
 
 impl RunLog {
     /// Checks that `path` can be appended to (creating it if needed), before anything runs.
-    pub fn open(path: &Path, argv: Vec<String>) -> Result<RunLog, String> {
+    pub fn open(path: &Path, argv: Vec<String>, params: BTreeMap<String, String>) -> Result<RunLog, String> {
         OpenOptions::new()
             .append(true)
             .create(true)
@@ -123,6 +132,7 @@ impl RunLog {
             path: path.to_path_buf(),
             started: Utc::now(),
             argv,
+            params,
             statements: 0,
             scripts: Vec::new(),
             outputs: Vec::new(),
@@ -130,9 +140,9 @@ impl RunLog {
         })
     }
 
-    /// A script about to run, with the bytes it was read from.
-    pub fn script(&mut self, path: &Path, source: &[u8]) {
-        self.scripts.push(json!({ "path": path.display().to_string(), "sha256": bytes_sha256(source) }));
+    /// A script about to run (a path, `<command>` or `<stdin>`), with the bytes it was read from.
+    pub fn script(&mut self, path: &str, source: &[u8]) {
+        self.scripts.push(json!({ "path": path, "sha256": bytes_sha256(source) }));
     }
 
     pub fn statement(&mut self) {
@@ -167,22 +177,26 @@ impl RunLog {
             "sha256": model.sha256,
             "algorithm": model.algorithm,
             "training_rows": model.training_rows,
-            "fit": { "measure": model.measure.0, "value": model.measure.1 },
+            "fit": model.fit(),
         });
         if let Some(previous) = previous {
+            let change = match (previous.measure, model.measure) {
+                (Some((before, old)), Some((after, new))) if before == after => Some(new - old),
+                _ => None,
+            };
             entry["replaced"] = json!({
                 "sha256": previous.sha256,
                 "algorithm": previous.algorithm,
                 "training_rows": previous.training_rows,
-                "fit": { "measure": previous.measure.0, "value": previous.measure.1 },
-                "change": (previous.measure.0 == model.measure.0).then_some(model.measure.1 - previous.measure.1),
+                "fit": previous.fit(),
+                "change": change,
             });
         }
         self.models.push(entry);
     }
 
     /// The line for this run.
-    pub fn line(&self, exit_code: u8, params: &BTreeMap<String, String>, inputs: &[Input]) -> String {
+    pub fn line(&self, exit_code: u8, inputs: &[Input]) -> String {
         let inputs: Vec<Value> = inputs
             .iter()
             .map(|input| {
@@ -205,7 +219,7 @@ impl RunLog {
             "exit_code": exit_code,
             "statements": self.statements,
             "scripts": self.scripts,
-            "params": redacted_params(params),
+            "params": redacted_params(&self.params),
             "inputs": inputs,
             "outputs": self.outputs,
             "models": self.models,
@@ -215,17 +229,19 @@ impl RunLog {
         line
     }
 
-    /// Appends the run's line in one write. If the write fails part way, the file is cut
+    /// Appends the run's line in one write, holding an exclusive lock on the file so that
+    /// runs ending together do not interleave. If the write fails part way, the file is cut
     /// back to its length before, so the log never holds half a line.
     pub fn append(&self, line: &str) -> Result<(), String> {
         let describe = |e: std::io::Error| format!("--run-log {}: cannot append the run: {e}", self.path.display());
         let mut file = OpenOptions::new().append(true).create(true).open(&self.path).map_err(describe)?;
+        file.lock().map_err(describe)?;
         let before = file.metadata().map_err(describe)?.len();
-        if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.sync_data()) {
+        if let Err(e) = file.write_all(line.as_bytes()) {
             let _ = file.set_len(before);
             return Err(describe(e));
         }
-        Ok(())
+        file.sync_data().map_err(describe)
     }
 }
 
@@ -264,13 +280,13 @@ mod tests {
         let log_path = dir.path().join("runs.ndjson");
         let export = dir.path().join("out.csv");
         std::fs::write(&export, b"a\n1\n").unwrap();
-        let mut log = RunLog::open(&log_path, vec!["segsql".into(), "-f".into(), "x.sql".into()]).unwrap();
-        log.script(Path::new("x.sql"), b"SELECT 1;\n");
+        let params = BTreeMap::from([("as_of".to_string(), "2025-06-30".to_string())]);
+        let mut log = RunLog::open(&log_path, vec!["segsql".into(), "-f".into(), "x.sql".into()], params).unwrap();
+        log.script("x.sql", b"SELECT 1;\n");
         log.statement();
         log.output(export.to_str().unwrap(), Some(1));
-        let params = BTreeMap::from([("as_of".to_string(), "2025-06-30".to_string())]);
         for _ in 0..2 {
-            log.append(&log.line(0, &params, &[])).unwrap();
+            log.append(&log.line(0, &[])).unwrap();
         }
         let text = std::fs::read_to_string(&log_path).unwrap();
         assert_eq!(text.lines().count(), 2);
@@ -297,17 +313,13 @@ mod tests {
             ]
         );
         let params = BTreeMap::from([("pseudonym_key".to_string(), "s3cr3t".to_string())]);
-        assert!(
-            !RunLog::open(&tempfile::tempdir().unwrap().path().join("l"), vec![])
-                .unwrap()
-                .line(0, &params, &[])
-                .contains("s3cr3t")
-        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!RunLog::open(&dir.path().join("l"), vec![], params).unwrap().line(0, &[]).contains("s3cr3t"));
     }
 
     #[test]
     fn an_unwritable_log_is_refused_before_the_run() {
-        let error = RunLog::open(Path::new("/nonexistent-dir/runs.ndjson"), vec![]).unwrap_err();
+        let error = RunLog::open(Path::new("/nonexistent-dir/runs.ndjson"), vec![], BTreeMap::new()).unwrap_err();
         assert!(error.starts_with("--run-log /nonexistent-dir/runs.ndjson: cannot append to it"), "{error}");
     }
 }

@@ -78,7 +78,7 @@ pub(super) async fn execute(
         // came without a script around it.
         Command::If | Command::Elif | Command::Else | Command::EndIf => {
             return Err(message(format!(
-                "{} works in scripts and typed input, as a block that ends with \\endif",
+                "{} is handled by the script runner; a block must end with \\endif in the same script or input",
                 command.name()
             )));
         }

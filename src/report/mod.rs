@@ -50,6 +50,10 @@ impl Report {
         self.sections.push(Section { title, sql: statement_text(sql), header, rows, chart });
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes the file (called at the end of the run, also after a failure).
     pub fn write(&self) -> Result<(), String> {
         std::fs::write(&self.path, self.html())

@@ -60,18 +60,24 @@ impl Conditionals {
         match directive {
             Directive::If(condition) => {
                 let outer = self.active();
-                let holds = outer && evaluate("\\if", &condition, params)?;
-                self.stack.push(Block { active: holds, done: holds || !outer, seen_else: false });
+                // A condition that cannot be evaluated opens a block that runs no branch, so
+                // that with --continue-on-error neither the block nor its \else runs.
+                let holds = if outer { evaluate("\\if", &condition, params) } else { Ok(false) };
+                let taken = *holds.as_ref().unwrap_or(&false);
+                self.stack.push(Block { active: taken, done: taken || !outer || holds.is_err(), seen_else: false });
+                holds?;
             }
             Directive::Elif(condition) => {
                 let block = self.top("\\elif")?;
                 if block.seen_else {
                     return Err(ShellError::message("\\elif after \\else; put every \\elif before the \\else"));
                 }
-                let holds = !block.done && evaluate("\\elif", &condition, params)?;
+                let holds = if block.done { Ok(false) } else { evaluate("\\elif", &condition, params) };
+                let taken = *holds.as_ref().unwrap_or(&false);
                 let block = self.top_mut();
-                block.active = holds;
-                block.done |= holds;
+                block.active = taken;
+                block.done |= taken || holds.is_err();
+                holds?;
             }
             Directive::Else => {
                 let block = self.top("\\else")?;
@@ -179,6 +185,18 @@ mod tests {
         assert_eq!(run(&script, &BTreeMap::new()).unwrap(), Vec::<usize>::new());
         let error = run(&["\\if exists '${nowhere}'", "\\endif"], &BTreeMap::new()).unwrap_err().to_string();
         assert!(error.contains("undefined parameter ${nowhere}"), "{error}");
+    }
+
+    #[test]
+    fn a_condition_that_fails_runs_no_branch() {
+        let mut blocks = Conditionals::default();
+        let none = BTreeMap::new();
+        assert!(blocks.apply(Directive::If("exists '${nope}'".into()), &none).is_err());
+        assert!(!blocks.active());
+        blocks.apply(Directive::Else, &none).unwrap();
+        assert!(!blocks.active(), "the \\else of a failed \\if must not run either");
+        blocks.apply(Directive::EndIf, &none).unwrap();
+        assert!(blocks.active());
     }
 
     #[test]

@@ -226,7 +226,12 @@ impl Shell {
         let log = log.into_inner();
         let inputs: Vec<Input> =
             self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect();
-        log.append(&log.line(exit_code, &self.params, &inputs))
+        log.append(&log.line(exit_code, &inputs))
+    }
+
+    /// Records a file the run wrote outside SQL (the `--html` report, the `-o` results).
+    pub fn log_output(&self, path: &Path) {
+        self.log(|log| log.output(&path.to_string_lossy(), None));
     }
 
     fn log(&self, record: impl FnOnce(&mut RunLog)) {
@@ -251,8 +256,13 @@ impl Shell {
     /// Runs a whole script. Errors are printed as `FILE:LINE: error: message` as they
     /// happen; the result says whether the script should count as failed.
     pub async fn run_script(&mut self, source: &str, origin: &Origin) -> std::result::Result<Flow, ShellError> {
-        if let Origin::File(path) = origin {
-            self.log(|log| log.script(path, source.as_bytes()));
+        let label = match origin {
+            Origin::File(path) => Some(path.display().to_string()),
+            Origin::Command | Origin::Stdin => origin.label(),
+            Origin::Interactive => None,
+        };
+        if let Some(label) = label {
+            self.log(|log| log.script(&label, source.as_bytes()));
         }
         let split = splitter::split(source);
         let chunks = split.chunks.into_iter().chain(split.trailing);

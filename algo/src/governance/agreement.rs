@@ -1,8 +1,8 @@
 //! Agreement of two labelings of the same rows, computed as scikit-learn computes
-//! `adjusted_rand_score` and `normalized_mutual_info_score` (arithmetic mean), step for step,
-//! so the two agree to the last bits: pair counts in exact integers, the mutual information
-//! summed over the contingency table's non-empty cells in row-major order of the sorted
-//! labels.
+//! `adjusted_rand_score` and `normalized_mutual_info_score` (arithmetic mean), step for step:
+//! pair counts in exact integers (the adjusted Rand index agrees to the last bit), the mutual
+//! information summed over the contingency table's non-empty cells in row-major order of the
+//! sorted labels (NumPy sums them pairwise, so the two may differ in the last bits).
 
 /// The contingency table of two labelings given as dense labels (`0..classes` and
 /// `0..clusters`, numbered in the sorted order of the original labels).

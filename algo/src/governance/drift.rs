@@ -69,7 +69,8 @@ pub struct FeatureDrift {
     pub p75: [f64; 2],
 }
 
-/// Drift of one feature. NaN values must have been left out; both sides need a value.
+/// Drift of one feature. Non-finite values must have been left out (the caller counts them
+/// as missing); both sides need a value.
 /// Sorts both slices in place. A value equal to an edge goes to the bin above it, so the
 /// bins are `[edge_i, edge_{i+1})` and tied values never split across two bins.
 pub fn feature_drift(previous: &mut [f64], current: &mut [f64], bins: usize) -> Result<FeatureDrift, AlgoError> {
@@ -91,6 +92,13 @@ pub fn feature_drift(previous: &mut [f64], current: &mut [f64], bins: usize) -> 
         below.push(0);
         below.extend(edges.iter().map(|&edge| sorted.partition_point(|&v| v < edge)));
         below.push(sorted.len());
+        // Edges of finite values never decrease; the running maximum keeps the counts whole
+        // whatever a caller passes.
+        let mut high = 0;
+        below.iter_mut().for_each(|b| {
+            high = high.max(*b);
+            *b = high;
+        });
         below.windows(2).map(|w| (w[1] - w[0]) as f64).collect()
     };
     let psi = psi(&counts(previous), &counts(current))?;

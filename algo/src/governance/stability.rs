@@ -49,8 +49,8 @@ pub fn kmeans_stability(
     if params.k < 1 {
         return Err(AlgoError::parameter("k", "at least 1", params.k));
     }
-    if params.resamples < 1 {
-        return Err(AlgoError::parameter("resamples", "at least 1", params.resamples));
+    if !(1..=10_000).contains(&params.resamples) {
+        return Err(AlgoError::parameter("resamples", "from 1 to 10000", params.resamples));
     }
     let n = points.nrows();
     let half = n / 2;
@@ -64,8 +64,9 @@ pub fn kmeans_stability(
     let dims = points.ncols();
     let sorted = gather(points, &canonical_order(points));
     let scaled = apply_scaler(sorted.view(), &fit_scaler(sorted.view(), Standardize::Zscore));
-    let points = scaled.view();
-    let data = scaled.as_slice().unwrap_or_default();
+    let standard = scaled.as_standard_layout();
+    let points = standard.view();
+    let data = standard.as_slice().unwrap_or_default();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut results = Vec::with_capacity(params.resamples);

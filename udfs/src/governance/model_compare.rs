@@ -103,6 +103,10 @@ impl TableFunctionImpl for ModelCompare {
                 new.features.join(", ")
             );
         }
+        let finite = |m: &KMeansModel| m.clusters.iter().all(|c| c.centroid.iter().all(|v| v.is_finite()));
+        if !(finite(&old) && finite(&new)) {
+            return plan_err!("{F}: a model has centroids that are not finite numbers; retrain it");
+        }
         let rows = pairs(&old, &new);
         let cluster = |model: &KMeansModel, index: Option<usize>| index.map(|i| model.clusters[i].cluster_id as i64);
         let size = |model: &KMeansModel, index: Option<usize>| index.map(|i| model.clusters[i].size as i64);
@@ -174,8 +178,12 @@ impl TableFunctionImpl for ModelCompare {
             .aggregate(vec![col("__old")], vec![count(lit(1i64)).alias("__rows"), sum(kept).alias("__kept")])?
             .build()?;
         let mut output = fields;
+        // An old cluster with no partner in the new model has no share to keep.
+        let share = cast(col("__kept"), DataType::Float64) / cast(col("__rows"), DataType::Float64);
         output.push(
-            (cast(col("__kept"), DataType::Float64) / cast(col("__rows"), DataType::Float64)).alias("share_kept"),
+            when(col("__pairs.new_cluster").is_null(), lit(ScalarValue::Float64(None)))
+                .otherwise(share)?
+                .alias("share_kept"),
         );
         let plan = pairs_plan
             .join(scored, JoinType::Left, (vec!["old_cluster"], vec!["__old"]), None)?

@@ -90,7 +90,9 @@ impl ScalarUDFImpl for Pseudonymize {
         let [value, key] = arg_types else {
             return plan_err!("pseudonymize: expected pseudonymize(value, key), got {} arguments", arg_types.len());
         };
-        let value = if value.is_integer() { DataType::Int64 } else { DataType::Utf8 };
+        // Unsigned integers go as text (their decimal text is the same), so values above
+        // i64::MAX are hashed rather than refused by a cast.
+        let value = if value.is_signed_integer() { DataType::Int64 } else { DataType::Utf8 };
         match key {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {}
             other => return plan_err!("pseudonymize: key must be text (a secret of at least 16 bytes), got {other}"),

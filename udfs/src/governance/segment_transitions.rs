@@ -8,6 +8,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
 use datafusion::logical_expr::{Documentation, Expr, ExprFunctionExt, cast, col, lit, when};
 use datafusion::prelude::ident;
 
@@ -71,9 +72,18 @@ impl TableFunctionImpl for SegmentTransitions {
         let (c_customer, c_customer_type) = current.column(F, "customer", &customer)?;
         let (p_segment, _) = previous.column(F, "segment", &segment)?;
         let (c_segment, _) = current.column(F, "segment", &segment)?;
-        // Ids of one type are compared as they are; an integer id in one snapshot and a text id
-        // in the other are compared as text.
-        let customer_type = if p_customer_type == c_customer_type { p_customer_type } else { DataType::Utf8 };
+        // Ids of different types are compared as SQL compares them (an integer id against a
+        // float one as numbers); types that do not compare need a CAST.
+        let customer_type = match comparison_coercion(&p_customer_type, &c_customer_type) {
+            Some(common) => common,
+            None => {
+                return plan_err!(
+                    "{F}: customer is {p_customer_type} in {} but {c_customer_type} in {}; CAST one of them so the ids compare",
+                    previous.reference,
+                    current.reference
+                );
+            }
+        };
         let side = |source: &SourceTable, customer: &str, segment: &str, previous: bool| {
             let flag = |on: bool| lit(if on { 1i64 } else { 0i64 });
             scan(source)?.filter(ident(customer).is_not_null())?.project(vec![

@@ -90,7 +90,7 @@ struct DriftAccumulator {
     bins: usize,
     /// Values present, previous then current.
     values: [Vec<f64>; 2],
-    /// NULL or NaN values.
+    /// NULL, NaN or infinite values.
     missing: [i64; 2],
 }
 
@@ -100,7 +100,7 @@ impl Accumulator for DriftAccumulator {
         let numbers = values[1].as_primitive::<Float64Type>();
         for row in 0..sides.len() {
             let side = usize::from(sides.value(row) != 0);
-            if numbers.is_null(row) || numbers.value(row).is_nan() {
+            if numbers.is_null(row) || !numbers.value(row).is_finite() {
                 self.missing[side] += 1;
             } else {
                 self.values[side].push(numbers.value(row));
@@ -140,7 +140,7 @@ impl Accumulator for DriftAccumulator {
         for (side, values) in [("previous", &previous), ("current", &current)] {
             if values.is_empty() {
                 return exec_err!(
-                    "{FUNCTION}: the {side} snapshot has no values of '{}' (every row is NULL or NaN, or the snapshot is empty)",
+                    "{FUNCTION}: the {side} snapshot has no values of '{}' (every row is NULL, NaN or infinite, or the snapshot is empty)",
                     self.feature
                 );
             }
