@@ -41,8 +41,11 @@ SELECT feature, round(psi, 4) AS psi,
        round(previous_median, 2) AS previous_median, round(current_median, 2) AS current_median
 FROM feature_drift(gov_previous, gov_current, 'recency_days,frequency,monetary');
 
--- Cluster agreement with last run's labels, on the customers in both
-SELECT count(*) AS customers, round(adjusted_rand(p.cluster_id, c.cluster_id), 4) AS adjusted_rand,
+-- Cluster agreement with last run's labels, on the customers in both (a customer without a
+-- cluster in either run is left out of the indices and counted)
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE p.cluster_id IS NULL OR c.cluster_id IS NULL) AS without_cluster,
+       round(adjusted_rand(p.cluster_id, c.cluster_id), 4) AS adjusted_rand,
        round(mutual_info(p.cluster_id, c.cluster_id), 4) AS mutual_info,
        round(adjusted_rand(p.segment, c.segment), 4) AS segment_adjusted_rand
 FROM gov_previous p JOIN gov_current c ON p.customer_id = c.customer_id;

@@ -302,7 +302,7 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
         "from_segment,to_segment,customers,share_of_from",
         "segment_mix_psi,status",
         "feature,psi,status,previous_mean",
-        "customers,adjusted_rand,mutual_info,segment_adjusted_rand",
+        "customers,without_cluster,adjusted_rand,mutual_info,segment_adjusted_rand",
         "min_group,exported,held_back",
     ] {
         assert!(out.contains(expected), "missing {expected} in\n{out}");

@@ -94,9 +94,9 @@ pub fn internal_functions() -> Vec<InternalFunction> {
             "kmeans_stability's rows: the adjusted Rand index of two half-sample fits per resample.",
         ),
         internal(
-            SegFunction::Scalar(internal::snapshot_rows::SnapshotRows::udf()),
-            "segsql_snapshot_rows(rows, customer, snapshot)",
-            "segment_transitions' check that a snapshot holds each customer once; returns rows.",
+            SegFunction::Aggregate(internal::transitions::TransitionsFold::udaf()),
+            "segsql_transitions(customer, side, segment)",
+            "segment_transitions' cells: customers by (from, to); side 0 is the previous snapshot, 1 the current; a customer twice in one snapshot is an error.",
         ),
         internal(
             SegFunction::Aggregate(internal::kmeans_elbow::KMeansElbowFold::udaf()),

@@ -5,19 +5,24 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, ScalarValue, plan_err};
-use datafusion::functions_aggregate::expr_fn::{count, max, sum};
+use datafusion::common::{Result, plan_err};
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
-use datafusion::logical_expr::{Documentation, Expr, ExprFunctionExt, cast, col, lit, when};
+use datafusion::logical_expr::{Documentation, Expr, ExprFunctionExt, cast, col, lit};
 use datafusion::prelude::ident;
 
 use crate::common::args::{SourceTable, check_arity, name_of, table_arg};
 use crate::function::{DocumentedTableFunction, GOVERNANCE_SECTION};
-use crate::internal::snapshot_rows::SnapshotRows;
+use crate::internal::transitions::{TransitionsFold, transition_fields};
 use crate::plan::{scan, view};
 
 const SYNTAX: &str = "segment_transitions(previous, current, customer, segment)";
+
+/// Integer ids fold in this many buckets of the id, in parallel; counts add up exactly, so
+/// the number changes nothing in the result.
+const BUCKETS: i64 = 16;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -84,45 +89,32 @@ impl TableFunctionImpl for SegmentTransitions {
                 );
             }
         };
-        let side = |source: &SourceTable, customer: &str, segment: &str, previous: bool| {
-            let flag = |on: bool| lit(if on { 1i64 } else { 0i64 });
+        // Integer ids fold as integers (in 16 buckets of the id, folded in parallel); any
+        // other type as its text.
+        let key_type = if customer_type.is_integer() { DataType::Int64 } else { DataType::Utf8 };
+        let side = |source: &SourceTable, customer: &str, segment: &str, snapshot: i64| {
             scan(source)?.filter(ident(customer).is_not_null())?.project(vec![
-                cast(ident(customer), customer_type.clone()).alias("__customer"),
-                flag(previous).alias("__in_previous"),
-                flag(!previous).alias("__in_current"),
-                if previous { cast(ident(segment), DataType::Utf8) } else { lit(ScalarValue::Utf8(None)) }
-                    .alias("__from"),
-                if previous { lit(ScalarValue::Utf8(None)) } else { cast(ident(segment), DataType::Utf8) }
-                    .alias("__to"),
+                cast(cast(ident(customer), customer_type.clone()), key_type.clone()).alias("__customer"),
+                lit(snapshot).alias("__side"),
+                cast(ident(segment), DataType::Utf8).alias("__segment"),
             ])
         };
-        let once =
-            |rows: &str, snapshot: &str| SnapshotRows::udf().call(vec![col(rows), col("__customer"), lit(snapshot)]);
-        let customers = count(lit(1i64));
+        let buckets = if key_type == DataType::Int64 {
+            vec![(col("__customer") % lit(BUCKETS)).alias("__bucket")]
+        } else {
+            vec![]
+        };
+        let fold = TransitionsFold::udaf().call(vec![col("__customer"), col("__side"), col("__segment")]);
         let share =
             Expr::from(WindowFunction::new(datafusion::functions_aggregate::sum::sum_udaf(), vec![col("customers")]))
                 .partition_by(vec![col("from_segment")])
                 .build()?;
-        let plan = side(&previous, &p_customer, &p_segment, true)?
-            .union(side(&current, &c_customer, &c_segment, false)?.build()?)?
-            .aggregate(
-                vec![col("__customer")],
-                vec![
-                    sum(col("__in_previous")).alias("__previous_rows"),
-                    sum(col("__in_current")).alias("__current_rows"),
-                    max(col("__from")).alias("__from"),
-                    max(col("__to")).alias("__to"),
-                ],
-            )?
-            .project(vec![
-                when(once("__previous_rows", "previous").eq(lit(0i64)), lit("(new)"))
-                    .otherwise(col("__from"))?
-                    .alias("from_segment"),
-                when(once("__current_rows", "current").eq(lit(0i64)), lit("(gone)"))
-                    .otherwise(col("__to"))?
-                    .alias("to_segment"),
-            ])?
-            .aggregate(vec![col("from_segment"), col("to_segment")], vec![customers.alias("customers")])?
+        let plan = side(&previous, &p_customer, &p_segment, 0)?
+            .union(side(&current, &c_customer, &c_segment, 1)?.build()?)?
+            .aggregate(buckets, vec![fold.alias("__cells")])?
+            .unnest_column("__cells")?
+            .project(transition_fields().iter().map(|f| get_field(col("__cells"), f.name().as_str()).alias(f.name())))?
+            .aggregate(vec![col("from_segment"), col("to_segment")], vec![sum(col("customers")).alias("customers")])?
             .window(vec![share.alias("__from_total")])?
             .project(vec![
                 col("from_segment"),

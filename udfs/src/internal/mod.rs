@@ -18,4 +18,4 @@ pub mod kmeans_stability;
 pub mod periods;
 pub mod points_fold;
 pub mod segment_rules;
-pub mod snapshot_rows;
+pub mod transitions;
