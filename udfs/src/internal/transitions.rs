@@ -9,15 +9,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
 
-use crate::common::grouped::single_list;
+use crate::common::grouped::{list_array, single_list};
 
 const FUNCTION: &str = "segment_transitions";
 /// Codes: 0 is a NULL segment, n > 0 the dictionary's entry n − 1.
@@ -72,32 +74,27 @@ impl AggregateUDFImpl for TransitionsFold {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let text = args.exprs[0].data_type(args.schema)? == DataType::Utf8;
-        Ok(Box::new(TransitionsAccumulator {
-            keys: if text { Keys::Text(Vec::new()) } else { Keys::Int(Vec::new()) },
-            tags: Vec::new(),
-            segments: Vec::new(),
-            codes: HashMap::new(),
-        }))
+        Ok(Box::new(TransitionsAccumulator { dictionary: Dictionary::default(), rows: Rows::new(text) }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        let text = args.exprs[0].data_type(args.schema)? == DataType::Utf8;
+        Ok(Box::new(TransitionsGroups { text, dictionary: Dictionary::default(), groups: Vec::new() }))
     }
 }
 
-#[derive(Debug)]
-enum Keys {
-    Int(Vec<i64>),
-    Text(Vec<String>),
-}
-
-#[derive(Debug)]
-struct TransitionsAccumulator {
-    keys: Keys,
-    /// Per row: the snapshot (bit 0: 1 for current) and the segment code (the other bits).
-    tags: Vec<u32>,
-    /// This accumulator's segment dictionary.
+/// The segments seen, numbered from 1 (0 is NULL).
+#[derive(Debug, Default)]
+struct Dictionary {
     segments: Vec<String>,
     codes: HashMap<String, u32>,
 }
 
-impl TransitionsAccumulator {
+impl Dictionary {
     fn code(&mut self, segment: Option<&str>) -> u32 {
         let Some(segment) = segment else { return NULL_SEGMENT };
         if let Some(&code) = self.codes.get(segment) {
@@ -109,143 +106,117 @@ impl TransitionsAccumulator {
         code
     }
 
-    fn push_keys(&mut self, keys: &ArrayRef) -> Result<()> {
-        match &mut self.keys {
-            Keys::Int(values) => {
-                let keys = cast(keys, &DataType::Int64)?;
-                values.extend(keys.as_primitive::<Int64Type>().iter().map(|k| k.unwrap_or_default()));
-            }
-            Keys::Text(values) => {
-                let keys = cast(keys, &DataType::Utf8)?;
-                values.extend(keys.as_string::<i32>().iter().map(|k| k.unwrap_or_default().to_string()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts the (from, to) cells of rows sorted by key, refusing a key twice in a snapshot.
-    fn count_cells<K: PartialEq>(
-        &self,
-        rows: &[(K, u32)],
-        customer: impl Fn(&(K, u32)) -> String,
-        cells: &mut HashMap<(Option<u32>, Option<u32>), i64>,
-    ) -> Result<()> {
-        let mut start = 0;
-        while start < rows.len() {
-            let mut end = start + 1;
-            while end < rows.len() && rows[end].0 == rows[start].0 {
-                end += 1;
-            }
-            let (mut from, mut to) = (None, None);
-            for row in &rows[start..end] {
-                let tag = row.1;
-                let (slot, snapshot) = if tag & 1 == 0 { (&mut from, "previous") } else { (&mut to, "current") };
-                if slot.is_some() {
-                    let count = rows[start..end].iter().filter(|r| r.1 & 1 == tag & 1).count();
-                    return exec_err!(
-                        "{FUNCTION}: customer {} appears {count} times in the {snapshot} snapshot; \
-                         each snapshot needs one row per customer (deduplicate it first, e.g. keep the latest row per customer)",
-                        customer(row)
-                    );
-                }
-                *slot = Some(tag >> 1);
-            }
-            *cells.entry((from, to)).or_default() += 1;
-            start = end;
-        }
-        Ok(())
-    }
-
     fn name(&self, code: u32) -> Option<&str> {
         (code != NULL_SEGMENT).then(|| self.segments[code as usize - 1].as_str())
     }
-}
 
-impl Accumulator for TransitionsAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.push_keys(&values[0])?;
-        let sides = values[1].as_primitive::<Int64Type>();
-        // Segments are few: Arrow's dictionary cast hashes each row once, and only the
-        // distinct values go through this accumulator's own dictionary.
-        let dictionary = cast(&values[2], &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))?;
+    /// The codes of a batch's segments. Segments are few: Arrow's dictionary cast hashes each
+    /// row once, and only the distinct values go through this dictionary.
+    fn codes_of(&mut self, segments: &ArrayRef) -> Result<Vec<u32>> {
+        let dictionary = cast(segments, &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))?;
         let dictionary = dictionary.as_dictionary::<datafusion::arrow::datatypes::Int32Type>();
         let names = dictionary.values().as_string::<i32>();
         let codes: Vec<u32> = (0..names.len()).map(|i| self.code(names.is_valid(i).then(|| names.value(i)))).collect();
         let keys = dictionary.keys();
-        for row in 0..sides.len() {
-            let code = if keys.is_valid(row) { codes[keys.value(row) as usize] } else { NULL_SEGMENT };
-            self.tags.push((code << 1) | u32::from(sides.value(row) != 0));
-        }
-        Ok(())
+        Ok((0..keys.len())
+            .map(|row| if keys.is_valid(row) { codes[keys.value(row) as usize] } else { NULL_SEGMENT })
+            .collect())
     }
 
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (keys, tags, segments) =
-            (states[0].as_list::<i32>(), states[1].as_list::<i32>(), states[2].as_list::<i32>());
-        for row in 0..keys.len() {
-            if keys.is_null(row) {
-                continue;
-            }
-            let names = segments.value(row);
-            let names = names.as_string::<i32>();
-            let remap: Vec<u32> = std::iter::once(NULL_SEGMENT)
-                .chain((0..names.len()).map(|i| self.code(Some(names.value(i)))))
-                .collect();
-            self.push_keys(&keys.value(row))?;
-            let row_tags = tags.value(row);
-            for &tag in row_tags.as_primitive::<Int64Type>().values() {
-                let tag = tag as u32;
-                self.tags.push((remap[(tag >> 1) as usize] << 1) | (tag & 1));
-            }
-        }
-        Ok(())
+    /// Codes in another accumulator's state mapped to this dictionary's.
+    fn remap(&mut self, names: &ArrayRef) -> Vec<u32> {
+        let names = names.as_string::<i32>();
+        std::iter::once(NULL_SEGMENT).chain((0..names.len()).map(|i| self.code(Some(names.value(i))))).collect()
     }
 
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let keys: ArrayRef = match &mut self.keys {
+    fn state(&self) -> ArrayRef {
+        Arc::new(StringArray::from(self.segments.clone()))
+    }
+}
+
+#[derive(Debug)]
+enum Keys {
+    Int(Vec<i64>),
+    Text(Vec<String>),
+}
+
+/// One group's rows: the customer key and a tag (bit 0: 1 for the current snapshot; the
+/// other bits: the segment code).
+#[derive(Debug)]
+struct Rows {
+    keys: Keys,
+    tags: Vec<u32>,
+}
+
+impl Rows {
+    fn new(text: bool) -> Rows {
+        Rows { keys: if text { Keys::Text(Vec::new()) } else { Keys::Int(Vec::new()) }, tags: Vec::new() }
+    }
+
+    fn push(&mut self, keys: &ArrayRef, row: usize, tag: u32) {
+        match &mut self.keys {
+            Keys::Int(values) => values.push(keys.as_primitive::<Int64Type>().value(row)),
+            Keys::Text(values) => values.push(keys.as_string::<i32>().value(row).to_string()),
+        }
+        self.tags.push(tag);
+    }
+
+    fn extend(&mut self, keys: &ArrayRef, tags: &ArrayRef, remap: &[u32]) {
+        match &mut self.keys {
+            Keys::Int(values) => values.extend(keys.as_primitive::<Int64Type>().values().iter()),
+            Keys::Text(values) => {
+                values.extend(keys.as_string::<i32>().iter().map(|k| k.unwrap_or_default().to_string()))
+            }
+        }
+        for &tag in tags.as_primitive::<Int64Type>().values() {
+            let tag = tag as u32;
+            self.tags.push((remap[(tag >> 1) as usize] << 1) | (tag & 1));
+        }
+    }
+
+    fn take_keys(&mut self) -> ArrayRef {
+        match &mut self.keys {
             Keys::Int(values) => Arc::new(Int64Array::from(std::mem::take(values))),
             Keys::Text(values) => Arc::new(StringArray::from(std::mem::take(values))),
-        };
-        let key_type = keys.data_type().clone();
-        let tags = Arc::new(Int64Array::from_iter_values(self.tags.drain(..).map(i64::from)));
-        let segments = Arc::new(StringArray::from(self.segments.clone()));
-        Ok(vec![
-            single_list(key_type, keys)?,
-            single_list(DataType::Int64, tags)?,
-            single_list(DataType::Utf8, segments)?,
-        ])
+        }
     }
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        // (from, to) with None for '(new)' and '(gone)', counted.
+    fn take_tags(&mut self) -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(std::mem::take(&mut self.tags).into_iter().map(i64::from)))
+    }
+
+    fn size(&self) -> usize {
+        let keys = match &self.keys {
+            Keys::Int(values) => values.capacity() * 8,
+            Keys::Text(values) => values.iter().map(|s| s.capacity() + 24).sum(),
+        };
+        keys + self.tags.capacity() * 4
+    }
+
+    /// The (from, to, customers) cells of these rows, sorted by name.
+    fn cells(&self, dictionary: &Dictionary) -> Result<StructArray> {
         let mut cells: HashMap<(Option<u32>, Option<u32>), i64> = HashMap::new();
         match &self.keys {
             Keys::Int(values) => {
-                // Sorted as (key, tag) pairs in one contiguous vector: the previous row of a
-                // customer (even tag) comes before the current one.
+                // (key, tag) pairs in one contiguous vector: a customer's previous row (even
+                // tag) comes before the current one.
                 let mut rows: Vec<(i64, u32)> = values.iter().copied().zip(self.tags.iter().copied()).collect();
                 rows.sort_unstable_by_key(|&(key, tag)| (key, tag & 1));
-                self.count_cells(&rows, |row| row.0.to_string(), &mut cells)?;
+                count_cells(&rows, |key| key.to_string(), &mut cells)?;
             }
             Keys::Text(values) => {
                 let mut rows: Vec<(&str, u32)> =
                     values.iter().map(String::as_str).zip(self.tags.iter().copied()).collect();
                 rows.sort_unstable_by_key(|&(key, tag)| (key, tag & 1));
-                self.count_cells(&rows, |row| row.0.to_string(), &mut cells)?;
+                count_cells(&rows, |key| key.to_string(), &mut cells)?;
             }
         }
-        // Sorted by name, so the list is the same whatever order the rows came in.
+        // Sorted by name, so the cells come out the same whatever order the rows came in.
         let mut named: Vec<(Option<&str>, Option<&str>, i64)> = cells
             .into_iter()
             .map(|((from, to), count)| {
-                let from = match from {
-                    None => Some("(new)"),
-                    Some(code) => self.name(code),
-                };
-                let to = match to {
-                    None => Some("(gone)"),
-                    Some(code) => self.name(code),
-                };
+                let from = from.map_or(Some("(new)"), |code| dictionary.name(code));
+                let to = to.map_or(Some("(gone)"), |code| dictionary.name(code));
                 (from, to, count)
             })
             .collect();
@@ -254,15 +225,201 @@ impl Accumulator for TransitionsAccumulator {
         let to: StringArray = named.iter().map(|cell| cell.1).collect();
         let customers = Int64Array::from_iter_values(named.iter().map(|cell| cell.2));
         let columns: Vec<ArrayRef> = vec![Arc::new(from), Arc::new(to), Arc::new(customers)];
-        let items = StructArray::try_new(transition_fields(), columns, None)?;
-        single_list(DataType::Struct(transition_fields()), Arc::new(items))
+        Ok(StructArray::try_new(transition_fields(), columns, None)?)
+    }
+}
+
+/// Counts the (from, to) cells of rows sorted by key, refusing a key twice in a snapshot.
+fn count_cells<K: PartialEq + Copy>(
+    rows: &[(K, u32)],
+    customer: impl Fn(K) -> String,
+    cells: &mut HashMap<(Option<u32>, Option<u32>), i64>,
+) -> Result<()> {
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start + 1;
+        while end < rows.len() && rows[end].0 == rows[start].0 {
+            end += 1;
+        }
+        let (mut from, mut to) = (None, None);
+        for &(key, tag) in &rows[start..end] {
+            let (slot, snapshot) = if tag & 1 == 0 { (&mut from, "previous") } else { (&mut to, "current") };
+            if slot.is_some() {
+                let count = rows[start..end].iter().filter(|r| r.1 & 1 == tag & 1).count();
+                return exec_err!(
+                    "{FUNCTION}: customer {} appears {count} times in the {snapshot} snapshot; \
+                     each snapshot needs one row per customer (deduplicate it first, e.g. keep the latest row per customer)",
+                    customer(key)
+                );
+            }
+            *slot = Some(tag >> 1);
+        }
+        *cells.entry((from, to)).or_default() += 1;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The keys as the fold stores them.
+fn stored_keys(keys: &ArrayRef, text: bool) -> Result<ArrayRef> {
+    Ok(cast(keys, if text { &DataType::Utf8 } else { &DataType::Int64 })?)
+}
+
+/// The fold without grouping (text ids).
+#[derive(Debug)]
+struct TransitionsAccumulator {
+    dictionary: Dictionary,
+    rows: Rows,
+}
+
+impl Accumulator for TransitionsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let keys = stored_keys(&values[0], matches!(self.rows.keys, Keys::Text(_)))?;
+        let sides = values[1].as_primitive::<Int64Type>();
+        let codes = self.dictionary.codes_of(&values[2])?;
+        for (row, code) in codes.into_iter().enumerate() {
+            self.rows.push(&keys, row, (code << 1) | u32::from(sides.value(row) != 0));
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (keys, tags, segments) =
+            (states[0].as_list::<i32>(), states[1].as_list::<i32>(), states[2].as_list::<i32>());
+        for row in 0..keys.len() {
+            if keys.is_valid(row) {
+                let remap = self.dictionary.remap(&segments.value(row));
+                self.rows.extend(&keys.value(row), &tags.value(row), &remap);
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let keys = self.rows.take_keys();
+        let key_type = keys.data_type().clone();
+        Ok(vec![
+            single_list(key_type, keys)?,
+            single_list(DataType::Int64, self.rows.take_tags())?,
+            single_list(DataType::Utf8, self.dictionary.state())?,
+        ])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let cells = self.rows.cells(&self.dictionary)?;
+        single_list(DataType::Struct(transition_fields()), Arc::new(cells))
     }
 
     fn size(&self) -> usize {
-        let keys = match &self.keys {
-            Keys::Int(values) => values.capacity() * 8,
-            Keys::Text(values) => values.iter().map(|s| s.capacity() + 24).sum(),
+        size_of_val(self) + self.rows.size()
+    }
+}
+
+/// The fold per bucket of integer ids: rows go straight to their group's vectors.
+#[derive(Debug)]
+struct TransitionsGroups {
+    text: bool,
+    dictionary: Dictionary,
+    groups: Vec<Rows>,
+}
+
+impl TransitionsGroups {
+    fn grow(&mut self, total: usize) {
+        while self.groups.len() < total {
+            self.groups.push(Rows::new(self.text));
+        }
+    }
+}
+
+impl GroupsAccumulator for TransitionsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let keys = stored_keys(&values[0], self.text)?;
+        let sides = values[1].as_primitive::<Int64Type>();
+        let codes = self.dictionary.codes_of(&values[2])?;
+        let ints = (!self.text).then(|| keys.as_primitive::<Int64Type>().values());
+        for (row, &group) in group_indices.iter().enumerate() {
+            if !crate::common::grouped::is_selected(opt_filter, row) {
+                continue;
+            }
+            let tag = (codes[row] << 1) | u32::from(sides.value(row) != 0);
+            match (&mut self.groups[group].keys, ints) {
+                // Integer ids (the usual case) without a downcast per row.
+                (Keys::Int(values), Some(ints)) => {
+                    values.push(ints[row]);
+                    self.groups[group].tags.push(tag);
+                }
+                _ => self.groups[group].push(&keys, row, tag),
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.grow(total_num_groups);
+        let (keys, tags, segments) =
+            (values[0].as_list::<i32>(), values[1].as_list::<i32>(), values[2].as_list::<i32>());
+        for (row, &group) in group_indices.iter().enumerate() {
+            if keys.is_valid(row) {
+                let remap = self.dictionary.remap(&segments.value(row));
+                self.groups[group].extend(&keys.value(row), &tags.value(row), &remap);
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let mut groups = emit_to.take_needed(&mut self.groups);
+        let lengths: Vec<usize> = groups.iter().map(|g| g.tags.len()).collect();
+        let key_type = if self.text { DataType::Utf8 } else { DataType::Int64 };
+        let keys: Vec<ArrayRef> = groups.iter_mut().map(Rows::take_keys).collect();
+        let tags: Vec<ArrayRef> = groups.iter_mut().map(Rows::take_tags).collect();
+        let concat = |arrays: &[ArrayRef], item: &DataType| -> Result<ArrayRef> {
+            if arrays.is_empty() {
+                return Ok(datafusion::arrow::array::new_empty_array(item));
+            }
+            let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+            Ok(datafusion::arrow::compute::concat(&refs)?)
         };
-        size_of_val(self) + keys + self.tags.capacity() * 4
+        let segments = self.dictionary.state();
+        let segment_values: Vec<ArrayRef> = groups.iter().map(|_| Arc::clone(&segments)).collect();
+        Ok(vec![
+            list_array(key_type.clone(), lengths.clone(), concat(&keys, &key_type)?)?,
+            list_array(DataType::Int64, lengths, concat(&tags, &DataType::Int64)?)?,
+            list_array(
+                DataType::Utf8,
+                groups.iter().map(|_| segments.len()),
+                concat(&segment_values, &DataType::Utf8)?,
+            )?,
+        ])
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        let cells: Vec<StructArray> = groups.iter().map(|g| g.cells(&self.dictionary)).collect::<Result<_>>()?;
+        let lengths: Vec<usize> = cells.iter().map(|c| c.len()).collect();
+        let item = DataType::Struct(transition_fields());
+        let values: ArrayRef = if cells.is_empty() {
+            datafusion::arrow::array::new_empty_array(&item)
+        } else {
+            let refs: Vec<&dyn Array> = cells.iter().map(|a| a as &dyn Array).collect();
+            datafusion::arrow::compute::concat(&refs)?
+        };
+        list_array(item, lengths, values)
+    }
+
+    fn convert_to_state(&self, _values: &[ArrayRef], _opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        // Never called: supports_convert_to_state is false, so partial aggregation is not skipped.
+        datafusion::common::internal_err!("segsql_transitions: rows are not converted to states one by one")
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.groups.iter().map(Rows::size).sum::<usize>()
     }
 }
