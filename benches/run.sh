@@ -6,7 +6,9 @@
 #
 # Defaults: 1600000 customers (~9.6M orders), 3 runs, TASKS=sql (the RFM, retention and
 # rfm_summary comparisons). TASKS=cluster runs the clustering comparisons against
-# scikit-learn, TASKS=all both; names of single tasks work too (see compare.py --tasks).
+# scikit-learn, TASKS=clv the CLV models against lifetimes and scikit-learn, TASKS=governance
+# segment_transitions, psi and pseudonymize against DuckDB and Python's hmac, TASKS=all every
+# group; names of single tasks work too (see compare.py --tasks).
 # benches/cluster_data.py writes the clustering inputs next to orders.parquet, once.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -198,11 +198,14 @@ impl Rows {
         let mut cells: HashMap<(Option<u32>, Option<u32>), i64> = HashMap::new();
         match &self.keys {
             Keys::Int(values) => {
-                // (key, tag) pairs in one contiguous vector: a customer's previous row (even
-                // tag) comes before the current one.
-                let mut rows: Vec<(i64, u32)> = values.iter().copied().zip(self.tags.iter().copied()).collect();
-                rows.sort_unstable_by_key(|&(key, tag)| (key, tag & 1));
-                count_cells(&rows, |key| key.to_string(), &mut cells)?;
+                if !int_cells(values, &self.tags, &mut cells) {
+                    // A customer twice in a snapshot: sorting finds the smallest such id, so
+                    // the error names the same customer however the rows arrived.
+                    cells.clear();
+                    let mut rows: Vec<(i64, u32)> = values.iter().copied().zip(self.tags.iter().copied()).collect();
+                    rows.sort_unstable_by_key(|&(key, tag)| (key, tag & 1));
+                    count_cells(&rows, |key| key.to_string(), &mut cells)?;
+                }
             }
             Keys::Text(values) => {
                 let mut rows: Vec<(&str, u32)> =
@@ -227,6 +230,47 @@ impl Rows {
         let columns: Vec<ArrayRef> = vec![Arc::new(from), Arc::new(to), Arc::new(customers)];
         Ok(StructArray::try_new(transition_fields(), columns, None)?)
     }
+}
+
+/// Multiplicative hashing for integer ids: one multiply, no per-map random state (the ids
+/// are not attacker-chosen, and the counts do not depend on the map's order).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i64(&mut self, value: i64) {
+        self.0 = (value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+/// Counts the (from, to) cells of integer ids through a hash table of each id's two slots;
+/// false (and the cells unfinished) when an id is twice in one snapshot.
+fn int_cells(keys: &[i64], tags: &[u32], cells: &mut HashMap<(Option<u32>, Option<u32>), i64>) -> bool {
+    const EMPTY: u32 = u32::MAX;
+    let mut slots: HashMap<i64, [u32; 2], std::hash::BuildHasherDefault<IdHasher>> =
+        HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+    for (&key, &tag) in keys.iter().zip(tags) {
+        let slot = &mut slots.entry(key).or_insert([EMPTY, EMPTY])[(tag & 1) as usize];
+        if *slot != EMPTY {
+            return false;
+        }
+        *slot = tag >> 1;
+    }
+    let seen = |code: u32| (code != EMPTY).then_some(code);
+    for [from, to] in slots.into_values() {
+        *cells.entry((seen(from), seen(to))).or_default() += 1;
+    }
+    true
 }
 
 /// Counts the (from, to) cells of rows sorted by key, refusing a key twice in a snapshot.
