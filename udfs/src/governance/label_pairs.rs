@@ -3,6 +3,7 @@
 //! scikit-learn's `np.unique` numbers them, so the contingency table is summed in the same
 //! order whatever the partitioning.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
@@ -45,55 +46,108 @@ pub fn state_fields(name: &str, types: &[DataType]) -> Vec<FieldRef> {
 #[derive(Debug)]
 enum Labels {
     Int(Vec<i64>),
-    Text(Vec<String>),
+    /// Text labels interned: one code per row, each distinct label stored once (a segment
+    /// column has a handful of labels over millions of rows).
+    Text {
+        codes: Vec<u32>,
+        names: Vec<String>,
+        index: HashMap<String, u32>,
+    },
 }
 
 impl Labels {
     fn new(data_type: &DataType) -> Labels {
-        if *data_type == DataType::Utf8 { Labels::Text(Vec::new()) } else { Labels::Int(Vec::new()) }
+        if *data_type == DataType::Utf8 {
+            Labels::Text { codes: Vec::new(), names: Vec::new(), index: HashMap::new() }
+        } else {
+            Labels::Int(Vec::new())
+        }
+    }
+
+    fn push_text(codes: &mut Vec<u32>, names: &mut Vec<String>, index: &mut HashMap<String, u32>, text: &str) {
+        let code = match index.get(text) {
+            Some(&code) => code,
+            None => {
+                let code = names.len() as u32;
+                names.push(text.to_string());
+                index.insert(text.to_string(), code);
+                code
+            }
+        };
+        codes.push(code);
     }
 
     fn push(&mut self, array: &ArrayRef, row: usize) {
         match self {
             Labels::Int(values) => values.push(array.as_primitive::<Int64Type>().value(row)),
-            Labels::Text(values) => values.push(array.as_string::<i32>().value(row).to_string()),
+            Labels::Text { codes, names, index } => {
+                Labels::push_text(codes, names, index, array.as_string::<i32>().value(row))
+            }
         }
     }
 
     fn extend(&mut self, array: &ArrayRef) {
         match self {
             Labels::Int(values) => values.extend(array.as_primitive::<Int64Type>().iter().flatten()),
-            Labels::Text(values) => values.extend(array.as_string::<i32>().iter().flatten().map(str::to_string)),
+            Labels::Text { codes, names, index } => {
+                for text in array.as_string::<i32>().iter().flatten() {
+                    Labels::push_text(codes, names, index, text);
+                }
+            }
         }
     }
 
     fn take(&mut self) -> ArrayRef {
         match self {
             Labels::Int(values) => Arc::new(Int64Array::from(std::mem::take(values))),
-            Labels::Text(values) => Arc::new(StringArray::from(std::mem::take(values))),
+            Labels::Text { codes, names, .. } => {
+                let array: StringArray = codes.iter().map(|&c| Some(names[c as usize].as_str())).collect();
+                codes.clear();
+                Arc::new(array)
+            }
         }
     }
 
     fn item_type(&self) -> DataType {
         match self {
             Labels::Int(_) => DataType::Int64,
-            Labels::Text(_) => DataType::Utf8,
+            Labels::Text { .. } => DataType::Utf8,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Labels::Int(values) => values.is_empty(),
+            Labels::Text { codes, .. } => codes.is_empty(),
         }
     }
 
     /// Labels numbered 0.. in sorted order of their values.
     fn dense(&self) -> Vec<u32> {
-        fn number<T: Ord + Clone>(values: &[T]) -> Vec<u32> {
-            let mut distinct: Vec<T> = values.to_vec();
-            distinct.sort_unstable();
-            distinct.dedup();
-            values.iter().map(|v| distinct.binary_search(v).unwrap_or_default() as u32).collect()
-        }
         match self {
-            Labels::Int(values) => number(values),
-            Labels::Text(values) => {
-                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-                number(&refs)
+            Labels::Int(values) => {
+                let mut distinct = values.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                values.iter().map(|v| distinct.binary_search(v).unwrap_or_default() as u32).collect()
+            }
+            Labels::Text { codes, names, .. } => {
+                let mut order: Vec<u32> = (0..names.len() as u32).collect();
+                order.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+                let mut rank = vec![0u32; names.len()];
+                for (position, &code) in order.iter().enumerate() {
+                    rank[code as usize] = position as u32;
+                }
+                codes.iter().map(|&c| rank[c as usize]).collect()
+            }
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Labels::Int(values) => values.capacity() * 8,
+            Labels::Text { codes, names, .. } => {
+                codes.capacity() * 4 + names.iter().map(|s| 2 * s.capacity() + 48).sum::<usize>()
             }
         }
     }
@@ -156,19 +210,15 @@ impl Accumulator for LabelPairs {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let (a, b) = (self.a.dense(), self.b.dense());
-        if a.is_empty() {
+        if self.a.is_empty() {
             return Ok(ScalarValue::Float64(None));
         }
+        let (a, b) = (self.a.dense(), self.b.dense());
         Ok(ScalarValue::Float64(Some((self.score)(&Contingency::new(&a, &b)))))
     }
 
     fn size(&self) -> usize {
-        let labels = |l: &Labels| match l {
-            Labels::Int(v) => v.capacity() * 8,
-            Labels::Text(v) => v.iter().map(|s| s.capacity() + 24).sum(),
-        };
-        size_of_val(self) + labels(&self.a) + labels(&self.b)
+        size_of_val(self) + self.a.size() + self.b.size()
     }
 }
 
