@@ -195,7 +195,7 @@ impl Rows {
 
     /// The (from, to, customers) cells of these rows, sorted by name.
     fn cells(&self, dictionary: &Dictionary) -> Result<StructArray> {
-        let mut cells: HashMap<(Option<u32>, Option<u32>), i64> = HashMap::new();
+        let mut cells = Cells::new(dictionary.segments.len());
         match &self.keys {
             Keys::Int(values) => {
                 if !int_cells(values, &self.tags, &mut cells) {
@@ -216,8 +216,8 @@ impl Rows {
         }
         // Sorted by name, so the cells come out the same whatever order the rows came in.
         let mut named: Vec<(Option<&str>, Option<&str>, i64)> = cells
-            .into_iter()
-            .map(|((from, to), count)| {
+            .counted()
+            .map(|(from, to, count)| {
                 let from = from.map_or(Some("(new)"), |code| dictionary.name(code));
                 let to = to.map_or(Some("(gone)"), |code| dictionary.name(code));
                 (from, to, count)
@@ -229,6 +229,42 @@ impl Rows {
         let customers = Int64Array::from_iter_values(named.iter().map(|cell| cell.2));
         let columns: Vec<ArrayRef> = vec![Arc::new(from), Arc::new(to), Arc::new(customers)];
         Ok(StructArray::try_new(transition_fields(), columns, None)?)
+    }
+}
+
+/// Customers per (from, to) cell, `None` standing for '(new)' and '(gone)': a dense table,
+/// as codes are small (a segment dictionary holds a handful of names).
+struct Cells {
+    width: usize,
+    counts: Vec<i64>,
+}
+
+impl Cells {
+    fn new(segments: usize) -> Cells {
+        // Codes 0 (NULL segment) to `segments`, and None.
+        let width = segments + 2;
+        Cells { width, counts: vec![0; width * width] }
+    }
+
+    fn slot(code: Option<u32>) -> usize {
+        code.map_or(0, |c| c as usize + 1)
+    }
+
+    fn add(&mut self, from: Option<u32>, to: Option<u32>) {
+        self.counts[Cells::slot(from) * self.width + Cells::slot(to)] += 1;
+    }
+
+    fn clear(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+    }
+
+    fn counted(&self) -> impl Iterator<Item = (Option<u32>, Option<u32>, i64)> + '_ {
+        let code = |slot: usize| slot.checked_sub(1).map(|c| c as u32);
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|&(_, count)| *count > 0)
+            .map(move |(i, count)| (code(i / self.width), code(i % self.width), *count))
     }
 }
 
@@ -255,7 +291,7 @@ impl std::hash::Hasher for IdHasher {
 
 /// Counts the (from, to) cells of integer ids through a hash table of each id's two slots;
 /// false (and the cells unfinished) when an id is twice in one snapshot.
-fn int_cells(keys: &[i64], tags: &[u32], cells: &mut HashMap<(Option<u32>, Option<u32>), i64>) -> bool {
+fn int_cells(keys: &[i64], tags: &[u32], cells: &mut Cells) -> bool {
     const EMPTY: u32 = u32::MAX;
     let mut slots: HashMap<i64, [u32; 2], std::hash::BuildHasherDefault<IdHasher>> =
         HashMap::with_capacity_and_hasher(keys.len(), Default::default());
@@ -268,7 +304,7 @@ fn int_cells(keys: &[i64], tags: &[u32], cells: &mut HashMap<(Option<u32>, Optio
     }
     let seen = |code: u32| (code != EMPTY).then_some(code);
     for [from, to] in slots.into_values() {
-        *cells.entry((seen(from), seen(to))).or_default() += 1;
+        cells.add(seen(from), seen(to));
     }
     true
 }
@@ -277,7 +313,7 @@ fn int_cells(keys: &[i64], tags: &[u32], cells: &mut HashMap<(Option<u32>, Optio
 fn count_cells<K: PartialEq + Copy>(
     rows: &[(K, u32)],
     customer: impl Fn(K) -> String,
-    cells: &mut HashMap<(Option<u32>, Option<u32>), i64>,
+    cells: &mut Cells,
 ) -> Result<()> {
     let mut start = 0;
     while start < rows.len() {
@@ -298,7 +334,7 @@ fn count_cells<K: PartialEq + Copy>(
             }
             *slot = Some(tag >> 1);
         }
-        *cells.entry((from, to)).or_default() += 1;
+        cells.add(from, to);
         start = end;
     }
     Ok(())
