@@ -9,9 +9,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StructArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StructArray, UInt32Array,
+};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
@@ -69,7 +71,7 @@ impl AggregateUDFImpl for TransitionsFold {
         let list = |part, item: DataType| {
             Arc::new(Field::new(format_state_name(args.name, part), DataType::new_list(item, true), true))
         };
-        Ok(vec![list("keys", key), list("tags", DataType::Int64), list("segments", DataType::Utf8)])
+        Ok(vec![list("keys", key), list("tags", DataType::UInt32), list("segments", DataType::Utf8)])
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -163,15 +165,14 @@ impl Rows {
 
     fn extend(&mut self, keys: &ArrayRef, tags: &ArrayRef, remap: &[u32]) {
         match &mut self.keys {
-            Keys::Int(values) => values.extend(keys.as_primitive::<Int64Type>().values().iter()),
+            Keys::Int(values) => values.extend_from_slice(keys.as_primitive::<Int64Type>().values()),
             Keys::Text(values) => {
                 values.extend(keys.as_string::<i32>().iter().map(|k| k.unwrap_or_default().to_string()))
             }
         }
-        for &tag in tags.as_primitive::<Int64Type>().values() {
-            let tag = tag as u32;
-            self.tags.push((remap[(tag >> 1) as usize] << 1) | (tag & 1));
-        }
+        let tags = tags.as_primitive::<UInt32Type>().values();
+        self.tags.reserve(tags.len());
+        self.tags.extend(tags.iter().map(|&tag| (remap[(tag >> 1) as usize] << 1) | (tag & 1)));
     }
 
     fn take_keys(&mut self) -> ArrayRef {
@@ -182,7 +183,7 @@ impl Rows {
     }
 
     fn take_tags(&mut self) -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(std::mem::take(&mut self.tags).into_iter().map(i64::from)))
+        Arc::new(UInt32Array::from(std::mem::take(&mut self.tags)))
     }
 
     fn size(&self) -> usize {
@@ -380,7 +381,7 @@ impl Accumulator for TransitionsAccumulator {
         let key_type = keys.data_type().clone();
         Ok(vec![
             single_list(key_type, keys)?,
-            single_list(DataType::Int64, self.rows.take_tags())?,
+            single_list(DataType::UInt32, self.rows.take_tags())?,
             single_list(DataType::Utf8, self.dictionary.state())?,
         ])
     }
@@ -471,7 +472,7 @@ impl GroupsAccumulator for TransitionsGroups {
         let segment_values: Vec<ArrayRef> = groups.iter().map(|_| Arc::clone(&segments)).collect();
         Ok(vec![
             list_array(key_type.clone(), lengths.clone(), concat(&keys, &key_type)?)?,
-            list_array(DataType::Int64, lengths, concat(&tags, &DataType::Int64)?)?,
+            list_array(DataType::UInt32, lengths, concat(&tags, &DataType::UInt32)?)?,
             list_array(
                 DataType::Utf8,
                 groups.iter().map(|_| segments.len()),
