@@ -59,6 +59,11 @@ impl DocumentedTableFunction for SegmentTransitions {
     }
 }
 
+/// The type of a segment column (checked to exist before).
+fn segment_type(source: &SourceTable, segment: &str) -> DataType {
+    source.schema.field_with_name(segment).map(|f| f.data_type().clone()).unwrap_or(DataType::Utf8)
+}
+
 fn name_arg(args: &TableFunctionArgs, index: usize, role: &str) -> Result<String> {
     match args.exprs().get(index).and_then(name_of) {
         Some(name) => Ok(name),
@@ -92,11 +97,16 @@ impl TableFunctionImpl for SegmentTransitions {
         // Integer ids fold as integers (in 16 buckets of the id, folded in parallel); any
         // other type as its text.
         let key_type = if customer_type.is_integer() { DataType::Int64 } else { DataType::Utf8 };
+        // Both snapshots' segments must have one type for the union: string columns of the
+        // same type stay as they are, anything else becomes Utf8.
+        let (p_type, c_type) = (segment_type(&previous, &p_segment), segment_type(&current, &c_segment));
+        let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+        let segment_type = if p_type == c_type && text(&p_type) { p_type } else { DataType::Utf8 };
         let side = |source: &SourceTable, customer: &str, segment: &str, snapshot: i64| {
             scan(source)?.filter(ident(customer).is_not_null())?.project(vec![
                 cast(cast(ident(customer), customer_type.clone()), key_type.clone()).alias("__customer"),
                 lit(snapshot).alias("__side"),
-                cast(ident(segment), DataType::Utf8).alias("__segment"),
+                cast(ident(segment), segment_type.clone()).alias("__segment"),
             ])
         };
         let buckets = if key_type == DataType::Int64 {

@@ -61,8 +61,9 @@ impl AggregateUDFImpl for TransitionsFold {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        use crate::common::constant::types::{int64, text};
-        crate::common::constant::check_internal_types(self.name(), arg_types, &[is_key_type, int64, text])?;
+        use crate::common::constant::types::int64;
+        let any_text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+        crate::common::constant::check_internal_types(self.name(), arg_types, &[is_key_type, int64, any_text])?;
         Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Struct(transition_fields()), true))))
     }
 
