@@ -296,7 +296,9 @@ impl std::hash::Hasher for IdHasher {
 fn int_cells(keys: &[i64], tags: &[u32], cells: &mut Cells) -> bool {
     const EMPTY: u32 = u32::MAX;
     let mut slots: HashMap<i64, [u32; 2], std::hash::BuildHasherDefault<IdHasher>> =
-        HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        // Half the rows: most customers are in both snapshots, and a table sized for every row
+        // would be twice the memory to touch.
+        HashMap::with_capacity_and_hasher(keys.len() / 2 + 1, Default::default());
     for (&key, &tag) in keys.iter().zip(tags) {
         let slot = &mut slots.entry(key).or_insert([EMPTY, EMPTY])[(tag & 1) as usize];
         if *slot != EMPTY {
