@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StringViewArray, StructArray, UInt32Array,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type, UInt32Type};
@@ -116,6 +116,9 @@ impl Dictionary {
     /// The codes of a batch's segments. Segments are few: Arrow's dictionary cast hashes each
     /// row once, and only the distinct values go through this dictionary.
     fn codes_of(&mut self, segments: &ArrayRef) -> Result<Vec<u32>> {
+        if let Some(views) = segments.as_string_view_opt() {
+            return Ok(self.codes_of_views(views));
+        }
         let dictionary = cast(segments, &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))?;
         let dictionary = dictionary.as_dictionary::<datafusion::arrow::datatypes::Int32Type>();
         let names = dictionary.values().as_string::<i32>();
@@ -124,6 +127,23 @@ impl Dictionary {
         Ok((0..keys.len())
             .map(|row| if keys.is_valid(row) { codes[keys.value(row) as usize] } else { NULL_SEGMENT })
             .collect())
+    }
+
+    /// The codes of a string-view batch. Parquet's dictionary pages decode to views that
+    /// point at the same bytes for the same value, so equal views are looked up once per
+    /// batch; a view not seen yet is resolved through its text (views that differ for the same
+    /// text just cost a lookup each).
+    fn codes_of_views(&mut self, array: &StringViewArray) -> Vec<u32> {
+        let mut seen: HashMap<u128, u32, std::hash::BuildHasherDefault<IdHasher>> = HashMap::default();
+        let views = array.views();
+        (0..array.len())
+            .map(|row| {
+                if array.is_null(row) {
+                    return NULL_SEGMENT;
+                }
+                *seen.entry(views[row]).or_insert_with(|| self.code(Some(array.value(row))))
+            })
+            .collect()
     }
 
     /// Codes in another accumulator's state mapped to this dictionary's.
@@ -284,6 +304,11 @@ impl std::hash::Hasher for IdHasher {
         for &b in bytes {
             self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        let folded = (value as u64) ^ ((value >> 64) as u64).rotate_left(32);
+        self.0 = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
     }
 
     fn write_i64(&mut self, value: i64) {
