@@ -7,23 +7,9 @@ use std::path::Path;
 
 use segsql::output::Sink;
 use segsql::script::Shell;
+
+use crate::support::{assert_close, fixture, fixture_rows, query_cells};
 use segsql::session::SessionOptions;
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster").join(name).display().to_string()
-}
-
-fn read(name: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().expect("header").split(',').map(str::to_string).collect();
-    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
-}
-
-async fn query(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
-    let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
-    segsql::output::cells(&outputs.last().expect("a result").batches).expect("cells")
-}
 
 /// (id column, feature list) of each fixture dataset.
 fn dataset(name: &str) -> (&'static str, &'static str) {
@@ -39,19 +25,12 @@ fn dataset(name: &str) -> (&'static str, &'static str) {
 async fn shell_with_datasets(models: &Path) -> Shell {
     let mut shell = crate::support::shell(models);
     for name in ["iris", "rfm_sample", "blobs", "rfm_sample_1000_zscore"] {
-        let path = fixture(&format!("{name}.csv"));
-        query(&mut shell, &format!("CREATE VIEW {name} AS SELECT * FROM '{path}'")).await;
+        let path = fixture("cluster", &format!("{name}.csv"));
+        query_cells(&mut shell, &format!("CREATE VIEW {name} AS SELECT * FROM '{path}'")).await;
     }
-    let labels = fixture("labels.csv");
-    query(&mut shell, &format!("CREATE VIEW labels AS SELECT * FROM '{labels}'")).await;
+    let labels = fixture("cluster", "labels.csv");
+    query_cells(&mut shell, &format!("CREATE VIEW labels AS SELECT * FROM '{labels}'")).await;
     shell
-}
-
-fn close(name: &str, expected: f64, actual: f64, tolerance: f64) {
-    assert!(
-        (expected - actual).abs() <= tolerance * expected.abs().max(1.0),
-        "{name}: scikit-learn {expected}, segsql {actual}"
-    );
 }
 
 /// Two labellings describe the same partition: a one-to-one map takes one to the other.
@@ -78,14 +57,14 @@ fn by_id(rows: Vec<Vec<String>>) -> HashMap<String, String> {
 async fn kmeans_matches_scikit_learn_from_the_same_start() {
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = shell_with_datasets(models.path()).await;
-    let labels = read("kmeans_sklearn_labels.csv");
-    let centers = read("kmeans_sklearn_centers.csv");
-    for case in read("kmeans_sklearn.csv") {
+    let labels = fixture_rows("cluster", "kmeans_sklearn_labels.csv");
+    let centers = fixture_rows("cluster", "kmeans_sklearn_centers.csv");
+    for case in fixture_rows("cluster", "kmeans_sklearn.csv") {
         let (data, standardize, k) = (&case["dataset"], &case["standardize"], &case["k"]);
         let name = format!("kmeans {data} {standardize} k={k}");
         let (id, features) = dataset(data);
         let ids = case["init_ids"].replace(' ', ", ");
-        let created = query(
+        let created = query_cells(
             &mut shell,
             &format!(
                 "CREATE OR REPLACE MODEL parity USING kmeans (k = {k}, standardize = '{standardize}', \
@@ -94,11 +73,17 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
             ),
         )
         .await;
-        close(&format!("{name} inertia"), case["inertia"].parse().unwrap(), created[0][5].parse().unwrap(), 1e-9);
+        assert_close(
+            &format!("{name} inertia"),
+            case["inertia"].parse().unwrap(),
+            created[0][5].parse().unwrap(),
+            1e-9,
+        );
         assert_eq!(created[0][4], case["n_iter"], "{name}: iterations");
 
-        let ours =
-            by_id(query(&mut shell, &format!("SELECT {id}, kmeans_assign('parity', [{features}]) FROM {data}")).await);
+        let ours = by_id(
+            query_cells(&mut shell, &format!("SELECT {id}, kmeans_assign('parity', [{features}]) FROM {data}")).await,
+        );
         let mut theirs = HashMap::new();
         for row in labels.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k) {
             theirs.insert(row["id"].clone(), row["label"].clone());
@@ -106,7 +91,7 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
         same_partition(&name, &theirs, &ours);
 
         // Centroids in raw units, matched through the labels.
-        let centroids = query(&mut shell, "SELECT * FROM model_centroids('parity')").await;
+        let centroids = query_cells(&mut shell, "SELECT * FROM model_centroids('parity')").await;
         let feature_names: Vec<&str> = features.split(", ").collect();
         for row in centers.iter().filter(|r| &r["dataset"] == data && &r["standardize"] == standardize && &r["k"] == k)
         {
@@ -114,7 +99,7 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
             let cluster = &ours[member];
             let ours_row = centroids.iter().find(|c| &c[0] == cluster).expect("our cluster");
             let column = 2 + feature_names.iter().position(|f| *f == row["feature"]).expect("feature");
-            close(
+            assert_close(
                 &format!("{name} centre {}", row["feature"]),
                 row["value"].parse().unwrap(),
                 ours_row[column].parse().unwrap(),
@@ -128,13 +113,13 @@ async fn kmeans_matches_scikit_learn_from_the_same_start() {
 async fn validation_indices_match_scikit_learn() {
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = shell_with_datasets(models.path()).await;
-    for case in read("validation_sklearn.csv") {
+    for case in fixture_rows("cluster", "validation_sklearn.csv") {
         let (data, labels_name) = (&case["dataset"], &case["labels_name"]);
         let (id, features) = dataset(data);
         let joined = format!(
             "FROM {data} d JOIN labels l ON d.{id} = l.id AND l.dataset = '{data}' AND l.labels_name = '{labels_name}'"
         );
-        let got = query(
+        let got = query_cells(
             &mut shell,
             &format!(
                 "SELECT silhouette([{features}], label), davies_bouldin([{features}], label), \
@@ -143,7 +128,7 @@ async fn validation_indices_match_scikit_learn() {
         )
         .await;
         for (column, metric) in ["silhouette", "davies_bouldin", "calinski_harabasz"].iter().enumerate() {
-            close(
+            assert_close(
                 &format!("{data}/{labels_name} {metric}"),
                 case[*metric].parse().unwrap(),
                 got[0][column].parse().unwrap(),
@@ -151,12 +136,14 @@ async fn validation_indices_match_scikit_learn() {
             );
         }
         let samples = by_id(
-            query(&mut shell, &format!("SELECT d.{id}, silhouette_sample([{features}], label) OVER () {joined}")).await,
+            query_cells(&mut shell, &format!("SELECT d.{id}, silhouette_sample([{features}], label) OVER () {joined}"))
+                .await,
         );
-        for row in
-            read("silhouette_samples.csv").iter().filter(|r| &r["dataset"] == data && &r["labels_name"] == labels_name)
+        for row in fixture_rows("cluster", "silhouette_samples.csv")
+            .iter()
+            .filter(|r| &r["dataset"] == data && &r["labels_name"] == labels_name)
         {
-            close(
+            assert_close(
                 &format!("{data}/{labels_name} s({})", row["id"]),
                 row["s"].parse().unwrap(),
                 samples[&row["id"]].parse().unwrap(),
@@ -170,7 +157,7 @@ async fn validation_indices_match_scikit_learn() {
 async fn dbscan_labels_equal_scikit_learn() {
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = shell_with_datasets(models.path()).await;
-    let all = read("dbscan_sklearn.csv");
+    let all = fixture_rows("cluster", "dbscan_sklearn.csv");
     let mut cases: Vec<(String, String, String)> =
         all.iter().map(|r| (r["dataset"].clone(), r["eps"].clone(), r["min_samples"].clone())).collect();
     cases.dedup();
@@ -178,8 +165,11 @@ async fn dbscan_labels_equal_scikit_learn() {
     for (data, eps, min_samples) in cases {
         let (id, features) = dataset(&data);
         let ours = by_id(
-            query(&mut shell, &format!("SELECT {id}, dbscan([{features}], {eps}, {min_samples}) OVER () FROM {data}"))
-                .await,
+            query_cells(
+                &mut shell,
+                &format!("SELECT {id}, dbscan([{features}], {eps}, {min_samples}) OVER () FROM {data}"),
+            )
+            .await,
         );
         for row in all.iter().filter(|r| r["dataset"] == data && r["eps"] == eps && r["min_samples"] == min_samples) {
             assert_eq!(
@@ -195,7 +185,7 @@ async fn dbscan_labels_equal_scikit_learn() {
 async fn hclust_partitions_equal_scikit_learn_for_every_linkage() {
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = shell_with_datasets(models.path()).await;
-    let all = read("hclust_sklearn.csv");
+    let all = fixture_rows("cluster", "hclust_sklearn.csv");
     let mut cases: Vec<(String, String, String)> =
         all.iter().map(|r| (r["dataset"].clone(), r["linkage"].clone(), r["k"].clone())).collect();
     cases.dedup();
@@ -204,8 +194,11 @@ async fn hclust_partitions_equal_scikit_learn_for_every_linkage() {
         let source = if data == "rfm_sample" { "rfm_sample_1000_zscore".to_string() } else { data.clone() };
         let (id, features) = if source != data { dataset(&source) } else { (id, features) };
         let ours = by_id(
-            query(&mut shell, &format!("SELECT {id}, hclust([{features}], {k}, '{linkage}') OVER () FROM {source}"))
-                .await,
+            query_cells(
+                &mut shell,
+                &format!("SELECT {id}, hclust([{features}], {k}, '{linkage}') OVER () FROM {source}"),
+            )
+            .await,
         );
         let theirs: HashMap<String, String> = all
             .iter()
@@ -224,7 +217,7 @@ async fn hclust_partitions_equal_scikit_learn_for_every_linkage() {
 fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
     let mut files = Vec::new();
     let mut label_runs = Vec::new();
-    let path = fixture("rfm_sample.csv");
+    let path = fixture("cluster", "rfm_sample.csv");
     let big = format!(
         "(SELECT customer_id * 10 + i AS customer_id, recency_days + i * 0.25 AS recency_days, frequency, \
          monetary + i AS monetary FROM '{path}' CROSS JOIN generate_series(0, 9) AS copies(i))"
@@ -239,7 +232,7 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
                 SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
             let mut shell = Shell::new(&options).expect("session");
             shell.set_sink(Sink::Memory(Vec::new()));
-            query(
+            query_cells(
                 &mut shell,
                 &format!(
                     "CREATE MODEL m USING kmeans (k = 5, n_init = 3, seed = 7, standardize = 'zscore') \
@@ -248,7 +241,7 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
             )
             .await;
             let file = std::fs::read(models.path().join("m.json")).expect("model file");
-            let mut labels = query(
+            let mut labels = query_cells(
                 &mut shell,
                 &format!(
                     "SELECT customer_id, kmeans([recency_days, frequency, monetary], 6, 3) OVER () AS k \
@@ -257,7 +250,7 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
             )
             .await;
             labels.extend(
-                query(
+                query_cells(
                     &mut shell,
                     &format!(
                         "SELECT customer_id, dbscan([recency_days, frequency], 5, 4) OVER () AS d, \

@@ -3,42 +3,18 @@
 //! would write it.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use segsql::script::Shell;
 
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/governance").join(name).display().to_string()
-}
-
-/// The rows of a fixture whose fields hold no commas (the expected-value files).
-fn read(name: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().expect("header").split(',').map(str::to_string).collect();
-    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
-}
-
-async fn query(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
-    let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
-    segsql::output::cells(&outputs.last().expect("a result").batches).expect("cells")
-}
+use crate::support::{assert_close, fixture, fixture_rows, query_cells};
 
 fn number(text: &str) -> f64 {
     text.parse().unwrap_or_else(|_| panic!("not a number: {text}"))
 }
 
-/// Relative to the value's size, absolute below 1.
-fn close(name: &str, expected: f64, actual: f64, tolerance: f64) {
-    assert!(
-        (expected - actual).abs() <= tolerance * expected.abs().max(1.0),
-        "{name}: reference {expected}, segsql {actual}"
-    );
-}
-
 async fn text_table(shell: &mut Shell, name: &str, columns: &str, file: &str) {
-    let path = fixture(file);
-    query(
+    let path = fixture("governance", file);
+    query_cells(
         shell,
         &format!(
             "CREATE EXTERNAL TABLE {name} ({columns}) STORED AS CSV LOCATION '{path}' OPTIONS ('format.has_header' 'true')"
@@ -52,7 +28,7 @@ async fn adjusted_rand_and_mutual_info_equal_scikit_learn() {
     let models = tempfile::tempdir().expect("temp dir");
     let mut shell = crate::support::shell(models.path());
     text_table(&mut shell, "labels", "\"case\" VARCHAR, \"row\" BIGINT, a VARCHAR, b VARCHAR", "labels.csv").await;
-    let expected = read("labels_expected.csv");
+    let expected = fixture_rows("governance", "labels_expected.csv");
     assert!(expected.len() >= 14, "the fixture lost cases");
     for case in &expected {
         let name = &case["case"];
@@ -61,7 +37,7 @@ async fn adjusted_rand_and_mutual_info_equal_scikit_learn() {
             "int" => ("CAST(a AS BIGINT)", "CAST(b AS BIGINT)"),
             _ => ("a", "b"),
         };
-        let rows = query(
+        let rows = query_cells(
             &mut shell,
             &format!(
                 "SELECT adjusted_rand({a}, {b}), mutual_info({a}, {b}), count(*) FROM labels WHERE \"case\" = '{name}'"
@@ -69,8 +45,8 @@ async fn adjusted_rand_and_mutual_info_equal_scikit_learn() {
         )
         .await;
         assert_eq!(rows[0][2], case["rows"], "{name}: rows");
-        close(&format!("{name} adjusted_rand"), number(&case["adjusted_rand"]), number(&rows[0][0]), 1e-12);
-        close(&format!("{name} mutual_info"), number(&case["mutual_info"]), number(&rows[0][1]), 1e-12);
+        assert_close(&format!("{name} adjusted_rand"), number(&case["adjusted_rand"]), number(&rows[0][0]), 1e-12);
+        assert_close(&format!("{name} mutual_info"), number(&case["mutual_info"]), number(&rows[0][1]), 1e-12);
     }
 }
 
@@ -85,7 +61,7 @@ async fn pseudonymize_equals_python_hmac() {
     let texts = "SELECT \"key\" AS k, value, expected, pseudonymize(coalesce(value, ''), \"key\") AS got FROM vectors WHERE kind = 'text'";
     let mut checked = 0;
     for sql in [ints, texts] {
-        let rows = query(&mut shell, &format!("SELECT * FROM ({sql}) ORDER BY k, value")).await;
+        let rows = query_cells(&mut shell, &format!("SELECT * FROM ({sql}) ORDER BY k, value")).await;
         for row in &rows {
             assert_eq!(row[3], row[2], "pseudonymize({}, '{}')", row[1], row[0]);
         }
@@ -100,12 +76,12 @@ async fn psi_equals_the_numpy_reference() {
     let mut shell = crate::support::shell(models.path());
     text_table(&mut shell, "bins", "\"case\" VARCHAR, bin BIGINT, expected DOUBLE, actual DOUBLE", "psi_bins.csv")
         .await;
-    let rows = query(&mut shell, "SELECT \"case\", psi(expected, actual) FROM bins GROUP BY \"case\"").await;
+    let rows = query_cells(&mut shell, "SELECT \"case\", psi(expected, actual) FROM bins GROUP BY \"case\"").await;
     let got: HashMap<&str, f64> = rows.iter().map(|r| (r[0].as_str(), number(&r[1]))).collect();
-    let expected = read("psi_expected.csv");
+    let expected = fixture_rows("governance", "psi_expected.csv");
     assert_eq!(got.len(), expected.len());
     for case in &expected {
-        close(&case["case"], number(&case["psi"]), got[case["case"].as_str()], 1e-12);
+        assert_close(&case["case"], number(&case["psi"]), got[case["case"].as_str()], 1e-12);
     }
 }
 
@@ -116,7 +92,7 @@ async fn feature_drift_equals_the_numpy_reference() {
     let columns = "id BIGINT, recency_days BIGINT, frequency BIGINT, monetary DOUBLE";
     text_table(&mut shell, "previous", columns, "drift_previous.csv").await;
     text_table(&mut shell, "current", columns, "drift_current.csv").await;
-    let expected = read("drift_expected.csv");
+    let expected = fixture_rows("governance", "drift_expected.csv");
     assert_eq!(expected.len(), 4);
     for case in &expected {
         let (feature, bins) = (&case["feature"], &case["bins"]);
@@ -131,7 +107,7 @@ async fn feature_drift_equals_the_numpy_reference() {
             if name.ends_with("_rows") || name.ends_with("_missing") {
                 assert_eq!(&cells[0][i], want, "{feature} {name}");
             } else {
-                close(&format!("{feature} ({bins} bins) {name}"), number(want), number(&cells[0][i]), 1e-12);
+                assert_close(&format!("{feature} ({bins} bins) {name}"), number(want), number(&cells[0][i]), 1e-12);
             }
         }
     }

@@ -68,3 +68,30 @@ pub fn run_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Run {
     child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
     Run::from(child.wait_with_output().expect("segsql finishes"))
 }
+
+/// A fixture file under `tests/fixtures/<family>/`.
+pub fn fixture(family: &str, name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(family).join(name).display().to_string()
+}
+
+/// The rows of a fixture whose fields hold no commas (the expected-value files), by header.
+pub fn fixture_rows(family: &str, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(fixture(family, name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(str::to_string).collect();
+    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
+}
+
+/// The cells of the last statement's result.
+pub async fn query_cells(shell: &mut Shell, sql: &str) -> Vec<Vec<String>> {
+    let outputs = shell.execute_collect(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));
+    segsql::output::cells(&outputs.last().expect("a result").batches).expect("cells")
+}
+
+/// Relative to the value's size, absolute below 1.
+pub fn assert_close(name: &str, expected: f64, actual: f64, tolerance: f64) {
+    assert!(
+        (expected - actual).abs() <= tolerance * expected.abs().max(1.0),
+        "{name}: reference {expected}, segsql {actual}"
+    );
+}

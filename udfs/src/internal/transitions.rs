@@ -12,6 +12,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray, StringViewArray, StructArray, UInt32Array,
 };
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -176,10 +177,12 @@ impl Rows {
         Rows { keys: if text { Keys::Text(Vec::new()) } else { Keys::Int(Vec::new()) }, tags: Vec::new() }
     }
 
-    fn push(&mut self, keys: &ArrayRef, row: usize, tag: u32) {
-        match &mut self.keys {
-            Keys::Int(values) => values.push(keys.as_primitive::<Int64Type>().value(row)),
-            Keys::Text(values) => values.push(keys.as_string::<i32>().value(row).to_string()),
+    fn push(&mut self, keys: &KeyColumn, row: usize, tag: u32) {
+        // A batch's keys have the type the accumulator was made for (`KeyColumn::of`).
+        match (&mut self.keys, keys) {
+            (Keys::Int(values), KeyColumn::Int(ints)) => values.push(ints[row]),
+            (Keys::Text(values), KeyColumn::Text(texts)) => values.push(texts.value(row).to_string()),
+            _ => return,
         }
         self.tags.push(tag);
     }
@@ -369,9 +372,20 @@ fn count_cells<K: PartialEq + Copy>(
     Ok(())
 }
 
-/// The keys as the fold stores them.
-fn stored_keys(keys: &ArrayRef, text: bool) -> Result<ArrayRef> {
-    Ok(cast(keys, if text { &DataType::Utf8 } else { &DataType::Int64 })?)
+/// A batch's keys, cast as the fold stores them and downcast once.
+enum KeyColumn {
+    Int(ScalarBuffer<i64>),
+    Text(StringArray),
+}
+
+impl KeyColumn {
+    fn of(keys: &ArrayRef, text: bool) -> Result<KeyColumn> {
+        Ok(if text {
+            KeyColumn::Text(cast(keys, &DataType::Utf8)?.as_string::<i32>().clone())
+        } else {
+            KeyColumn::Int(cast(keys, &DataType::Int64)?.as_primitive::<Int64Type>().values().clone())
+        })
+    }
 }
 
 /// The fold without grouping (text ids).
@@ -383,7 +397,7 @@ struct TransitionsAccumulator {
 
 impl Accumulator for TransitionsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let keys = stored_keys(&values[0], matches!(self.rows.keys, Keys::Text(_)))?;
+        let keys = KeyColumn::of(&values[0], matches!(self.rows.keys, Keys::Text(_)))?;
         let sides = values[1].as_primitive::<Int64Type>();
         let codes = self.dictionary.codes_of(&values[2])?;
         for (row, code) in codes.into_iter().enumerate() {
@@ -449,22 +463,12 @@ impl GroupsAccumulator for TransitionsGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.grow(total_num_groups);
-        let keys = stored_keys(&values[0], self.text)?;
+        let keys = KeyColumn::of(&values[0], self.text)?;
         let sides = values[1].as_primitive::<Int64Type>();
         let codes = self.dictionary.codes_of(&values[2])?;
-        let ints = (!self.text).then(|| keys.as_primitive::<Int64Type>().values());
         for (row, &group) in group_indices.iter().enumerate() {
-            if !crate::common::grouped::is_selected(opt_filter, row) {
-                continue;
-            }
-            let tag = (codes[row] << 1) | u32::from(sides.value(row) != 0);
-            match (&mut self.groups[group].keys, ints) {
-                // Integer ids (the usual case) without a downcast per row.
-                (Keys::Int(values), Some(ints)) => {
-                    values.push(ints[row]);
-                    self.groups[group].tags.push(tag);
-                }
-                _ => self.groups[group].push(&keys, row, tag),
+            if crate::common::grouped::is_selected(opt_filter, row) {
+                self.groups[group].push(&keys, row, (codes[row] << 1) | u32::from(sides.value(row) != 0));
             }
         }
         Ok(())
