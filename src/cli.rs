@@ -299,6 +299,10 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         sources.push((source, Origin::Stdin));
     }
 
+    if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && cli.output.is_none() {
+        let params = cli.params.iter().cloned().collect();
+        shell.set_step_total(crate::script::outline::count(&sources, &params));
+    }
     let mut failed = false;
     for (source, origin) in &sources {
         match shell.run_script(source, origin).await {

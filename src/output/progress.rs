@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use console::Term;
 use datafusion::physical_plan::ExecutionPlan;
@@ -66,16 +66,23 @@ impl TermLike for NarrowStderr {
 /// A running progress display; stops when dropped.
 pub struct Progress {
     bar: Arc<Mutex<Option<ProgressBar>>>,
+    /// The running plan, once planning is done, for rows read.
+    plan: Arc<Mutex<Option<Arc<dyn ExecutionPlan>>>>,
     stopped: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Progress {
-    pub fn start(plan: Arc<dyn ExecutionPlan>) -> Progress {
+    /// Starts the clock for a statement; `label` says where a script is (`[17/42]
+    /// 04_clustering.sql:28`).
+    pub fn start(label: Option<String>) -> Progress {
+        let started = Instant::now();
         let bar: Arc<Mutex<Option<ProgressBar>>> = Arc::default();
+        let plan: Arc<Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
         let stopped = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
             let bar = bar.clone();
+            let plan = plan.clone();
             let stopped = stopped.clone();
             async move {
                 tokio::time::sleep(DELAY).await;
@@ -85,24 +92,38 @@ impl Progress {
                         return;
                     }
                     let target = ProgressDrawTarget::term_like_with_hz(Box::new(NarrowStderr(Term::stderr())), 10);
-                    let spinner = ProgressBar::with_draw_target(None, target);
-                    let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    let spinner = ProgressBar::with_draw_target(None, target).with_elapsed(started.elapsed());
+                    let style = ProgressStyle::with_template("{spinner} {prefix}{elapsed_precise} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     spinner.set_style(style);
+                    if let Some(label) = &label {
+                        spinner.set_prefix(format!("{label} "));
+                    }
                     *slot = Some(spinner);
                 }
                 loop {
                     {
+                        let rows = plan.lock().ok().and_then(|p| p.as_ref().map(rows_read));
                         let Ok(slot) = bar.lock() else { return };
                         let Some(spinner) = slot.as_ref() else { return };
-                        spinner.set_message(format!("{} rows read (Ctrl-C cancels)", thousands(rows_read(&plan))));
+                        spinner.set_message(match rows {
+                            Some(rows) => format!("{} rows read (Ctrl-C cancels)", thousands(rows)),
+                            None => "(Ctrl-C cancels)".to_string(),
+                        });
                         spinner.tick();
                     }
                     tokio::time::sleep(TICK).await;
                 }
             }
         });
-        Progress { bar, stopped, task }
+        Progress { bar, plan, stopped, task }
+    }
+
+    /// Counts the rows `plan` reads from here on.
+    pub fn watch(&self, plan: Arc<dyn ExecutionPlan>) {
+        if let Ok(mut slot) = self.plan.lock() {
+            *slot = Some(plan);
+        }
     }
 
     /// Clears the spinner; safe to call more than once.

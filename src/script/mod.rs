@@ -3,6 +3,7 @@
 
 pub mod conditional;
 pub mod copy;
+pub mod outline;
 pub mod params;
 pub mod parser;
 pub mod shell;

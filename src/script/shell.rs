@@ -111,6 +111,17 @@ pub struct Shell {
     include_depth: usize,
     /// What this run did, for `--run-log`.
     run_log: Option<parking_lot::Mutex<RunLog>>,
+    /// Statements run so far and the run's total, for the progress line of scripts.
+    steps: Option<Steps>,
+}
+
+/// Where a script run is: `[17/42] 04_clustering.sql:28`.
+#[derive(Debug, Clone, Default)]
+struct Steps {
+    done: usize,
+    total: usize,
+    /// The statement running now.
+    label: String,
 }
 
 /// A statement planned and ready to run: a COPY to one local file comes with the
@@ -141,6 +152,7 @@ impl Shell {
             failures: 0,
             include_depth: 0,
             run_log: None,
+            steps: None,
         })
     }
 
@@ -216,6 +228,12 @@ impl Shell {
     }
 
     /// Records this run for `--run-log`.
+    /// Counts statements against `total` (see [`super::outline`]) and shows where the run
+    /// is on the progress line.
+    pub fn set_step_total(&mut self, total: usize) {
+        self.steps = Some(Steps { total, ..Steps::default() });
+    }
+
     pub fn set_run_log(&mut self, log: RunLog) {
         self.run_log = Some(parking_lot::Mutex::new(log));
     }
@@ -320,6 +338,12 @@ impl Shell {
             ChunkKind::Sql => {
                 let sql = params::substitute(&chunk.text, &self.params)?;
                 let found = report::annotation::annotations(&sql).map_err(ShellError::Message)?;
+                if let Some(steps) = &mut self.steps {
+                    steps.done += 1;
+                    // A statement the count did not foresee (see outline.rs) grows the total.
+                    steps.total = steps.total.max(steps.done);
+                    steps.label = step_label(steps.done, steps.total, origin, chunk.line);
+                }
                 for statement in parser::parse(&sql, &self.dialect())? {
                     self.annotations =
                         PendingAnnotations { title: found.title.clone(), chart: found.chart.clone(), sql: sql.clone() };
@@ -398,11 +422,18 @@ impl Shell {
 
     async fn print_statement(&mut self, statement: SegStatement) -> Result<()> {
         let returns_rows = statement.returns_rows();
+        // Started before planning: CREATE MODEL does its work there.
+        let show_progress = self.sink.is_terminal() && std::io::stderr().is_terminal();
+        let progress = show_progress.then(|| Progress::start(self.steps.as_ref().map(|s| s.label.clone())));
         let planned = self.plan(statement).await?;
         let physical = Arc::clone(&planned.physical);
+        if let Some(progress) = &progress {
+            progress.watch(Arc::clone(&physical));
+        }
         let task = self.ctx.task_ctx();
         if !returns_rows {
             let batches = self.collect(planned).await?;
+            drop(progress);
             if self.interactive {
                 eprintln!("{}", command_status(&batches));
             }
@@ -414,8 +445,6 @@ impl Shell {
         if let Some(chart) = &annotations.chart {
             chart.check(&schema).map_err(DataFusionError::Plan)?;
         }
-        let show_progress = self.sink.is_terminal() && std::io::stderr().is_terminal();
-        let progress = show_progress.then(|| Progress::start(physical.clone()));
         let mut settings = self.output.clone();
         settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
         if self.report.is_some() {
@@ -525,6 +554,17 @@ fn is_broken_pipe(error: &DataFusionError) -> bool {
         DataFusionError::Shared(inner) => is_broken_pipe(inner),
         _ => false,
     }
+}
+
+/// `[17/42] 04_clustering.sql:28`: the file's name, not its path, to keep the line short.
+fn step_label(done: usize, total: usize, origin: &Origin, line: usize) -> String {
+    let name = match origin {
+        Origin::File(path) => {
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        }
+        other => other.label().unwrap_or_default(),
+    };
+    format!("[{done}/{total}] {name}:{line}")
 }
 
 /// The last line of a script, where an unclosed block is reported.

@@ -484,3 +484,33 @@ fn if_blocks_choose_what_a_script_runs() {
         unclosed.stderr
     );
 }
+
+/// On a terminal, a statement that runs for a while shows where the script is; piped, the
+/// same run shows nothing of it. The terminal is a real pseudo-terminal from util-linux's
+/// `script`.
+#[test]
+fn long_statements_show_their_place_in_the_script_on_a_terminal_only() {
+    let dir = temp();
+    write(dir.path(), "main.sql", "SELECT 1;\n\\if false\nSELECT 2;\n\\endif\n\\i inner.sql\nSELECT 3;\n");
+    // About two seconds in a debug build: longer than the half second before the line shows.
+    write(
+        dir.path(),
+        "inner.sql",
+        "-- slow\nSELECT count(*) FROM generate_series(1, 40000000) t(x) WHERE x % 7 = 3;\n",
+    );
+    let binary = env!("CARGO_BIN_EXE_segsql");
+    let shown = std::process::Command::new("script")
+        .current_dir(dir.path())
+        .env("SEGSQL_HISTORY", "/dev/null")
+        .args(["-qec", &format!("{binary} -f main.sql"), "/dev/null"])
+        .output()
+        .expect("util-linux `script` runs");
+    let terminal = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{terminal}");
+    assert!(terminal.contains("[2/3] inner.sql:2 00:00:0"), "{terminal}");
+    assert!(terminal.contains("5714286"), "{terminal}");
+
+    let piped = run_in(dir.path(), &["-f", "main.sql"]);
+    piped.expect_code(0);
+    assert!(!piped.stderr.contains("inner.sql") && !piped.stdout.contains("inner.sql"), "{}", piped.stderr);
+}
