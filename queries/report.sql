@@ -5,6 +5,7 @@
 --
 -- Parameters: orders, customers, events, spend (tables), as_of, churn_days, k, out_dir,
 -- calibration_end (the start of 07's holdout period, before as_of), clv_penalizer (0).
+-- silhouette_sample (20000: above this many customers the validation silhouette is sampled).
 -- Governance: pseudonym_key (no default; without it the audience export is skipped),
 -- min_group (10), erased (a table of customer_id to leave out of everything).
 

@@ -81,6 +81,35 @@ fn every_script_runs_alone() {
     }
 }
 
+/// The validation silhouette is exact on a small customer base and says so; above
+/// `silhouette_sample` customers it is a seeded sample of that many, and says that too.
+#[test]
+fn the_validation_silhouette_says_when_it_is_sampled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = queries().join("04_clustering.sql");
+    let validation = |extra: &[&str]| {
+        let mut args = vec!["-q", "--format", "csv", "-f", script.to_str().unwrap()];
+        args.extend(extra);
+        let run = run_in(dir.path(), &args);
+        run.expect_code(0);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("silhouette,silhouette_rows,silhouette_sampled,"))
+            .expect("validation");
+        let cells: Vec<String> = lines[header + 1].split(',').map(str::to_string).collect();
+        (cells[0].parse::<f64>().expect("a silhouette"), cells[1].clone(), cells[2].clone())
+    };
+    let customers =
+        run_in(dir.path(), &["-q", "--format", "csv", "-c", "SELECT count(DISTINCT customer_id) FROM sample.orders"]);
+    let customers = customers.stdout.lines().nth(1).expect("a count").to_string();
+    let (exact, rows, sampled) = validation(&[]);
+    assert_eq!((rows.as_str(), sampled.as_str()), (customers.as_str(), "false"));
+    let (estimate, rows, sampled) = validation(&["--param", "silhouette_sample=1000"]);
+    assert_eq!((rows.as_str(), sampled.as_str()), ("1000", "true"));
+    assert!(estimate != exact && (estimate - exact).abs() < 0.05, "{estimate} vs {exact}");
+}
+
 #[test]
 fn the_charts_render_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -335,6 +364,24 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
     assert!(!log.contains(key), "the key must never reach the log");
     let runs: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     assert_eq!(runs.len(), 2);
+    // The progress line's total for the first run, counted before it ran, is what it ran.
+    let params: std::collections::BTreeMap<String, String> = [
+        ("orders", "orders"),
+        ("customers", "customers"),
+        ("events", "events"),
+        ("spend", "marketing_spend"),
+        ("k", "3"),
+        ("out_dir", "weekly"),
+        ("clv_penalizer", "0.001"),
+        ("as_of", "2025-04-01"),
+        ("calibration_end", "2024-10-01"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let source = std::fs::read_to_string(&report).expect("report.sql");
+    let counted = segsql::script::outline::count(&[(source, segsql::script::Origin::File(report.clone()))], &params);
+    assert_eq!(serde_json::json!(counted), runs[0]["statements"]);
     let run = &runs[1];
     assert_eq!(run["exit_code"], 0);
     assert_eq!(run["params"]["pseudonym_key"], "<redacted>");
