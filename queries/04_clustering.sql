@@ -16,7 +16,7 @@ CREATE OR REPLACE MODEL customer_segments
   USING kmeans (k = ${k}, seed = 42, standardize = 'zscore', n_init = 4)
   AS SELECT recency_days, frequency, monetary FROM customer_rfm;
 
-CREATE OR REPLACE VIEW customer_clusters AS
+CREATE OR REPLACE TABLE customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
 FROM customer_rfm;
 

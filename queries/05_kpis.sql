@@ -4,11 +4,11 @@
 \i _setup.sql
 \i _clv_models.sql
 
-CREATE OR REPLACE VIEW customer_clusters AS
+CREATE OR REPLACE TABLE customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
 FROM customer_rfm;
 
-CREATE OR REPLACE VIEW event_users AS
+CREATE OR REPLACE TABLE event_users AS
 SELECT user_id,
        max(CASE WHEN event = 'view' THEN 1 ELSE 0 END) AS viewed,
        max(CASE WHEN event = 'purchase' THEN 1 ELSE 0 END) AS purchased

@@ -16,7 +16,7 @@ COPY (SELECT * FROM '${out_dir}/customers.parquet' ORDER BY customer_id)
 \endif
 \endif
 
-CREATE OR REPLACE VIEW customer_clusters AS
+CREATE OR REPLACE TABLE customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
 FROM customer_rfm;
 

@@ -11,7 +11,7 @@
 -- on the order rows are added in (the thread count).
 
 -- Calibration up to calibration_end, holdout from then to as_of
-CREATE OR REPLACE VIEW clv_split AS
+CREATE OR REPLACE TABLE clv_split AS
 SELECT * FROM rfm_calibration_holdout(${orders}, customer_id, order_ts, amount, '${calibration_end}', '${as_of}', 'week');
 
 -- Fit BG/NBD on the calibration period only
@@ -70,7 +70,7 @@ FROM customer_clv c JOIN customer_rfm r ON r.customer_id = c.customer_id
 GROUP BY r.segment
 ORDER BY clv_12m DESC, r.segment;
 
-CREATE OR REPLACE VIEW customer_clusters AS
+CREATE OR REPLACE TABLE customer_clusters AS
 SELECT *, kmeans_assign('customer_segments', [recency_days, frequency, monetary]) AS cluster_id
 FROM customer_rfm;
 

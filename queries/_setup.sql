@@ -37,5 +37,11 @@ SELECT * FROM ${events} WHERE user_id NOT IN (SELECT customer_id FROM ${erased} 
 \endif
 \endif
 
-CREATE OR REPLACE VIEW customer_rfm AS
+-- Every script reads customer_rfm many times: it is computed once per run as a table,
+-- however many scripts include this file (\unset rfm_computed recomputes it, after
+-- changing as_of in the REPL, say).
+\if not defined rfm_computed
+CREATE OR REPLACE TABLE customer_rfm AS
 SELECT * FROM rfm(${orders}, customer_id, order_ts, amount, '${as_of}');
+\set rfm_computed true
+\endif
