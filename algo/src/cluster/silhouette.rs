@@ -116,9 +116,16 @@ pub fn silhouette_samples(
 /// are added on the calling thread in that same order.
 fn cluster_sums(sorted: &Sorted, clusters: usize, threads: Threads) -> Vec<f64> {
     let tiles = sorted.n.div_ceil(TILE);
-    let pairs: Vec<(usize, usize)> = (0..tiles).flat_map(|i| (i..tiles).map(move |j| (i, j))).collect();
+    // Generated round by round: a list of all pairs would be O(n²) memory.
+    let mut pairs = (0..tiles).flat_map(|i| (i..tiles).map(move |j| (i, j)));
     let mut sums = vec![0.0; sorted.n * clusters];
-    for round in pairs.chunks(PAIRS_PER_ROUND) {
+    let mut round = Vec::with_capacity(PAIRS_PER_ROUND);
+    loop {
+        round.clear();
+        round.extend(pairs.by_ref().take(PAIRS_PER_ROUND));
+        if round.is_empty() {
+            break;
+        }
         let parts = map_chunks(threads, round.len(), |k| pair_sums(sorted, clusters, round[k].0, round[k].1));
         for (&(i, j), part) in round.iter().zip(parts) {
             let rows = sorted.tile(i);
