@@ -172,10 +172,9 @@ def spend(job):
 
 
 def events(job, columns):
-    """Only the columns asked for; the event name as a category."""
-    key = "events:" + ",".join(columns)
+    """Only the columns asked for, the event name as a category; not kept (the largest table)."""
     dictionary = ["event"] if "event" in columns else None
-    return job.cached(key, lambda: pd.read_parquet(path(job, "events"), columns=columns, read_dictionary=dictionary))
+    return pd.read_parquet(path(job, "events"), columns=columns, read_dictionary=dictionary)
 
 
 # ---------------------------------------------------------------- calendar periods
@@ -417,6 +416,8 @@ def segments_model(job):
     """The model 04 saved (kmeans_assign reads the models folder)."""
 
     def load():
+        if not os.path.exists(model_file(job)):
+            raise SystemExit(f"{model_file(job)}: no k-means model; run step 04 first (it trains and saves the model)")
         with open(model_file(job), "rb") as f:
             return pickle.load(f)
 
@@ -461,13 +462,13 @@ def knee(ks, inertia):
 
 def step_01_data_quality(job):
     o = orders(job)
-    e = events(job, ["ts"])
+    ts = events(job, ["ts"])["ts"]
     c = customers(job)
     counts = pd.DataFrame({
         "table_name": ["customers", "events", "orders"],
-        "row_count": [len(c), len(e), len(o)],
-        "first_day": [c["signup_ts"].min(), e["ts"].min(), o["order_ts"].min()],
-        "last_day": [c["signup_ts"].max(), e["ts"].max(), o["order_ts"].max()],
+        "row_count": [len(c), len(ts), len(o)],
+        "first_day": [c["signup_ts"].min(), ts.min(), o["order_ts"].min()],
+        "last_day": [c["signup_ts"].max(), ts.max(), o["order_ts"].max()],
     })
     counts["first_day"] = counts["first_day"].dt.strftime("%Y-%m-%d")
     counts["last_day"] = counts["last_day"].dt.strftime("%Y-%m-%d")
@@ -631,12 +632,8 @@ def event_users(job):
     def compute():
         e = events(job, ["user_id", "ts", "event"])
         e = e[e["ts"] < job.as_of]
-        flags = pd.DataFrame({
-            "user_id": e["user_id"].to_numpy(),
-            "viewed": (e["event"] == "view").to_numpy().astype(np.int64),
-            "purchased": (e["event"] == "purchase").to_numpy().astype(np.int64),
-        })
-        return flags.groupby("user_id").max().reset_index()
+        flags = pd.DataFrame({"user_id": e["user_id"], "viewed": e["event"] == "view", "purchased": e["event"] == "purchase"})
+        return flags.groupby("user_id").max().astype(np.int64).reset_index()
 
     return job.cached("event_users", compute)
 
@@ -716,8 +713,7 @@ def step_06_exports(job):
     current = os.path.join(job.out, "customers.parquet")
     if os.path.exists(current):  # last run's export becomes 08's baseline
         os.makedirs(os.path.join(job.out, "previous"), exist_ok=True)
-        baseline = pd.read_parquet(current).sort_values("customer_id")
-        baseline.to_parquet(os.path.join(job.out, "previous", "customers.parquet"), index=False)
+        pq.write_table(pq.read_table(current).sort_by("customer_id"), os.path.join(job.out, "previous", "customers.parquet"))
 
     clusters = customer_clusters(job).sort_values("customer_id")
     export(clusters, job.out, "customers")

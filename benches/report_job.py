@@ -185,9 +185,9 @@ def measured(argv, cwd, timeout, memory_cap_mb=None, first_to_kill=False):
         while process.poll() is None:
             elapsed = time.perf_counter() - started
             if elapsed > timeout:
-                stopped.append(f"timed out after {timeout / 60:.0f} min")
+                stopped.append(f"timed out after {timeout / 60:.0f} min" if timeout >= 60 else f"timed out after {timeout:.0f} s")
             elif memory_cap_mb and tree_rss_mb(process.pid) > memory_cap_mb:
-                stopped.append(f"over {memory_cap_mb / 1024:.0f} GiB of memory")
+                stopped.append(f"over {memory_cap_mb / 1024:.3g} GiB of memory")
             if stopped:
                 os.killpg(process.pid, signal.SIGKILL)
                 return
@@ -251,27 +251,30 @@ def tasks(binary, python, data):
     return rows
 
 
-def run_size(binary, python, data, runs, work, timeout, memory_cap_mb, log):
-    """{label: {"segsql": [Run], "python": [Run]}} and the --memory-limit 4G run (50M)."""
-    baseline = make_baseline(binary, data, os.path.join(work, "baseline"))
+def run_size(binary, python, data, baseline, runs, work, timeout, memory_cap_mb, log):
+    """{label: {"segsql": [Run], "python": [Run]}}, runs interleaved."""
     results = {}
     for r in range(runs):
         sides = {"segsql": fresh(work, "segsql-scripts", baseline), "python": fresh(work, "python-scripts", baseline)}
         for label, seg, py, step in tasks(binary, python, data):
             if step == "all":  # the whole report starts from a clean folder on each side
+                for folder in sides.values():
+                    shutil.rmtree(folder, ignore_errors=True)
                 sides = {"segsql": fresh(work, "segsql-all", baseline), "python": fresh(work, "python-all", baseline)}
             cell = results.setdefault(label, {"segsql": [], "python": []})
-            cell["segsql"].append(measured(seg, sides["segsql"], timeout))
-            log(f"run {r + 1} {label} segsql: {shown_run(cell['segsql'][-1])}")
-            cell["python"].append(measured(py, sides["python"], timeout, memory_cap_mb, first_to_kill=True))
-            log(f"run {r + 1} {label} python: {shown_run(cell['python'][-1])}")
+            for side, argv, limits in (("segsql", seg, {}), ("python", py, {"memory_cap_mb": memory_cap_mb, "first_to_kill": True})):
+                failed = [run for run in cell[side] if run.reason]
+                # A run that did not finish is not tried again (another 30 minutes to learn the same).
+                cell[side].append(failed[0] if failed else measured(argv, sides[side], timeout, **limits))
+                log(f"run {r + 1} {label} {side}: {shown_run(cell[side][-1])}" + (" (not tried again)" if failed else ""))
         for folder in sides.values():
             shutil.rmtree(folder, ignore_errors=True)
     return results
 
 
-def limited_run(binary, data, work, timeout, log):
-    folder = fresh(work, "segsql-limited", make_baseline(binary, data, os.path.join(work, "baseline")))
+def limited_run(binary, data, baseline, work, timeout, log):
+    """The whole report once under --memory-limit 4G."""
+    folder = fresh(work, "segsql-limited", baseline)
     argv = segsql_argv(binary, data, os.path.join(ROOT, "queries", "report.sql"), html="report.html", memory_limit="4G")
     run = measured(argv, folder, timeout)
     log(f"whole report under --memory-limit 4G: {shown_run(run)}")
@@ -443,8 +446,9 @@ def main():
             counts[size] = (suite.order_lines(binary, data), customers_with_orders(binary, data))
             log(f"{size}: {data}, {counts[size][0]:,} order lines, {counts[size][1]:,} customers with orders")
             size_work = tempfile.mkdtemp(prefix=f"{size}-", dir=work)
-            results = run_size(binary, python, data, args.runs, size_work, timeout, memory_cap_mb, log)
-            size_limited = limited_run(binary, data, size_work, timeout, log) if size == "50M" else None
+            baseline = make_baseline(binary, data, os.path.join(size_work, "baseline"))
+            results = run_size(binary, python, data, baseline, args.runs, size_work, timeout, memory_cap_mb, log)
+            size_limited = limited_run(binary, data, baseline, size_work, timeout, log) if size == "50M" else None
             limited = size_limited or limited
             lines, whole = size_table(size, results, size_limited)
             wholes[size] = whole
