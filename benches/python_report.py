@@ -13,8 +13,10 @@ marketing_spend). There is one function per report script (step_01_data_quality 
 step_08_governance); each returns that script's result tables, in the script's order, as
 DataFrames, and reads what it needs itself, so every step runs alone in its own process as
 every numbered script does (each includes _setup.sql). `--step all` runs them in one process
-and reads each input and fits each model once, as a notebook would. Results are written as
-CSV into OUT (NN_script_I_name.csv), the exports of 06 into OUT as the SQL writes them
+and reads the orders, computes the RFM table and fits each model once, as a notebook would
+(the events, the largest table, are read by the two steps that use them, with only the
+columns each needs). Results are written as
+CSV into OUT (NN_script_II_name.csv), the exports of 06 into OUT as the SQL writes them
 (customers.parquet/.csv, ...; the previous customers.parquet kept in OUT/previous/ as the
 baseline 08 compares with), the fitted k-means model to OUT/models (steps 05-07 read it,
 as the scripts read segsql's models folder). Per-step wall time goes to stdout.
@@ -24,6 +26,9 @@ Choices where the SQL leaves Python a choice (all of them what an analyst would 
   Python Decimal object per order line); money sums are rounded to cents, so they equal the
   SQL's exact DECIMAL sums and customers with the same spend tie in the quantile scores.
 - Events are read with only the columns a step needs, the event name as a category.
+- The customer CLV table holds P(alive), expected purchases in 52 weeks and the 12-month
+  CLV (lifetimes' customer_lifetime_value with freq="W": 4.345 weeks a month), as
+  _clv_models.sql's customer_clv does.
 - The elbow fits one k-means++ start per k (as kmeans_elbow does), the model n_init = 4
   (as CREATE MODEL ... n_init = 4), both random_state = 42; clusters are numbered by size,
   1 the largest, as segsql numbers them. The silhouette is sampled as segsql samples it:
@@ -76,7 +81,6 @@ SEGMENTS = [
 FEATURES = ["recency_days", "frequency", "monetary"]
 PSI_FLOOR = 1e-4
 ELBOW_SILHOUETTE_SAMPLE = 10_000
-WEEKS_PER_MONTH = 4.345  # lifetimes' freq="W" month in customer_lifetime_value
 
 
 # ---------------------------------------------------------------- the job
@@ -217,8 +221,8 @@ def cohort_cells(frame, user, ts, grain, amount=None):
     user's cohort is the period of their first row; every period up to the one holding the
     latest timestamp is shown, NULL where it ends after the latest day."""
     rows = frame.dropna(subset=[user, ts])
-    latest_day = int(day_number(rows[ts].agg(["max"]))[0])
-    latest = int(period_index(pd.Series([rows[ts].max()]), grain)[0])
+    latest_ts = pd.Series([rows[ts].max()])
+    latest_day, latest = int(day_number(latest_ts)[0]), int(period_index(latest_ts, grain)[0])
     keys = pd.DataFrame({"user": rows[user].to_numpy(), "period": period_index(rows[ts], grain)})
     if amount is None:
         keys = keys.drop_duplicates()
@@ -1357,6 +1361,7 @@ def main():
     parser.add_argument("--calibration-end", default="2025-07-01")
     parser.add_argument("--clv-penalizer", type=float, default=0.0)
     parser.add_argument("--min-group", type=int, default=10)
+    parser.add_argument("--silhouette-sample", type=int, default=20_000)
     parser.add_argument("--pseudonym-key", default=os.environ.get("PSEUDONYM_KEY"),
                         help="the audience export's HMAC key (default $PSEUDONYM_KEY; without one it is skipped)")
     parser.add_argument("--models", help="where 04 saves the k-means model (default OUT/models)")
@@ -1373,7 +1378,8 @@ def main():
         parser.error("--data and --out are required (or --check)")
     job = Job(args.data, args.out, as_of=args.as_of, churn_days=args.churn_days, k=args.k,
               calibration_end=args.calibration_end, clv_penalizer=args.clv_penalizer,
-              pseudonym_key=args.pseudonym_key, min_group=args.min_group, models=args.models)
+              pseudonym_key=args.pseudonym_key, min_group=args.min_group, silhouette_sample=args.silhouette_sample,
+              models=args.models)
     started = time.perf_counter()
     run(job, step_names(args.step), html=args.html)
     print(f"total: {time.perf_counter() - started:.3f} s", flush=True)
