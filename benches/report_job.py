@@ -177,7 +177,9 @@ def measured(argv, cwd, timeout, memory_cap_mb=None, first_to_kill=False):
                 f.write("1000")
 
     started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=prepare)
+    # Two OpenMP/BLAS threads for scikit-learn, as segsql runs with --threads 2.
+    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=prepare)
     stopped = []
 
     def watch():
