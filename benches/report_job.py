@@ -252,7 +252,10 @@ def tasks(binary, python, data):
     return rows
 
 
-def run_size(binary, python, data, baseline, runs, work, timeout, memory_cap_mb, log):
+NOT_RUN = "not run at this size (--python-sizes)"
+
+
+def run_size(binary, python, data, baseline, runs, work, timeout, memory_cap_mb, log, with_python=True):
     """{label: {"segsql": [Run], "python": [Run]}}, runs interleaved."""
     results = {}
     for r in range(runs):
@@ -264,6 +267,9 @@ def run_size(binary, python, data, baseline, runs, work, timeout, memory_cap_mb,
                 sides = {"segsql": fresh(work, "segsql-all", baseline), "python": fresh(work, "python-all", baseline)}
             cell = results.setdefault(label, {"segsql": [], "python": []})
             for side, argv, limits in (("segsql", seg, {}), ("python", py, {"memory_cap_mb": memory_cap_mb, "first_to_kill": True})):
+                if side == "python" and not with_python:
+                    cell[side].append(Run(0.0, 0.0, NOT_RUN))
+                    continue
                 failed = [run for run in cell[side] if run.reason]
                 # A run that did not finish is not tried again (another 30 minutes to learn the same).
                 cell[side].append(failed[0] if failed else measured(argv, sides[side], timeout, **limits))
@@ -330,6 +336,9 @@ def size_table(size, results, limited):
         py, py_failed = median_of(sides["python"])
         cells = []
         for value, failed in ((seg, seg_failed), (py, py_failed)):
+            if failed == NOT_RUN:
+                cells += ["not run", "-"]
+                continue
             cells += [f"did not finish ({failed})", "-"] if failed else [f"{value[0]:.2f}", f"{value[1]:.0f}"]
         ratio = f"{seg[0] / py[0]:.3f}" if seg and py else "-"
         lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
@@ -407,6 +416,9 @@ def main():
                         help="GiB of RSS above which a Python run is stopped (default 90%% of RAM)")
     parser.add_argument("--skip-check", action="store_true", help="do not run python_report.py --check first")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    parser.add_argument("--python-sizes", default=None,
+                        help="sizes at which the Python side runs too (default: every size); e.g. 1M,10M keeps a 50M run "
+                             "to segsql alone, whose Python steps take hours")
     parser.add_argument("--write", help="update this BENCHMARKS.md between the report-job markers")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
@@ -414,6 +426,7 @@ def main():
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     folders = {size: os.path.join(args.data_root, f"report-{SIZES[size]}-v{DATA_VERSION}") for size in sizes}
     timeout = args.timeout * 60
+    python_sizes = None if args.python_sizes is None else {s.strip() for s in args.python_sizes.split(",") if s.strip()}
     memory_cap_mb = (args.memory_cap * 1024) if args.memory_cap else 0.9 * memory_total_mb()
 
     if args.dry_run:
@@ -452,7 +465,8 @@ def main():
             log(f"{size}: {data}, {counts[size][0]:,} order lines, {counts[size][1]:,} customers with orders")
             size_work = tempfile.mkdtemp(prefix=f"{size}-", dir=work)
             baseline = make_baseline(binary, data, os.path.join(size_work, "baseline"))
-            results = run_size(binary, python, data, baseline, args.runs, size_work, timeout, memory_cap_mb, log)
+            with_python = python_sizes is None or size in python_sizes
+            results = run_size(binary, python, data, baseline, args.runs, size_work, timeout, memory_cap_mb, log, with_python)
             size_limited = limited_run(binary, data, baseline, size_work, timeout, log) if size == "50M" else None
             limited = size_limited or limited
             lines, whole = size_table(size, results, size_limited)
@@ -466,6 +480,7 @@ def main():
     flags += [f"--timeout {args.timeout:g}"] if args.timeout != 30 else []
     flags += [f"--memory-cap {args.memory_cap:g}"] if args.memory_cap else []
     flags += ["--skip-check"] if args.skip_check else []
+    flags += [f"--python-sizes {args.python_sizes}"] if args.python_sizes is not None else []
     text = [
         f"Measured {datetime.date.today().isoformat()} by `{' '.join(['bash benches/report_job.sh', str(args.runs), *flags])}` "
         f"({args.runs} interleaved run{'s, medians' if args.runs > 1 else ''}; "
