@@ -18,6 +18,7 @@ pub mod governance;
 pub mod model;
 pub mod parallel;
 pub mod rfm;
+pub mod stats;
 
 pub use error::AlgoError;
 pub use parallel::Threads;

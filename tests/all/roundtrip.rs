@@ -136,6 +136,11 @@ const QUERIES: &[(&str, &str)] = &[
         "SELECT prop_ztest(120, 1000, 150, 1000) AS t, prop_ztest(successes, 500, 60, 500) AS c
          FROM (VALUES (40), (55), (70)) AS v(successes) ORDER BY successes",
     ),
+    (
+        "ab_sample_size",
+        "SELECT ab_sample_size(0.1, 0.02) AS d, ab_sample_size(base, 0.01, 0.01, 0.9) AS c
+         FROM (VALUES (0.05), (0.2)) AS v(base) ORDER BY base",
+    ),
 ];
 
 fn config() -> SessionConfig {

@@ -25,6 +25,7 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Table(Arc::new(rfm::rfm_summary::RfmSummary)),
         SegFunction::Table(Arc::new(rfm::rfm_calibration_holdout::RfmCalibrationHoldout)),
         SegFunction::Scalar(stats::prop_ztest::PropZtest::udf()),
+        SegFunction::Scalar(stats::ab_sample_size::AbSampleSize::udf()),
         SegFunction::Table(Arc::new(cohort::cohort_retention::CohortRetention)),
         SegFunction::Table(Arc::new(cohort::cohort_revenue::CohortRevenue)),
         SegFunction::Table(Arc::new(cohort::funnel::Funnel)),
