@@ -227,13 +227,13 @@ impl Shell {
         self.report.as_ref()
     }
 
-    /// Records this run for `--run-log`.
     /// Counts statements against `total` (see [`super::outline`]) and shows where the run
     /// is on the progress line.
     pub fn set_step_total(&mut self, total: usize) {
         self.steps = Some(Steps { total, ..Steps::default() });
     }
 
+    /// Records this run for `--run-log`.
     pub fn set_run_log(&mut self, log: RunLog) {
         self.run_log = Some(parking_lot::Mutex::new(log));
     }
