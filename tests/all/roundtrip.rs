@@ -40,6 +40,7 @@ const SETUP: &[&str] = &[
 /// One query per family, each with a total ORDER BY so results compare row for row.
 const QUERIES: &[(&str, &str)] = &[
     ("rfm", "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id"),
+    ("lifecycle", "SELECT * FROM lifecycle(orders, customer_id, order_ts, '2026-01-01', 20, 60, 120) ORDER BY customer_id"),
     (
         "rfm on doubles, 4 bins",
         "SELECT * FROM rfm(orders, customer_id, order_ts, amount_double, NULL, 4) ORDER BY customer_id",

@@ -24,6 +24,7 @@ pub fn functions_for(session: Option<&SessionContext>) -> Vec<SegFunction> {
         SegFunction::Table(Arc::new(rfm::rfm::Rfm)),
         SegFunction::Table(Arc::new(rfm::rfm_summary::RfmSummary)),
         SegFunction::Table(Arc::new(rfm::rfm_calibration_holdout::RfmCalibrationHoldout)),
+        SegFunction::Table(Arc::new(rfm::lifecycle::Lifecycle)),
         SegFunction::Scalar(stats::prop_ztest::PropZtest::udf()),
         SegFunction::Scalar(stats::ab_sample_size::AbSampleSize::udf()),
         SegFunction::Table(Arc::new(cohort::cohort_retention::CohortRetention)),

@@ -1,5 +1,6 @@
 //! RFM scoring and the buy-till-you-die summary.
 
+pub mod lifecycle;
 pub mod quantile_score;
 // One file per function, named after it, even where that is the family's name.
 #[allow(clippy::module_inception)]
