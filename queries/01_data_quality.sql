@@ -23,6 +23,7 @@ FROM ${orders};
 SELECT count(*) AS duplicate_groups, coalesce(sum(copies - 1), 0) AS extra_rows
 FROM (SELECT customer_id, order_ts, amount, count(*) AS copies FROM ${orders} GROUP BY 1, 2, 3 HAVING count(*) > 1);
 
+-- @section metrics
 -- Orders and revenue per month
 -- @chart line x=month y=revenue format=currency title="Revenue per month"
 SELECT date_trunc('month', order_ts)::DATE AS month, count(*) AS orders, sum(amount) AS revenue

@@ -2,6 +2,7 @@
 
 \i _setup.sql
 
+-- @section metrics
 -- Monthly retention by first-order month (NULL where the month is not over yet)
 -- @chart heatmap x=period y=cohort value=retention format=percent title="Monthly retention by first-order cohort"
 SELECT cohort, period, cohort_size, active_users, round(retention, 4) AS retention

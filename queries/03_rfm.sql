@@ -2,6 +2,7 @@
 
 \i _setup.sql
 
+-- @section metrics
 -- RFM segments: customers, revenue and revenue share
 -- @chart bar x=segment y=revenue format=currency title="Revenue by RFM segment"
 SELECT segment,
@@ -14,6 +15,7 @@ FROM customer_rfm
 GROUP BY segment
 ORDER BY revenue DESC;
 
+-- @section methodology
 -- R × F grid: customers (colour) and revenue per cell
 -- @chart heatmap x=f_score y=r_score value=customers label=cell title="R × F grid: customers · revenue per cell"
 SELECT r_score, f_score, count(*) AS customers, sum(monetary) AS revenue,
@@ -22,6 +24,7 @@ FROM customer_rfm
 GROUP BY r_score, f_score
 ORDER BY r_score DESC, f_score;
 
+-- @section appendix
 -- The top customers by revenue
 SELECT customer_id, recency_days, frequency, monetary, rfm_score, segment
 FROM customer_rfm

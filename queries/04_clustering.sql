@@ -4,6 +4,7 @@
 \i _setup.sql
 \i _clv_models.sql
 
+-- @section methodology
 -- Elbow: k-means for k = 2..8 on z-scored recency, frequency and monetary
 -- @chart line x=k y=inertia title="Elbow: within-cluster sum of squares by k"
 SELECT k, round(inertia, 2) AS inertia, round(silhouette, 4) AS silhouette, round(davies_bouldin, 4) AS davies_bouldin,
@@ -47,6 +48,7 @@ SELECT cluster_id, size, round(recency_days, 1) AS recency_days, round(frequency
 FROM model_centroids('customer_segments')
 ORDER BY cluster_id;
 
+-- @section personas
 -- Segment profiles that read as personas
 -- @chart bar x=persona y=revenue format=currency title="Revenue by cluster persona"
 WITH totals AS (SELECT count(*) AS customers, sum(monetary) AS revenue, avg(frequency) AS frequency FROM customer_rfm),

@@ -16,6 +16,7 @@ FROM ${events}
 WHERE ts < DATE '${as_of}'
 GROUP BY user_id;
 
+-- @section metrics
 -- KPIs by RFM segment: conversion (viewers who purchased), churn (no order in churn_days), revenue,
 -- historical CLV (revenue per customer so far) and predicted 12-month CLV (BG/NBD × Gamma-Gamma)
 -- @chart bar x=segment y=churn_rate format=percent title="Churn rate by RFM segment"

@@ -49,6 +49,7 @@ FROM customer_clusters k JOIN ${customers} c ON c.customer_id = k.customer_id;
 COPY (SELECT * EXCLUDE (rows_dropped) FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${min_group})
       ORDER BY customer_pseudonym)
   TO '${out_dir}/audience.csv' STORED AS CSV;
+-- @section governance
 -- Audience export: customers kept and held back by the k-anonymity rule
 SELECT ${min_group} AS min_group, count(*) AS exported,
        coalesce(max(rows_dropped), (SELECT count(*) FROM audience)) AS held_back
@@ -57,6 +58,7 @@ FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${m
 \warn notice: no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped; pass --param pseudonym_key="$KEY" (a secret of at least 16 bytes) to write it
 \endif
 
+-- @section summary
 -- One-page summary
 SELECT metric, value FROM (
   SELECT 1 AS n, 'customers with orders' AS metric, CAST(count(*) AS VARCHAR) AS value FROM customer_rfm

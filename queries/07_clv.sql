@@ -18,6 +18,7 @@ SELECT * FROM rfm_calibration_holdout(${orders}, customer_id, order_ts, amount, 
 CREATE OR REPLACE MODEL clv_calibration USING bgnbd (time_unit = 'week', penalizer = ${clv_penalizer})
   AS SELECT frequency_cal, recency_cal, "T_cal" FROM clv_split;
 
+-- @section methodology
 -- Holdout check: purchases the calibration model predicted against those made
 SELECT customers, actual_purchases, round(predicted_purchases, 1) AS predicted_purchases,
        round(mae, 4) AS mae, round(rmse, 4) AS rmse
@@ -45,6 +46,7 @@ UNION ALL
 SELECT 'clv_spend' AS model, parameter, round(value, 4) AS value, round(std_error, 4) AS std_error FROM model_params('clv_spend')
 ORDER BY model, parameter;
 
+-- @section metrics
 -- How many customers are still likely to buy
 -- @chart bar x=p_alive_band y=customers title="Customers by probability of being alive"
 SELECT CASE
@@ -59,6 +61,7 @@ FROM customer_clv
 GROUP BY p_alive_band
 ORDER BY p_alive_band;
 
+-- @section plays
 -- 12-month CLV and value at risk (CLV × (1 − P(alive))) by RFM segment
 -- @chart bar x=segment y=clv_12m format=currency title="Predicted 12-month CLV by RFM segment"
 SELECT r.segment, count(*) AS customers,
@@ -85,6 +88,7 @@ FROM customer_clv c JOIN customer_clusters k ON k.customer_id = c.customer_id
 GROUP BY k.cluster_id
 ORDER BY k.cluster_id;
 
+-- @section methodology
 -- Churn propensity: who made no purchase in the holdout, from their calibration history
 CREATE OR REPLACE VIEW clv_churn AS
 SELECT customer_id, frequency_cal, recency_cal, "T_cal", monetary_value_cal, frequency_holdout = 0 AS churned

@@ -10,6 +10,7 @@
 CREATE OR REPLACE VIEW gov_previous AS SELECT * FROM '${out_dir}/previous/customers.parquet';
 CREATE OR REPLACE VIEW gov_current AS SELECT * FROM '${out_dir}/customers.parquet';
 
+-- @section governance
 -- Customers compared: in both runs, new, gone
 SELECT count(*) FILTER (WHERE p.customer_id IS NOT NULL AND c.customer_id IS NOT NULL) AS in_both,
        count(*) FILTER (WHERE p.customer_id IS NULL) AS new_customers,
@@ -50,10 +51,12 @@ SELECT count(*) AS customers,
        round(adjusted_rand(p.segment, c.segment), 4) AS segment_adjusted_rand
 FROM gov_previous p JOIN gov_current c ON p.customer_id = c.customer_id;
 \else
+-- @section governance
 -- Governance baseline
 SELECT 'no baseline yet: this is the first run with exports in ${out_dir}; the next run compares with it' AS governance;
 \endif
 
+-- @section governance
 -- Stability of this run's clustering: k-means on two random halves, agreement on everyone
 SELECT k, count(*) AS resamples, round(avg(adjusted_rand), 4) AS mean_adjusted_rand,
        round(min(adjusted_rand), 4) AS worst_adjusted_rand

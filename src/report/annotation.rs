@@ -151,12 +151,72 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// What the comments before a statement say: its title (the first plain comment line)
-/// and its chart, if an `@chart` line asks for one.
+/// The parts of the stakeholder template, in the order the report shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    Summary,
+    Methodology,
+    Personas,
+    Metrics,
+    Plays,
+    Governance,
+    Appendix,
+}
+
+impl Part {
+    pub const ALL: [Part; 7] = [
+        Part::Summary,
+        Part::Methodology,
+        Part::Personas,
+        Part::Metrics,
+        Part::Plays,
+        Part::Governance,
+        Part::Appendix,
+    ];
+
+    /// The name an `@section` line uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Summary => "summary",
+            Part::Methodology => "methodology",
+            Part::Personas => "personas",
+            Part::Metrics => "metrics",
+            Part::Plays => "plays",
+            Part::Governance => "governance",
+            Part::Appendix => "appendix",
+        }
+    }
+
+    /// The heading the report gives it.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Part::Summary => "Executive summary",
+            Part::Methodology => "Segmentation methodology and variables",
+            Part::Personas => "Segment profiles (personas)",
+            Part::Metrics => "Performance metrics",
+            Part::Plays => "Recommended plays",
+            Part::Governance => "Governance",
+            Part::Appendix => "Appendix: the full tables",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Part, String> {
+        let name = text.trim().to_ascii_lowercase();
+        Part::ALL.into_iter().find(|p| p.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Part::ALL.iter().map(|p| p.name()).collect();
+            format!("@section: unknown section '{}'; use one of {}", text.trim(), names.join(", "))
+        })
+    }
+}
+
+/// What the comments before a statement say: its title (the first plain comment line),
+/// its chart, if an `@chart` line asks for one, and the report section an `@section` line
+/// puts it (and the rest of its script) in.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Annotations {
     pub title: Option<String>,
     pub chart: Option<ChartSpec>,
+    pub part: Option<Part>,
 }
 
 /// Reads the comment lines that precede the first SQL token of a chunk.
@@ -171,6 +231,8 @@ pub fn annotations(chunk: &str) -> Result<Annotations, String> {
         let comment = comment.trim();
         if let Some(chart) = comment.strip_prefix("@chart") {
             found.chart = Some(ChartSpec::parse(chart)?);
+        } else if let Some(part) = comment.strip_prefix("@section") {
+            found.part = Some(Part::parse(part)?);
         } else if found.title.is_none() && !comment.is_empty() {
             found.title = Some(comment.to_string());
         }
@@ -192,6 +254,17 @@ mod tests {
         assert_eq!(chart.value.as_deref(), Some("retention"));
         assert_eq!(chart.format, NumberFormat::Percent);
         assert_eq!(chart.title.as_deref(), Some("Monthly retention"));
+    }
+
+    #[test]
+    fn sections_are_named_from_the_template() {
+        let found = annotations("-- @section Personas\n-- Who they are\nSELECT 1").unwrap();
+        assert_eq!((found.part, found.title.as_deref()), (Some(Part::Personas), Some("Who they are")));
+        assert_eq!(
+            annotations("-- @section people\nSELECT 1").unwrap_err(),
+            "@section: unknown section 'people'; use one of summary, methodology, personas, metrics, plays, governance, appendix"
+        );
+        assert!(Part::ALL.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

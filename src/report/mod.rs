@@ -1,5 +1,7 @@
 //! The HTML report (`--html FILE`): every result of a script as a table, with a chart where
-//! an `@chart` annotation asks for one, in one self-contained file.
+//! an `@chart` annotation asks for one, in one self-contained file. Results are grouped into
+//! the stakeholder template's parts (`@section`, in [`Part`] order; unplaced results go to
+//! the appendix), with a table of contents and a print layout of one part per page.
 
 pub mod annotation;
 pub mod svg;
@@ -8,7 +10,7 @@ pub mod terminal;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use self::annotation::ChartSpec;
+use self::annotation::{ChartSpec, Part};
 use self::svg::{Table, escape};
 
 /// Rows of each result shown in the report's tables; charts use every row.
@@ -18,6 +20,7 @@ const TABLE_ROWS: usize = 100;
 #[derive(Debug)]
 struct Section {
     title: String,
+    part: Part,
     sql: String,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -41,13 +44,15 @@ impl Report {
     pub fn add(
         &mut self,
         title: Option<String>,
+        part: Option<Part>,
         sql: &str,
         header: Vec<String>,
         rows: Vec<Vec<String>>,
         chart: Option<ChartSpec>,
     ) {
         let title = title.unwrap_or_else(|| format!("Result {}", self.sections.len() + 1));
-        self.sections.push(Section { title, sql: statement_text(sql), header, rows, chart });
+        let part = part.unwrap_or(Part::Appendix);
+        self.sections.push(Section { title, part, sql: statement_text(sql), header, rows, chart });
     }
 
     pub fn path(&self) -> &Path {
@@ -69,19 +74,36 @@ impl Report {
             self.sections.len(),
             env!("CARGO_PKG_VERSION")
         );
-        for (i, section) in self.sections.iter().enumerate() {
-            let _ = write!(out, "<li><a href=\"#s{i}\">{}</a></li>", escape(&section.title));
+        // Each part in template order, its results in the order they ran.
+        let parts: Vec<(Part, Vec<(usize, &Section)>)> = Part::ALL
+            .into_iter()
+            .map(|part| (part, self.sections.iter().enumerate().filter(|(_, s)| s.part == part).collect::<Vec<_>>()))
+            .filter(|(_, results)| !results.is_empty())
+            .collect();
+        for (part, results) in &parts {
+            let _ = write!(out, "<li><a href=\"#{}\">{}</a><ol>", part.name(), escape(part.heading()));
+            for (i, section) in results {
+                let _ = write!(out, "<li><a href=\"#s{i}\">{}</a></li>", escape(&section.title));
+            }
+            out.push_str("</ol></li>");
         }
         out.push_str("</ol></nav><main>");
-        for (i, section) in self.sections.iter().enumerate() {
-            let _ = write!(out, "<section id=\"s{i}\"><h2>{}</h2>", escape(&section.title));
-            if let Some(spec) = &section.chart {
-                let table = Table { header: &section.header, rows: &section.rows };
-                let _ = write!(out, "<figure>{}</figure>", svg::chart(spec, &table));
+        for (part, results) in &parts {
+            let _ = write!(out, "<div class=\"part\" id=\"{}\"><h2>{}</h2>", part.name(), escape(part.heading()));
+            for (i, section) in results {
+                let _ = write!(out, "<section id=\"s{i}\"><h3>{}</h3>", escape(&section.title));
+                if let Some(spec) = &section.chart {
+                    let table = Table { header: &section.header, rows: &section.rows };
+                    let _ = write!(out, "<figure>{}</figure>", svg::chart(spec, &table));
+                }
+                out.push_str(&table_html(&section.header, &section.rows));
+                let _ = write!(
+                    out,
+                    "<details><summary>SQL</summary><pre>{}</pre></details></section>",
+                    escape(&section.sql)
+                );
             }
-            out.push_str(&table_html(&section.header, &section.rows));
-            let _ =
-                write!(out, "<details><summary>SQL</summary><pre>{}</pre></details></section>", escape(&section.sql));
+            out.push_str("</div>");
         }
         out.push_str("</main>");
         out.push_str(VISIBILITY_CHECK);
@@ -129,15 +151,18 @@ const HEAD: &str = r#"<!DOCTYPE html>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}
 header{background:#0b3d6e;color:#fff;padding:18px 32px}header h1{margin:0;font-size:24px}header p{margin:4px 0 0;opacity:.85}
-nav{padding:8px 32px;background:#fff;border-bottom:1px solid #e1e4e8;font-size:13px}nav ol{columns:3;margin:0}
+nav{padding:8px 32px;background:#fff;border-bottom:1px solid #e1e4e8;font-size:13px}nav>ol{columns:2;margin:0}nav ol ol{margin:0 0 6px}
 main{padding:8px 32px 40px}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:18px 0;padding:12px 20px}
-h2{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
+h2{font-size:21px;margin:26px 0 4px;color:#0b3d6e}h3{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
 .table{max-height:360px;overflow:auto;border:1px solid #eaecef}table{border-collapse:collapse;font-size:12px}
 th{position:sticky;top:0;background:#f1f3f5;text-align:left}th,td{padding:3px 8px;border-bottom:1px solid #eaecef;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.rows{font-size:12px;color:#586069;margin:4px 0}
 pre{font-size:12px;background:#f6f8fa;padding:8px;overflow-x:auto}
 svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222;font-weight:600}
 svg .cell{font-size:11px}svg .small{font-size:9px}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
+@media print{body{background:#fff}nav{break-after:page}.part{break-before:page}.part:first-of-type{break-before:auto}
+section{border:0;padding:0 0 8px;break-inside:auto}figure,h3{break-inside:avoid;break-after:avoid}figure{overflow:visible}
+.table{max-height:none;overflow:visible;border:0}details{display:none}th{position:static}}
 </style></head>
 "#;
 
@@ -162,6 +187,7 @@ mod tests {
         let chart = ChartSpec::parse("bar x=segment y=revenue format=currency").ok();
         report.add(
             Some("Revenue".into()),
+            None,
             "-- Revenue\nSELECT 1",
             vec!["segment".into(), "revenue".into()],
             vec![vec!["a".into(), "10.5".into()]],
@@ -173,6 +199,33 @@ mod tests {
         assert!(html.contains("<pre>SELECT 1</pre>"));
         assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing is loaded from a network");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn parts_come_in_template_order_with_their_results_in_run_order() {
+        let mut report = Report { path: PathBuf::new(), sections: Vec::new() };
+        let mut add =
+            |title: &str, part| report.add(Some(title.into()), part, "SELECT 1", vec!["x".into()], vec![], None);
+        add("row counts", None);
+        add("personas", Some(Part::Personas));
+        add("kpis", Some(Part::Summary));
+        add("more personas", Some(Part::Personas));
+        let html = report.html();
+        let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        let main = at("<main>");
+        let order = [
+            "id=\"summary\"",
+            ">kpis<",
+            "id=\"personas\"",
+            ">personas<",
+            ">more personas<",
+            "id=\"appendix\"",
+            ">row counts<",
+        ]
+        .map(|n| html[main..].find(n).unwrap_or_else(|| panic!("{n} missing from the body")));
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(!html.contains("id=\"metrics\""), "parts without results are left out");
+        assert!(at("<a href=\"#summary\">Executive summary</a>") < at("<a href=\"#appendix\">"));
     }
 
     #[test]

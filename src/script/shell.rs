@@ -77,6 +77,7 @@ const CHART_ROWS: usize = 100_000;
 #[derive(Debug, Default)]
 struct PendingAnnotations {
     title: Option<String>,
+    part: Option<report::annotation::Part>,
     chart: Option<report::annotation::ChartSpec>,
     sql: String,
 }
@@ -113,6 +114,8 @@ pub struct Shell {
     run_log: Option<parking_lot::Mutex<RunLog>>,
     /// Statements run so far and the run's total, for the progress line of scripts.
     steps: Option<Steps>,
+    /// The report section of the script being run (`-- @section`), until its next one.
+    part: Option<report::annotation::Part>,
 }
 
 /// Where a script run is: `[17/42] 04_clustering.sql:28`.
@@ -153,6 +156,7 @@ impl Shell {
             include_depth: 0,
             run_log: None,
             steps: None,
+            part: None,
         })
     }
 
@@ -282,6 +286,14 @@ impl Shell {
         if let Some(label) = label {
             self.log(|log| log.script(&label, source.as_bytes()));
         }
+        // An included script starts outside any section and leaves the includer's as it was.
+        let outer_part = self.part.take();
+        let result = self.run_chunks(source, origin).await;
+        self.part = outer_part;
+        result
+    }
+
+    async fn run_chunks(&mut self, source: &str, origin: &Origin) -> std::result::Result<Flow, ShellError> {
         let split = splitter::split(source);
         let chunks = split.chunks.into_iter().chain(split.trailing);
         let mut failed = false;
@@ -338,6 +350,9 @@ impl Shell {
             ChunkKind::Sql => {
                 let sql = params::substitute(&chunk.text, &self.params)?;
                 let found = report::annotation::annotations(&sql).map_err(ShellError::Message)?;
+                if found.part.is_some() {
+                    self.part = found.part;
+                }
                 if let Some(steps) = &mut self.steps {
                     steps.done += 1;
                     // A statement the count did not foresee (see outline.rs) grows the total.
@@ -345,8 +360,12 @@ impl Shell {
                     steps.label = step_label(steps.done, steps.total, origin, chunk.line);
                 }
                 for statement in parser::parse(&sql, &self.dialect())? {
-                    self.annotations =
-                        PendingAnnotations { title: found.title.clone(), chart: found.chart.clone(), sql: sql.clone() };
+                    self.annotations = PendingAnnotations {
+                        title: found.title.clone(),
+                        part: self.part,
+                        chart: found.chart.clone(),
+                        sql: sql.clone(),
+                    };
                     let started = Instant::now();
                     self.log(RunLog::statement);
                     self.run_statement(statement).await?;
@@ -453,7 +472,14 @@ impl Shell {
             let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
             let rows = output::cells(&batches)?;
             if let Some(report) = &mut self.report {
-                report.add(annotations.title, &annotations.sql, header.clone(), rows.clone(), annotations.chart);
+                report.add(
+                    annotations.title,
+                    annotations.part,
+                    &annotations.sql,
+                    header.clone(),
+                    rows.clone(),
+                    annotations.chart,
+                );
             }
             self.last_result = Some((header, rows));
             let stream = Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(

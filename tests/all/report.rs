@@ -186,6 +186,34 @@ fn a_chart_of_a_missing_column_names_the_real_ones() {
     );
 }
 
+/// The report opens on the executive summary and follows the stakeholder template; the
+/// analyst's row counts and other unplaced tables come last, in the appendix.
+#[test]
+fn the_report_follows_the_template_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = queries().join("report.sql");
+    run_in(dir.path(), &["-q", "-f", report.to_str().unwrap(), "--html", "r.html", "--param", "out_dir=out"])
+        .expect_code(0);
+    let html = std::fs::read_to_string(dir.path().join("r.html")).expect("html");
+    let main = &html[html.find("<main>").expect("main")..];
+    let headings: Vec<&str> = main.split("<h2>").skip(1).map(|h| h.split("</h2>").next().unwrap_or_default()).collect();
+    assert_eq!(
+        headings,
+        [
+            "Executive summary",
+            "Segmentation methodology and variables",
+            "Segment profiles (personas)",
+            "Performance metrics",
+            "Recommended plays",
+            "Governance",
+            "Appendix: the full tables"
+        ]
+    );
+    let appendix = &main[main.find("id=\"appendix\"").expect("appendix")..];
+    assert!(appendix.contains("<h3>Row counts and date ranges</h3>"), "row counts belong in the appendix");
+    assert!(main.find("<h3>One-page summary</h3>") < main.find("<h3>Segment profiles that read as personas</h3>"));
+}
+
 #[test]
 fn a_chart_of_no_rows_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -199,7 +227,7 @@ fn a_chart_of_no_rows_says_so() {
     )
     .expect_code(0);
     let html = std::fs::read_to_string(dir.path().join("r.html")).expect("html");
-    assert!(html.contains(">no rows<") && html.contains("<h2>Nothing here</h2>"), "{html}");
+    assert!(html.contains(">no rows<") && html.contains("<h3>Nothing here</h3>"), "{html}");
 }
 
 #[test]
