@@ -143,6 +143,19 @@ fn the_charts_render_in_a_real_browser() {
     for kind in ["heatmap", "bar", "line"] {
         assert!(dom.contains(&format!("data-kind=\"{kind}\"")), "a {kind} chart is in the report");
     }
+    // Printed, the contents page and each of the seven parts start their own page.
+    let pdf = dir.path().join("report.pdf");
+    let printed = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium prints");
+    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let bytes = std::fs::read(&pdf).expect("the PDF");
+    let pages = bytes.windows(11).filter(|w| w == b"/Type /Page").count()
+        - bytes.windows(12).filter(|w| w == b"/Type /Pages").count();
+    assert!(pages >= 8, "one page for the contents and at least one per part; the PDF has {pages}");
 }
 
 /// The browser to render the report in. Without one the test is skipped with a note on
