@@ -58,7 +58,46 @@ FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${m
 \warn notice: no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped; pass --param pseudonym_key="$KEY" (a secret of at least 16 bytes) to write it
 \endif
 
+-- Headline numbers, with the change since the last run's customers export
+\if exists '${out_dir}/previous/customers.parquet'
+CREATE OR REPLACE VIEW kpi_previous AS
+SELECT count(*) AS customers, CAST(sum(monetary) AS DOUBLE) AS revenue,
+       avg(CASE WHEN frequency > 1 THEN 1.0 ELSE 0.0 END) AS repeat_rate,
+       avg(CASE WHEN recency_days > ${churn_days} THEN 1.0 ELSE 0.0 END) AS churn
+FROM '${out_dir}/previous/customers.parquet';
+\else
+CREATE OR REPLACE VIEW kpi_previous AS
+SELECT CAST(NULL AS BIGINT) AS customers, CAST(NULL AS DOUBLE) AS revenue,
+       CAST(NULL AS DOUBLE) AS repeat_rate, CAST(NULL AS DOUBLE) AS churn;
+\endif
+
 -- @section summary
+-- Headline numbers
+-- @chart kpi label=metric value=value delta=change formats=unit title="Headline numbers (change since the last run)"
+WITH now AS (
+  SELECT count(*) AS customers, CAST(sum(monetary) AS DOUBLE) AS revenue,
+         avg(CASE WHEN frequency > 1 THEN 1.0 ELSE 0.0 END) AS repeat_rate,
+         avg(CASE WHEN recency_days > ${churn_days} THEN 1.0 ELSE 0.0 END) AS churn
+  FROM customer_rfm
+), retention AS (
+  SELECT CAST(sum(active_users) AS DOUBLE) / sum(cohort_size) AS month_1
+  FROM cohort_retention(${orders}, customer_id, order_ts, 'month') WHERE period = 1 AND retention IS NOT NULL
+), ltv AS (
+  SELECT CAST(sum(monetary) AS DOUBLE)
+         / (SELECT CAST(sum(spend) AS DOUBLE) FROM ${spend} WHERE month < DATE '${as_of}') AS ltv_to_cac
+  FROM customer_rfm
+)
+SELECT metric, round(value, 6) AS value, round(change, 6) AS change, unit FROM (
+  SELECT 1 AS n, 'customers' AS metric, CAST(c.customers AS DOUBLE) AS value,
+         CAST(c.customers - p.customers AS DOUBLE) AS change, 'number' AS unit FROM now c, kpi_previous p
+  UNION ALL SELECT 2, 'revenue', c.revenue, c.revenue - p.revenue, 'currency' FROM now c, kpi_previous p
+  UNION ALL SELECT 3, 'repeat rate', c.repeat_rate, c.repeat_rate - p.repeat_rate, 'percent' FROM now c, kpi_previous p
+  UNION ALL SELECT 4, 'month-1 retention', month_1, CAST(NULL AS DOUBLE), 'percent' FROM retention
+  UNION ALL SELECT 5, 'churn (no order in ${churn_days} days)', c.churn, c.churn - p.churn, 'percent' FROM now c, kpi_previous p
+  UNION ALL SELECT 6, 'LTV:CAC', ltv_to_cac, CAST(NULL AS DOUBLE), 'number' FROM ltv
+)
+ORDER BY n;
+
 -- One-page summary
 SELECT metric, value FROM (
   SELECT 1 AS n, 'customers with orders' AS metric, CAST(count(*) AS VARCHAR) AS value FROM customer_rfm

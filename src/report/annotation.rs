@@ -12,6 +12,8 @@ pub enum ChartKind {
     Bar,
     /// Lines: `x` along the axis, `y` up, one line per `series` value.
     Line,
+    /// Headline numbers as tiles, one per row: `label`, `value` and an optional `delta`.
+    Kpi,
 }
 
 /// How numbers read on a chart.
@@ -24,6 +26,17 @@ pub enum NumberFormat {
     Currency,
 }
 
+impl NumberFormat {
+    pub fn parse(text: &str) -> Option<NumberFormat> {
+        match text.trim() {
+            "number" => Some(NumberFormat::Number),
+            "percent" | "pct" => Some(NumberFormat::Percent),
+            "currency" | "money" => Some(NumberFormat::Currency),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartSpec {
     pub kind: ChartKind,
@@ -32,12 +45,16 @@ pub struct ChartSpec {
     pub value: Option<String>,
     pub label: Option<String>,
     pub series: Option<String>,
+    /// The change since the last run, for KPI tiles.
+    pub delta: Option<String>,
+    /// A column naming each KPI row's format (number, percent or currency).
+    pub formats: Option<String>,
     pub format: NumberFormat,
     pub title: Option<String>,
 }
 
-const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL, @chart bar x=COL y=COL, or @chart line x=COL y=COL [series=COL], \
-                     with optional format=number|percent|currency and title=\"...\"";
+const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL, @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL] \
+                     or @chart kpi label=COL value=COL [delta=COL] [formats=COL], with optional format=number|percent|currency and title=\"...\"";
 
 impl ChartSpec {
     /// Parses the text after `@chart`, as in the annotation or in `\chart`.
@@ -50,6 +67,7 @@ impl ChartSpec {
             "heatmap" => ChartKind::Heatmap,
             "bar" => ChartKind::Bar,
             "line" => ChartKind::Line,
+            "kpi" => ChartKind::Kpi,
             other => return Err(format!("@chart: unknown chart type '{other}'; {USAGE}")),
         };
         let mut spec = ChartSpec {
@@ -59,6 +77,8 @@ impl ChartSpec {
             value: None,
             label: None,
             series: None,
+            delta: None,
+            formats: None,
             format: NumberFormat::Number,
             title: None,
         };
@@ -73,21 +93,22 @@ impl ChartSpec {
                 "value" => spec.value = Some(value),
                 "label" => spec.label = Some(value),
                 "series" => spec.series = Some(value),
+                "delta" => spec.delta = Some(value),
+                "formats" if kind == ChartKind::Kpi => spec.formats = Some(value),
                 "title" => spec.title = Some(value),
                 "format" => {
-                    spec.format = match value.as_str() {
-                        "number" => NumberFormat::Number,
-                        "percent" | "pct" => NumberFormat::Percent,
-                        "currency" | "money" => NumberFormat::Currency,
-                        other => {
-                            return Err(format!("@chart: unknown format '{other}'; use number, percent or currency"));
-                        }
-                    }
+                    spec.format = NumberFormat::parse(&value)
+                        .ok_or_else(|| format!("@chart: unknown format '{value}'; use number, percent or currency"))?
                 }
                 other => return Err(format!("@chart: unknown option '{other}'; {USAGE}")),
             }
         }
-        if spec.x.is_empty() || spec.y.is_empty() || (kind == ChartKind::Heatmap && spec.value.is_none()) {
+        let missing = match kind {
+            ChartKind::Kpi => spec.label.is_none() || spec.value.is_none(),
+            ChartKind::Heatmap => spec.x.is_empty() || spec.y.is_empty() || spec.value.is_none(),
+            ChartKind::Bar | ChartKind::Line => spec.x.is_empty() || spec.y.is_empty(),
+        };
+        if missing {
             return Err(format!("@chart {}: missing columns; {USAGE}", kind_name(kind)));
         }
         Ok(spec)
@@ -95,10 +116,12 @@ impl ChartSpec {
 
     /// The columns the chart reads.
     pub fn columns(&self) -> Vec<&str> {
-        let mut columns = vec![self.x.as_str(), self.y.as_str()];
+        let mut columns: Vec<&str> = [self.x.as_str(), self.y.as_str()].into_iter().filter(|c| !c.is_empty()).collect();
         columns.extend(self.value.as_deref());
         columns.extend(self.label.as_deref());
         columns.extend(self.series.as_deref());
+        columns.extend(self.delta.as_deref());
+        columns.extend(self.formats.as_deref());
         columns
     }
 
@@ -123,6 +146,7 @@ pub fn kind_name(kind: ChartKind) -> &'static str {
         ChartKind::Heatmap => "heatmap",
         ChartKind::Bar => "bar",
         ChartKind::Line => "line",
+        ChartKind::Kpi => "kpi",
     }
 }
 
@@ -265,6 +289,13 @@ mod tests {
             "@section: unknown section 'people'; use one of summary, methodology, personas, metrics, plays, governance, appendix"
         );
         assert!(Part::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn kpi_tiles_need_a_label_and_a_value() {
+        let spec = ChartSpec::parse("kpi label=metric value=value delta=change format=percent").unwrap();
+        assert_eq!((spec.kind, spec.columns()), (ChartKind::Kpi, vec!["value", "metric", "change"]));
+        assert!(ChartSpec::parse("kpi value=v").unwrap_err().starts_with("@chart kpi: missing columns"));
     }
 
     #[test]

@@ -96,8 +96,10 @@ const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd
 
 /// The chart for `table`, or a "no rows" panel for an empty result.
 pub fn chart(spec: &ChartSpec, table: &Table) -> String {
-    let title =
-        spec.title.clone().unwrap_or_else(|| format!("{} by {}", spec.value.as_ref().unwrap_or(&spec.y), spec.x));
+    let title = spec.title.clone().unwrap_or_else(|| match spec.kind {
+        ChartKind::Kpi => "Headline numbers".to_string(),
+        _ => format!("{} by {}", spec.value.as_ref().unwrap_or(&spec.y), spec.x),
+    });
     if table.rows.is_empty() {
         return format!(
             "<svg class=\"chart\" data-kind=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"480\" height=\"120\" role=\"img\" aria-label=\"{t}\">\
@@ -110,7 +112,72 @@ pub fn chart(spec: &ChartSpec, table: &Table) -> String {
         ChartKind::Heatmap => heatmap(spec, table, &title),
         ChartKind::Bar => bar(spec, table, &title),
         ChartKind::Line => line(spec, table, &title),
+        ChartKind::Kpi => kpi(spec, table, &title),
     }
+}
+
+/// A KPI row's format: its `formats` column's cell when the chart names one (headline
+/// numbers mix counts, money and rates), else the chart's.
+pub fn row_format(spec: &ChartSpec, table: &Table, row: &[String]) -> NumberFormat {
+    spec.formats.as_deref().and_then(|c| NumberFormat::parse(&row[table.column(c)])).unwrap_or(spec.format)
+}
+
+/// Headline numbers as tiles, four to a row: the label, the value large, and the change
+/// since the last run with an arrow (colour alone would not survive grey print).
+fn kpi(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (lc, vc) = (
+        table.column(spec.label.as_deref().unwrap_or_default()),
+        table.column(spec.value.as_deref().unwrap_or_default()),
+    );
+    let dc = spec.delta.as_deref().map(|d| table.column(d));
+    let (tile_w, tile_h, gap, per_row) = (200.0, 92.0, 12.0, 4usize);
+    let columns = table.rows.len().min(per_row);
+    let width = 10.0 + columns as f64 * (tile_w + gap);
+    let height = 40.0 + table.rows.len().div_ceil(per_row) as f64 * (tile_h + gap);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"kpi\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        t = escape(title)
+    );
+    for (i, row) in table.rows.iter().enumerate() {
+        let x = 10.0 + (i % per_row) as f64 * (tile_w + gap);
+        let y = 36.0 + (i / per_row) as f64 * (tile_h + gap);
+        let format = row_format(spec, table, row);
+        let value = number(&row[vc]).map_or_else(|| row[vc].clone(), |v| format_number(v, format));
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{tile_w:.0}\" height=\"{tile_h:.0}\" rx=\"6\" fill=\"#f6f8fa\" stroke=\"#d0d7de\"/>\
+             <text x=\"{:.0}\" y=\"{:.0}\" class=\"tick\">{}</text>\
+             <text x=\"{:.0}\" y=\"{:.0}\" class=\"kpi-value\">{}</text>",
+            x + 12.0,
+            y + 22.0,
+            escape(&row[lc]),
+            x + 12.0,
+            y + 56.0,
+            escape(&value)
+        );
+        let change = dc.and_then(|d| number(&row[d]));
+        let (text, colour) = match change {
+            Some(d) if d > 0.0 => (format!("▲ +{} since last run", format_number(d, format)), "#1a7f37"),
+            Some(d) if d < 0.0 => (format!("▼ {} since last run", format_number(d, format)), "#b42318"),
+            Some(_) => ("= no change since last run".to_string(), "#57606a"),
+            // Unknown (no earlier run, or not kept from it): nothing rather than a guess.
+            None => (String::new(), "#57606a"),
+        };
+        if !text.is_empty() {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.0}\" y=\"{:.0}\" class=\"small\" fill=\"{colour}\">{}</text>",
+                x + 12.0,
+                y + 78.0,
+                escape(&text)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
 }
 
 fn categories(table: &Table, column: usize) -> Vec<String> {
@@ -417,6 +484,28 @@ mod tests {
         assert_eq!(format_number(12.5, NumberFormat::Currency), "$12.50");
         assert_eq!(format_number(-1500.0, NumberFormat::Number), "-1,500");
         assert_eq!(format_number(3.14159, NumberFormat::Number), "3.14");
+    }
+
+    #[test]
+    fn kpi_tiles_carry_value_change_and_an_arrow() {
+        let spec = ChartSpec::parse("kpi label=metric value=value delta=change format=currency").unwrap();
+        let header = ["metric".to_string(), "value".to_string(), "change".to_string()];
+        let rows: Vec<Vec<String>> = [["revenue", "125000", "-2500"], ["customers", "4012", "0"], ["new", "12", ""]]
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert!(svg.contains("data-kind=\"kpi\"") && svg.matches("<rect").count() == 3);
+        assert!(svg.contains(">$125,000<") && svg.contains("▼ -$2,500 since last run"), "{svg}");
+        assert!(svg.contains("= no change since last run") && svg.matches("since last run").count() == 2, "{svg}");
+        let spec = ChartSpec::parse("kpi label=metric value=value formats=unit").unwrap();
+        let header = ["metric".to_string(), "value".to_string(), "unit".to_string()];
+        let rows = vec![
+            vec!["repeat".to_string(), "0.25".to_string(), "percent".to_string()],
+            vec!["n".to_string(), "7".to_string(), "".to_string()],
+        ];
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert!(svg.contains(">25.0%<") && svg.contains(">7<"), "{svg}");
     }
 
     #[test]

@@ -72,6 +72,23 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
                 format_number(high, spec.format)
             );
         }
+        ChartKind::Kpi => {
+            let (lc, vc) =
+                (column(spec.label.as_deref().unwrap_or_default()), column(spec.value.as_deref().unwrap_or_default()));
+            let dc = spec.delta.as_deref().map(column);
+            let label_w = rows.iter().map(|r| r[lc].chars().count()).max().unwrap_or(0).min(32);
+            for row in rows {
+                let format = super::svg::row_format(spec, &super::svg::Table { header, rows }, row);
+                let value = number(&row[vc]).map_or_else(|| row[vc].clone(), |v| format_number(v, format));
+                let change = match dc.and_then(|d| number(&row[d])) {
+                    Some(d) if d > 0.0 => format!("  ▲ +{}", format_number(d, format)),
+                    Some(d) if d < 0.0 => format!("  ▼ {}", format_number(d, format)),
+                    Some(_) => "  = no change".to_string(),
+                    None => String::new(),
+                };
+                let _ = writeln!(out, "{:<label_w$}  \x1b[1m{value}\x1b[0m{change}", row[lc]);
+            }
+        }
         ChartKind::Bar | ChartKind::Line => {
             let (xc, yc) = (column(&spec.x), column(&spec.y));
             let bars: Vec<(&str, f64)> = rows.iter().map(|r| (r[xc].as_str(), number(&r[yc]).unwrap_or(0.0))).collect();
@@ -100,6 +117,19 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kpi_lines_show_value_and_change() {
+        let spec = ChartSpec::parse("kpi label=metric value=value delta=change format=percent").unwrap();
+        let header = ["metric".to_string(), "value".to_string(), "change".to_string()];
+        let rows = vec![
+            vec!["repeat rate".to_string(), "0.41".to_string(), "0.02".to_string()],
+            vec!["churn".to_string(), "0.2".to_string(), "".to_string()],
+        ];
+        let text = render(&spec, &header, &rows, 80);
+        assert!(text.contains("repeat rate  \x1b[1m41.0%\x1b[0m  ▲ +2.0%"), "{text}");
+        assert!(text.contains("churn        \x1b[1m20.0%\x1b[0m\n"), "{text}");
+    }
 
     #[test]
     fn bars_scale_to_the_largest() {

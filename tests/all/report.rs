@@ -225,6 +225,10 @@ fn the_report_follows_the_template_order() {
     let appendix = &main[main.find("id=\"appendix\"").expect("appendix")..];
     assert!(appendix.contains("<h3>Row counts and date ranges</h3>"), "row counts belong in the appendix");
     assert!(main.find("<h3>One-page summary</h3>") < main.find("<h3>Segment profiles that read as personas</h3>"));
+    // It opens on the headline numbers as KPI tiles.
+    let summary = &main[..main.find("id=\"methodology\"").expect("methodology")];
+    assert!(summary.find("data-kind=\"kpi\"") < summary.find("<h3>One-page summary</h3>"), "headline tiles first");
+    assert!(summary.contains(">repeat rate<") && summary.contains(">LTV:CAC<"));
 }
 
 #[test]
