@@ -712,6 +712,26 @@ def pseudonymize(ids, key):
     return [hmac.new(secret, str(i).encode(), hashlib.sha256).hexdigest() for i in ids]
 
 
+def headline(job, rfm, month1):
+    """The headline tiles: this run's numbers and their change since last run's export."""
+    def rates(frame):
+        return (len(frame), float(frame["monetary"].astype(float).sum()), (frame["frequency"] > 1).mean(),
+                (frame["recency_days"] > job.churn_days).mean())
+
+    now = rates(rfm)
+    baseline = os.path.join(job.out, "previous", "customers.parquet")
+    before = rates(pd.read_parquet(baseline)) if os.path.exists(baseline) else (np.nan,) * 4
+    s = spend(job)
+    ltv_to_cac = float(rfm["monetary"].astype(float).sum()) / float(s[s["month"] < job.as_of.date()]["spend"].astype(float).sum())
+    values = [float(now[0]), now[1], now[2], month1, now[3], ltv_to_cac]
+    changes = [float(now[0] - before[0]), now[1] - before[1], now[2] - before[2], np.nan, now[3] - before[3], np.nan]
+    frame = pd.DataFrame({
+        "metric": ["customers", "revenue", "repeat rate", "month-1 retention", f"churn (no order in {job.churn_days} days)", "LTV:CAC"],
+        "value": values, "change": changes, "unit": ["number", "currency", "percent", "percent", "percent", "number"],
+    })
+    return named(rounded(job, frame, value=6, change=6), "headline")
+
+
 def step_06_exports(job):
     os.makedirs(job.out, exist_ok=True)
     current = os.path.join(job.out, "customers.parquet")
@@ -754,7 +774,8 @@ def step_06_exports(job):
         text_of(job, month1["active_users"].sum() / month1["cohort_size"].sum()), text_of(job, churned),
         by_revenue["segment"].iloc[0], str(job.k), job.out.rstrip("/") + "/",
     ]})
-    return results + [named(summary, "summary")]
+    rate = month1["active_users"].sum() / month1["cohort_size"].sum()
+    return results + [headline(job, rfm, rate), named(summary, "summary")]
 
 
 def text_of(job, share):
