@@ -92,7 +92,10 @@ fn colour(fraction: f64) -> (String, bool) {
     (format!("#{:02x}{:02x}{:02x}", mix(low.0, high.0), mix(low.1, high.1), mix(low.2, high.2)), f > 0.55)
 }
 
-const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+/// Okabe and Ito's colour-blind-safe palette, darkest first.
+const PALETTE: [&str; 8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
+/// Each line series also has its own dash pattern, so the lines stay apart in grey print.
+const DASHES: [&str; 8] = ["", "7 3", "2 3", "9 3 2 3", "4 4", "12 4", "1 2", "6 2 2 2"];
 
 /// The chart for `table`, or a "no rows" panel for an empty result.
 pub fn chart(spec: &ChartSpec, table: &Table) -> String {
@@ -426,12 +429,16 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
     }
     for (s, name) in series_names.iter().enumerate() {
         let colour = PALETTE[s % PALETTE.len()];
+        let dash = match DASHES[s % DASHES.len()] {
+            "" => String::new(),
+            pattern => format!(" stroke-dasharray=\"{pattern}\""),
+        };
         let mut own: Vec<&(usize, usize, f64)> = points.iter().filter(|p| p.0 == s).collect();
         own.sort_by_key(|p| p.1);
         let path: Vec<String> = own.iter().map(|p| format!("{:.1},{:.1}", px(p.1), py(p.2))).collect();
         let _ = write!(
             svg,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/>",
             path.join(" ")
         );
         for p in &own {
@@ -449,10 +456,12 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
             let ly = top + 14.0 + 18.0 * s as f64;
             let _ = write!(
                 svg,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
-                left + plot_w + 16.0,
-                ly - 10.0,
-                left + plot_w + 34.0,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
+                left + plot_w + 12.0,
+                ly - 4.0,
+                left + plot_w + 36.0,
+                ly - 4.0,
+                left + plot_w + 42.0,
                 ly,
                 escape(name)
             );
@@ -506,6 +515,23 @@ mod tests {
         ];
         let svg = chart(&spec, &Table { header: &header, rows: &rows });
         assert!(svg.contains(">25.0%<") && svg.contains(">7<"), "{svg}");
+    }
+
+    #[test]
+    fn line_series_differ_by_dash_as_well_as_colour() {
+        let spec = ChartSpec::parse("line x=k y=v series=s").unwrap();
+        let header = ["k".to_string(), "v".to_string(), "s".to_string()];
+        let rows: Vec<Vec<String>> = [["1", "2", "a"], ["2", "3", "a"], ["1", "1", "b"], ["2", "4", "b"]]
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert!(svg.contains("stroke=\"#0072B2\" stroke-width=\"2\"/>"), "the first series is solid: {svg}");
+        assert_eq!(
+            svg.matches("stroke=\"#D55E00\" stroke-width=\"2\" stroke-dasharray=\"7 3\"").count(),
+            2,
+            "line and legend"
+        );
     }
 
     #[test]

@@ -75,14 +75,10 @@ impl TableFunctionImpl for Lifecycle {
             Some(value) => Some(day_of_literal("lifecycle", "as_of", value)?),
             None => None,
         };
-        let days = |index, role, default| {
-            Ok::<i64, datafusion::error::DataFusionError>(
-                int_arg("lifecycle", &args, index, role, 1..=36_500)?.unwrap_or(default),
-            )
-        };
-        let new_days = days(4, "new_days", 30)?;
-        let at_risk_days = days(5, "at_risk_days", 90)?;
-        let lapsed_days = days(6, "lapsed_days", 180)?;
+        let days = |index, role| int_arg("lifecycle", &args, index, role, 1..=36_500);
+        let new_days = days(4, "new_days")?.unwrap_or(30);
+        let at_risk_days = days(5, "at_risk_days")?.unwrap_or(90);
+        let lapsed_days = days(6, "lapsed_days")?.unwrap_or(180);
         if lapsed_days <= at_risk_days {
             return plan_err!(
                 "lifecycle: lapsed_days ({lapsed_days}) must be more than at_risk_days ({at_risk_days}); a customer is at risk before lapsing"
