@@ -4,13 +4,13 @@
 
 -- @section metrics
 -- Monthly retention by first-order month (NULL where the month is not over yet)
--- @chart heatmap x=period y=cohort value=retention format=percent title="Monthly retention by first-order cohort"
+-- @chart heatmap x=period y=cohort value=retention format=percent scale_excludes=0 title="Monthly retention by first-order cohort"
 SELECT cohort, period, cohort_size, active_users, round(retention, 4) AS retention
 FROM cohort_retention(${orders}, customer_id, order_ts, 'month')
 ORDER BY cohort, period;
 
 -- Weekly retention of the last quarter's cohorts, first 8 weeks
--- @chart heatmap x=period y=cohort value=retention format=percent title="Weekly retention, recent cohorts"
+-- @chart heatmap x=period y=cohort value=retention format=percent scale_excludes=0 title="Weekly retention, recent cohorts"
 SELECT cohort, period, cohort_size, active_users, round(retention, 4) AS retention
 FROM cohort_retention(${orders}, customer_id, order_ts, 'week')
 WHERE cohort >= DATE '${as_of}' - INTERVAL '120 days' AND period <= 8

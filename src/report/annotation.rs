@@ -49,11 +49,13 @@ pub struct ChartSpec {
     pub delta: Option<String>,
     /// A column naming each KPI row's format (number, percent or currency).
     pub formats: Option<String>,
+    /// Heatmap x values whose cells do not set the colour scale (`scale_excludes=0,1`).
+    pub scale_excludes: Vec<String>,
     pub format: NumberFormat,
     pub title: Option<String>,
 }
 
-const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL, @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL] \
+const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL [scale_excludes=X,...], @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL] \
                      or @chart kpi label=COL value=COL [delta=COL] [formats=COL], with optional format=number|percent|currency and title=\"...\"";
 
 impl ChartSpec {
@@ -79,6 +81,7 @@ impl ChartSpec {
             series: None,
             delta: None,
             formats: None,
+            scale_excludes: Vec::new(),
             format: NumberFormat::Number,
             title: None,
         };
@@ -95,6 +98,9 @@ impl ChartSpec {
                 "series" => spec.series = Some(value),
                 "delta" => spec.delta = Some(value),
                 "formats" if kind == ChartKind::Kpi => spec.formats = Some(value),
+                "scale_excludes" if kind == ChartKind::Heatmap => {
+                    spec.scale_excludes = value.split(',').map(|v| v.trim().to_string()).collect()
+                }
                 "title" => spec.title = Some(value),
                 "format" => {
                     spec.format = NumberFormat::parse(&value)

@@ -205,7 +205,10 @@ fn heatmap(spec: &ChartSpec, table: &Table, title: &str) -> String {
         let y = ys.iter().position(|v| *v == row[yc]).unwrap_or(0);
         cells.insert((x, y), (number(&row[vc]), lc.map(|l| row[l].clone())));
     }
-    let values: Vec<f64> = cells.values().filter_map(|c| c.0).collect();
+    // Columns named by scale_excludes (a retention heatmap's period 0, always 100%) do not
+    // stretch the colour scale; their cells take its nearest end.
+    let excluded = |x: usize| spec.scale_excludes.iter().any(|e| *e == xs[x]);
+    let values: Vec<f64> = cells.iter().filter(|((x, _), _)| !excluded(*x)).filter_map(|(_, c)| c.0).collect();
     let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
     let cell_w = (720.0 / xs.len() as f64).clamp(34.0, 72.0);
     let cell_h = if ys.len() > 30 { 16.0 } else { 24.0 };
@@ -247,7 +250,7 @@ fn heatmap(spec: &ChartSpec, table: &Table, title: &str) -> String {
             );
             continue;
         };
-        let fraction = if high > low { (v - low) / (high - low) } else { 0.5 };
+        let fraction = if high > low { ((v - low) / (high - low)).clamp(0.0, 1.0) } else { 0.5 };
         let (fill, dark) = colour(fraction);
         let text = match label {
             Some(l) => l.clone(),
@@ -532,6 +535,28 @@ mod tests {
             2,
             "line and legend"
         );
+    }
+
+    #[test]
+    fn excluded_columns_do_not_stretch_the_colour_scale() {
+        let header = ["period".to_string(), "cohort".to_string(), "retention".to_string()];
+        let rows: Vec<Vec<String>> = [["0", "a", "1.0"], ["1", "a", "0.2"], ["2", "a", "0.1"]]
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let table = Table { header: &header, rows: &rows };
+        let plain = chart(&ChartSpec::parse("heatmap x=period y=cohort value=retention").unwrap(), &table);
+        let spec = ChartSpec::parse("heatmap x=period y=cohort value=retention scale_excludes=0").unwrap();
+        let scaled = chart(&spec, &table);
+        // Period 1 is the darkest cell once period 0 is left out of the scale (and 0 takes the same end).
+        let fill_of = |svg: &str, title: &str| {
+            let at = svg.find(title).unwrap_or_else(|| panic!("{title} in {svg}"));
+            let before = &svg[..at];
+            let start = before.rfind("fill=\"").expect("a fill") + 6;
+            before[start..start + 7].to_string()
+        };
+        assert_eq!(fill_of(&scaled, "period 1: 0.20"), fill_of(&scaled, "period 0: 1"));
+        assert_ne!(fill_of(&plain, "period 1: 0.20"), fill_of(&plain, "period 0: 1"));
     }
 
     #[test]
