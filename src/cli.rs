@@ -323,6 +323,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
         }
     }
     shell.flush();
+    shell.sign_report();
     if let Some(report) = shell.report() {
         match report.write() {
             Ok(()) => shell.log_output(report.path()),

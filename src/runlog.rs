@@ -246,6 +246,27 @@ impl RunLog {
 }
 
 /// A file, or the files under a folder (recursively, sorted), skipping hidden ones.
+/// A short fingerprint of the data a run read: SHA-256 over each input file's table, path,
+/// size and modification time (not its bytes: a lake is too big to hash on every run), and
+/// how many files it covers. The same files give the same fingerprint.
+pub fn data_fingerprint(inputs: &[Input]) -> (String, usize) {
+    let mut inputs: Vec<&Input> = inputs.iter().collect();
+    inputs.sort_by(|a, b| a.table.cmp(&b.table));
+    let mut hasher = Sha256::new();
+    let mut files = 0;
+    for input in inputs {
+        for file in files_under(&input.location) {
+            let metadata = std::fs::metadata(&file).ok();
+            let modified = metadata.as_ref().and_then(|m| m.modified().ok()).map(|t| timestamp(t.into()));
+            let bytes = metadata.map(|m| m.len());
+            hasher.update(format!("{}\t{}\t{bytes:?}\t{modified:?}\n", input.table, file.display()).as_bytes());
+            files += 1;
+        }
+    }
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    (digest[..16].to_string(), files)
+}
+
 fn files_under(path: &Path) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_path_buf()];

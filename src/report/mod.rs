@@ -32,13 +32,24 @@ struct Section {
 pub struct Report {
     path: PathBuf,
     sections: Vec<Section>,
+    /// The run's parameters and data fingerprint, shown at the foot of the page.
+    footer: Option<Footer>,
+}
+
+/// What a reader needs to know the numbers came from: the parameters (secrets redacted)
+/// and which data. No clock times, so a rerun on the same data writes the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Footer {
+    pub params: Vec<(String, String)>,
+    /// A fingerprint of the `--data` files and how many there are; `None` for the built-in sample.
+    pub data: Option<(String, usize)>,
 }
 
 impl Report {
     /// Checks that `path` can be written before any query runs.
     pub fn create(path: &Path) -> Result<Report, String> {
         std::fs::write(path, "").map_err(|e| format!("--html: cannot write {}: {e}", path.display()))?;
-        Ok(Report { path: path.to_path_buf(), sections: Vec::new() })
+        Ok(Report { path: path.to_path_buf(), sections: Vec::new(), footer: None })
     }
 
     pub fn add(
@@ -53,6 +64,10 @@ impl Report {
         let title = title.unwrap_or_else(|| format!("Result {}", self.sections.len() + 1));
         let part = part.unwrap_or(Part::Appendix);
         self.sections.push(Section { title, part, sql: statement_text(sql), header, rows, chart });
+    }
+
+    pub fn set_footer(&mut self, footer: Footer) {
+        self.footer = Some(footer);
     }
 
     pub fn path(&self) -> &Path {
@@ -106,6 +121,21 @@ impl Report {
             out.push_str("</div>");
         }
         out.push_str("</main>");
+        if let Some(footer) = &self.footer {
+            out.push_str("<footer><p>Parameters: ");
+            let params: Vec<String> =
+                footer.params.iter().map(|(k, v)| format!("<code>{}</code> = {}", escape(k), escape(v))).collect();
+            out.push_str(&if params.is_empty() { "none".to_string() } else { params.join(", ") });
+            let _ = match &footer.data {
+                Some((fingerprint, files)) => write!(
+                    out,
+                    "</p><p>Data fingerprint <code>{fingerprint}</code> ({files} file{}: names, sizes and modification times).",
+                    if *files == 1 { "" } else { "s" }
+                ),
+                None => write!(out, "</p><p>Data: the built-in sample."),
+            };
+            let _ = write!(out, " Made by segsql {}.</p></footer>", env!("CARGO_PKG_VERSION"));
+        }
         out.push_str(VISIBILITY_CHECK);
         out.push_str("</body></html>\n");
         out
@@ -152,7 +182,7 @@ const HEAD: &str = r#"<!DOCTYPE html>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}
 header{background:#0b3d6e;color:#fff;padding:18px 32px}header h1{margin:0;font-size:24px}header p{margin:4px 0 0;opacity:.85}
 nav{padding:8px 32px;background:#fff;border-bottom:1px solid #e1e4e8;font-size:13px}nav>ol{columns:2;margin:0}nav ol ol{margin:0 0 6px}
-main{padding:8px 32px 40px}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:18px 0;padding:12px 20px}
+main{padding:8px 32px 40px}footer{padding:8px 32px 24px;font-size:12px;color:#57606a;border-top:1px solid #e1e4e8}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:18px 0;padding:12px 20px}
 h2{font-size:21px;margin:26px 0 4px;color:#0b3d6e}h3{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
 .table{max-height:360px;overflow:auto;border:1px solid #eaecef}table{border-collapse:collapse;font-size:12px}
 th{position:sticky;top:0;background:#f1f3f5;text-align:left}th,td{padding:3px 8px;border-bottom:1px solid #eaecef;white-space:nowrap}
@@ -203,7 +233,7 @@ mod tests {
 
     #[test]
     fn parts_come_in_template_order_with_their_results_in_run_order() {
-        let mut report = Report { path: PathBuf::new(), sections: Vec::new() };
+        let mut report = Report { path: PathBuf::new(), sections: Vec::new(), footer: None };
         let mut add =
             |title: &str, part| report.add(Some(title.into()), part, "SELECT 1", vec!["x".into()], vec![], None);
         add("row counts", None);

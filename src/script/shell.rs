@@ -251,6 +251,22 @@ impl Shell {
         log.append(&log.line(exit_code, &inputs))
     }
 
+    /// Signs the HTML report with the run's parameters (secrets redacted, as in the run log)
+    /// and the fingerprint of the `--data` files.
+    pub fn sign_report(&mut self) {
+        let params = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), if crate::runlog::is_secret(k) { "<redacted>".to_string() } else { v.clone() }))
+            .collect();
+        let inputs: Vec<Input> =
+            self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect();
+        let data = (!inputs.is_empty()).then(|| crate::runlog::data_fingerprint(&inputs));
+        if let Some(report) = &mut self.report {
+            report.set_footer(report::Footer { params, data });
+        }
+    }
+
     /// Records a file the run wrote outside SQL (the `--html` report, the `-o` results).
     pub fn log_output(&self, path: &Path) {
         self.log(|log| log.output(&path.to_string_lossy(), None));

@@ -231,6 +231,39 @@ fn the_report_follows_the_template_order() {
     assert!(summary.contains(">repeat rate<") && summary.contains(">LTV:CAC<"));
 }
 
+/// The report's footer says which parameters and which data its numbers came from, with
+/// secrets redacted, and is the same on a rerun over the same files.
+#[test]
+fn the_footer_names_the_parameters_and_the_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    run_in(dir.path(), &["generate", "--customers", "50", "--out", "lake", "--tables", "orders"]).expect_code(0);
+    let key = "a-secret-key-of-24-bytes";
+    let html = |data: bool| {
+        let mut args = vec!["-q", "--html", "r.html", "--param", "as_of=2025-06-30"];
+        let pseudonym = format!("pseudonym_key={key}");
+        args.extend(["--param", pseudonym.as_str()]);
+        if data {
+            args.extend(["--data", "lake"]);
+        }
+        args.extend(["-c", "SELECT 1 AS x"]);
+        run_in(dir.path(), &args).expect_code(0);
+        let html = std::fs::read_to_string(dir.path().join("r.html")).expect("html");
+        html[html.find("<footer>").expect("a footer")..].to_string()
+    };
+    let sample = html(false);
+    assert!(
+        sample.contains("<code>as_of</code> = 2025-06-30") && sample.contains("Data: the built-in sample."),
+        "{sample}"
+    );
+    assert!(sample.contains("<code>pseudonym_key</code> = &lt;redacted&gt;") && !sample.contains(key), "{sample}");
+    let lake = html(true);
+    assert!(
+        lake.contains("Data fingerprint <code>") && lake.contains("(1 file: names, sizes and modification times)"),
+        "{lake}"
+    );
+    assert_eq!(html(true), lake, "the same files give the same footer");
+}
+
 #[test]
 fn a_chart_of_no_rows_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
