@@ -32,7 +32,12 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
                     ys.push(&row[yc]);
                 }
             }
-            let values: Vec<f64> = rows.iter().filter_map(|r| number(&r[vc])).collect();
+            // As in the HTML: scale_excludes columns do not stretch the colour scale.
+            let values: Vec<f64> = rows
+                .iter()
+                .filter(|r| !spec.scale_excludes.iter().any(|e| *e == r[xc]))
+                .filter_map(|r| number(&r[vc]))
+                .collect();
             let (low, high) =
                 values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
             let cell = 7;
@@ -53,7 +58,7 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
                             let _ = write!(out, "{:>cell$}", "");
                         }
                         Some(v) => {
-                            let f = if high > low { (v - low) / (high - low) } else { 0.5 };
+                            let f = if high > low { ((v - low) / (high - low)).clamp(0.0, 1.0) } else { 0.5 };
                             let shade = SHADES[((f * 5.0).round() as usize).min(5)];
                             let fg = if f > 0.55 { 15 } else { 16 };
                             let text = format_number(v, spec.format);
@@ -152,5 +157,14 @@ mod tests {
             vec![vec!["0".into(), "2025-01".into(), "1.0".into()], vec!["1".into(), "2025-01".into(), "0.4".into()]];
         let text = render(&spec, &["p".into(), "c".into(), "r".into()], &rows, 80);
         assert!(text.contains("100.0%") && text.contains("from 40.0% (light) to 100.0% (dark)"));
+        // Leaving period 0 out of the scale, as the retention heatmaps do.
+        let rows = vec![
+            vec!["0".into(), "2025-01".into(), "1.0".into()],
+            vec!["1".into(), "2025-01".into(), "0.4".into()],
+            vec!["2".into(), "2025-01".into(), "0.2".into()],
+        ];
+        let spec = ChartSpec::parse("heatmap x=p y=c value=r format=percent scale_excludes=0").unwrap();
+        let text = render(&spec, &["p".into(), "c".into(), "r".into()], &rows, 80);
+        assert!(text.contains("from 20.0% (light) to 40.0% (dark)"), "{text}");
     }
 }
