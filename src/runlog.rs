@@ -42,7 +42,7 @@ pub fn redacted_argv(args: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// The parameters with secret values replaced.
-fn redacted_params(params: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+pub fn redacted_params(params: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
     params.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() })).collect()
 }
 
@@ -203,9 +203,8 @@ impl RunLog {
                 let files: Vec<Value> = files_under(&input.location)
                     .iter()
                     .map(|f| {
-                        let metadata = std::fs::metadata(f).ok();
-                        let modified = metadata.as_ref().and_then(|m| m.modified().ok()).map(|t| timestamp(t.into()));
-                        json!({ "path": f.display().to_string(), "bytes": metadata.map(|m| m.len()), "modified": modified })
+                        let (bytes, modified) = file_facts(f);
+                        json!({ "path": f.display().to_string(), "bytes": bytes, "modified": modified })
                     })
                     .collect();
                 json!({ "table": input.table, "location": input.location.display().to_string(), "files": files })
@@ -245,7 +244,6 @@ impl RunLog {
     }
 }
 
-/// A file, or the files under a folder (recursively, sorted), skipping hidden ones.
 /// A short fingerprint of the data a run read: SHA-256 over each input file's table, path,
 /// size and modification time (not its bytes: a lake is too big to hash on every run), and
 /// how many files it covers. The same files give the same fingerprint.
@@ -256,9 +254,7 @@ pub fn data_fingerprint(inputs: &[Input]) -> (String, usize) {
     let mut files = 0;
     for input in inputs {
         for file in files_under(&input.location) {
-            let metadata = std::fs::metadata(&file).ok();
-            let modified = metadata.as_ref().and_then(|m| m.modified().ok()).map(|t| timestamp(t.into()));
-            let bytes = metadata.map(|m| m.len());
+            let (bytes, modified) = file_facts(&file);
             hasher.update(format!("{}\t{}\t{bytes:?}\t{modified:?}\n", input.table, file.display()).as_bytes());
             files += 1;
         }
@@ -267,6 +263,14 @@ pub fn data_fingerprint(inputs: &[Input]) -> (String, usize) {
     (digest[..16].to_string(), files)
 }
 
+/// A file's size and modification time, as the log and the fingerprint record them.
+fn file_facts(file: &Path) -> (Option<u64>, Option<String>) {
+    let metadata = std::fs::metadata(file).ok();
+    let modified = metadata.as_ref().and_then(|m| m.modified().ok()).map(|t| timestamp(t.into()));
+    (metadata.map(|m| m.len()), modified)
+}
+
+/// A file, or the files under a folder (recursively, sorted), skipping hidden ones.
 fn files_under(path: &Path) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_path_buf()];

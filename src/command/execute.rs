@@ -182,10 +182,7 @@ async fn set_param(host: &mut impl Host, rest: &str, overwrite: bool) -> Result<
             host.params().iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
         return host.print_batch(strings_batch(&[("name", names), ("value", values)])?).await;
     }
-    let (name, value) = match rest.split_once(char::is_whitespace) {
-        Some((name, value)) => (name, value.trim()),
-        None => (rest, ""),
-    };
+    let (name, value) = crate::script::params::assignment(rest);
     if overwrite || !host.params().contains_key(name) {
         host.set_param(name, value).map_err(|e| message(format!("\\set: {e}")))?;
     }

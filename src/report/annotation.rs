@@ -132,6 +132,11 @@ impl ChartSpec {
     }
 
     /// Every column the chart names must be in the result.
+    /// False for a heatmap column that `scale_excludes` keeps out of the colour scale.
+    pub fn scales(&self, x: &str) -> bool {
+        !self.scale_excludes.iter().any(|e| e == x)
+    }
+
     pub fn check(&self, schema: &Schema) -> Result<(), String> {
         for column in self.columns() {
             if schema.field_with_name(column).is_err() {

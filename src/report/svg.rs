@@ -125,6 +125,18 @@ pub fn row_format(spec: &ChartSpec, table: &Table, row: &[String]) -> NumberForm
     spec.formats.as_deref().and_then(|c| NumberFormat::parse(&row[table.column(c)])).unwrap_or(spec.format)
 }
 
+/// A KPI's change since the last run with an arrow and a sign (colour alone would not
+/// survive grey print), and whether it went up, down or nowhere.
+pub fn change_text(change: f64, format: NumberFormat) -> (String, std::cmp::Ordering) {
+    match change.partial_cmp(&0.0) {
+        Some(std::cmp::Ordering::Greater) => {
+            (format!("▲ +{}", format_number(change, format)), std::cmp::Ordering::Greater)
+        }
+        Some(std::cmp::Ordering::Less) => (format!("▼ {}", format_number(change, format)), std::cmp::Ordering::Less),
+        _ => ("= no change".to_string(), std::cmp::Ordering::Equal),
+    }
+}
+
 /// Headline numbers as tiles, four to a row: the label, the value large, and the change
 /// since the last run with an arrow (colour alone would not survive grey print).
 fn kpi(spec: &ChartSpec, table: &Table, title: &str) -> String {
@@ -161,21 +173,20 @@ fn kpi(spec: &ChartSpec, table: &Table, title: &str) -> String {
             y + 56.0,
             escape(&value)
         );
-        let change = dc.and_then(|d| number(&row[d]));
-        let (text, colour) = match change {
-            Some(d) if d > 0.0 => (format!("▲ +{} since last run", format_number(d, format)), "#1a7f37"),
-            Some(d) if d < 0.0 => (format!("▼ {} since last run", format_number(d, format)), "#b42318"),
-            Some(_) => ("= no change since last run".to_string(), "#57606a"),
-            // Unknown (no earlier run, or not kept from it): nothing rather than a guess.
-            None => (String::new(), "#57606a"),
-        };
-        if !text.is_empty() {
+        // Unknown (no earlier run, or not kept from it): nothing rather than a guess.
+        if let Some(change) = dc.and_then(|d| number(&row[d])) {
+            let (text, direction) = change_text(change, format);
+            let colour = match direction {
+                std::cmp::Ordering::Greater => "#1a7f37",
+                std::cmp::Ordering::Less => "#b42318",
+                std::cmp::Ordering::Equal => "#57606a",
+            };
             let _ = write!(
                 svg,
                 "<text x=\"{:.0}\" y=\"{:.0}\" class=\"small\" fill=\"{colour}\">{}</text>",
                 x + 12.0,
                 y + 78.0,
-                escape(&text)
+                escape(&format!("{text} since last run"))
             );
         }
     }
@@ -207,8 +218,7 @@ fn heatmap(spec: &ChartSpec, table: &Table, title: &str) -> String {
     }
     // Columns named by scale_excludes (a retention heatmap's period 0, always 100%) do not
     // stretch the colour scale; their cells take its nearest end.
-    let excluded = |x: usize| spec.scale_excludes.iter().any(|e| *e == xs[x]);
-    let values: Vec<f64> = cells.iter().filter(|((x, _), _)| !excluded(*x)).filter_map(|(_, c)| c.0).collect();
+    let values: Vec<f64> = cells.iter().filter(|((x, _), _)| spec.scales(&xs[*x])).filter_map(|(_, c)| c.0).collect();
     let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
     let cell_w = (720.0 / xs.len() as f64).clamp(34.0, 72.0);
     let cell_h = if ys.len() > 30 { 16.0 } else { 24.0 };

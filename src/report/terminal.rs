@@ -33,11 +33,7 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
                 }
             }
             // As in the HTML: scale_excludes columns do not stretch the colour scale.
-            let values: Vec<f64> = rows
-                .iter()
-                .filter(|r| !spec.scale_excludes.iter().any(|e| *e == r[xc]))
-                .filter_map(|r| number(&r[vc]))
-                .collect();
+            let values: Vec<f64> = rows.iter().filter(|r| spec.scales(&r[xc])).filter_map(|r| number(&r[vc])).collect();
             let (low, high) =
                 values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
             let cell = 7;
@@ -85,12 +81,9 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
             for row in rows {
                 let format = super::svg::row_format(spec, &super::svg::Table { header, rows }, row);
                 let value = number(&row[vc]).map_or_else(|| row[vc].clone(), |v| format_number(v, format));
-                let change = match dc.and_then(|d| number(&row[d])) {
-                    Some(d) if d > 0.0 => format!("  ▲ +{}", format_number(d, format)),
-                    Some(d) if d < 0.0 => format!("  ▼ {}", format_number(d, format)),
-                    Some(_) => "  = no change".to_string(),
-                    None => String::new(),
-                };
+                let change = dc
+                    .and_then(|d| number(&row[d]))
+                    .map_or_else(String::new, |d| format!("  {}", super::svg::change_text(d, format).0));
                 let _ = writeln!(out, "{:<label_w$}  \x1b[1m{value}\x1b[0m{change}", row[lc]);
             }
         }

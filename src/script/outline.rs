@@ -53,7 +53,7 @@ fn count_script(source: &str, base_dir: &Path, params: &mut BTreeMap<String, Str
                 }
             }
             Command::Set | Command::Default => {
-                let (name, value) = args.split_once(char::is_whitespace).map_or((args, ""), |(n, v)| (n, v.trim()));
+                let (name, value) = super::params::assignment(args);
                 if !name.is_empty() && (command == Command::Set || !params.contains_key(name)) {
                     params.insert(name.to_string(), value.to_string());
                 }

@@ -38,6 +38,11 @@ pub fn is_valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// `NAME VALUE` of `\set` and `\default`: the name, and the rest trimmed (empty if none).
+pub fn assignment(text: &str) -> (&str, &str) {
+    text.split_once(char::is_whitespace).map_or((text, ""), |(name, value)| (name, value.trim()))
+}
+
 /// Replaces every `${name}` outside comments with its value.
 pub fn substitute(text: &str, params: &BTreeMap<String, String>) -> Result<String, UndefinedParam> {
     if !text.contains("${") {

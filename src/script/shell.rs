@@ -246,25 +246,26 @@ impl Shell {
     pub fn finish_run_log(&mut self, exit_code: u8) -> std::result::Result<(), String> {
         let Some(log) = self.run_log.take() else { return Ok(()) };
         let log = log.into_inner();
-        let inputs: Vec<Input> =
-            self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect();
-        log.append(&log.line(exit_code, &inputs))
+        log.append(&log.line(exit_code, &self.inputs()))
     }
 
     /// Signs the HTML report with the run's parameters (secrets redacted, as in the run log)
     /// and the fingerprint of the `--data` files.
     pub fn sign_report(&mut self) {
-        let params = self
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), if crate::runlog::is_secret(k) { "<redacted>".to_string() } else { v.clone() }))
+        let params = crate::runlog::redacted_params(&self.params)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let inputs: Vec<Input> =
-            self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect();
+        let inputs = self.inputs();
         let data = (!inputs.is_empty()).then(|| crate::runlog::data_fingerprint(&inputs));
         if let Some(report) = &mut self.report {
             report.set_footer(report::Footer { params, data });
         }
+    }
+
+    /// The `--data` tables and where they come from.
+    fn inputs(&self) -> Vec<Input> {
+        self.data.sources().into_iter().map(|(table, location)| Input { table, location }).collect()
     }
 
     /// Records a file the run wrote outside SQL (the `--html` report, the `-o` results).
