@@ -322,6 +322,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
             }
         }
     }
+    shell.print_summary();
     shell.flush();
     shell.sign_report();
     if let Some(report) = shell.report() {

@@ -3,6 +3,8 @@
 
 use datafusion::arrow::datatypes::Schema;
 
+use super::finding::Finding;
+
 /// The kinds of chart segsql draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartKind {
@@ -245,13 +247,14 @@ impl Part {
 }
 
 /// What the comments before a statement say: its title (the first plain comment line),
-/// its chart, if an `@chart` line asks for one, and the report section an `@section` line
-/// puts it (and the rest of its script) in.
+/// its chart, if an `@chart` line asks for one, the report section an `@section` line
+/// puts it (and the rest of its script) in, and the `@finding`s it states.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Annotations {
     pub title: Option<String>,
     pub chart: Option<ChartSpec>,
     pub part: Option<Part>,
+    pub findings: Vec<Finding>,
 }
 
 /// Reads the comment lines that precede the first SQL token of a chunk.
@@ -266,6 +269,8 @@ pub fn annotations(chunk: &str) -> Result<Annotations, String> {
         let comment = comment.trim();
         if let Some(chart) = comment.strip_prefix("@chart") {
             found.chart = Some(ChartSpec::parse(chart)?);
+        } else if let Some(finding) = comment.strip_prefix("@finding") {
+            found.findings.push(Finding::parse(finding)?);
         } else if let Some(part) = comment.strip_prefix("@section") {
             found.part = Some(Part::parse(part)?);
         } else if found.title.is_none() && !comment.is_empty() {

@@ -4,6 +4,7 @@
 //! the appendix), with a table of contents and a print layout of one part per page.
 
 pub mod annotation;
+pub mod finding;
 pub mod svg;
 pub mod terminal;
 
@@ -34,6 +35,8 @@ pub struct Report {
     sections: Vec<Section>,
     /// The run's parameters and data fingerprint, shown at the foot of the page.
     footer: Option<Footer>,
+    /// The `@finding` lines, in run order: the executive summary's bullet list.
+    findings: Vec<String>,
 }
 
 /// What a reader needs to know the numbers came from: the parameters (secrets redacted)
@@ -49,7 +52,7 @@ impl Report {
     /// Checks that `path` can be written before any query runs.
     pub fn create(path: &Path) -> Result<Report, String> {
         std::fs::write(path, "").map_err(|e| format!("--html: cannot write {}: {e}", path.display()))?;
-        Ok(Report { path: path.to_path_buf(), sections: Vec::new(), footer: None })
+        Ok(Report { path: path.to_path_buf(), sections: Vec::new(), footer: None, findings: Vec::new() })
     }
 
     pub fn add(
@@ -64,6 +67,11 @@ impl Report {
         let title = title.unwrap_or_else(|| format!("Result {}", self.sections.len() + 1));
         let part = part.unwrap_or(Part::Appendix);
         self.sections.push(Section { title, part, sql: statement_text(sql), header, rows, chart });
+    }
+
+    /// Adds lines to the executive summary's findings.
+    pub fn add_findings(&mut self, lines: &[String]) {
+        self.findings.extend_from_slice(lines);
     }
 
     pub fn set_footer(&mut self, footer: Footer) {
@@ -93,10 +101,13 @@ impl Report {
         let parts: Vec<(Part, Vec<(usize, &Section)>)> = Part::ALL
             .into_iter()
             .map(|part| (part, self.sections.iter().enumerate().filter(|(_, s)| s.part == part).collect::<Vec<_>>()))
-            .filter(|(_, results)| !results.is_empty())
+            .filter(|(part, results)| !results.is_empty() || (*part == Part::Summary && !self.findings.is_empty()))
             .collect();
         for (part, results) in &parts {
             let _ = write!(out, "<li><a href=\"#{}\">{}</a><ol>", part.name(), escape(part.heading()));
+            if *part == Part::Summary && !self.findings.is_empty() {
+                out.push_str("<li><a href=\"#findings\">Key findings</a></li>");
+            }
             for (i, section) in results {
                 let _ = write!(out, "<li><a href=\"#s{i}\">{}</a></li>", escape(&section.title));
             }
@@ -105,6 +116,13 @@ impl Report {
         out.push_str("</ol></nav><main>");
         for (part, results) in &parts {
             let _ = write!(out, "<div class=\"part\" id=\"{}\"><h2>{}</h2>", part.name(), escape(part.heading()));
+            if *part == Part::Summary && !self.findings.is_empty() {
+                out.push_str("<section id=\"findings\" class=\"findings\"><h3>Key findings</h3><ul>");
+                for finding in &self.findings {
+                    let _ = write!(out, "<li>{}</li>", escape(finding));
+                }
+                out.push_str("</ul></section>");
+            }
             for (i, section) in results {
                 let _ = write!(out, "<section id=\"s{i}\"><h3>{}</h3>", escape(&section.title));
                 if let Some(spec) = &section.chart {
@@ -187,6 +205,7 @@ h2{font-size:21px;margin:26px 0 4px;color:#0b3d6e}h3{font-size:17px;margin:4px 0
 .table{max-height:360px;overflow:auto;border:1px solid #eaecef}table{border-collapse:collapse;font-size:12px}
 th{position:sticky;top:0;background:#f1f3f5;text-align:left}th,td{padding:3px 8px;border-bottom:1px solid #eaecef;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.rows{font-size:12px;color:#586069;margin:4px 0}
+.findings ul{margin:0;padding-left:22px;font-size:15px;line-height:1.5}.findings li{margin:3px 0}
 pre{font-size:12px;background:#f6f8fa;padding:8px;overflow-x:auto}
 svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222;font-weight:600}
 svg .cell{font-size:11px}svg .small{font-size:9px}svg .kpi-value{font-size:26px;font-weight:600;fill:#0b3d6e}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
@@ -233,7 +252,7 @@ mod tests {
 
     #[test]
     fn parts_come_in_template_order_with_their_results_in_run_order() {
-        let mut report = Report { path: PathBuf::new(), sections: Vec::new(), footer: None };
+        let mut report = Report { path: PathBuf::new(), sections: Vec::new(), footer: None, findings: Vec::new() };
         let mut add =
             |title: &str, part| report.add(Some(title.into()), part, "SELECT 1", vec!["x".into()], vec![], None);
         add("row counts", None);
@@ -256,6 +275,20 @@ mod tests {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
         assert!(!html.contains("id=\"metrics\""), "parts without results are left out");
         assert!(at("<a href=\"#summary\">Executive summary</a>") < at("<a href=\"#appendix\">"));
+    }
+
+    #[test]
+    fn findings_open_the_executive_summary() {
+        let mut report = Report { path: PathBuf::new(), sections: Vec::new(), footer: None, findings: Vec::new() };
+        report.add(Some("row counts".into()), None, "SELECT 1", vec!["x".into()], vec![], None);
+        report.add_findings(&["Champions bring 40.0% of revenue <&>".to_string()]);
+        let html = report.html();
+        let main = html.find("<main>").unwrap();
+        let findings = html.find("<section id=\"findings\"").unwrap();
+        assert!(main < html.find("id=\"summary\"").unwrap() && html.find("id=\"summary\"").unwrap() < findings);
+        assert!(findings < html.find("id=\"appendix\"").unwrap());
+        assert!(html.contains("<li>Champions bring 40.0% of revenue &lt;&amp;&gt;</li>"));
+        assert!(html.contains("<a href=\"#findings\">Key findings</a>"));
     }
 
     #[test]

@@ -112,9 +112,90 @@ pub fn render(spec: &ChartSpec, header: &[String], rows: &[Vec<String>], width: 
     out
 }
 
+/// A chart's result kept for the run's closing summary.
+#[derive(Debug, Clone)]
+pub struct Tiles {
+    pub spec: ChartSpec,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The run's closing summary: its findings and headline numbers as plain tables (no
+/// colours), so the stdout of a weekly run reads well in a mail.
+pub fn summary(findings: &[String], tiles: &[Tiles], width: Option<u16>) -> String {
+    use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+    let new_table = |header: Vec<&str>| {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        if let Some(width) = width {
+            table.set_width(width).set_content_arrangement(ContentArrangement::Dynamic);
+        }
+        table.set_header(header);
+        table
+    };
+    let mut out = String::new();
+    if !findings.is_empty() {
+        let mut table = new_table(vec!["#", "finding"]);
+        for (i, finding) in findings.iter().enumerate() {
+            table.add_row(vec![Cell::new(i + 1).set_alignment(CellAlignment::Right), Cell::new(finding)]);
+        }
+        let _ = writeln!(out, "Summary of the run\n{table}");
+    }
+    for tile in tiles {
+        let spec = &tile.spec;
+        let (header, rows) = (&tile.header[..], &tile.rows[..]);
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap_or(0);
+        let (lc, vc) =
+            (column(spec.label.as_deref().unwrap_or_default()), column(spec.value.as_deref().unwrap_or_default()));
+        let dc = spec.delta.as_deref().map(column);
+        let mut table =
+            new_table(if dc.is_some() { vec!["metric", "value", "change"] } else { vec!["metric", "value"] });
+        for row in rows {
+            let format = super::svg::row_format(spec, &super::svg::Table { header, rows }, row);
+            let value = number(&row[vc]).map_or_else(|| row[vc].clone(), |v| format_number(v, format));
+            let mut cells = vec![Cell::new(&row[lc]), Cell::new(value).set_alignment(CellAlignment::Right)];
+            if let Some(d) = dc {
+                // No earlier run, or a number not kept from it: say so rather than leave a gap.
+                let change =
+                    number(&row[d]).map_or_else(|| "n/a".to_string(), |d| super::svg::change_text(d, format).0);
+                cells.push(Cell::new(change).set_alignment(CellAlignment::Right));
+            }
+            table.add_row(cells);
+        }
+        let title = spec.title.as_deref().unwrap_or("Headline numbers");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{title}\n{table}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_is_plain_tables() {
+        let spec =
+            ChartSpec::parse("kpi label=metric value=value delta=change formats=unit title=\"Headline\"").unwrap();
+        let tiles = Tiles {
+            spec,
+            header: ["metric", "value", "change", "unit"].map(String::from).to_vec(),
+            rows: vec![
+                ["revenue", "1234.5", "-10", "currency"].map(String::from).to_vec(),
+                ["churn", "0.25", "NULL", "percent"].map(String::from).to_vec(),
+            ],
+        };
+        let text = summary(&["Champions bring 40.0% of revenue".to_string()], &[tiles], None);
+        assert!(!text.contains('\x1b'), "no colours in a mail: {text}");
+        assert!(text.starts_with("Summary of the run\n"), "{text}");
+        assert!(text.contains("│ 1 ┆ Champions bring 40.0% of revenue │"), "{text}");
+        assert!(text.contains("\n\nHeadline\n"), "{text}");
+        assert!(text.contains("│ revenue ┆ $1,234 ┆ ▼ -$10 │"), "{text}");
+        assert!(text.contains("│ churn   ┆  25.0% ┆    n/a │"), "{text}");
+        assert_eq!(summary(&[], &[], None), "");
+    }
 
     #[test]
     fn kpi_lines_show_value_and_change() {

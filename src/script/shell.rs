@@ -79,6 +79,7 @@ struct PendingAnnotations {
     title: Option<String>,
     part: Option<report::annotation::Part>,
     chart: Option<report::annotation::ChartSpec>,
+    findings: Vec<report::finding::Finding>,
     sql: String,
 }
 
@@ -116,6 +117,9 @@ pub struct Shell {
     steps: Option<Steps>,
     /// The report section of the script being run (`-- @section`), until its next one.
     part: Option<report::annotation::Part>,
+    /// The run's `@finding` lines and KPI tiles so far, for its closing summary.
+    findings: Vec<String>,
+    tiles: Vec<report::terminal::Tiles>,
 }
 
 /// Where a script run is: `[17/42] 04_clustering.sql:28`.
@@ -157,6 +161,8 @@ impl Shell {
             run_log: None,
             steps: None,
             part: None,
+            findings: Vec::new(),
+            tiles: Vec::new(),
         })
     }
 
@@ -381,6 +387,7 @@ impl Shell {
                         title: found.title.clone(),
                         part: self.part,
                         chart: found.chart.clone(),
+                        findings: found.findings.clone(),
                         sql: sql.clone(),
                     };
                     let started = Instant::now();
@@ -467,6 +474,12 @@ impl Shell {
             progress.watch(Arc::clone(&physical));
         }
         let task = self.ctx.task_ctx();
+        if !returns_rows && !self.annotations.findings.is_empty() {
+            return Err(DataFusionError::Plan(
+                "@finding: this statement returns no rows to state a finding from; put the @finding before a query"
+                    .into(),
+            ));
+        }
         if !returns_rows {
             let batches = self.collect(planned).await?;
             drop(progress);
@@ -478,17 +491,30 @@ impl Shell {
         let schema = physical.schema();
         // A chart that names a missing column fails before the query runs.
         let annotations = std::mem::take(&mut self.annotations);
+        let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         if let Some(chart) = &annotations.chart {
             chart.check(&schema).map_err(DataFusionError::Plan)?;
         }
+        for finding in &annotations.findings {
+            finding.check(&header).map_err(DataFusionError::Plan)?;
+        }
         let mut settings = self.output.clone();
         settings.width = if self.sink.is_terminal() { terminal_width() } else { None };
-        if self.report.is_some() {
-            // The report needs every row for its charts: collect them, then print.
+        let tiles = annotations.chart.as_ref().filter(|c| c.kind == report::annotation::ChartKind::Kpi).cloned();
+        if self.report.is_some() || !annotations.findings.is_empty() || tiles.is_some() {
+            // Charts and findings need every row: collect them, then print.
             let batches = collect(physical, task).await?;
-            let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
             let rows = output::cells(&batches)?;
+            let findings: Vec<String> = annotations
+                .findings
+                .iter()
+                .flat_map(|f| f.render(&header, &rows, annotations.title.as_deref()))
+                .collect();
+            if let Some(spec) = tiles {
+                self.tiles.push(report::terminal::Tiles { spec, header: header.clone(), rows: rows.clone() });
+            }
             if let Some(report) = &mut self.report {
+                report.add_findings(&findings);
                 report.add(
                     annotations.title,
                     annotations.part,
@@ -505,6 +531,13 @@ impl Shell {
             ));
             let mut out = ClearsProgress { inner: self.sink.writer(), progress: progress.as_ref() };
             output::write_stream(&mut out, schema, stream, &settings).await?;
+            // At the prompt a finding follows its table; a script's come together at the end.
+            if self.interactive && settings.format == output::Format::Table {
+                for finding in &findings {
+                    std::io::Write::write_all(&mut out, format!("Finding: {finding}\n").as_bytes())?;
+                }
+            }
+            self.findings.extend(findings);
             return Ok(());
         }
         // In the REPL, keep a copy of small results for \chart while streaming them out.
@@ -579,6 +612,19 @@ impl Shell {
     }
 
     /// Flushes buffered results (before exiting or switching `\o`).
+    /// Ends a script run with its findings and KPI tiles as tables (only in table format:
+    /// the other formats are for programs), and starts the next run's afresh.
+    pub fn print_summary(&mut self) {
+        let findings = std::mem::take(&mut self.findings);
+        let tiles = std::mem::take(&mut self.tiles);
+        if self.output.format != output::Format::Table || (findings.is_empty() && tiles.is_empty()) {
+            return;
+        }
+        let width = if self.sink.is_terminal() { terminal_width() } else { None };
+        let text = report::terminal::summary(&findings, &tiles, width);
+        let _ = self.write_text(&format!("\n{text}"));
+    }
+
     pub fn flush(&mut self) {
         let _ = self.sink.writer().flush();
     }

@@ -264,6 +264,71 @@ fn the_footer_names_the_parameters_and_the_data() {
     assert_eq!(html(true), lake, "the same files give the same footer");
 }
 
+/// Findings state numbers from the results they follow: in the HTML's executive summary
+/// and, at the end of the run, on stdout as plain tables.
+#[test]
+fn findings_state_the_numbers_of_their_results() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = r#"
+-- Revenue by segment
+-- @finding "{segment} bring {share:percent} of revenue ({revenue:currency} from {customers:number} customers)"
+SELECT * FROM (VALUES ('Champions', 0.4321, 1234567.891, 15230), ('Loyal', 0.2, 500.0, 9))
+  AS t(segment, share, revenue, customers) ORDER BY share DESC;
+
+-- LTV to CAC
+-- @finding each "LTV:CAC for {channel}: {ratio:number}"
+SELECT * FROM (VALUES ('email', 4.5), ('organic', NULL)) AS t(channel, ratio) ORDER BY channel;
+
+-- Value at risk
+-- @finding "At risk: {v:currency}"
+SELECT 1.5 AS v WHERE false;
+
+-- @section summary
+-- @chart kpi label=metric value=value formats=unit title="Headline numbers"
+SELECT * FROM (VALUES (1, 'customers', 1500.0, 'number'), (2, 'repeat rate', 0.375, 'percent')) AS t(n, metric, value, unit) ORDER BY n;
+"#;
+    std::fs::write(dir.path().join("f.sql"), script).expect("script");
+    let run = run_in(dir.path(), &["-q", "-f", "f.sql", "--html", "r.html"]);
+    run.expect_code(0);
+    let summary = &run.stdout[run.stdout.find("Summary of the run").expect("a closing summary")..];
+    for line in [
+        "│ 1 ┆ Champions bring 43.2% of revenue ($1,234,568 from 15,230 customers) │",
+        "│ 2 ┆ LTV:CAC for email: 4.50",
+        "│ 3 ┆ LTV:CAC for organic: n/a",
+        "│ 4 ┆ Value at risk: no rows, so nothing to state",
+        "│ customers   ┆ 1,500 │",
+        "│ repeat rate ┆ 37.5% │",
+    ] {
+        assert!(summary.contains(line), "{line} missing from\n{summary}");
+    }
+    let html = std::fs::read_to_string(dir.path().join("r.html")).expect("html");
+    let findings = &html[html.find("<section id=\"findings\"").expect("findings in the summary")..];
+    assert!(
+        findings.contains("<li>Champions bring 43.2% of revenue ($1,234,568 from 15,230 customers)</li>"),
+        "{findings}"
+    );
+    assert!(html.find("id=\"findings\"") < html.find("data-kind=\"kpi\""), "findings open the summary");
+
+    // Other formats are for programs: no summary tables in CSV.
+    let csv = run_in(dir.path(), &["-q", "-f", "f.sql", "--format", "csv"]);
+    csv.expect_code(0);
+    assert!(!csv.stdout.contains("Summary of the run"), "{}", csv.stdout);
+
+    let missing =
+        run_in(dir.path(), &["--command=-- @finding \"{revenue_share:percent}\"\nSELECT 'a' AS segment, 1 AS revenue"]);
+    missing.expect_code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("@finding: column 'revenue_share' is not in the result; its columns are segment, revenue"),
+        "{}",
+        missing.stderr
+    );
+    let not_a_query = run_in(dir.path(), &["--command=-- @finding \"{a}\"\nCREATE VIEW v AS SELECT 1 AS a"]);
+    not_a_query.expect_code(1);
+    assert!(not_a_query.stderr.contains("@finding: this statement returns no rows"), "{}", not_a_query.stderr);
+}
+
 #[test]
 fn a_chart_of_no_rows_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
