@@ -16,6 +16,13 @@ pub enum ChartKind {
     Line,
     /// Headline numbers as tiles, one per row: `label`, `value` and an optional `delta`.
     Kpi,
+    /// Points at (`x`, `y`), sized by `size`, named by `label`, with optional quadrant
+    /// lines and names (an impact–effort matrix).
+    Scatter,
+    /// Vertical columns per `x`, stacked by `series` (the segment mix by month).
+    Stacked,
+    /// One card per row, headed by `label`, listing the other columns (personas).
+    Cards,
 }
 
 /// How numbers read on a chart.
@@ -53,11 +60,23 @@ pub struct ChartSpec {
     pub formats: Option<String>,
     /// Heatmap x values whose cells do not set the colour scale (`scale_excludes=0,1`).
     pub scale_excludes: Vec<String>,
+    /// The column that sizes a scatter's points.
+    pub size: Option<String>,
+    /// A scatter's quadrant names: top left, top right, bottom left, bottom right.
+    pub quadrants: Vec<String>,
+    /// Where a scatter's quadrant lines cross (default: the middle of each axis's data range).
+    pub x_split: Option<f64>,
+    pub y_split: Option<f64>,
+    /// Card columns shown as percentages and as money.
+    pub percent: Vec<String>,
+    pub currency: Vec<String>,
     pub format: NumberFormat,
     pub title: Option<String>,
 }
 
-const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL [scale_excludes=X,...], @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL] \
+const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL [scale_excludes=X,...], @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL], \
+                     @chart stacked x=COL y=COL series=COL, @chart scatter x=COL y=COL [size=COL] [label=COL] [quadrants=\"TL,TR,BL,BR\"] [x_split=N] [y_split=N], \
+                     @chart cards label=COL [percent=COL,...] [currency=COL,...] \
                      or @chart kpi label=COL value=COL [delta=COL] [formats=COL], with optional format=number|percent|currency and title=\"...\"";
 
 impl ChartSpec {
@@ -72,6 +91,9 @@ impl ChartSpec {
             "bar" => ChartKind::Bar,
             "line" => ChartKind::Line,
             "kpi" => ChartKind::Kpi,
+            "scatter" => ChartKind::Scatter,
+            "stacked" => ChartKind::Stacked,
+            "cards" => ChartKind::Cards,
             other => return Err(format!("@chart: unknown chart type '{other}'; {USAGE}")),
         };
         let mut spec = ChartSpec {
@@ -84,8 +106,23 @@ impl ChartSpec {
             delta: None,
             formats: None,
             scale_excludes: Vec::new(),
+            size: None,
+            quadrants: Vec::new(),
+            x_split: None,
+            y_split: None,
+            percent: Vec::new(),
+            currency: Vec::new(),
             format: NumberFormat::Number,
             title: None,
+        };
+        let list = |value: &str| value.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        let split = |key: &str, value: &str| {
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("@chart: {key} must be a number, got '{value}'"))
         };
         for option in options {
             let Some((key, value)) = option.split_once('=') else {
@@ -100,9 +137,21 @@ impl ChartSpec {
                 "series" => spec.series = Some(value),
                 "delta" => spec.delta = Some(value),
                 "formats" if kind == ChartKind::Kpi => spec.formats = Some(value),
-                "scale_excludes" if kind == ChartKind::Heatmap => {
-                    spec.scale_excludes = value.split(',').map(|v| v.trim().to_string()).collect()
+                "scale_excludes" if kind == ChartKind::Heatmap => spec.scale_excludes = list(&value),
+                "size" if kind == ChartKind::Scatter => spec.size = Some(value),
+                "quadrants" if kind == ChartKind::Scatter => {
+                    spec.quadrants = list(&value);
+                    if spec.quadrants.len() != 4 {
+                        return Err(format!(
+                            "@chart scatter: quadrants takes four names (top left, top right, bottom left, bottom right), got {}",
+                            spec.quadrants.len()
+                        ));
+                    }
                 }
+                "x_split" if kind == ChartKind::Scatter => spec.x_split = Some(split(key, &value)?),
+                "y_split" if kind == ChartKind::Scatter => spec.y_split = Some(split(key, &value)?),
+                "percent" if kind == ChartKind::Cards => spec.percent = list(&value),
+                "currency" if kind == ChartKind::Cards => spec.currency = list(&value),
                 "title" => spec.title = Some(value),
                 "format" => {
                     spec.format = NumberFormat::parse(&value)
@@ -114,7 +163,9 @@ impl ChartSpec {
         let missing = match kind {
             ChartKind::Kpi => spec.label.is_none() || spec.value.is_none(),
             ChartKind::Heatmap => spec.x.is_empty() || spec.y.is_empty() || spec.value.is_none(),
-            ChartKind::Bar | ChartKind::Line => spec.x.is_empty() || spec.y.is_empty(),
+            ChartKind::Bar | ChartKind::Line | ChartKind::Scatter => spec.x.is_empty() || spec.y.is_empty(),
+            ChartKind::Stacked => spec.x.is_empty() || spec.y.is_empty() || spec.series.is_none(),
+            ChartKind::Cards => spec.label.is_none(),
         };
         if missing {
             return Err(format!("@chart {}: missing columns; {USAGE}", kind_name(kind)));
@@ -130,7 +181,21 @@ impl ChartSpec {
         columns.extend(self.series.as_deref());
         columns.extend(self.delta.as_deref());
         columns.extend(self.formats.as_deref());
+        columns.extend(self.size.as_deref());
+        columns.extend(self.percent.iter().map(String::as_str));
+        columns.extend(self.currency.iter().map(String::as_str));
         columns
+    }
+
+    /// How a card shows `column`: as a percentage, as money, or as a plain number.
+    pub fn card_format(&self, column: &str) -> NumberFormat {
+        if self.percent.iter().any(|c| c == column) {
+            NumberFormat::Percent
+        } else if self.currency.iter().any(|c| c == column) {
+            NumberFormat::Currency
+        } else {
+            NumberFormat::Number
+        }
     }
 
     /// Every column the chart names must be in the result.
@@ -160,6 +225,9 @@ pub fn kind_name(kind: ChartKind) -> &'static str {
         ChartKind::Bar => "bar",
         ChartKind::Line => "line",
         ChartKind::Kpi => "kpi",
+        ChartKind::Scatter => "scatter",
+        ChartKind::Stacked => "stacked",
+        ChartKind::Cards => "cards",
     }
 }
 
@@ -312,6 +380,23 @@ mod tests {
         let spec = ChartSpec::parse("kpi label=metric value=value delta=change format=percent").unwrap();
         assert_eq!((spec.kind, spec.columns()), (ChartKind::Kpi, vec!["value", "metric", "change"]));
         assert!(ChartSpec::parse("kpi value=v").unwrap_err().starts_with("@chart kpi: missing columns"));
+    }
+
+    #[test]
+    fn scatter_stacked_and_cards_name_their_columns() {
+        let spec = ChartSpec::parse("scatter x=effort y=impact size=customers label=play quadrants=\"Quick wins,Major projects,Fill-ins,Thankless tasks\" x_split=3").unwrap();
+        assert_eq!(spec.columns(), vec!["effort", "impact", "play", "customers"]);
+        assert_eq!((spec.quadrants.len(), spec.x_split, spec.y_split), (4, Some(3.0), None));
+        assert!(ChartSpec::parse("scatter x=a y=b quadrants=a,b").unwrap_err().contains("four names"));
+        assert!(ChartSpec::parse("scatter x=a y=b x_split=mid").unwrap_err().contains("x_split must be a number"));
+        assert!(
+            ChartSpec::parse("stacked x=month y=revenue").unwrap_err().starts_with("@chart stacked: missing columns")
+        );
+        let cards = ChartSpec::parse("cards label=persona percent=share currency=aov,clv").unwrap();
+        assert_eq!(cards.card_format("clv"), NumberFormat::Currency);
+        assert_eq!(cards.card_format("share"), NumberFormat::Percent);
+        assert_eq!(cards.card_format("orders"), NumberFormat::Number);
+        assert!(ChartSpec::parse("bar x=a y=b size=c").unwrap_err().contains("unknown option 'size'"));
     }
 
     #[test]

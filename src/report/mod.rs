@@ -208,7 +208,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.rows{font-size:12px;col
 .findings ul{margin:0;padding-left:22px;font-size:15px;line-height:1.5}.findings li{margin:3px 0}
 pre{font-size:12px;background:#f6f8fa;padding:8px;overflow-x:auto}
 svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222;font-weight:600}
-svg .cell{font-size:11px}svg .small{font-size:9px}svg .kpi-value{font-size:26px;font-weight:600;fill:#0b3d6e}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
+svg .cell{font-size:11px}svg .quadrant{font-size:13px;font-style:italic;fill:#57606a}svg .card-title{font-size:15px;font-weight:600;fill:#0b3d6e}svg .small{font-size:9px}svg .kpi-value{font-size:26px;font-weight:600;fill:#0b3d6e}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
 @media print{body{background:#fff}nav{break-after:page}.part{break-before:page}.part:first-of-type{break-before:auto}
 section{border:0;padding:0 0 8px;break-inside:auto}figure,h3{break-inside:avoid;break-after:avoid}figure{overflow:visible}
 .table{max-height:none;overflow:visible;border:0}details{display:none}th{position:static}}

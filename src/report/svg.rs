@@ -101,6 +101,7 @@ const DASHES: [&str; 8] = ["", "7 3", "2 3", "9 3 2 3", "4 4", "12 4", "1 2", "6
 pub fn chart(spec: &ChartSpec, table: &Table) -> String {
     let title = spec.title.clone().unwrap_or_else(|| match spec.kind {
         ChartKind::Kpi => "Headline numbers".to_string(),
+        ChartKind::Cards => format!("{} profiles", spec.label.as_deref().unwrap_or_default()),
         _ => format!("{} by {}", spec.value.as_ref().unwrap_or(&spec.y), spec.x),
     });
     if table.rows.is_empty() {
@@ -116,6 +117,9 @@ pub fn chart(spec: &ChartSpec, table: &Table) -> String {
         ChartKind::Bar => bar(spec, table, &title),
         ChartKind::Line => line(spec, table, &title),
         ChartKind::Kpi => kpi(spec, table, &title),
+        ChartKind::Scatter => scatter(spec, table, &title),
+        ChartKind::Stacked => stacked(spec, table, &title),
+        ChartKind::Cards => cards(spec, table, &title),
     }
 }
 
@@ -494,6 +498,362 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
     svg
 }
 
+/// The ends of an axis that starts at zero (or below, for negative data) and leaves room
+/// above the largest value for its label.
+fn axis(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) = values.fold((0.0_f64, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    let high = if high > low { high } else { low + 1.0 };
+    let ticks = ticks(low, high + (high - low) * 0.08);
+    (ticks[0].min(low), ticks.last().copied().unwrap_or(high).max(high))
+}
+
+/// Points with a label each (so they read in grey print), sized by `size`, with dashed
+/// quadrant lines and the quadrants' names in their corners.
+fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (xc, yc) = (table.column(&spec.x), table.column(&spec.y));
+    let lc = spec.label.as_deref().map(|l| table.column(l));
+    let sc = spec.size.as_deref().map(|s| table.column(s));
+    let points: Vec<(f64, f64, f64, String)> = table
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let size = sc.and_then(|c| number(&r[c])).unwrap_or(1.0).max(0.0);
+            Some((number(&r[xc])?, number(&r[yc])?, size, lc.map(|c| r[c].clone()).unwrap_or_default()))
+        })
+        .collect();
+    let (x_low, x_high) = axis(points.iter().map(|p| p.0));
+    let (y_low, y_high) = axis(points.iter().map(|p| p.1));
+    let biggest = points.iter().map(|p| p.2).fold(0.0, f64::max);
+    let (left, top, plot_w, plot_h) = (90.0, 40.0, 560.0, 340.0);
+    let px = |v: f64| left + (v - x_low) / (x_high - x_low) * plot_w;
+    let py = |v: f64| top + plot_h - (v - y_low) / (y_high - y_low) * plot_h;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"scatter\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        left + plot_w + 190.0,
+        top + plot_h + 60.0,
+        t = escape(title)
+    );
+    for t in ticks(y_low, y_high).into_iter().filter(|t| *t <= y_high) {
+        let y = py(t);
+        let _ = write!(
+            svg,
+            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+            left + plot_w,
+            left - 6.0,
+            y + 4.0,
+            escape(&format_number(t, spec.format))
+        );
+    }
+    for t in ticks(x_low, x_high).into_iter().filter(|t| *t <= x_high) {
+        let x = px(t);
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" class=\"grid\"/>\
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            top + plot_h,
+            top + plot_h + 16.0,
+            escape(&format_number(t, NumberFormat::Number))
+        );
+    }
+    if !points.is_empty() && (!spec.quadrants.is_empty() || spec.x_split.is_some() || spec.y_split.is_some()) {
+        let middle = |values: Vec<f64>| {
+            let (l, h) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+            (l + h) / 2.0
+        };
+        let xs = px(spec.x_split.unwrap_or_else(|| middle(points.iter().map(|p| p.0).collect())));
+        let ys = py(spec.y_split.unwrap_or_else(|| middle(points.iter().map(|p| p.1).collect())));
+        let _ = write!(
+            svg,
+            "<line x1=\"{xs:.1}\" y1=\"{top:.1}\" x2=\"{xs:.1}\" y2=\"{:.1}\" stroke=\"#555\" stroke-dasharray=\"6 4\"/>\
+             <line x1=\"{left:.1}\" y1=\"{ys:.1}\" x2=\"{:.1}\" y2=\"{ys:.1}\" stroke=\"#555\" stroke-dasharray=\"6 4\"/>",
+            top + plot_h,
+            left + plot_w
+        );
+        let corners = [
+            (left + 6.0, top + 16.0, "start"),
+            (left + plot_w - 6.0, top + 16.0, "end"),
+            (left + 6.0, top + plot_h - 8.0, "start"),
+            (left + plot_w - 6.0, top + plot_h - 8.0, "end"),
+        ];
+        for (name, (x, y, anchor)) in spec.quadrants.iter().zip(corners) {
+            let _ = write!(
+                svg,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\" class=\"quadrant\">{}</text>",
+                escape(name)
+            );
+        }
+    }
+    // Largest first, so small points stay on top and visible.
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|a, b| points[*b].2.total_cmp(&points[*a].2).then(a.cmp(b)));
+    for i in order {
+        let (x, y, size, label) = &points[i];
+        // Area proportional to size.
+        let r = if biggest > 0.0 { 5.0 + 23.0 * (size / biggest).sqrt() } else { 6.0 };
+        let colour = PALETTE[i % PALETTE.len()];
+        let size_text = sc.map(|_| {
+            format!(", {}: {}", spec.size.as_deref().unwrap_or_default(), format_number(*size, NumberFormat::Number))
+        });
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r:.1}\" fill=\"{colour}\" fill-opacity=\"0.55\" stroke=\"#222\"><title>{}: {} {}, {} {}{}</title></circle>\
+             <text x=\"{:.1}\" y=\"{:.1}\" class=\"small\">{}</text>",
+            px(*x),
+            py(*y),
+            escape(label),
+            escape(&spec.x),
+            escape(&format_number(*x, NumberFormat::Number)),
+            escape(&spec.y),
+            escape(&format_number(*y, spec.format)),
+            escape(&size_text.unwrap_or_default()),
+            px(*x) + r + 3.0,
+            py(*y) + 3.0,
+            escape(label)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
+         <text x=\"16\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text>",
+        left + plot_w / 2.0,
+        top + plot_h + 40.0,
+        escape(&spec.x),
+        top + plot_h / 2.0,
+        top + plot_h / 2.0,
+        escape(&spec.y)
+    );
+    if let Some(size) = &spec.size {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">point area: {}</text>",
+            left + plot_w + 14.0,
+            top + 12.0,
+            escape(size)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Fill patterns laid over the series colours, so stacked series stay apart in grey print.
+const HATCHES: [&str; 4] = ["", "h1", "h2", "h3"];
+const HATCH_DEFS: &str = "<defs>\
+    <pattern id=\"h1\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#fff\" stroke-width=\"2\"/></pattern>\
+    <pattern id=\"h2\" width=\"5\" height=\"5\" patternUnits=\"userSpaceOnUse\"><circle cx=\"2.5\" cy=\"2.5\" r=\"1.2\" fill=\"#fff\"/></pattern>\
+    <pattern id=\"h3\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\"><line x1=\"0\" y1=\"3\" x2=\"6\" y2=\"3\" stroke=\"#fff\" stroke-width=\"1.5\"/></pattern></defs>";
+
+/// A series' colour and overlay: eight colours, and a different overlay each time they repeat.
+fn series_fill(s: usize) -> (&'static str, &'static str) {
+    (PALETTE[s % PALETTE.len()], HATCHES[(s + s / PALETTE.len()) % HATCHES.len()])
+}
+
+/// Columns per `x`, each stacked from its `series` values in order of first appearance.
+fn stacked(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let (xc, yc) = (table.column(&spec.x), table.column(&spec.y));
+    let sc = table.column(spec.series.as_deref().unwrap_or_default());
+    let xs = categories(table, xc);
+    let series = categories(table, sc);
+    let mut values = vec![vec![0.0; series.len()]; xs.len()];
+    for row in table.rows {
+        let x = xs.iter().position(|v| *v == row[xc]).unwrap_or(0);
+        let s = series.iter().position(|v| *v == row[sc]).unwrap_or(0);
+        // Negative parts cannot stack on a column; they count as zero.
+        values[x][s] += number(&row[yc]).unwrap_or(0.0).max(0.0);
+    }
+    let (_, high) = axis(values.iter().map(|v| v.iter().sum::<f64>()));
+    let (left, top, plot_h) = (90.0, 40.0, 300.0);
+    let col_w = (640.0 / xs.len() as f64).clamp(14.0, 60.0);
+    let plot_w = col_w * xs.len() as f64;
+    let py = |v: f64| top + plot_h - v / high * plot_h;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"stacked\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" role=\"img\" aria-label=\"{t}\">{HATCH_DEFS}\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        left + plot_w + 200.0,
+        (top + plot_h + 70.0).max(top + 20.0 * series.len() as f64 + 20.0),
+        t = escape(title)
+    );
+    for t in ticks(0.0, high).into_iter().filter(|t| *t <= high) {
+        let y = py(t);
+        let _ = write!(
+            svg,
+            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+            left + plot_w,
+            left - 6.0,
+            y + 4.0,
+            escape(&format_number(t, spec.format))
+        );
+    }
+    let widest = xs.iter().map(|x| x.chars().count()).max().unwrap_or(1) as f64 * 7.0 + 6.0;
+    let label_every = (widest / col_w).ceil().max(1.0) as usize;
+    for (i, x) in xs.iter().enumerate() {
+        let x0 = left + col_w * i as f64;
+        let mut base = 0.0;
+        for (s, name) in series.iter().enumerate() {
+            let v = values[i][s];
+            if v <= 0.0 {
+                continue;
+            }
+            let (colour, hatch) = series_fill(s);
+            let (y1, y0) = (py(base + v), py(base));
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y1:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" stroke=\"#fff\" stroke-width=\"0.5\"><title>{} {}, {}: {}</title></rect>",
+                x0 + 1.0,
+                col_w - 2.0,
+                (y0 - y1).max(0.5),
+                escape(&spec.x),
+                escape(x),
+                escape(name),
+                escape(&format_number(v, spec.format))
+            );
+            if !hatch.is_empty() {
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{:.1}\" y=\"{y1:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"url(#{hatch})\" pointer-events=\"none\"/>",
+                    x0 + 1.0,
+                    col_w - 2.0,
+                    (y0 - y1).max(0.5)
+                );
+            }
+            base += v;
+        }
+        if i % label_every == 0 {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\" transform=\"rotate(-35 {:.1} {:.1})\">{}</text>",
+                x0 + col_w / 2.0,
+                top + plot_h + 14.0,
+                x0 + col_w / 2.0,
+                top + plot_h + 14.0,
+                escape(x)
+            );
+        }
+    }
+    // The legend lists the series top of the stack first, as they read on the columns.
+    for (row, s) in (0..series.len()).rev().enumerate() {
+        let (colour, hatch) = series_fill(s);
+        let (lx, ly) = (left + plot_w + 16.0, top + 20.0 * row as f64);
+        let _ = write!(svg, "<rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"14\" height=\"14\" fill=\"{colour}\"/>");
+        if !hatch.is_empty() {
+            let _ =
+                write!(svg, "<rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"14\" height=\"14\" fill=\"url(#{hatch})\"/>");
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
+            lx + 20.0,
+            ly + 11.0,
+            escape(&series[s])
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"16\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text></svg>",
+        top + plot_h / 2.0,
+        top + plot_h / 2.0,
+        escape(&spec.y)
+    );
+    svg
+}
+
+/// A card's lines: every column but the label, named and formatted.
+pub fn card_lines(spec: &ChartSpec, header: &[String], row: &[String]) -> Vec<(String, String)> {
+    let label = spec.label.as_deref().unwrap_or_default();
+    header
+        .iter()
+        .zip(row)
+        .filter(|(h, _)| h.as_str() != label)
+        .map(|(h, cell)| {
+            let text = match number(cell) {
+                Some(v) => format_number(v, spec.card_format(h)),
+                None if cell == "NULL" => "n/a".to_string(),
+                None => cell.clone(),
+            };
+            (h.replace('_', " "), text)
+        })
+        .collect()
+}
+
+/// One card per row, three to a row: the label as heading, then each column's value.
+fn cards(spec: &ChartSpec, table: &Table, title: &str) -> String {
+    let lc = table.column(spec.label.as_deref().unwrap_or_default());
+    let (card_w, gap, per_row, line_h) = (250.0, 12.0, 3usize, 17.0);
+    let lines: Vec<Vec<(String, String)>> = table.rows.iter().map(|r| card_lines(spec, table.header, r)).collect();
+    let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
+    // Long text (a play's description) wraps onto extra lines: about 38 characters fit.
+    let wrapped: Vec<Vec<(String, Vec<String>)>> =
+        lines.into_iter().map(|card| card.into_iter().map(|(k, v)| (k, wrap(&v, 38))).collect()).collect();
+    let extra = wrapped.iter().map(|c| c.iter().map(|(_, v)| v.len() - 1).sum::<usize>()).max().unwrap_or(0);
+    let card_h = 40.0 + line_h * (longest + extra) as f64;
+    let columns = table.rows.len().min(per_row);
+    let width = 10.0 + columns as f64 * (card_w + gap);
+    let height = 40.0 + table.rows.len().div_ceil(per_row) as f64 * (card_h + gap);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" data-kind=\"cards\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"10\" y=\"22\" class=\"title\">{t}</text>",
+        t = escape(title)
+    );
+    for (i, (row, card)) in table.rows.iter().zip(&wrapped).enumerate() {
+        let x = 10.0 + (i % per_row) as f64 * (card_w + gap);
+        let y = 36.0 + (i / per_row) as f64 * (card_h + gap);
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{card_w:.0}\" height=\"{card_h:.0}\" rx=\"6\" fill=\"#f6f8fa\" stroke=\"#d0d7de\"/>\
+             <rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"6\" height=\"{card_h:.0}\" fill=\"{}\"/>\
+             <text x=\"{:.0}\" y=\"{:.0}\" class=\"card-title\">{}</text>",
+            PALETTE[i % PALETTE.len()],
+            x + 16.0,
+            y + 24.0,
+            escape(&row[lc])
+        );
+        let mut line = 0;
+        for (key, values) in card {
+            for (j, value) in values.iter().enumerate() {
+                let ly = y + 46.0 + line_h * line as f64;
+                if j == 0 {
+                    let _ =
+                        write!(svg, "<text x=\"{:.0}\" y=\"{ly:.0}\" class=\"tick\">{}</text>", x + 16.0, escape(key));
+                }
+                let _ = write!(
+                    svg,
+                    "<text x=\"{:.0}\" y=\"{ly:.0}\" text-anchor=\"end\" class=\"cell\">{}</text>",
+                    x + card_w - 12.0,
+                    escape(value)
+                );
+                line += 1;
+            }
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Splits text at spaces into lines of at most `width` characters (longer words stay whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +927,68 @@ mod tests {
         };
         assert_eq!(fill_of(&scaled, "period 1: 0.20"), fill_of(&scaled, "period 0: 1"));
         assert_ne!(fill_of(&plain, "period 1: 0.20"), fill_of(&plain, "period 0: 1"));
+    }
+
+    fn rows(cells: &[&[&str]]) -> Vec<Vec<String>> {
+        cells.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn scatter_points_are_labelled_sized_and_split_into_quadrants() {
+        let spec = ChartSpec::parse(
+            "scatter x=effort y=impact size=customers label=play format=currency quadrants=\"Quick wins,Major projects,Fill-ins,Thankless tasks\" x_split=3",
+        )
+        .unwrap();
+        let header = ["play", "effort", "impact", "customers"].map(String::from);
+        let rows = rows(&[&["Win-back", "2", "50000", "400"], &["Upsell", "4", "1000", "100"]]);
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(
+            svg.contains(">Win-back</text>")
+                && svg.contains(">Quick wins</text>")
+                && svg.contains(">Thankless tasks</text>")
+        );
+        // Four times the customers, twice the radius (area follows size), bigger drawn first.
+        let radius = |label: &str| {
+            let at = svg.find(&format!("<title>{label}:")).unwrap();
+            let before = &svg[..at];
+            let r = &before[before.rfind("r=\"").unwrap() + 3..];
+            r[..r.find('"').unwrap()].parse::<f64>().unwrap()
+        };
+        assert_eq!((radius("Win-back"), radius("Upsell")), (28.0, 5.0 + 23.0 * 0.5));
+        assert!(svg.find("<title>Win-back").unwrap() < svg.find("<title>Upsell").unwrap());
+        assert!(svg.contains("impact $50,000, customers: 400"), "{svg}");
+    }
+
+    #[test]
+    fn stacked_columns_add_up_and_their_series_differ_in_grey() {
+        let spec = ChartSpec::parse("stacked x=month y=revenue series=segment").unwrap();
+        let header = ["month", "segment", "revenue"].map(String::from);
+        let rows = rows(&[&["2025-01", "a", "10"], &["2025-01", "b", "30"], &["2025-02", "a", "20"]]);
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert_eq!(svg.matches("<title>month").count(), 3);
+        assert!(svg.contains("fill=\"url(#h1)\""), "the second series has an overlay: {svg}");
+        assert_eq!(series_fill(0), (PALETTE[0], ""));
+        assert_ne!(series_fill(8), series_fill(0), "colours repeat with another overlay");
+    }
+
+    #[test]
+    fn cards_list_every_column_but_the_label_in_its_format() {
+        let spec = ChartSpec::parse("cards label=persona percent=revenue_share currency=clv").unwrap();
+        let header = ["persona", "customers", "revenue_share", "clv", "play"].map(String::from);
+        let row = ["1. VIP", "1200", "0.4", "812.5", "VIP upsell"].map(String::from);
+        assert_eq!(
+            card_lines(&spec, &header, &row),
+            vec![
+                ("customers".to_string(), "1,200".to_string()),
+                ("revenue share".to_string(), "40.0%".to_string()),
+                ("clv".to_string(), "$812.50".to_string()),
+                ("play".to_string(), "VIP upsell".to_string())
+            ]
+        );
+        let svg = chart(&spec, &Table { header: &header, rows: &[row.to_vec()] });
+        assert!(svg.contains("class=\"card-title\">1. VIP<"), "{svg}");
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
     }
 
     #[test]
