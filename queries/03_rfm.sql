@@ -5,15 +5,25 @@
 -- @section metrics
 -- RFM segments: customers, revenue and revenue share
 -- @chart bar x=segment y=revenue format=currency title="Revenue by RFM segment"
+-- @finding "{segment} are the top RFM segment by revenue: {revenue_share:percent} of revenue from {customer_share:percent} of customers"
 SELECT segment,
        count(*) AS customers,
+       round(CAST(count(*) AS DOUBLE) / (SELECT count(*) FROM customer_rfm), 4) AS customer_share,
        sum(monetary) AS revenue,
        round(sum(monetary) / (SELECT sum(monetary) FROM customer_rfm), 4) AS revenue_share,
        round(avg(recency_days), 1) AS avg_recency_days,
        round(avg(frequency), 2) AS avg_orders
 FROM customer_rfm
 GROUP BY segment
-ORDER BY revenue DESC;
+ORDER BY revenue DESC, segment;
+
+-- Revenue of the last 12 months by month, split by the customers' RFM segment today
+-- @chart stacked x=month y=revenue series=segment format=currency title="Monthly revenue by today's RFM segment (the segment mix)"
+SELECT to_char(o.order_ts, '%Y-%m') AS month, r.segment, sum(o.amount) AS revenue
+FROM ${orders} o JOIN customer_rfm r ON r.customer_id = o.customer_id
+WHERE o.order_ts >= DATE '${as_of}' - INTERVAL '12 months' AND o.order_ts < DATE '${as_of}'
+GROUP BY month, r.segment
+ORDER BY month, r.segment;
 
 -- @section methodology
 -- R × F grid: customers (colour) and revenue per cell

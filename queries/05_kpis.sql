@@ -46,7 +46,7 @@ GROUP BY c.cluster_id
 ORDER BY c.cluster_id;
 
 -- LTV to CAC by acquisition channel (CAC: spend over customers acquired; no spend, no CAC)
--- @chart bar x=acquisition_channel y=ltv_to_cac title="LTV : CAC by acquisition channel"
+CREATE OR REPLACE VIEW channel_ltv AS
 WITH acquired AS (
   SELECT c.acquisition_channel, count(*) AS customers, coalesce(sum(r.monetary), 0) AS revenue
   FROM ${customers} c LEFT JOIN customer_rfm r ON r.customer_id = c.customer_id
@@ -58,8 +58,33 @@ SELECT a.acquisition_channel, a.customers, a.revenue, s.spend,
        round(a.revenue / a.customers, 2) AS ltv,
        round(s.spend / a.customers, 2) AS cac,
        round(a.revenue / s.spend, 2) AS ltv_to_cac
-FROM acquired a LEFT JOIN spend s ON s.channel = a.acquisition_channel
-ORDER BY a.acquisition_channel;
+FROM acquired a LEFT JOIN spend s ON s.channel = a.acquisition_channel;
+
+-- LTV to CAC by acquisition channel
+-- @chart bar x=acquisition_channel y=ltv_to_cac title="LTV : CAC by acquisition channel"
+SELECT * FROM channel_ltv ORDER BY acquisition_channel;
+
+-- LTV to CAC, best channel first
+-- @finding "LTV:CAC by acquisition channel, best first: {ranking}"
+SELECT string_agg(concat(acquisition_channel, ' ', coalesce(CAST(ltv_to_cac AS VARCHAR), 'n/a (no spend)')), ', '
+                  ORDER BY ltv_to_cac DESC NULLS LAST, acquisition_channel) AS ranking
+FROM channel_ltv;
+
+-- Segments by country: each country's customers across the RFM segments
+-- @chart heatmap x=segment y=country value=share format=percent title="RFM segment mix by country"
+SELECT c.country, r.segment, count(*) AS customers,
+       round(CAST(count(*) AS DOUBLE) / sum(count(*)) OVER (PARTITION BY c.country), 4) AS share
+FROM customer_rfm r JOIN ${customers} c ON c.customer_id = r.customer_id
+GROUP BY c.country, r.segment
+ORDER BY c.country, r.segment;
+
+-- Segments by acquisition channel: each channel's revenue across the RFM segments
+-- @chart heatmap x=segment y=acquisition_channel value=revenue_share format=percent title="Revenue by RFM segment within each acquisition channel"
+SELECT c.acquisition_channel, r.segment, count(*) AS customers, sum(r.monetary) AS revenue,
+       round(sum(r.monetary) / sum(sum(r.monetary)) OVER (PARTITION BY c.acquisition_channel), 4) AS revenue_share
+FROM customer_rfm r JOIN ${customers} c ON c.customer_id = r.customer_id
+GROUP BY c.acquisition_channel, r.segment
+ORDER BY c.acquisition_channel, r.segment;
 
 -- A/B comparison: purchase conversion of email- vs social-acquired viewers (two-sided pooled z-test)
 WITH arms AS (

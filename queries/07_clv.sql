@@ -61,7 +61,44 @@ FROM customer_clv
 GROUP BY p_alive_band
 ORDER BY p_alive_band;
 
+-- Value tiers: customers ranked by predicted 12-month CLV (ties by customer_id)
+-- @chart bar x=value_tier y=clv_share format=percent title="Share of predicted 12-month CLV by value tier"
+-- @finding "The top 10% of customers by predicted CLV hold {clv_share:percent} of the value predicted for the next 12 months"
+WITH ranked AS (
+  SELECT clv_12m, p_alive, row_number() OVER (ORDER BY clv_12m DESC, customer_id) AS position, count(*) OVER () AS customers
+  FROM customer_clv
+), tiered AS (
+  SELECT CASE WHEN position <= 0.1 * customers THEN '1. top 10%'
+              WHEN position <= 0.3 * customers THEN '2. next 20%'
+              WHEN position <= 0.6 * customers THEN '3. middle 30%'
+              ELSE '4. bottom 40%' END AS value_tier,
+         clv_12m, p_alive
+  FROM ranked
+)
+SELECT value_tier, count(*) AS customers,
+       round(sum(CAST(clv_12m AS DECIMAL(38, 10))), 2) AS clv_12m,
+       round(sum(CAST(clv_12m AS DECIMAL(38, 10))) / (SELECT sum(CAST(clv_12m AS DECIMAL(38, 10))) FROM customer_clv), 4) AS clv_share,
+       round(sum(CAST(clv_12m AS DECIMAL(38, 10))) / count(*), 2) AS clv_per_customer,
+       round(sum(CAST(p_alive AS DECIMAL(38, 10))) / count(*), 4) AS avg_p_alive
+FROM tiered
+GROUP BY value_tier
+ORDER BY value_tier;
+
 -- @section plays
+-- Value at risk (CLV × (1 − P(alive))) in the at-risk segments: those with a retention play in playbook/plays.csv
+-- @finding "{value_at_risk:currency} of predicted 12-month value is at risk in the at-risk segments ({segments}): {customers:number} customers, {share_of_clv:percent} of all predicted value"
+WITH at_risk AS (SELECT DISTINCT segment FROM plays WHERE kind = 'retention'),
+risk AS (
+  SELECT count(*) AS customers, sum(CAST(c.clv_12m * (1 - c.p_alive) AS DECIMAL(38, 10))) AS value_at_risk
+  FROM customer_clv c JOIN customer_rfm r ON r.customer_id = c.customer_id
+  WHERE r.segment IN (SELECT segment FROM at_risk)
+)
+SELECT (SELECT string_agg(segment, ', ' ORDER BY segment) FROM at_risk) AS segments,
+       customers,
+       round(value_at_risk, 2) AS value_at_risk,
+       round(value_at_risk / (SELECT sum(CAST(clv_12m AS DECIMAL(38, 10))) FROM customer_clv), 4) AS share_of_clv
+FROM risk;
+
 -- 12-month CLV and value at risk (CLV × (1 − P(alive))) by RFM segment
 -- @chart bar x=segment y=clv_12m format=currency title="Predicted 12-month CLV by RFM segment"
 SELECT r.segment, count(*) AS customers,

@@ -37,6 +37,13 @@ SELECT * FROM ${events} WHERE user_id NOT IN (SELECT customer_id FROM ${erased} 
 \endif
 \endif
 
+-- The analyst's editable tables (playbook/README.md): persona naming rules (personas) and
+-- a play per RFM segment with its effort and lift (plays).
+\if not defined playbook_loaded
+\load playbook
+\set playbook_loaded true
+\endif
+
 -- Every script reads customer_rfm many times: it is computed once per run as a table,
 -- however many scripts include this file (\unset rfm_computed recomputes it, after
 -- changing as_of in the REPL, say).

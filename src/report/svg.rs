@@ -587,6 +587,17 @@ fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
             );
         }
     }
+    // Labels move down until they clear the labels already placed (about 6 px a character).
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new();
+    let mut label_at = |x: f64, y: f64, text: &str| {
+        let w = 6.0 * text.chars().count() as f64;
+        let mut y = y;
+        while placed.iter().any(|(px, py, pw)| x < px + pw && *px < x + w && (y - py).abs() < 11.0) {
+            y += 11.0;
+        }
+        placed.push((x, y, w));
+        y
+    };
     // Largest first, so small points stay on top and visible.
     let mut order: Vec<usize> = (0..points.len()).collect();
     order.sort_by(|a, b| points[*b].2.total_cmp(&points[*a].2).then(a.cmp(b)));
@@ -595,6 +606,7 @@ fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
         // Area proportional to size.
         let r = if biggest > 0.0 { 5.0 + 23.0 * (size / biggest).sqrt() } else { 6.0 };
         let colour = PALETTE[i % PALETTE.len()];
+        let ly = label_at(px(*x) + r + 3.0, py(*y) + 3.0, label);
         let size_text = sc.map(|_| {
             format!(", {}: {}", spec.size.as_deref().unwrap_or_default(), format_number(*size, NumberFormat::Number))
         });
@@ -611,7 +623,7 @@ fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
             escape(&format_number(*y, spec.format)),
             escape(&size_text.unwrap_or_default()),
             px(*x) + r + 3.0,
-            py(*y) + 3.0,
+            ly,
             escape(label)
         );
     }
@@ -787,11 +799,22 @@ fn cards(spec: &ChartSpec, table: &Table, title: &str) -> String {
     let (card_w, gap, per_row, line_h) = (250.0, 12.0, 3usize, 17.0);
     let lines: Vec<Vec<(String, String)>> = table.rows.iter().map(|r| card_lines(spec, table.header, r)).collect();
     let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
-    // Long text (a play's description) wraps onto extra lines: about 38 characters fit.
-    let wrapped: Vec<Vec<(String, Vec<String>)>> =
-        lines.into_iter().map(|card| card.into_iter().map(|(k, v)| (k, wrap(&v, 38))).collect()).collect();
-    let extra = wrapped.iter().map(|c| c.iter().map(|(_, v)| v.len() - 1).sum::<usize>()).max().unwrap_or(0);
-    let card_h = 40.0 + line_h * (longest + extra) as f64;
+    // Short values sit right of their name; longer text (a description) wraps under it.
+    let wrapped: Vec<Vec<(String, Vec<String>, bool)>> = lines
+        .into_iter()
+        .map(|card| {
+            card.into_iter()
+                .map(|(k, v)| {
+                    let room = 38 - k.chars().count().min(20);
+                    if v.chars().count() > room { (k, wrap(&v, 40), true) } else { (k, vec![v], false) }
+                })
+                .collect()
+        })
+        .collect();
+    let lines_of = |card: &Vec<(String, Vec<String>, bool)>| {
+        card.iter().map(|(_, v, below)| if *below { v.len() + 1 } else { 1 }).sum::<usize>()
+    };
+    let card_h = 40.0 + line_h * wrapped.iter().map(lines_of).max().unwrap_or(0).max(longest) as f64;
     let columns = table.rows.len().min(per_row);
     let width = 10.0 + columns as f64 * (card_w + gap);
     let height = 40.0 + table.rows.len().div_ceil(per_row) as f64 * (card_h + gap);
@@ -816,21 +839,32 @@ fn cards(spec: &ChartSpec, table: &Table, title: &str) -> String {
             escape(&row[lc])
         );
         let mut line = 0;
-        for (key, values) in card {
-            for (j, value) in values.iter().enumerate() {
-                let ly = y + 46.0 + line_h * line as f64;
-                if j == 0 {
-                    let _ =
-                        write!(svg, "<text x=\"{:.0}\" y=\"{ly:.0}\" class=\"tick\">{}</text>", x + 16.0, escape(key));
-                }
+        for (key, values, below) in card {
+            let ly = |line: usize| y + 46.0 + line_h * line as f64;
+            let _ =
+                write!(svg, "<text x=\"{:.0}\" y=\"{:.0}\" class=\"tick\">{}</text>", x + 16.0, ly(line), escape(key));
+            if let (false, [value]) = (below, values.as_slice()) {
                 let _ = write!(
                     svg,
-                    "<text x=\"{:.0}\" y=\"{ly:.0}\" text-anchor=\"end\" class=\"cell\">{}</text>",
+                    "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\" class=\"cell\">{}</text>",
                     x + card_w - 12.0,
+                    ly(line),
                     escape(value)
                 );
-                line += 1;
+            } else {
+                // Text that wraps goes under its name, left-aligned.
+                for value in values {
+                    line += 1;
+                    let _ = write!(
+                        svg,
+                        "<text x=\"{:.0}\" y=\"{:.0}\" class=\"cell\">{}</text>",
+                        x + 16.0,
+                        ly(line),
+                        escape(value)
+                    );
+                }
             }
+            line += 1;
         }
     }
     svg.push_str("</svg>");

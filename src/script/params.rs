@@ -3,8 +3,9 @@
 //! Substitution happens on each statement just before it is parsed, so `\set` in a script
 //! affects the statements after it. Values are pasted as text, also inside string
 //! literals (`'${as_of}'` is the usual way to pass a date). Comments are left alone, so a
-//! commented-out statement cannot fail on an undefined parameter. `$${name}` stands for a
-//! literal `${name}`.
+//! commented-out statement cannot fail on an undefined parameter, except for annotation
+//! lines (`-- @chart`, `-- @finding`...), which are instructions and take parameters too.
+//! `$${name}` stands for a literal `${name}`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,7 +56,12 @@ pub fn substitute(text: &str, params: &BTreeMap<String, String>) -> Result<Strin
         if in_quote.is_none() {
             if rest.starts_with("--") {
                 let end = rest.find('\n').unwrap_or(rest.len());
-                out.push_str(&rest[..end]);
+                let comment = &rest[..end];
+                if comment[2..].trim_start().starts_with('@') {
+                    out.push_str(&substitute_plain(comment, params)?);
+                } else {
+                    out.push_str(comment);
+                }
                 rest = &rest[end..];
                 continue;
             }
@@ -96,6 +102,34 @@ pub fn substitute(text: &str, params: &BTreeMap<String, String>) -> Result<Strin
     Ok(out)
 }
 
+/// Replaces every `${name}` in `text`, quotes and comment markers included.
+fn substitute_plain(text: &str, params: &BTreeMap<String, String>) -> Result<String, UndefinedParam> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('$') {
+        out.push_str(&rest[..start]);
+        let at = &rest[start..];
+        if let Some(after) = at.strip_prefix("$${") {
+            let end = after.find('}').map_or(after.len(), |n| n + 1);
+            out.push_str("${");
+            out.push_str(&after[..end]);
+            rest = &after[end..];
+        } else if let Some(after) = at.strip_prefix("${")
+            && let Some(close) = after.find('}')
+            && is_valid_name(&after[..close])
+        {
+            let name = &after[..close];
+            out.push_str(params.get(name).ok_or_else(|| UndefinedParam(name.to_string()))?);
+            rest = &after[close + 1..];
+        } else {
+            out.push('$');
+            rest = &at[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +152,17 @@ mod tests {
         let err = substitute("SELECT ${missing}", &params(&[])).unwrap_err();
         assert_eq!(err, UndefinedParam("missing".into()));
         assert!(err.to_string().contains("--param missing=VALUE"));
+    }
+
+    #[test]
+    fn annotation_lines_are_substituted() {
+        let p = params(&[("split", "2.5")]);
+        let text = "-- @chart scatter x=a y=b x_split=${split} title=\"at ${split}, not $${split}\"\n-- plain ${nothing}\nSELECT 1";
+        assert_eq!(
+            substitute(text, &p).unwrap(),
+            "-- @chart scatter x=a y=b x_split=2.5 title=\"at 2.5, not ${split}\"\n-- plain ${nothing}\nSELECT 1"
+        );
+        assert_eq!(substitute("--@finding \"${missing}\"", &p).unwrap_err(), UndefinedParam("missing".into()));
     }
 
     #[test]

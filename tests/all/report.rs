@@ -95,10 +95,10 @@ fn the_validation_silhouette_says_when_it_is_sampled() {
         let lines: Vec<&str> = run.stdout.lines().collect();
         let header = lines
             .iter()
-            .position(|l| l.starts_with("silhouette,silhouette_rows,silhouette_sampled,"))
+            .position(|l| l.starts_with("clusters,silhouette,structure,silhouette_rows,silhouette_sampled,"))
             .expect("validation");
         let cells: Vec<String> = lines[header + 1].split(',').map(str::to_string).collect();
-        (cells[0].parse::<f64>().expect("a silhouette"), cells[1].clone(), cells[2].clone())
+        (cells[1].parse::<f64>().expect("a silhouette"), cells[3].clone(), cells[4].clone())
     };
     let customers =
         run_in(dir.path(), &["-q", "--format", "csv", "-c", "SELECT count(DISTINCT customer_id) FROM sample.orders"]);
@@ -224,11 +224,39 @@ fn the_report_follows_the_template_order() {
     );
     let appendix = &main[main.find("id=\"appendix\"").expect("appendix")..];
     assert!(appendix.contains("<h3>Row counts and date ranges</h3>"), "row counts belong in the appendix");
-    assert!(main.find("<h3>One-page summary</h3>") < main.find("<h3>Segment profiles that read as personas</h3>"));
+    assert!(main.find("<h3>One-page summary</h3>") < main.find("<h3>Personas: one card per cluster"));
     // It opens on the headline numbers as KPI tiles.
     let summary = &main[..main.find("id=\"methodology\"").expect("methodology")];
     assert!(summary.find("data-kind=\"kpi\"") < summary.find("<h3>One-page summary</h3>"), "headline tiles first");
     assert!(summary.contains(">repeat rate<") && summary.contains(">LTV:CAC<"));
+    // ...after the findings, computed from the data, that the issue asks the summary to state.
+    assert!(summary.find("id=\"findings\"") < summary.find("data-kind=\"kpi\""), "findings first");
+    for finding in [
+        "<li>Month-1 retention of the latest three complete cohorts (",
+        "are the top RFM segment by revenue: ",
+        "customer clusters with a silhouette of ",
+        "<li>LTV:CAC by acquisition channel, best first: ",
+        "of predicted 12-month value is at risk in the at-risk segments (About To Sleep, At Risk, Can&#39;t Lose Them, Hibernating)",
+        "<li>No baseline yet: this is the first run",
+        "<li>The first play is ",
+    ] {
+        let finding = finding.replace("&#39;", "'");
+        assert!(summary.contains(&finding), "{finding} missing from the summary");
+    }
+    let part = |name: &str| {
+        let start = main.find(&format!("id=\"{name}\"")).expect("the part");
+        let end = main[start + 1..].find("<div class=\"part\"").map_or(main.len(), |n| start + 1 + n);
+        &main[start..end]
+    };
+    assert!(
+        part("personas").contains("data-kind=\"cards\"") && part("personas").contains(">Win-back<"),
+        "persona cards with plays"
+    );
+    assert!(part("metrics").contains("data-kind=\"stacked\""), "the segment mix by month");
+    assert!(
+        part("plays").contains("data-kind=\"scatter\"") && part("plays").contains(">Quick wins<"),
+        "the impact-effort matrix"
+    );
 }
 
 /// The report's footer says which parameters and which data its numbers came from, with
@@ -459,7 +487,7 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
     };
     let first = week("2025-04-01", "2024-10-01", &[]);
     first.expect_code(0);
-    assert!(first.stdout.contains("no baseline yet: this is the first run"), "{}", first.stdout);
+    assert!(first.stdout.contains("No baseline yet: this is the first run"), "{}", first.stdout);
     assert!(first.stderr.contains("no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped"));
     let pseudonym = format!("pseudonym_key={key}");
     let second = week(
@@ -470,7 +498,7 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
     second.expect_code(0);
     let out = &second.stdout;
     for expected in [
-        "in_both,new_customers,gone_customers",
+        "in_both,new_customers,gone_customers,changed_segment,changed_share",
         "from_segment,to_segment,customers,share_of_from",
         "segment_mix_psi,status",
         "feature,psi,status,previous_mean",
@@ -479,7 +507,7 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
     ] {
         assert!(out.contains(expected), "missing {expected} in\n{out}");
     }
-    assert!(!out.contains("no baseline yet"));
+    assert!(!out.contains("No baseline yet"));
 
     // The audience export: pseudonyms only, groups of at least min_group, nobody erased.
     let check = |sql: &str| {
@@ -559,7 +587,8 @@ fn a_second_run_shows_what_changed_and_the_run_log_proves_what_was_written() {
     let model_file = dir.path().join(retrained["path"].as_str().unwrap());
     assert_eq!(retrained["sha256"], sha256_of(&model_file));
     let inputs: Vec<&str> = run["inputs"].as_array().unwrap().iter().map(|i| i["table"].as_str().unwrap()).collect();
-    assert_eq!(inputs, ["customers", "erased", "events", "marketing_spend", "orders"]);
+    // The playbook's editable tables are inputs too: a changed rule changes the report.
+    assert_eq!(inputs, ["customers", "erased", "events", "marketing_spend", "orders", "personas", "plays"]);
     for input in run["inputs"].as_array().unwrap() {
         for file in input["files"].as_array().unwrap() {
             assert!(file["bytes"].as_u64().unwrap() > 0 && file["modified"].is_string(), "{file}");
