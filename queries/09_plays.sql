@@ -51,8 +51,8 @@ SELECT play, segment, effort, round(impact, 2) AS impact, customers
 FROM play_impact
 ORDER BY impact DESC, play;
 
--- The plays ranked by impact per unit of effort, with the A/B test each needs (customers
--- per group; "too few" when the segment cannot fill two groups)
+-- The plays ranked by impact per unit of effort, with the A/B test each needs
+-- (ab_per_group: customers in each group; "too few" when the segment cannot fill two groups)
 -- @finding "The first play is {play} for {segment}: {impact:currency} expected from {customers:number} customers at effort {effort} of 5 ({quadrant}); its A/B test needs {ab_per_group:number} customers per group"
 WITH placed AS (
   SELECT *, (min(impact) OVER () + max(impact) OVER ()) / 2 AS impact_split FROM play_impact

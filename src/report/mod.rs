@@ -1,7 +1,8 @@
 //! The HTML report (`--html FILE`): every result of a script as a table, with a chart where
 //! an `@chart` annotation asks for one, in one self-contained file. Results are grouped into
 //! the stakeholder template's parts (`@section`, in [`Part`] order; unplaced results go to
-//! the appendix), with a table of contents and a print layout of one part per page.
+//! the appendix), with a table of contents and a print layout of one part per page (charts
+//! scaled to the page; outside the appendix a charted result prints its chart, not its table).
 
 pub mod annotation;
 pub mod finding;
@@ -201,7 +202,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;c
 header{background:#0b3d6e;color:#fff;padding:18px 32px}header h1{margin:0;font-size:24px}header p{margin:4px 0 0;opacity:.85}
 nav{padding:8px 32px;background:#fff;border-bottom:1px solid #e1e4e8;font-size:13px}nav>ol{columns:2;margin:0}nav ol ol{margin:0 0 6px}
 main{padding:8px 32px 40px}footer{padding:8px 32px 24px;font-size:12px;color:#57606a;border-top:1px solid #e1e4e8}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:18px 0;padding:12px 20px}
-h2{font-size:21px;margin:26px 0 4px;color:#0b3d6e}h3{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
+h2{font-size:21px;margin:26px 0 4px;color:#0b3d6e}svg.chart{max-width:100%;height:auto}h3{font-size:17px;margin:4px 0 10px}figure{margin:0 0 10px;overflow-x:auto}
 .table{max-height:360px;overflow:auto;border:1px solid #eaecef}table{border-collapse:collapse;font-size:12px}
 th{position:sticky;top:0;background:#f1f3f5;text-align:left}th,td{padding:3px 8px;border-bottom:1px solid #eaecef;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.rows{font-size:12px;color:#586069;margin:4px 0}
@@ -211,13 +212,19 @@ svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg
 svg .cell{font-size:11px}svg .quadrant{font-size:13px;font-style:italic;fill:#57606a}svg .card-title{font-size:15px;font-weight:600;fill:#0b3d6e}svg .small{font-size:9px}svg .kpi-value{font-size:26px;font-weight:600;fill:#0b3d6e}svg .grid{stroke:#e5e5e5}svg .empty{font-size:16px;fill:#888}
 @media print{body{background:#fff}nav{break-after:page}.part{break-before:page}.part:first-of-type{break-before:auto}
 section{border:0;padding:0 0 8px;break-inside:auto}figure,h3{break-inside:avoid;break-after:avoid}figure{overflow:visible}
-.table{max-height:none;overflow:visible;border:0}details{display:none}th{position:static}}
+
+.table{max-height:none;overflow:visible;border:0}table{font-size:9px;max-width:100%}th,td{white-space:normal;overflow-wrap:anywhere;padding:2px 4px}
+.part:not(#appendix) section:has(figure) .table,.part:not(#appendix) section:has(figure) .rows{display:none}details{display:none}th{position:static}}
 </style></head>
 "#;
 
 /// Marks the page with how many charts are laid out with a visible size, so a headless
 /// browser test can check the charts really render. Inline: nothing is fetched.
 const VISIBILITY_CHECK: &str = r#"<script>
+document.body.setAttribute("data-overflowing-charts", Array.from(document.querySelectorAll("section svg.chart")).filter(function (c) {
+  var box = c.closest("section").getBoundingClientRect(); var r = c.getBoundingClientRect();
+  return r.right > box.right + 0.5 || r.left < box.left - 0.5;
+}).length);
 document.body.setAttribute("data-visible-charts", Array.from(document.querySelectorAll("svg.chart")).filter(function (c) {
   var r = c.getBoundingClientRect(); var s = getComputedStyle(c);
   return r.width > 50 && r.height > 50 && s.visibility !== "hidden" && s.display !== "none" && c.querySelectorAll("rect,polyline,text").length > 2;

@@ -112,7 +112,7 @@ pub fn chart(spec: &ChartSpec, table: &Table) -> String {
             t = escape(&title)
         );
     }
-    match spec.kind {
+    let svg = match spec.kind {
         ChartKind::Heatmap => heatmap(spec, table, &title),
         ChartKind::Bar => bar(spec, table, &title),
         ChartKind::Line => line(spec, table, &title),
@@ -120,6 +120,24 @@ pub fn chart(spec: &ChartSpec, table: &Table) -> String {
         ChartKind::Scatter => scatter(spec, table, &title),
         ChartKind::Stacked => stacked(spec, table, &title),
         ChartKind::Cards => cards(spec, table, &title),
+    };
+    with_view_box(svg)
+}
+
+/// Gives the chart a viewBox matching its size, so a narrower page (print) can scale it
+/// down whole rather than cut it.
+fn with_view_box(svg: String) -> String {
+    let attribute = |name: &str| {
+        let start = svg.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + svg[start..].find('"')?;
+        Some((end, svg[start..end].to_string()))
+    };
+    match (attribute("width"), attribute("height")) {
+        (Some(_), Some((end, height))) => {
+            let width = attribute("width").map(|(_, w)| w).unwrap_or_default();
+            format!("{}\" viewBox=\"0 0 {width} {height}{}", &svg[..end], &svg[end..])
+        }
+        _ => svg,
     }
 }
 
@@ -1030,6 +1048,13 @@ mod tests {
         assert_eq!(ticks(0.0, 100.0), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
         assert_eq!(ticks(0.0, 0.9), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
         assert_eq!(ticks(-5.0, 5.0), vec![-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    fn charts_scale_to_a_narrower_page() {
+        let spec = ChartSpec::parse("bar x=a y=b").unwrap();
+        let svg = chart(&spec, &Table { header: &["a".into(), "b".into()], rows: &[vec!["x".into(), "1".into()]] });
+        assert!(svg.starts_with("<svg class=\"chart\" data-kind=\"bar\" xmlns=\"http://www.w3.org/2000/svg\" width=\"780\" height=\"122\" viewBox=\"0 0 780 122\""), "{svg}");
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn every_script_runs_alone() {
         "06_exports.sql",
         "07_clv.sql",
         "08_governance.sql",
+        "09_plays.sql",
     ] {
         let path = queries().join(script);
         run_in(dir.path(), &["-q", "-f", path.to_str().unwrap(), "--param", "out_dir=out"]).expect_code(0);
@@ -140,7 +141,8 @@ fn the_charts_render_in_a_real_browser() {
     let visible = attribute(&dom, "data-visible-charts").expect("the page's script ran in the browser");
     assert!(charts >= 8, "the report should chart retention, RFM, segments, elbow and LTV; it has {charts} charts");
     assert_eq!(visible, charts, "every chart is laid out with a visible size");
-    for kind in ["heatmap", "bar", "line"] {
+    assert_eq!(attribute(&dom, "data-overflowing-charts"), Some(0), "no chart is wider than its section");
+    for kind in ["heatmap", "bar", "line", "kpi", "cards", "stacked", "scatter"] {
         assert!(dom.contains(&format!("data-kind=\"{kind}\"")), "a {kind} chart is in the report");
     }
     // Printed, the contents page and each of the seven parts start their own page.
@@ -156,6 +158,50 @@ fn the_charts_render_in_a_real_browser() {
     let pages = bytes.windows(11).filter(|w| w == b"/Type /Page").count()
         - bytes.windows(12).filter(|w| w == b"/Type /Pages").count();
     assert!(pages >= 8, "one page for the contents and at least one per part; the PDF has {pages}");
+    // Each part starts a page, in template order, and no page is empty.
+    let Some(text) = pdf_text(&pdf) else { return };
+    let mut pages: Vec<&str> = text.split('\x0c').collect();
+    // pdftotext ends every page with a form feed, the last one too.
+    if pages.last().is_some_and(|p| p.is_empty()) {
+        pages.pop();
+    }
+    let first_lines: Vec<&str> =
+        pages.iter().map(|p| p.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")).collect();
+    assert!(first_lines.iter().all(|l| !l.is_empty()), "an empty page: {first_lines:?}");
+    let starts: Vec<usize> = [
+        "Executive summary",
+        "Segmentation methodology and variables",
+        "Segment profiles (personas)",
+        "Performance metrics",
+        "Recommended plays",
+        "Governance",
+        "Appendix: the full tables",
+    ]
+    .iter()
+    .map(|heading| {
+        first_lines
+            .iter()
+            .position(|l| l == heading)
+            .unwrap_or_else(|| panic!("{heading} does not start a page: {first_lines:?}"))
+    })
+    .collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "parts out of order: {starts:?}");
+}
+
+/// The PDF's text, a form feed between pages, from poppler's `pdftotext` (.ci/run installs
+/// it; elsewhere the check is skipped with a note, as for the browser).
+fn pdf_text(pdf: &Path) -> Option<String> {
+    match std::process::Command::new("pdftotext").args(["-layout"]).arg(pdf).arg("-").output() {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and pdftotext is missing; .ci/run installs Debian's poppler-utils before the tests")
+        }
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped the print layout check: install poppler-utils for pdftotext");
+            None
+        }
+    }
 }
 
 /// The browser to render the report in. Without one the test is skipped with a note on
