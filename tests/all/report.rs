@@ -455,6 +455,31 @@ async fn chart_draws_the_last_result_in_the_terminal() {
     let Sink::Memory(printed) = shell.sink() else { panic!("memory sink") };
     let printed = String::from_utf8_lossy(printed);
     assert!(printed.contains("Loyal Customers") && printed.contains('█'), "{printed}");
+
+    // The report's other kinds draw at the prompt too, and a finding follows its table.
+    shell.set_sink(Sink::Memory(Vec::new()));
+    shell
+        .run_script(
+            "-- @finding \"{segment} lead with {customers:number}\"\nSELECT segment, count(*) AS customers, avg(frequency) AS orders,              avg(recency_days) AS recency FROM rfm(sample.orders, customer_id, order_ts, amount) GROUP BY 1 ORDER BY 2 DESC, 1;",
+            &Origin::Interactive,
+        )
+        .await
+        .expect("query runs");
+    for chart in [
+        "\\chart scatter x=recency y=orders size=customers label=segment quadrants=\"a,b,c,d\"",
+        "\\chart cards label=segment",
+    ] {
+        shell.run_chunk(&meta(chart), &Origin::Interactive).await.expect("chart draws");
+    }
+    let Sink::Memory(printed) = shell.sink() else { panic!("memory sink") };
+    let printed = String::from_utf8_lossy(printed);
+    assert!(printed.contains("Finding: Hibernating lead with 823\n"), "{printed}");
+    assert!(
+        printed.contains("quadrants: top left a, top right b")
+            && printed.contains("1 Hibernating: recency 383, orders 1.77"),
+        "{printed}"
+    );
+    assert!(printed.contains("\x1b[1mHibernating\x1b[0m\n  customers"), "{printed}");
 }
 
 #[test]
