@@ -73,7 +73,7 @@ SELECT CAST(NULL AS BIGINT) AS customers, CAST(NULL AS DOUBLE) AS revenue,
 
 -- @section summary
 -- Headline numbers
--- @chart kpi label=metric value=value delta=change formats=unit title="Headline numbers (change since the last run)"
+-- @chart kpi label=metric value=value delta=change formats=unit good=good title="Headline numbers (change since the last run)"
 WITH now AS (
   SELECT count(*) AS customers, CAST(sum(monetary) AS DOUBLE) AS revenue,
          avg(CASE WHEN frequency > 1 THEN 1.0 ELSE 0.0 END) AS repeat_rate,
@@ -87,7 +87,8 @@ WITH now AS (
          / (SELECT CAST(sum(spend) AS DOUBLE) FROM ${spend} WHERE month < DATE '${as_of}') AS ltv_to_cac
   FROM customer_rfm
 )
-SELECT metric, round(value, 6) AS value, round(change, 6) AS change, unit FROM (
+SELECT metric, round(value, 6) AS value, round(change, 6) AS change, unit,
+       CASE WHEN metric LIKE 'churn%' THEN 'down' ELSE 'up' END AS good FROM (
   SELECT 1 AS n, 'customers' AS metric, CAST(c.customers AS DOUBLE) AS value,
          CAST(c.customers - p.customers AS DOUBLE) AS change, 'number' AS unit FROM now c, kpi_previous p
   UNION ALL SELECT 2, 'revenue', c.revenue, c.revenue - p.revenue, 'currency' FROM now c, kpi_previous p

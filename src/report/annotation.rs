@@ -58,6 +58,8 @@ pub struct ChartSpec {
     pub delta: Option<String>,
     /// A column naming each KPI row's format (number, percent or currency).
     pub formats: Option<String>,
+    /// A column saying which way each KPI row is better (`up`, the default, or `down`).
+    pub good: Option<String>,
     /// Heatmap x values whose cells do not set the colour scale (`scale_excludes=0,1`).
     pub scale_excludes: Vec<String>,
     /// The column that sizes a scatter's points.
@@ -77,7 +79,7 @@ pub struct ChartSpec {
 const USAGE: &str = "use @chart heatmap x=COL y=COL value=COL [scale_excludes=X,...], @chart bar x=COL y=COL, @chart line x=COL y=COL [series=COL], \
                      @chart stacked x=COL y=COL series=COL, @chart scatter x=COL y=COL [size=COL] [label=COL] [quadrants=\"TL,TR,BL,BR\"] [x_split=N] [y_split=N], \
                      @chart cards label=COL [percent=COL,...] [currency=COL,...] \
-                     or @chart kpi label=COL value=COL [delta=COL] [formats=COL], with optional format=number|percent|currency and title=\"...\"";
+                     or @chart kpi label=COL value=COL [delta=COL] [formats=COL] [good=COL], with optional format=number|percent|currency and title=\"...\"";
 
 impl ChartSpec {
     /// Parses the text after `@chart`, as in the annotation or in `\chart`.
@@ -105,6 +107,7 @@ impl ChartSpec {
             series: None,
             delta: None,
             formats: None,
+            good: None,
             scale_excludes: Vec::new(),
             size: None,
             quadrants: Vec::new(),
@@ -137,6 +140,7 @@ impl ChartSpec {
                 "series" => spec.series = Some(value),
                 "delta" => spec.delta = Some(value),
                 "formats" if kind == ChartKind::Kpi => spec.formats = Some(value),
+                "good" if kind == ChartKind::Kpi => spec.good = Some(value),
                 "scale_excludes" if kind == ChartKind::Heatmap => spec.scale_excludes = list(&value),
                 "size" if kind == ChartKind::Scatter => spec.size = Some(value),
                 "quadrants" if kind == ChartKind::Scatter => {
@@ -181,6 +185,7 @@ impl ChartSpec {
         columns.extend(self.series.as_deref());
         columns.extend(self.delta.as_deref());
         columns.extend(self.formats.as_deref());
+        columns.extend(self.good.as_deref());
         columns.extend(self.size.as_deref());
         columns.extend(self.percent.iter().map(String::as_str));
         columns.extend(self.currency.iter().map(String::as_str));

@@ -150,6 +150,11 @@ pub fn row_format(spec: &ChartSpec, table: &Table, row: &[String]) -> NumberForm
 /// A KPI's change since the last run with an arrow and a sign (colour alone would not
 /// survive grey print), and whether it went up, down or nowhere.
 pub fn change_text(change: f64, format: NumberFormat) -> (String, std::cmp::Ordering) {
+    // A change too small to show at the value's precision ("+0.0%") is no change to a reader.
+    let shown = format_number(change.abs(), format);
+    if change != 0.0 && !shown.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        return ("≈ no change".to_string(), std::cmp::Ordering::Equal);
+    }
     match change.partial_cmp(&0.0) {
         Some(std::cmp::Ordering::Greater) => {
             (format!("▲ +{}", format_number(change, format)), std::cmp::Ordering::Greater)
@@ -198,10 +203,12 @@ fn kpi(spec: &ChartSpec, table: &Table, title: &str) -> String {
         // Unknown (no earlier run, or not kept from it): nothing rather than a guess.
         if let Some(change) = dc.and_then(|d| number(&row[d])) {
             let (text, direction) = change_text(change, format);
-            let colour = match direction {
-                std::cmp::Ordering::Greater => "#1a7f37",
-                std::cmp::Ordering::Less => "#b42318",
-                std::cmp::Ordering::Equal => "#57606a",
+            // Green for better: up, unless the row's `good` column says down (churn).
+            let down_is_good = spec.good.as_deref().is_some_and(|g| row[table.column(g)].trim() == "down");
+            let colour = match (direction, down_is_good) {
+                (std::cmp::Ordering::Equal, _) => "#57606a",
+                (std::cmp::Ordering::Greater, false) | (std::cmp::Ordering::Less, true) => "#1a7f37",
+                _ => "#b42318",
             };
             let _ = write!(
                 svg,
@@ -940,6 +947,20 @@ mod tests {
         ];
         let svg = chart(&spec, &Table { header: &header, rows: &rows });
         assert!(svg.contains(">25.0%<") && svg.contains(">7<"), "{svg}");
+        assert_eq!(change_text(0.0004, NumberFormat::Percent).0, "≈ no change");
+        assert_eq!(change_text(-0.004, NumberFormat::Percent).0, "▼ -0.4%");
+        let spec = ChartSpec::parse("kpi label=metric value=value delta=change good=good format=percent").unwrap();
+        let header = ["metric", "value", "change", "good"].map(String::from);
+        let rows = vec![
+            ["churn", "0.4", "0.1", "down"].map(String::from).to_vec(),
+            ["repeat", "0.4", "0.1", "up"].map(String::from).to_vec(),
+        ];
+        let svg = chart(&spec, &Table { header: &header, rows: &rows });
+        assert!(
+            svg.contains("fill=\"#b42318\">▲ +10.0% since last run")
+                && svg.contains("fill=\"#1a7f37\">▲ +10.0% since last run"),
+            "{svg}"
+        );
     }
 
     #[test]
