@@ -312,16 +312,12 @@ fn heatmap(spec: &ChartSpec, table: &Table, title: &str) -> String {
     }
     // Axis titles and the colour legend.
     let grid_bottom = top + cell_h * ys.len() as f64;
-    let _ = write!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
-         <text x=\"14\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">{}</text>",
-        left + cell_w * xs.len() as f64 / 2.0,
-        grid_bottom + 22.0,
-        escape(&spec.x),
-        top + (grid_bottom - top) / 2.0,
-        top + (grid_bottom - top) / 2.0,
-        escape(&spec.y)
+    axis_titles(
+        &mut svg,
+        (left + cell_w * xs.len() as f64 / 2.0, grid_bottom + 22.0),
+        &spec.x,
+        (14.0, top + (grid_bottom - top) / 2.0),
+        &spec.y,
     );
     let legend_x = left + cell_w * xs.len() as f64 + 24.0;
     let id = format!("g{}", title.len() + xs.len() * 31 + ys.len());
@@ -397,17 +393,8 @@ fn bar(spec: &ChartSpec, table: &Table, title: &str) -> String {
             escape(&format_number(*value, spec.format))
         );
     }
-    let _ = write!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
-         <text x=\"14\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">{}</text></svg>",
-        left + plot_w / 2.0,
-        bottom + 38.0,
-        escape(&spec.y),
-        top + (bottom - top) / 2.0,
-        top + (bottom - top) / 2.0,
-        escape(&spec.x)
-    );
+    axis_titles(&mut svg, (left + plot_w / 2.0, bottom + 38.0), &spec.y, (14.0, top + (bottom - top) / 2.0), &spec.x);
+    svg.push_str("</svg>");
     svg
 }
 
@@ -509,18 +496,26 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
             );
         }
     }
+    axis_titles(&mut svg, (left + plot_w / 2.0, top + plot_h + 40.0), &spec.x, (16.0, top + plot_h / 2.0), &spec.y);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The x-axis title centred at `x_at` and the y-axis title turned upright at `y_at`.
+fn axis_titles(svg: &mut String, x_at: (f64, f64), x_title: &str, y_at: (f64, f64), y_title: &str) {
     let _ = write!(
         svg,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
-         <text x=\"16\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text></svg>",
-        left + plot_w / 2.0,
-        top + plot_h + 40.0,
-        escape(&spec.x),
-        top + plot_h / 2.0,
-        top + plot_h / 2.0,
-        escape(&spec.y)
+         <text x=\"{:.0}\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 {:.0} {:.1})\" text-anchor=\"middle\">{}</text>",
+        x_at.0,
+        x_at.1,
+        escape(x_title),
+        y_at.0,
+        y_at.1,
+        y_at.0,
+        y_at.1,
+        escape(y_title)
     );
-    svg
 }
 
 /// The ends of an axis that starts at zero (or below, for negative data) and leaves room
@@ -652,17 +647,7 @@ fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
             escape(label)
         );
     }
-    let _ = write!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"axis\">{}</text>\
-         <text x=\"16\" y=\"{:.1}\" class=\"axis\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text>",
-        left + plot_w / 2.0,
-        top + plot_h + 40.0,
-        escape(&spec.x),
-        top + plot_h / 2.0,
-        top + plot_h / 2.0,
-        escape(&spec.y)
-    );
+    axis_titles(&mut svg, (left + plot_w / 2.0, top + plot_h + 40.0), &spec.x, (16.0, top + plot_h / 2.0), &spec.y);
     if let Some(size) = &spec.size {
         let _ = write!(
             svg,
