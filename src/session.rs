@@ -15,6 +15,7 @@ pub use segsql_udfs::ModelStore;
 pub use segsql_udfs::common::kernel_threads;
 pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
+use crate::data::csv::SniffingCsvFactory;
 use crate::data::folder::DataSchema;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
 
@@ -57,6 +58,8 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     // The clustering kernels size themselves by the Tokio runtime the CLI builds with
     // `--threads` workers; the models folder is a session setting that travels with plans.
     segsql_udfs::register_all(&ctx);
+    // `CREATE EXTERNAL TABLE ... STORED AS CSV` sniffs the file as `--data` does.
+    ctx.state_ref().write().table_factories_mut().insert("CSV".into(), Arc::new(SniffingCsvFactory));
     segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());

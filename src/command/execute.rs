@@ -10,6 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
 use super::{Command, Flow};
+use crate::data::csv::CsvTable;
 use crate::data::folder::DataSchema;
 use crate::error::{ShellError, user_message};
 use crate::output::{Format, Sink};
@@ -237,7 +238,27 @@ async fn describe_table(host: &mut impl Host, name: &str) -> Result<(), ShellErr
         types.push(field.data_type().to_string());
         nulls.push(if field.is_nullable() { "YES" } else { "NO" }.to_string());
     }
-    host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await
+    let Some(csv) = provider.downcast_ref::<CsvTable>() else {
+        return host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await;
+    };
+    // A sniffed CSV file: how each column was read, and the dialect, so a wrong guess is
+    // seen before it costs a report.
+    let dialect = csv.dialect();
+    let read_as = (0..columns.len())
+        .map(|i| match dialect.columns.get(i) {
+            None => "folder name".to_string(),
+            Some(c) => c.read_as(),
+        })
+        .collect();
+    host.print_batch(strings_batch(&[
+        ("column", columns),
+        ("type", types),
+        ("nullable", nulls),
+        ("read as", read_as),
+    ])?)
+    .await?;
+    let _ = host.write_text(&format!("{}: {}\n", csv.sniffed_from(), dialect.describe()));
+    Ok(())
 }
 
 /// True when `name` matches `pattern`: a case-insensitive substring, or a `*` wildcard.

@@ -11,14 +11,17 @@ use std::sync::{Arc, OnceLock, RwLock, Weak};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
-use datafusion::common::{DataFusionError, Result, exec_datafusion_err, exec_err};
+use datafusion::common::{DataFusionError, Result, exec_datafusion_err, exec_err, internal_datafusion_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::SessionState;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
+use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
+
+use super::csv::{CsvSource, csv_table};
+use super::sniff::Hints;
 
 /// A file format segsql recognises by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,11 +182,25 @@ impl DataSchema {
             .and_then(Weak::upgrade)
             .map(|state| state.read().clone())
             .ok_or_else(|| exec_datafusion_err!("the session that registered table {name} has ended"))?;
+        if table.kind == FileKind::Csv {
+            let mut location = table.path.to_string_lossy().to_string();
+            if table.is_dir && !location.ends_with('/') {
+                location.push('/');
+            }
+            let source = CsvSource {
+                name,
+                location: &location,
+                extension: table.extension,
+                partitions: table.is_dir,
+                hints: Hints::default(),
+            };
+            return csv_table(&state, source).await;
+        }
         let config = state.config().clone();
         let table_options = state.default_table_options();
         let options: ListingOptions = match table.kind {
             FileKind::Parquet => ParquetReadOptions::default().to_listing_options(&config, table_options),
-            FileKind::Csv => CsvReadOptions::new().to_listing_options(&config, table_options),
+            FileKind::Csv => return Err(internal_datafusion_err!("CSV tables open through the sniffer")),
             FileKind::Json if !table.is_dir && starts_with_bracket(&table.path) => {
                 let format = JsonFormat::default().with_options(table_options.json).with_newline_delimited(false);
                 ListingOptions::new(Arc::new(format))

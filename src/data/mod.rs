@@ -1,4 +1,6 @@
 //! Where tables come from: data folders (`--data`, `\load`) and the built-in sample.
 
+pub mod csv;
 pub mod folder;
 pub mod sample;
+pub mod sniff;

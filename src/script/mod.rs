@@ -8,6 +8,7 @@ pub mod params;
 pub mod parser;
 pub mod shell;
 pub mod splitter;
+pub mod summarize;
 
 pub use crate::command::Flow;
 pub use shell::{Origin, Shell, StatementOutput, read_script};

@@ -26,6 +26,8 @@ pub enum SegStatement {
     DropModel { name: String, if_exists: bool },
     /// `SHOW MODELS`
     ShowModels,
+    /// `SUMMARIZE table` or `SUMMARIZE query`: one row per column of the query's result.
+    Summarize(Box<Query>),
 }
 
 impl SegStatement {
@@ -47,7 +49,7 @@ impl SegStatement {
                 DFStatement::Explain(_) => true,
                 _ => false,
             },
-            SegStatement::CreateModel(_) | SegStatement::ShowModels => true,
+            SegStatement::CreateModel(_) | SegStatement::ShowModels | SegStatement::Summarize(_) => true,
             SegStatement::DropModel { .. } => false,
         }
     }
@@ -115,6 +117,26 @@ fn parse_model_statement(parser: &mut DFParser) -> Result<Option<SegStatement>> 
         p.next_token();
         p.next_token();
         return Ok(Some(SegStatement::ShowModels));
+    }
+    if is_word(&first, "summarize") {
+        p.next_token();
+        let starts_query = matches!(&second, Token::LParen)
+            || matches!(&second, Token::Word(w) if matches!(w.keyword, Keyword::SELECT | Keyword::WITH | Keyword::FROM | Keyword::VALUES) && w.quote_style.is_none());
+        if starts_query {
+            let mut query = p.parse_query()?;
+            add_wildcard_to_bare_from(&mut query);
+            return Ok(Some(SegStatement::Summarize(query)));
+        }
+        if matches!(second, Token::EOF | Token::SemiColon) {
+            return plan_err!(
+                "SUMMARIZE: name a table or give a query, as in SUMMARIZE orders or SUMMARIZE SELECT ..."
+            );
+        }
+        let table = p.parse_object_name(false)?;
+        let sql = format!("SELECT * FROM {table}");
+        let mut inner = DFParserBuilder::new(sql.as_str()).build()?;
+        let query = inner.parser.parse_query()?;
+        return Ok(Some(SegStatement::Summarize(query)));
     }
     if is_word(&first, "drop") && is_word(&second, "model") {
         p.next_token();
@@ -184,6 +206,23 @@ fn add_wildcard_to_bare_from(query: &mut Query) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summarize_takes_a_table_or_a_query() {
+        let statements =
+            parse("SUMMARIZE sample.orders; summarize SELECT 1 AS a; SUMMARIZE (SELECT 2)", "generic").unwrap();
+        let texts: Vec<String> = statements
+            .iter()
+            .map(|s| match s {
+                SegStatement::Summarize(query) => query.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["SELECT * FROM sample.orders", "SELECT 1 AS a", "(SELECT 2)"]);
+        assert!(statements[0].returns_rows());
+        let err = parse("SUMMARIZE;", "generic").unwrap_err().to_string();
+        assert!(err.contains("SUMMARIZE: name a table or give a query"), "{err}");
+    }
 
     #[test]
     fn parses_datafusion_statements() {

@@ -446,6 +446,7 @@ impl Shell {
                 batch_plan(model::drop_model(&self.models(), &name, if_exists)?)
             }
             SegStatement::ShowModels => batch_plan(model::show_models(&self.models())?),
+            SegStatement::Summarize(query) => batch_plan(super::summarize::summarize(&self.ctx, *query).await?),
         };
         Ok(Planned { physical: plan?, copy: None, copy_target: None })
     }

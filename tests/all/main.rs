@@ -5,6 +5,7 @@ mod cli;
 mod cluster_parity;
 mod clv;
 mod coverage;
+mod csv;
 mod docs;
 mod governance;
 mod models;

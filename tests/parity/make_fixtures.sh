@@ -12,3 +12,4 @@ target/release/segsql generate --out "$data" --tables orders
 "$python" tests/parity/make_cluster_fixtures.py target/release/segsql
 "$python" tests/parity/make_clv_fixtures.py
 "$python" tests/parity/make_governance_fixtures.py
+"$python" tests/parity/make_csv_fixtures.py
