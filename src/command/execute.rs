@@ -210,7 +210,10 @@ async fn list_tables(host: &mut impl Host) -> Result<(), ShellError> {
             let kind = if schema_name == crate::data::sample::SAMPLE_SCHEMA {
                 "sample data".to_string()
             } else if let Some(lazy) = host.data().lazy_source(&table) {
-                format!("file {}", lazy.display())
+                match host.data().lazy_sheet(&table) {
+                    Some(sheet) => format!("file {}, sheet {sheet}", lazy.display()),
+                    None => format!("file {}", lazy.display()),
+                }
             } else {
                 match schema.table_type(&table).await {
                     Ok(Some(kind)) => kind.to_string().to_lowercase(),

@@ -189,7 +189,7 @@ pub async fn csv_table(state: &dyn Session, source: CsvSource<'_>) -> Result<Arc
 }
 
 /// A column name as `col` must see it: quoted, so case and dots are kept.
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -205,7 +205,7 @@ fn native_type(kind: ColumnKind) -> DataType {
 }
 
 /// The expression that turns a column read as text into its type.
-fn converted(column: &SniffedColumn) -> Expr {
+pub(crate) fn converted(column: &SniffedColumn) -> Expr {
     let text = nullif(btrim(vec![col(quoted(&column.name)), lit(TRIMMED)]), lit(""));
     let value = match column.kind {
         ColumnKind::Text => text,

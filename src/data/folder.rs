@@ -21,6 +21,7 @@ use datafusion::execution::SessionState;
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
 
 use super::csv::{CsvSource, csv_table};
+use super::excel;
 use super::sniff::Hints;
 
 /// A file format segsql recognises by extension.
@@ -30,6 +31,8 @@ pub enum FileKind {
     Csv,
     /// Newline-delimited JSON (`.ndjson`, `.jsonl`, and `.json` files that are not an array).
     Json,
+    /// An Excel workbook: a table per sheet.
+    Excel,
 }
 
 impl FileKind {
@@ -41,6 +44,7 @@ impl FileKind {
             "json" => (FileKind::Json, ".json"),
             "ndjson" => (FileKind::Json, ".ndjson"),
             "jsonl" => (FileKind::Json, ".jsonl"),
+            "xlsx" => (FileKind::Excel, ".xlsx"),
             _ => return None,
         })
     }
@@ -53,6 +57,8 @@ pub struct LazyTable {
     pub kind: FileKind,
     pub extension: &'static str,
     pub is_dir: bool,
+    /// The sheet, for an Excel workbook.
+    pub sheet: Option<String>,
 }
 
 /// What `register_dir` found: the tables and the files it had to skip, with the reason.
@@ -115,12 +121,25 @@ pub fn scan_dir(dir: &Path) -> std::result::Result<Scan, String> {
             continue;
         }
         let name = table_name(&path);
-        if let Some(existing) = tables.get(&name) {
-            let LazyTable { path: kept, .. } = existing;
-            skipped.push((path.clone(), format!("table {name} already comes from {}", kept.display())));
-            continue;
+        let sheets: Vec<(String, Option<String>)> = if kind == FileKind::Excel && !is_dir {
+            match excel::sheet_names(&path) {
+                Ok(sheets) => sheets.into_iter().map(|s| (excel::sheet_table_name(&name, &s), Some(s))).collect(),
+                Err(e) => {
+                    skipped.push((path, e));
+                    continue;
+                }
+            }
+        } else {
+            vec![(name, None)]
+        };
+        for (name, sheet) in sheets {
+            if let Some(existing) = tables.get(&name) {
+                let LazyTable { path: kept, .. } = existing;
+                skipped.push((path.clone(), format!("table {name} already comes from {}", kept.display())));
+                continue;
+            }
+            tables.insert(name, LazyTable { path: path.clone(), kind, extension, is_dir, sheet });
         }
-        tables.insert(name, LazyTable { path, kind, extension, is_dir });
     }
     Ok((tables, skipped))
 }
@@ -171,6 +190,11 @@ impl DataSchema {
         self.lazy_table(name).map(|t| t.path)
     }
 
+    /// The sheet a data table comes from, for a table from an Excel workbook.
+    pub fn lazy_sheet(&self, name: &str) -> Option<String> {
+        self.lazy_table(name).and_then(|t| t.sheet)
+    }
+
     fn lazy_table(&self, name: &str) -> Option<LazyTable> {
         self.lazy.read().ok()?.get(name).cloned()
     }
@@ -196,11 +220,21 @@ impl DataSchema {
             };
             return csv_table(&state, source).await;
         }
+        if table.kind == FileKind::Excel {
+            let Some(sheet) = &table.sheet else {
+                return Err(exec_datafusion_err!(
+                    "cannot open table {name}: an Excel workbook is read per sheet, as <file>_<sheet> tables from --data"
+                ));
+            };
+            return Ok(excel::excel_table(name, &table.path, sheet)?.provider);
+        }
         let config = state.config().clone();
         let table_options = state.default_table_options();
         let options: ListingOptions = match table.kind {
             FileKind::Parquet => ParquetReadOptions::default().to_listing_options(&config, table_options),
-            FileKind::Csv => return Err(internal_datafusion_err!("CSV tables open through the sniffer")),
+            FileKind::Csv | FileKind::Excel => {
+                return Err(internal_datafusion_err!("CSV and Excel tables open through the sniffer"));
+            }
             FileKind::Json if !table.is_dir && starts_with_bracket(&table.path) => {
                 let format = JsonFormat::default().with_options(table_options.json).with_newline_delimited(false);
                 ListingOptions::new(Arc::new(format))
@@ -230,11 +264,12 @@ fn path_table(name: &str) -> Option<LazyTable> {
     let path = Path::new(name);
     if path.is_dir() {
         let (kind, extension) = folder_kind(path)?;
-        return Some(LazyTable { path: path.to_path_buf(), kind, extension, is_dir: true });
+        return Some(LazyTable { path: path.to_path_buf(), kind, extension, is_dir: true, sheet: None });
     }
     let (kind, extension) = FileKind::from_path(path)?;
     let looks_like_path = name.contains('/') || name.contains('*') || path.exists();
-    looks_like_path.then(|| LazyTable { path: path.to_path_buf(), kind, extension, is_dir: false })
+    let looks_like_path = looks_like_path && kind != FileKind::Excel;
+    looks_like_path.then(|| LazyTable { path: path.to_path_buf(), kind, extension, is_dir: false, sheet: None })
 }
 
 /// A `.json` file holding one JSON array rather than one object per line.

@@ -236,23 +236,7 @@ pub fn sniff(sample: &[u8], complete: bool, hints: &Hints) -> Result<Dialect, Sn
         None => choose_delimiter(text, quote, complete)?,
     };
     let newlines_in_values = rows.iter().flat_map(|r| r.fields.iter()).any(|f| f.contains('\n'));
-    let width = rows.first().map_or(0, |r| r.fields.len());
-    let typed = |from: usize| -> Vec<(ColumnKind, bool, Option<String>)> {
-        (0..width).map(|c| column_kind(rows[from..].iter().map(|r| r.fields[c].as_str()), delimiter, hints)).collect()
-    };
-    let below = typed(1.min(rows.len()));
-    let has_header = match hints.has_header {
-        Some(given) => given,
-        None => looks_like_header(&rows, &below),
-    };
-    let kinds = if has_header { below } else { typed(0) };
-    let header: Vec<String> = if has_header { rows[0].fields.clone() } else { Vec::new() };
-    let names = column_names(&header, width);
-    let columns = names
-        .into_iter()
-        .zip(kinds)
-        .map(|(name, (kind, padded, note))| SniffedColumn { name, kind, padded, note })
-        .collect();
+    let (has_header, columns) = typed_columns(&rows, delimiter, hints);
     Ok(Dialect {
         delimiter,
         quote,
@@ -262,6 +246,35 @@ pub fn sniff(sample: &[u8], complete: bool, hints: &Hints) -> Result<Dialect, Sn
         columns,
         sampled_rows: rows.len() - usize::from(has_header),
     })
+}
+
+/// Whether the first row is a header, and each column's name and kind.
+fn typed_columns(rows: &[Row], delimiter: u8, hints: &Hints) -> (bool, Vec<SniffedColumn>) {
+    let width = rows.first().map_or(0, |r| r.fields.len());
+    let typed = |from: usize| -> Vec<(ColumnKind, bool, Option<String>)> {
+        (0..width).map(|c| column_kind(rows[from..].iter().map(|r| r.fields[c].as_str()), delimiter, hints)).collect()
+    };
+    let below = typed(1.min(rows.len()));
+    let has_header = match hints.has_header {
+        Some(given) => given,
+        None => looks_like_header(rows, &below),
+    };
+    let kinds = if has_header { below } else { typed(0) };
+    let header: Vec<String> = if has_header { rows[0].fields.clone() } else { Vec::new() };
+    let names = column_names(&header, width);
+    let columns = names
+        .into_iter()
+        .zip(kinds)
+        .map(|(name, (kind, padded, note))| SniffedColumn { name, kind, padded, note })
+        .collect();
+    (has_header, columns)
+}
+
+/// Header and column kinds of rows already split into cells (a spreadsheet's, as text),
+/// by the same rules as a CSV file's; numbers are expected with a decimal point.
+pub fn type_cells(rows: Vec<Vec<String>>, hints: &Hints) -> (bool, Vec<SniffedColumn>) {
+    let rows: Vec<Row> = rows.into_iter().enumerate().map(|(i, fields)| Row { fields, line: i + 1 }).collect();
+    typed_columns(&rows, b',', hints)
 }
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@ mod clv;
 mod coverage;
 mod csv;
 mod docs;
+mod excel;
 mod governance;
 mod models;
 mod parity;
