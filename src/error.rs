@@ -73,6 +73,7 @@ pub fn user_message(error: &DataFusionError) -> String {
         },
         DataFusionError::Diagnostic(_, inner) => user_message(inner),
         DataFusionError::SQL(inner, _) => format!("syntax error: {inner}").replace("sql parser error: ", ""),
+        DataFusionError::ObjectStore(inner) => crate::data::s3::object_store_message(inner),
         DataFusionError::ResourcesExhausted(message) => {
             format!("out of memory: {message}. Raise --memory-limit, or reduce what the query holds at once")
         }

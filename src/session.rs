@@ -17,6 +17,7 @@ pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
 use crate::data::csv::SniffingCsvFactory;
 use crate::data::folder::DataSchema;
+use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
 
 /// How a session is set up.
@@ -46,7 +47,7 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         .set_str("datafusion.catalog.default_catalog", "datafusion")
         .set_str("datafusion.format.null", "NULL")
         .set_usize("datafusion.execution.parquet.max_row_group_size", ROW_GROUP_ROWS);
-    let mut runtime = RuntimeEnvBuilder::new();
+    let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::default()));
     if let Some(limit) = options.memory_limit {
         // The fair pool lets every spilling operator have its share, and the tracking
         // wrapper names the largest consumers when memory runs out.

@@ -58,6 +58,9 @@ fn strings_batch(columns: &[(&str, Vec<String>)]) -> Result<RecordBatch, ShellEr
 }
 
 fn resolve(path: &str, base_dir: &Path) -> PathBuf {
+    if crate::data::s3::is_url(path) {
+        return PathBuf::from(path);
+    }
     let path = Path::new(path);
     if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
 }

@@ -22,7 +22,10 @@ use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
 
 use super::csv::{CsvSource, csv_table};
 use super::excel;
+use super::s3;
 use super::sniff::Hints;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use futures::TryStreamExt;
 
 /// A file format segsql recognises by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +165,8 @@ impl DataSchema {
     /// Adds the tables found in `dir`. A later folder's table replaces an earlier one of
     /// the same name, as re-running `\load` after new files arrive should.
     pub fn register_dir(&self, dir: &Path) -> std::result::Result<Registered, String> {
-        let (found, skipped) = scan_dir(dir)?;
+        let location = dir.to_string_lossy();
+        let (found, skipped) = if s3::is_url(&location) { self.scan_url(&location)? } else { scan_dir(dir)? };
         let mut lazy = self.lazy.write().map_err(|_| "data catalog lock poisoned".to_string())?;
         let tables = found.keys().cloned().collect();
         for (name, table) in found {
@@ -170,6 +174,79 @@ impl DataSchema {
             lazy.insert(name, table);
         }
         Ok(Registered { tables, skipped })
+    }
+
+    /// Finds the tables under an object-store prefix by listing it: files with a known
+    /// extension directly under it, and folders (hive-partitioned or not) named after the
+    /// first data file inside them. Nothing is read.
+    fn scan_url(&self, location: &str) -> std::result::Result<Scan, String> {
+        let state = self
+            .state
+            .get()
+            .and_then(Weak::upgrade)
+            .map(|state| state.read().clone())
+            .ok_or_else(|| "the session has ended".to_string())?;
+        let prefix_url = if location.ends_with('/') { location.to_string() } else { format!("{location}/") };
+        let url = url::Url::parse(&prefix_url).map_err(|e| format!("{location} is not a URL: {e}"))?;
+        let store = state
+            .runtime_env()
+            .object_store(ObjectStoreUrl::parse(&url[..url::Position::BeforePath]).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        let prefix = object_store::path::Path::from(url.path().trim_start_matches('/'));
+        let describe = |e: object_store::Error| format!("cannot list {prefix_url}: {}", s3::explain(&e));
+        // Registration is synchronous (`--data`, `\load`); the listing is not.
+        let listing = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let top = store.list_with_delimiter(Some(&prefix)).await.map_err(describe)?;
+                let mut folders = Vec::new();
+                for folder in &top.common_prefixes {
+                    let mut files: Vec<String> = store
+                        .list(Some(folder))
+                        .map_ok(|meta| meta.location.to_string())
+                        .try_collect()
+                        .await
+                        .map_err(describe)?;
+                    files.sort();
+                    folders.push((folder.to_string(), files));
+                }
+                Ok::<_, String>((top.objects, folders))
+            })
+        })?;
+        let (objects, folders) = listing;
+        let base = &prefix_url[..prefix_url.len() - url.path().len() + 1];
+        let mut tables = BTreeMap::new();
+        let skipped = Vec::new();
+        let hidden = |name: &str| name.starts_with(['.', '_']);
+        for object in objects {
+            let key = object.location.to_string();
+            let path = PathBuf::from(format!("{base}{key}"));
+            let file = key.rsplit('/').next().unwrap_or_default();
+            let Some((kind, extension)) = FileKind::from_path(Path::new(file)).filter(|_| !file.starts_with('.'))
+            else {
+                continue;
+            };
+            if kind == FileKind::Excel {
+                continue;
+            }
+            tables.entry(table_name(&path)).or_insert(LazyTable { path, kind, extension, is_dir: false, sheet: None });
+        }
+        for (folder, files) in folders {
+            let name = folder.rsplit('/').next().unwrap_or_default();
+            if hidden(name) {
+                continue;
+            }
+            let first = files.iter().find_map(|f| {
+                let inside = f.strip_prefix(&folder)?;
+                let visible = inside.split('/').all(|part| part.is_empty() || !hidden(part) || part.contains('='));
+                FileKind::from_path(Path::new(f)).filter(|(kind, _)| visible && *kind != FileKind::Excel)
+            });
+            let Some((kind, extension)) = first else {
+                continue;
+            };
+            let path = PathBuf::from(format!("{base}{folder}"));
+            tables.entry(table_name(&path)).or_insert(LazyTable { path, kind, extension, is_dir: true, sheet: None });
+        }
+        Ok((tables, skipped))
     }
 
     /// True once a query has opened the data table `name` (its schema is known).

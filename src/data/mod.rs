@@ -3,5 +3,6 @@
 pub mod csv;
 pub mod excel;
 pub mod folder;
+pub mod s3;
 pub mod sample;
 pub mod sniff;

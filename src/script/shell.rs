@@ -427,6 +427,9 @@ impl Shell {
                     datafusion::sql::parser::Statement::CopyTo(copy) => Some(copy.target.clone()),
                     _ => None,
                 };
+                if let datafusion::sql::parser::Statement::CreateExternalTable(create) = &mut statement {
+                    take_s3_options(&self.ctx, create)?;
+                }
                 let copy = PendingCopy::redirect(&mut statement);
                 let state = self.ctx.state();
                 let plan = state.statement_to_plan(statement).await?;
@@ -759,4 +762,33 @@ impl Host for Shell {
     fn set_maxrows(&mut self, maxrows: Option<usize>) {
         Shell::set_maxrows(self, maxrows);
     }
+}
+
+/// `OPTIONS ('aws.…' …)` on `CREATE EXTERNAL TABLE`: the bucket's client is built with
+/// them, and they are taken out before DataFusion, which does not know them, sees the rest.
+fn take_s3_options(ctx: &SessionContext, create: &mut datafusion::sql::parser::CreateExternalTable) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::Value;
+    let mut options: Vec<(String, String)> = Vec::new();
+    let mut kept = Vec::new();
+    for (key, value) in std::mem::take(&mut create.options) {
+        if !key.starts_with("aws.") {
+            kept.push((key, value));
+            continue;
+        }
+        let text = match &value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            Value::Boolean(b) => b.to_string(),
+            other => other.to_string(),
+        };
+        options.push((key, text));
+    }
+    create.options = kept;
+    let registry = ctx.runtime_env().object_store_registry.clone();
+    if options.is_empty() {
+        return Ok(());
+    }
+    let Some(location) = create.locations.first() else {
+        return Ok(());
+    };
+    crate::data::s3::register_from_options(registry.as_ref(), location, &mut options)
 }

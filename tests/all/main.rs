@@ -13,5 +13,6 @@ mod models;
 mod parity;
 mod report;
 mod roundtrip;
+mod s3;
 mod slt;
 mod support;
