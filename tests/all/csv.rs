@@ -256,3 +256,28 @@ fn summarize_a_table_and_a_query() {
     run.expect_code(1);
     assert!(run.stderr.contains("no_such_table"), "{}", run.stderr);
 }
+
+/// A BOM on a file without a header and values padded with spaces: read as text, trimmed,
+/// then typed, so neither reaches Arrow's parser.
+#[test]
+fn a_bom_without_a_header_and_padded_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("in")).expect("folder");
+    std::fs::write(dir.path().join("in/bomnh.csv"), b"\xef\xbb\xbf1; 2,5 ;x\n2; 3,75;y\n").expect("write");
+    std::fs::write(dir.path().join("in/pad.csv"), "a,b\n 1 ,true\n2,false\n").expect("write");
+    let run = run_in(
+        dir.path(),
+        &[
+            "--data",
+            "in",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT column_1 * 10 AS c1, column_2, column_3 FROM bomnh",
+            "-c",
+            "SELECT a + 1 AS a1, b FROM pad",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "c1,column_2,column_3\n10,2.5,x\n20,3.75,y\na1,b\n2,true\n3,false\n");
+}
