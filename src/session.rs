@@ -16,6 +16,7 @@ pub use segsql_udfs::common::kernel_threads;
 pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
 
 use crate::data::csv::SniffingCsvFactory;
+use crate::data::delta::DeltaFactory;
 use crate::data::folder::DataSchema;
 use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
@@ -61,6 +62,7 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     segsql_udfs::register_all(&ctx);
     // `CREATE EXTERNAL TABLE ... STORED AS CSV` sniffs the file as `--data` does.
     ctx.state_ref().write().table_factories_mut().insert("CSV".into(), Arc::new(SniffingCsvFactory));
+    ctx.state_ref().write().table_factories_mut().insert("DELTATABLE".into(), Arc::new(DeltaFactory));
     segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());

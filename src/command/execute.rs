@@ -11,6 +11,7 @@ use datafusion::prelude::SessionContext;
 
 use super::{Command, Flow};
 use crate::data::csv::CsvTable;
+use crate::data::delta::DeltaSource;
 use crate::data::folder::DataSchema;
 use crate::error::{ShellError, user_message};
 use crate::output::{Format, Sink};
@@ -243,6 +244,11 @@ async fn describe_table(host: &mut impl Host, name: &str) -> Result<(), ShellErr
         columns.push(field.name().clone());
         types.push(field.data_type().to_string());
         nulls.push(if field.is_nullable() { "YES" } else { "NO" }.to_string());
+    }
+    if let Some(delta) = provider.downcast_ref::<DeltaSource>() {
+        host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await?;
+        let _ = host.write_text(&format!("{}: Delta table at version {}\n", delta.location(), delta.version()));
+        return Ok(());
     }
     let Some(csv) = provider.downcast_ref::<CsvTable>() else {
         return host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await;

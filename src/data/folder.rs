@@ -21,6 +21,7 @@ use datafusion::execution::SessionState;
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
 
 use super::csv::{CsvSource, csv_table};
+use super::delta;
 use super::excel;
 use super::s3;
 use super::sniff::Hints;
@@ -36,6 +37,8 @@ pub enum FileKind {
     Json,
     /// An Excel workbook: a table per sheet.
     Excel,
+    /// A Delta Lake table: a folder with `_delta_log/`.
+    Delta,
 }
 
 impl FileKind {
@@ -83,8 +86,12 @@ pub fn table_name(path: &Path) -> String {
     name
 }
 
-/// The format of the first data file in a folder (searched depth-first, in name order).
+/// The format of the first data file in a folder (searched depth-first, in name order);
+/// a folder with a Delta log is a Delta table whatever its files are.
 fn folder_kind(dir: &Path) -> Option<(FileKind, &'static str)> {
+    if delta::is_delta_folder(dir) {
+        return Some((FileKind::Delta, ""));
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in &entries {
@@ -235,6 +242,13 @@ impl DataSchema {
             if hidden(name) {
                 continue;
             }
+            let delta_log = format!("{folder}/_delta_log/");
+            if files.iter().any(|f| f.starts_with(&delta_log)) {
+                let path = PathBuf::from(format!("{base}{folder}"));
+                let table = LazyTable { path, kind: FileKind::Delta, extension: "", is_dir: true, sheet: None };
+                tables.entry(table_name(&table.path)).or_insert(table);
+                continue;
+            }
             let first = files.iter().find_map(|f| {
                 let inside = f.strip_prefix(&folder)?;
                 let visible = inside.split('/').all(|part| part.is_empty() || !hidden(part) || part.contains('='));
@@ -297,6 +311,10 @@ impl DataSchema {
             };
             return csv_table(&state, source).await;
         }
+        if table.kind == FileKind::Delta {
+            let location = table.path.to_string_lossy();
+            return delta::delta_table(&state, name, &location, None).await;
+        }
         if table.kind == FileKind::Excel {
             let Some(sheet) = &table.sheet else {
                 return Err(exec_datafusion_err!(
@@ -309,7 +327,7 @@ impl DataSchema {
         let table_options = state.default_table_options();
         let options: ListingOptions = match table.kind {
             FileKind::Parquet => ParquetReadOptions::default().to_listing_options(&config, table_options),
-            FileKind::Csv | FileKind::Excel => {
+            FileKind::Csv | FileKind::Excel | FileKind::Delta => {
                 return Err(internal_datafusion_err!("CSV and Excel tables open through the sniffer"));
             }
             FileKind::Json if !table.is_dir && starts_with_bracket(&table.path) => {

@@ -1,6 +1,7 @@
 //! Where tables come from: data folders (`--data`, `\load`) and the built-in sample.
 
 pub mod csv;
+pub mod delta;
 pub mod excel;
 pub mod folder;
 pub mod s3;

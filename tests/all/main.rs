@@ -6,6 +6,7 @@ mod cluster_parity;
 mod clv;
 mod coverage;
 mod csv;
+mod delta;
 mod docs;
 mod excel;
 mod governance;

@@ -240,3 +240,36 @@ fn writes_options_and_refusals() {
     run.expect_code(1);
     assert!(run.stderr.contains("OPTIONS: 'aws.colour' is not an S3 setting"), "{}", run.stderr);
 }
+
+/// A Delta table on S3 reads through the same client as the Parquet files: the latest
+/// version from `--data`, a pinned one from `CREATE EXTERNAL TABLE`.
+#[test]
+fn delta_tables_on_s3() {
+    let server = S3Server::start();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/delta");
+    for (name, bytes) in snapshot(&fixtures) {
+        let target = server.bucket("warehouse").join(&name);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("folders");
+        std::fs::write(target, bytes).expect("upload");
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let facts = "SELECT count(*) AS n, sum(amount) AS total FROM";
+    let run = server.run(
+        work.path(),
+        SECRET_KEY,
+        &[
+            "--data",
+            "s3://warehouse/",
+            "--format",
+            "csv",
+            "-c",
+            &format!("{facts} orders"),
+            "-c",
+            "CREATE EXTERNAL TABLE v0 STORED AS DELTATABLE LOCATION 's3://warehouse/orders/' OPTIONS ('version' '0')",
+            "-c",
+            &format!("{facts} v0"),
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "n,total\n70,84552.85\nn,total\n40,49110.80\n");
+}

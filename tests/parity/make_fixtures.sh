@@ -14,3 +14,4 @@ target/release/segsql generate --out "$data" --tables orders
 "$python" tests/parity/make_governance_fixtures.py
 "$python" tests/parity/make_csv_fixtures.py
 "$python" tests/parity/make_excel_fixtures.py
+"$python" tests/parity/make_delta_fixtures.py
