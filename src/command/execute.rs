@@ -10,8 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
 use super::{Command, Flow};
-use crate::data::csv::CsvTable;
-use crate::data::delta::DeltaSource;
+use crate::data::described::{Described, HowRead};
 use crate::data::folder::DataSchema;
 use crate::error::{ShellError, user_message};
 use crate::output::{Format, Sink};
@@ -245,17 +244,16 @@ async fn describe_table(host: &mut impl Host, name: &str) -> Result<(), ShellErr
         types.push(field.data_type().to_string());
         nulls.push(if field.is_nullable() { "YES" } else { "NO" }.to_string());
     }
-    if let Some(delta) = provider.downcast_ref::<DeltaSource>() {
+    let how = provider.downcast_ref::<Described>().map(Described::how).cloned();
+    let Some(HowRead::Csv { dialect, sniffed_from }) = &how else {
         host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await?;
-        let _ = host.write_text(&format!("{}: Delta table at version {}\n", delta.location(), delta.version()));
+        if let Some(HowRead::Delta { version, location }) = &how {
+            let _ = host.write_text(&format!("{location}: Delta table at version {version}\n"));
+        }
         return Ok(());
-    }
-    let Some(csv) = provider.downcast_ref::<CsvTable>() else {
-        return host.print_batch(strings_batch(&[("column", columns), ("type", types), ("nullable", nulls)])?).await;
     };
     // A sniffed CSV file: how each column was read, and the dialect, so a wrong guess is
     // seen before it costs a report.
-    let dialect = csv.dialect();
     let read_as = (0..columns.len())
         .map(|i| match dialect.columns.get(i) {
             None => "folder name".to_string(),
@@ -269,7 +267,7 @@ async fn describe_table(host: &mut impl Host, name: &str) -> Result<(), ShellErr
         ("read as", read_as),
     ])?)
     .await?;
-    let _ = host.write_text(&format!("{}: {}\n", csv.sniffed_from(), dialect.describe()));
+    let _ = host.write_text(&format!("{sniffed_from}: {}\n", dialect.describe()));
     Ok(())
 }
 

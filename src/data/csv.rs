@@ -4,15 +4,13 @@
 //! decimal commas, other date layouts and padded values are read as text and converted by
 //! a projection on top of the scan, so filters and projections still reach the file.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
-use datafusion::common::{DataFusionError, Result, Statistics, exec_datafusion_err, plan_err};
-use datafusion::datasource::TableType;
+use datafusion::common::{DataFusionError, Result, exec_datafusion_err, plan_err};
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::listing_table_factory::ListingTableFactory;
@@ -21,88 +19,16 @@ use datafusion::datasource::view::ViewTable;
 use datafusion::functions::core::expr_fn::nullif;
 use datafusion::functions::datetime::expr_fn::to_date;
 use datafusion::functions::string::expr_fn::{btrim, replace};
-use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{
-    CreateExternalTable, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, cast, col, lit,
-};
+use datafusion::logical_expr::{CreateExternalTable, Expr, LogicalPlanBuilder, cast, col, lit};
 use datafusion::object_store::ObjectStoreExt;
-use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 
-use super::sniff::{self, ColumnKind, DateFormat, Dialect, Hints, SniffedColumn};
+use super::described::{Described, HowRead};
+use super::sniff::{self, ColumnKind, DateFormat, Hints, SniffedColumn};
 
 /// Characters trimmed from a converted value: spaces, tabs and a BOM left on the first
 /// field of a file without a header row.
 const TRIMMED: &str = " \t\u{feff}";
-
-/// A CSV table with the dialect it was read with, for `\d`.
-#[derive(Debug)]
-pub struct CsvTable {
-    inner: Arc<dyn TableProvider>,
-    dialect: Dialect,
-    /// The file the dialect was sniffed from.
-    sniffed_from: String,
-}
-
-impl CsvTable {
-    pub fn dialect(&self) -> &Dialect {
-        &self.dialect
-    }
-
-    pub fn sniffed_from(&self) -> &str {
-        &self.sniffed_from
-    }
-}
-
-#[async_trait]
-impl TableProvider for CsvTable {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.scan(state, projection, filters, limit).await
-    }
-
-    async fn scan_with_args<'a>(
-        &self,
-        state: &dyn Session,
-        args: datafusion::catalog::ScanArgs<'a>,
-    ) -> Result<datafusion::catalog::ScanResult> {
-        self.inner.scan_with_args(state, args).await
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        None
-    }
-
-    async fn insert_into(
-        &self,
-        state: &dyn Session,
-        input: Arc<dyn ExecutionPlan>,
-        insert_op: InsertOp,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.insert_into(state, input, insert_op).await
-    }
-}
 
 /// Where a CSV table's files are, and what the caller already knows of its dialect.
 pub struct CsvSource<'a> {
@@ -185,7 +111,7 @@ pub async fn csv_table(state: &dyn Session, source: CsvSource<'_>) -> Result<Arc
     } else {
         listing
     };
-    Ok(Arc::new(CsvTable { inner, dialect, sniffed_from: shown }))
+    Ok(Arc::new(Described::new(inner, HowRead::Csv { dialect, sniffed_from: shown })))
 }
 
 /// A column name as `col` must see it: quoted, so case and dots are kept.

@@ -5,82 +5,21 @@
 //! The table's files are read through the session's own object store (the same S3 client as
 //! every other `s3://` location), so Delta needs no credentials of its own.
 
-use std::borrow::Cow;
 use std::sync::{Arc, Once};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
-use datafusion::common::{Result, Statistics, exec_datafusion_err, plan_err};
-use datafusion::datasource::TableType;
+use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::{CreateExternalTable, Expr, LogicalPlan, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::CreateExternalTable;
 use deltalake::DeltaTableBuilder;
 use deltalake::logstore::{
     LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
 };
 use url::Url;
 
-/// A Delta table at the version it was opened at, for `\d`.
-#[derive(Debug)]
-pub struct DeltaSource {
-    inner: Arc<dyn TableProvider>,
-    version: i64,
-    location: String,
-}
-
-impl DeltaSource {
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    pub fn location(&self) -> &str {
-        &self.location
-    }
-}
-
-#[async_trait]
-impl TableProvider for DeltaSource {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.scan(state, projection, filters, limit).await
-    }
-
-    async fn scan_with_args<'a>(
-        &self,
-        state: &dyn Session,
-        args: datafusion::catalog::ScanArgs<'a>,
-    ) -> Result<datafusion::catalog::ScanResult> {
-        self.inner.scan_with_args(state, args).await
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        None
-    }
-}
+use super::described::{Described, HowRead};
 
 /// True when `location` (a local folder) holds a Delta log.
 pub fn is_delta_folder(path: &std::path::Path) -> bool {
@@ -125,7 +64,7 @@ pub async fn delta_table(
     let opened = table.version().and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
     let inner =
         table.table_provider().with_session(Arc::new(state.clone())).await.map_err(|e| describe(e.to_string()))?;
-    Ok(Arc::new(DeltaSource { inner, version: opened, location: location.to_string() }))
+    Ok(Arc::new(Described::new(inner, HowRead::Delta { version: opened, location: location.to_string() })))
 }
 
 /// deltalake's default log store, for schemes it has no factory for without its AWS crate.

@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod delta;
+pub mod described;
 pub mod excel;
 pub mod folder;
 pub mod s3;
