@@ -434,15 +434,7 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
     );
     for t in &ticks {
         let y = py(*t);
-        let _ = write!(
-            svg,
-            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
-            left + plot_w,
-            left - 6.0,
-            y + 4.0,
-            escape(&format_number(*t, spec.format))
-        );
+        y_gridline(&mut svg, (left, left + plot_w), y, &format_number(*t, spec.format));
     }
     // Skip x labels that would overlap: a label needs about 7 px per character.
     let widest = xs.iter().map(|x| x.chars().count()).max().unwrap_or(1) as f64 * 7.0 + 8.0;
@@ -499,6 +491,18 @@ fn line(spec: &ChartSpec, table: &Table, title: &str) -> String {
     axis_titles(&mut svg, (left + plot_w / 2.0, top + plot_h + 40.0), &spec.x, (16.0, top + plot_h / 2.0), &spec.y);
     svg.push_str("</svg>");
     svg
+}
+
+/// A horizontal grid line across the plot at `y`, labelled on the left.
+fn y_gridline(svg: &mut String, (left, right): (f64, f64), y: f64, label: &str) {
+    let _ = write!(
+        svg,
+        "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+        left - 6.0,
+        y + 4.0,
+        escape(label)
+    );
 }
 
 /// The x-axis title centred at `x_at` and the y-axis title turned upright at `y_at`.
@@ -558,15 +562,7 @@ fn scatter(spec: &ChartSpec, table: &Table, title: &str) -> String {
     );
     for t in ticks(y_low, y_high).into_iter().filter(|t| *t <= y_high) {
         let y = py(t);
-        let _ = write!(
-            svg,
-            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
-            left + plot_w,
-            left - 6.0,
-            y + 4.0,
-            escape(&format_number(t, spec.format))
-        );
+        y_gridline(&mut svg, (left, left + plot_w), y, &format_number(t, spec.format));
     }
     for t in ticks(x_low, x_high).into_iter().filter(|t| *t <= x_high) {
         let x = px(t);
@@ -702,15 +698,7 @@ fn stacked(spec: &ChartSpec, table: &Table, title: &str) -> String {
     );
     for t in ticks(0.0, high).into_iter().filter(|t| *t <= high) {
         let y = py(t);
-        let _ = write!(
-            svg,
-            "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
-            left + plot_w,
-            left - 6.0,
-            y + 4.0,
-            escape(&format_number(t, spec.format))
-        );
+        y_gridline(&mut svg, (left, left + plot_w), y, &format_number(t, spec.format));
     }
     let widest = xs.iter().map(|x| x.chars().count()).max().unwrap_or(1) as f64 * 7.0 + 6.0;
     let label_every = (widest / col_w).ceil().max(1.0) as usize;

@@ -54,12 +54,7 @@ fn the_corpus_sniffs_as_written_down() {
         }
         let columns: Vec<(String, String)> =
             dialect.columns.iter().map(|c| (c.name.clone(), c.kind.sql_type().to_string())).collect();
-        let want: Vec<(String, String)> = case["columns"]
-            .as_array()
-            .expect("columns")
-            .iter()
-            .map(|c| (c[0].as_str().unwrap_or_default().to_string(), c[1].as_str().unwrap_or_default().to_string()))
-            .collect();
+        let want = crate::support::named_types(&case["columns"]);
         if columns != want {
             failures.push(format!("{file}: columns {columns:?}\n   expected {want:?}"));
         }

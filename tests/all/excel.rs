@@ -40,12 +40,7 @@ async fn every_sheet_is_a_typed_table() {
         let schema = provider.schema();
         let columns: Vec<(String, String)> =
             schema.fields().iter().map(|f| (f.name().clone(), sql_type(f.data_type()).to_string())).collect();
-        let want: Vec<(String, String)> = case["columns"]
-            .as_array()
-            .expect("columns")
-            .iter()
-            .map(|c| (c[0].as_str().unwrap_or_default().to_string(), c[1].as_str().unwrap_or_default().to_string()))
-            .collect();
+        let want = crate::support::named_types(&case["columns"]);
         assert_eq!(columns, want, "{table}");
         let rows = query_cells(&mut shell, &format!("SELECT count(*) FROM {table}")).await;
         assert_eq!(rows[0][0], case["rows"].to_string(), "{table}: rows");

@@ -95,3 +95,13 @@ pub fn assert_close(name: &str, expected: f64, actual: f64, tolerance: f64) {
         "{name}: reference {expected}, segsql {actual}"
     );
 }
+
+/// A fixture's `[[name, TYPE], ...]` list as pairs.
+pub fn named_types(columns: &serde_json::Value) -> Vec<(String, String)> {
+    columns
+        .as_array()
+        .expect("a list of [name, type]")
+        .iter()
+        .map(|c| (c[0].as_str().unwrap_or_default().to_string(), c[1].as_str().unwrap_or_default().to_string()))
+        .collect()
+}
