@@ -32,6 +32,7 @@ Examples:
   segsql -c \"SELECT count(*) FROM sample.orders\" --format csv
   echo \"SELECT 1;\" | segsql --format json
   segsql generate --customers 1600000 --out data/big
+  segsql serve -f queries/_setup.sql          serve the same SQL to BI tools on 127.0.0.1:5433
 
 Exit codes: 0 success, 1 a statement failed, 2 bad invocation or unreadable input.";
 
@@ -42,7 +43,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Run the SQL script FILE (repeatable; with -c, in the order given)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
     pub files: Vec<PathBuf>,
 
     /// Run SQL (repeatable; with -f, in the order given)
@@ -50,11 +51,11 @@ pub struct Cli {
     pub commands: Vec<String>,
 
     /// Set ${NAME} for the scripts (repeatable)
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param, global = true)]
     pub params: Vec<(String, String)>,
 
     /// Register every Parquet/CSV/JSON file and partitioned folder in DIR as a table (repeatable)
-    #[arg(long = "data", value_name = "DIR")]
+    #[arg(long = "data", value_name = "DIR", global = true)]
     pub data: Vec<PathBuf>,
 
     /// How to print results
@@ -75,15 +76,15 @@ pub struct Cli {
     pub html: Option<PathBuf>,
 
     /// Folder of saved models (CREATE MODEL)
-    #[arg(long = "models", value_name = "DIR", default_value = "models")]
+    #[arg(long = "models", value_name = "DIR", default_value = "models", global = true)]
     pub models: PathBuf,
 
     /// Memory for sorts, joins and aggregations before they spill to disk, e.g. 4G or 512M
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     pub memory_limit: Option<usize>,
 
     /// Threads to run queries on (default: all cores); results do not depend on it
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), global = true)]
     pub threads: Option<u16>,
 
     /// Append one JSON line describing this run (scripts, inputs, exports, models, exit
@@ -119,6 +120,31 @@ pub enum Command {
         /// Threads to generate with (default: all cores); the files do not depend on it
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+    },
+    /// Serve the same SQL over the PostgreSQL wire protocol (psql, BI tools, notebooks);
+    /// --data, --models, -f (setup scripts), --param and --memory-limit (per query) apply
+    Serve {
+        /// Address to listen on; anything but loopback needs --user and --password-env
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on (0 picks a free one; the address is printed on stdout)
+        #[arg(long, default_value_t = 5433)]
+        port: u16,
+        /// The user clients log in as (with --password-env; SCRAM-SHA-256)
+        #[arg(long, value_name = "NAME", requires = "password_env")]
+        user: Option<String>,
+        /// The environment variable holding the password (never a flag: it would show in ps)
+        #[arg(long, value_name = "VAR", requires = "user")]
+        password_env: Option<String>,
+        /// TLS certificate (PEM), with --tls-key
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM, PKCS#8 or RSA), with --tls-cert
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Log connections and statements on stderr (never passwords)
+        #[arg(short, long)]
+        verbose: bool,
     },
 }
 
@@ -161,6 +187,59 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         return Err(format!("memory limit '{text}' is too small"));
     }
     Ok(bytes as usize)
+}
+
+/// `segsql serve`: the flags into options, the server until Ctrl-C or SIGTERM.
+async fn serve(cli: &Cli, matches: &ArgMatches) -> ExitCode {
+    let Some(Command::Serve { host, port, user, password_env, tls_cert, tls_key, verbose }) = &cli.command else {
+        return usage_error("serve: internal error: not a serve command");
+    };
+    if !cli.commands.is_empty() {
+        return usage_error("serve: -c runs a statement and exits; put setup statements in a file for -f");
+    }
+    let credentials = match (user, password_env) {
+        (Some(user), Some(var)) => match std::env::var(var) {
+            Ok(password) if !password.is_empty() => Some(crate::serve::Credentials { user: user.clone(), password }),
+            _ => return usage_error(format!("serve: --password-env {var}: the environment variable is not set or empty")),
+        },
+        _ => None,
+    };
+    let setup: Vec<PathBuf> = jobs_in_order(cli, matches)
+        .into_iter()
+        .filter_map(|job| match job {
+            Job::File(path) => Some(path),
+            Job::Command(_) => None,
+        })
+        .collect();
+    for path in &setup {
+        if let Err(message) = crate::script::read_script(path) {
+            return usage_error(message);
+        }
+    }
+    crate::serve::log::set_verbose(*verbose);
+    let options = crate::serve::ServeOptions {
+        host: host.clone(),
+        port: *port,
+        credentials,
+        tls: tls_cert.clone().zip(tls_key.clone()),
+        session: SessionOptions {
+            threads: cli.threads.map(usize::from),
+            memory_limit: cli.memory_limit,
+            models_dir: cli.models.clone(),
+        },
+        data: cli.data.clone(),
+        setup,
+        params: cli.params.clone(),
+    };
+    if let Err(message) = crate::serve::check(&options) {
+        return usage_error(message);
+    }
+    match crate::serve::run(options, crate::serve::shutdown_signal()).await {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(ShellError::Reported) => ExitCode::from(exit::STATEMENT_FAILED),
+        Err(ShellError::OutputClosed) => ExitCode::from(exit::OK),
+        Err(ShellError::Message(message)) => usage_error(message),
+    }
 }
 
 /// One thing to run, in command-line order.
@@ -229,6 +308,9 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     if let Some(Command::Generate { customers, out, seed, tables, threads }) = cli.command {
         return generate(customers, out, seed, tables, threads.or(cli.threads.map(usize::from)));
+    }
+    if let Some(Command::Serve { .. }) = &cli.command {
+        return serve(&cli, &matches).await;
     }
     let jobs = jobs_in_order(&cli, &matches);
     // Read every script before running any, so a typo in the last file does not leave a

@@ -13,6 +13,7 @@ pub mod repl;
 pub mod report;
 pub mod runlog;
 pub mod script;
+pub mod serve;
 pub mod session;
 
 pub use segsql_udfs;

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Expr;
@@ -165,8 +165,8 @@ fn float_rows<const N: usize>(batches: &[RecordBatch]) -> Result<Vec<Option<[f64
 }
 
 /// CREATE MODEL's one-row answer for a CLV model.
-fn summary(model: &ClvModel, path: &str) -> Result<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
+pub(super) fn summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
         Field::new("model", DataType::Utf8, false),
         Field::new("algorithm", DataType::Utf8, false),
         Field::new("rows", DataType::Int64, false),
@@ -175,7 +175,11 @@ fn summary(model: &ClvModel, path: &str) -> Result<RecordBatch> {
         Field::new("converged", DataType::Boolean, false),
         Field::new("log_likelihood", DataType::Float64, false),
         Field::new("path", DataType::Utf8, false),
-    ]));
+    ]))
+}
+
+fn summary(model: &ClvModel, path: &str) -> Result<RecordBatch> {
+    let schema = summary_schema();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![model.name.clone()])),
         Arc::new(StringArray::from(vec![model.algorithm.clone()])),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Expr;
@@ -167,16 +167,7 @@ pub async fn create_logistic_model(
         skipped_rows: skipped,
     };
     let path = store.save(&Model::Logistic(model.clone()), statement.or_replace)?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("model", DataType::Utf8, false),
-        Field::new("algorithm", DataType::Utf8, false),
-        Field::new("rows", DataType::Int64, false),
-        Field::new("skipped", DataType::Int64, false),
-        Field::new("positives", DataType::Int64, false),
-        Field::new("iterations", DataType::Int64, false),
-        Field::new("objective", DataType::Float64, false),
-        Field::new("path", DataType::Utf8, false),
-    ]));
+    let schema = summary_schema();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![name])),
         Arc::new(StringArray::from(vec!["logistic_reg"])),
@@ -188,4 +179,18 @@ pub async fn create_logistic_model(
         Arc::new(StringArray::from(vec![path.display().to_string()])),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// CREATE MODEL's one-row answer for a logistic regression.
+pub(super) fn summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("algorithm", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+        Field::new("skipped", DataType::Int64, false),
+        Field::new("positives", DataType::Int64, false),
+        Field::new("iterations", DataType::Int64, false),
+        Field::new("objective", DataType::Float64, false),
+        Field::new("path", DataType::Utf8, false),
+    ]))
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
@@ -36,6 +36,43 @@ const OPTIONS: &str = "k, n_init, max_iter, tol, seed, standardize, init";
 
 /// What `USING` accepts, as the error lists it.
 const ALGORITHMS: &str = "kmeans (k = ...), bgnbd, mbgnbd, pareto_nbd, gamma_gamma or logistic_reg (label = ...)";
+
+/// The columns of CREATE MODEL's one-row summary for `algorithm`, known before it runs (a
+/// PostgreSQL client asks for them when it prepares the statement).
+pub fn summary_schema(algorithm: &str) -> SchemaRef {
+    match algorithm {
+        "logistic_reg" => logistic::summary_schema(),
+        "kmeans" => kmeans_summary_schema(),
+        _ => clv::summary_schema(),
+    }
+}
+
+fn kmeans_summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+        Field::new("skipped", DataType::Int64, false),
+        Field::new("k", DataType::Int64, false),
+        Field::new("iterations", DataType::Int64, false),
+        Field::new("inertia", DataType::Float64, false),
+        Field::new("path", DataType::Utf8, false),
+    ]))
+}
+
+/// The columns of SHOW MODELS.
+pub fn show_models_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("algorithm", DataType::Utf8, true),
+        Field::new("features", DataType::Utf8, true),
+        Field::new("k", DataType::Int64, true),
+        Field::new("standardize", DataType::Utf8, true),
+        Field::new("training_rows", DataType::Int64, true),
+        Field::new("inertia", DataType::Float64, true),
+        Field::new("log_likelihood", DataType::Float64, true),
+        Field::new("status", DataType::Utf8, false),
+    ]))
+}
 
 /// Trains the model, writes its file and returns a one-row summary.
 pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: CreateModel) -> Result<RecordBatch> {
@@ -107,15 +144,7 @@ pub async fn create_model(ctx: &SessionContext, store: &ModelStore, statement: C
         Err(message) => return exec_err!("{here}: {message}"),
     };
     let path = store.save(&Model::KMeans(model.clone()), statement.or_replace)?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("model", DataType::Utf8, false),
-        Field::new("rows", DataType::Int64, false),
-        Field::new("skipped", DataType::Int64, false),
-        Field::new("k", DataType::Int64, false),
-        Field::new("iterations", DataType::Int64, false),
-        Field::new("inertia", DataType::Float64, false),
-        Field::new("path", DataType::Utf8, false),
-    ]));
+    let schema = kmeans_summary_schema();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![name])),
         Arc::new(Int64Array::from(vec![model.training_rows as i64])),
@@ -326,17 +355,7 @@ pub fn show_models(store: &ModelStore) -> Result<RecordBatch> {
         }
         name.push(model_name);
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("name", DataType::Utf8, false),
-        Field::new("algorithm", DataType::Utf8, true),
-        Field::new("features", DataType::Utf8, true),
-        Field::new("k", DataType::Int64, true),
-        Field::new("standardize", DataType::Utf8, true),
-        Field::new("training_rows", DataType::Int64, true),
-        Field::new("inertia", DataType::Float64, true),
-        Field::new("log_likelihood", DataType::Float64, true),
-        Field::new("status", DataType::Utf8, false),
-    ]));
+    let schema = show_models_schema();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(name)),
         Arc::new(StringArray::from(algorithm)),

@@ -53,6 +53,17 @@ impl SegStatement {
             SegStatement::DropModel { .. } => false,
         }
     }
+
+    /// The columns of the result of a statement of segsql's own, known before it runs;
+    /// `None` for DataFusion's statements (DataFusion plans those) and for commands.
+    pub fn own_result_schema(&self) -> Option<datafusion::arrow::datatypes::SchemaRef> {
+        match self {
+            SegStatement::CreateModel(create) => Some(crate::model::summary_schema(&create.algorithm)),
+            SegStatement::ShowModels => Some(crate::model::show_models_schema()),
+            SegStatement::Summarize(_) => Some(super::summarize::result_schema()),
+            SegStatement::DropModel { .. } | SegStatement::DataFusion(_) => None,
+        }
+    }
 }
 
 /// Parses `sql` (one or more statements) with the named sqlparser dialect.

@@ -144,7 +144,11 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 impl Shell {
     pub fn new(options: &SessionOptions) -> Result<Shell> {
         let (ctx, data) = crate::session::new_context(options)?;
-        Ok(Shell {
+        Ok(Shell::new_with(ctx, data))
+    }
+
+    fn new_with(ctx: SessionContext, data: Arc<DataSchema>) -> Shell {
+        Shell {
             ctx,
             data,
             params: BTreeMap::new(),
@@ -163,7 +167,34 @@ impl Shell {
             part: None,
             findings: Vec::new(),
             tiles: Vec::new(),
-        })
+        }
+    }
+
+    /// A shell over a session someone else built (a `serve` connection's), writing nowhere:
+    /// it runs segsql's own statements and COPY for the wire, which carries their results.
+    pub fn for_session(ctx: SessionContext, data: Arc<DataSchema>) -> Shell {
+        let mut shell = Shell::new_with(ctx, data);
+        shell.sink = Sink::Memory(Vec::new());
+        shell
+    }
+
+    /// The parameters `--param` and `\set` gave so far.
+    pub fn params(&self) -> &BTreeMap<String, String> {
+        &self.params
+    }
+
+    /// Plans and runs one parsed statement (parameters already substituted), collecting its result.
+    pub async fn run_collected(&mut self, statement: SegStatement) -> Result<StatementOutput> {
+        let returns_rows = statement.returns_rows();
+        let planned = self.plan(statement).await?;
+        let schema = planned.physical.schema();
+        let batches = self.collect(planned).await?;
+        Ok(StatementOutput { schema, batches, returns_rows })
+    }
+
+    /// The data schema (`--data` tables, views) shared with other sessions.
+    pub fn data_schema(&self) -> Arc<DataSchema> {
+        Arc::clone(&self.data)
     }
 
     pub fn context(&self) -> &SessionContext {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast as cast_array;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef, UInt64Type};
 use datafusion::common::{Column, Result, internal_err};
 use datafusion::execution::FunctionRegistry;
 use datafusion::functions_aggregate::expr_fn::{approx_distinct, count, max, min, percentile_cont, sum};
@@ -22,6 +22,24 @@ use datafusion::sql::sqlparser::ast::{Query, Statement as SQLStatement};
 
 /// The statistics taken of one column, in the order they are aggregated.
 const STATS: [&str; 8] = ["count", "min", "max", "distinct", "sum", "q25", "q50", "q75"];
+
+/// SUMMARIZE's columns, one row per column of the summarized result.
+pub fn result_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("column_type", DataType::Utf8, false),
+        Field::new("min", DataType::Utf8, true),
+        Field::new("max", DataType::Utf8, true),
+        Field::new("approx_unique", DataType::Int64, true),
+        Field::new("avg", DataType::Float64, true),
+        Field::new("q25", DataType::Float64, true),
+        Field::new("q50", DataType::Float64, true),
+        Field::new("q75", DataType::Float64, true),
+        Field::new("count", DataType::Int64, false),
+        Field::new("nulls", DataType::Int64, false),
+        Field::new("null_percentage", DataType::Float64, true),
+    ]))
+}
 
 /// Runs `SUMMARIZE query`.
 pub async fn summarize(ctx: &SessionContext, query: Query) -> Result<RecordBatch> {
@@ -90,20 +108,7 @@ pub async fn summarize(ctx: &SessionContext, query: Query) -> Result<RecordBatch
         nulls.push(Some(rows - present));
         null_shares.push((rows > 0).then(|| ((rows - present) as f64 * 10_000.0 / rows as f64).round() / 100.0));
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("column_name", DataType::Utf8, false),
-        Field::new("column_type", DataType::Utf8, false),
-        Field::new("min", DataType::Utf8, true),
-        Field::new("max", DataType::Utf8, true),
-        Field::new("approx_unique", DataType::Int64, true),
-        Field::new("avg", DataType::Float64, true),
-        Field::new("q25", DataType::Float64, true),
-        Field::new("q50", DataType::Float64, true),
-        Field::new("q75", DataType::Float64, true),
-        Field::new("count", DataType::Int64, false),
-        Field::new("nulls", DataType::Int64, false),
-        Field::new("null_percentage", DataType::Float64, true),
-    ]));
+    let schema = result_schema();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(names)),
         Arc::new(StringArray::from(types)),
