@@ -200,7 +200,11 @@ async fn serve(cli: &Cli, matches: &ArgMatches) -> ExitCode {
     let credentials = match (user, password_env) {
         (Some(user), Some(var)) => match std::env::var(var) {
             Ok(password) if !password.is_empty() => Some(crate::serve::Credentials { user: user.clone(), password }),
-            _ => return usage_error(format!("serve: --password-env {var}: the environment variable is not set or empty")),
+            _ => {
+                return usage_error(format!(
+                    "serve: --password-env {var}: the environment variable is not set or empty"
+                ));
+            }
         },
         _ => None,
     };

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast as cast_array;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef, UInt64Type};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef, UInt64Type,
+};
 use datafusion::common::{Column, Result, internal_err};
 use datafusion::execution::FunctionRegistry;
 use datafusion::functions_aggregate::expr_fn::{approx_distinct, count, max, min, percentile_cont, sum};

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, Int32Array, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::as_string_array;
 use datafusion::common::{Result, exec_err, plan_err};
@@ -29,10 +29,83 @@ pub fn version_text() -> String {
     )
 }
 
-/// Registers `version()` and `current_setting(name)` in a served session.
+/// Registers `version()`, `current_setting(name)` and `to_regtype(name)` in a served session.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(Version::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype::new()));
+}
+
+/// The types `to_regtype` knows, with their PostgreSQL OIDs (the ones `pg_type` lists).
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("boolean", 16),
+    ("bool", 16),
+    ("bytea", 17),
+    ("bigint", 20),
+    ("int8", 20),
+    ("smallint", 21),
+    ("int2", 21),
+    ("integer", 23),
+    ("int", 23),
+    ("int4", 23),
+    ("text", 25),
+    ("json", 114),
+    ("real", 700),
+    ("float4", 700),
+    ("double precision", 701),
+    ("float8", 701),
+    ("character varying", 1043),
+    ("varchar", 1043),
+    ("date", 1082),
+    ("time", 1083),
+    ("timestamp", 1114),
+    ("timestamp without time zone", 1114),
+    ("timestamptz", 1184),
+    ("timestamp with time zone", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+];
+
+/// `to_regtype(name)`: a type's OID, or NULL for a type this server does not have (psycopg
+/// asks for `hstore` and friends this way when SQLAlchemy connects).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToRegtype {
+    signature: Signature,
+}
+
+impl ToRegtype {
+    fn new() -> ToRegtype {
+        ToRegtype { signature: Signature::exact(vec![DataType::Utf8], Volatility::Stable) }
+    }
+}
+
+impl ScalarUDFImpl for ToRegtype {
+    fn name(&self) -> &str {
+        "to_regtype"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let names: ArrayRef = args.args[0].to_array(args.number_rows)?;
+        let names = as_string_array(&names)?;
+        let oids: Int32Array = names
+            .iter()
+            .map(|name| {
+                let name = name?.trim().trim_start_matches("pg_catalog.").to_ascii_lowercase();
+                TYPE_OIDS.iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(oids)))
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -144,11 +217,8 @@ impl ScalarUDFImpl for CurrentSetting {
             }
             let name = names.value(row);
             let lower = name.to_ascii_lowercase();
-            let value = SETTINGS
-                .iter()
-                .find(|(key, _)| *key == lower)
-                .map(|(_, value)| value.to_string())
-                .or_else(|| {
+            let value =
+                SETTINGS.iter().find(|(key, _)| *key == lower).map(|(_, value)| value.to_string()).or_else(|| {
                     args.config_options
                         .entries()
                         .into_iter()

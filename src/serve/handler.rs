@@ -120,14 +120,20 @@ impl Connection {
             }
         };
         let rows = stream::iter(first).chain(data_rows.map(|row| row.map_err(wire_error))).take_until(Box::pin(stop));
-        let tail = stream::once(async move { cancelled.load(Ordering::Relaxed).then(canceled) }).filter_map(|e| async move { e.map(Err) });
+        let tail = stream::once(async move { cancelled.load(Ordering::Relaxed).then(canceled) })
+            .filter_map(|e| async move { e.map(Err) });
         let mut response = QueryResponse::new(row_schema, rows.chain(tail));
         response.set_command_tag(&command_tag);
         Ok(Response::Query(response))
     }
 
-    /// `SET param.name = 'value'` and `SHOW param.name`: this connection's `${name}`.
+    /// `SET param.name = 'value'` and `SHOW param.name`: this connection's `${name}`; and
+    /// savepoints, accepted as no-ops as DataFusion-postgres accepts `BEGIN` and `COMMIT`
+    /// (psycopg opens one inside SQLAlchemy's first transaction).
     fn param_statement(&self, sql: &str) -> Option<PgWireResult<Response>> {
+        if let Some(tag) = savepoint_tag(sql) {
+            return Some(Ok(Response::Execution(Tag::new(tag))));
+        }
         match ParamStatement::parse(sql)? {
             Err(message) => Some(Err(user_error("42601", message))),
             Ok(ParamStatement::Set(name, value)) => {
@@ -152,7 +158,11 @@ impl Connection {
                     schema.clone(),
                     vec![Arc::new(datafusion::arrow::array::StringArray::from(vec![value]))],
                 );
-                Some(batch.map_err(|e| wire_error_df(&e.into())).and_then(|b| rows_response(&schema, vec![b], &Format::UnifiedText)))
+                Some(
+                    batch
+                        .map_err(|e| wire_error_df(&e.into()))
+                        .and_then(|b| rows_response(&schema, vec![b], &Format::UnifiedText)),
+                )
             }
         }
     }
@@ -230,7 +240,8 @@ fn wire_error(error: PgWireError) -> PgWireError {
 fn rows_response(schema: &SchemaRef, batches: Vec<RecordBatch>, format: &Format) -> PgWireResult<Response> {
     let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, None)?);
     let encoded = Arc::clone(&fields);
-    let rows = stream::iter(batches).flat_map(move |batch| stream::iter(encode_recordbatch(Arc::clone(&encoded), batch)));
+    let rows =
+        stream::iter(batches).flat_map(move |batch| stream::iter(encode_recordbatch(Arc::clone(&encoded), batch)));
     Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
 
@@ -260,6 +271,19 @@ fn runs_in_shell(statement: &SegStatement) -> bool {
             matches!(statement.as_ref(), DFStatement::CopyTo(_) | DFStatement::CreateExternalTable(_))
         }
         _ => true,
+    }
+}
+
+/// The command tag of `SAVEPOINT x`, `RELEASE [SAVEPOINT] x` or `ROLLBACK TO [SAVEPOINT] x`:
+/// segsql reads and never changes tables in a transaction, so there is nothing to undo.
+fn savepoint_tag(sql: &str) -> Option<&'static str> {
+    let words: Vec<String> =
+        sql.trim().trim_end_matches(';').split_whitespace().take(3).map(str::to_ascii_uppercase).collect();
+    match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["SAVEPOINT", _] => Some("SAVEPOINT"),
+        ["RELEASE", ..] if words.len() >= 2 => Some("RELEASE"),
+        ["ROLLBACK", "TO", ..] if words.len() >= 3 => Some("ROLLBACK"),
+        _ => None,
     }
 }
 
@@ -304,9 +328,11 @@ impl ParamStatement {
                 } else {
                     return Some(Err(format!("SET param.{name}: write SET param.{name} = 'value'")));
                 };
-                Some(unquote(value.trim()).map(|v| ParamStatement::Set(name.clone(), v)).ok_or_else(|| {
-                    format!("SET param.{name}: write the value as one literal, such as 'EU' or 42")
-                }))
+                Some(
+                    unquote(value.trim())
+                        .map(|v| ParamStatement::Set(name.clone(), v))
+                        .ok_or_else(|| format!("SET param.{name}: write the value as one literal, such as 'EU' or 42")),
+                )
             }
             _ => Some(Err(format!("{verb} param.{name}: nothing may follow the parameter's name"))),
         }
@@ -345,6 +371,52 @@ impl SegParser {
     }
 }
 
+/// The SQL type a client declared a parameter as, where DataFusion would infer another.
+fn declared_type(declared: &Type) -> Option<&'static str> {
+    Some(match *declared {
+        Type::INT2 => "SMALLINT",
+        Type::INT4 => "INT",
+        Type::INT8 => "BIGINT",
+        Type::FLOAT4 => "REAL",
+        Type::FLOAT8 => "DOUBLE",
+        Type::BOOL => "BOOLEAN",
+        Type::DATE => "DATE",
+        Type::TIMESTAMP => "TIMESTAMP",
+        _ => return None,
+    })
+}
+
+/// Casts each `$n` to the type the client declared for it (psycopg declares a Python int as
+/// int2, int4 or int8 by its size), as PostgreSQL takes a declared type over an inferred one.
+/// Without it DataFusion infers `$1` in `amount > $1` as the column's DECIMAL, and an integer
+/// sent for it cannot be read.
+fn declare_parameter_types(sql: &str, types: &[Option<Type>]) -> String {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if !types.iter().flatten().any(|t| declared_type(t).is_some()) {
+        return sql.to_string();
+    }
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return sql.to_string();
+    };
+    let mut out = String::with_capacity(sql.len() + 32);
+    for token in tokens {
+        let declared = match &token {
+            Token::Placeholder(p) => p
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| types.get(n.wrapping_sub(1)).cloned().flatten())
+                .and_then(|t| declared_type(&t)),
+            _ => None,
+        };
+        match declared {
+            Some(name) => out.push_str(&format!("CAST({token} AS {name})")),
+            None => out.push_str(&token.to_string()),
+        }
+    }
+    out
+}
+
 #[async_trait]
 impl QueryParser for SegParser {
     type Statement = WireStatement;
@@ -354,13 +426,14 @@ impl QueryParser for SegParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         log::detail(|| format!("{}: parse: {}", client.socket_addr(), sql.trim()));
-        if ParamStatement::parse(sql).is_some() {
+        if ParamStatement::parse(sql).is_some() || savepoint_tag(sql).is_some() {
             return Ok(Some((sql.to_string(), None)));
         }
         let sql = self.substitute(sql)?;
         if self.own_statement(&sql).is_some() {
             return Ok(Some((sql, None)));
         }
+        let sql = declare_parameter_types(&sql, types);
         self.inner.parse_sql(client, &sql, types).await.map_err(wire_error)
     }
 
@@ -443,7 +516,12 @@ impl ExtendedQueryHandler for Connection {
         Arc::clone(&self.parser)
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<WireStatement>, max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<WireStatement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = WireStatement>,
@@ -486,6 +564,26 @@ mod tests {
         assert!(matches!(ParamStatement::parse("SET param.k = a b"), Some(Err(_))));
         assert!(matches!(ParamStatement::parse("SET param.k"), Some(Err(_))));
         assert!(matches!(ParamStatement::parse("SHOW param.k extra"), Some(Err(_))));
+    }
+
+    #[test]
+    fn declared_parameter_types_become_casts() {
+        let types = [Some(Type::INT8), None, Some(Type::TEXT)];
+        assert_eq!(
+            declare_parameter_types("select a from t where b > $1 and c = $2 and d = '$1' and e = $3", &types),
+            "select a from t where b > CAST($1 AS BIGINT) and c = $2 and d = '$1' and e = $3"
+        );
+        assert_eq!(declare_parameter_types("select $1", &[None]), "select $1");
+    }
+
+    #[test]
+    fn savepoints_are_accepted() {
+        assert_eq!(savepoint_tag("SAVEPOINT \"_pg3_1\""), Some("SAVEPOINT"));
+        assert_eq!(savepoint_tag("release savepoint s;"), Some("RELEASE"));
+        assert_eq!(savepoint_tag("RELEASE s"), Some("RELEASE"));
+        assert_eq!(savepoint_tag("ROLLBACK TO SAVEPOINT s"), Some("ROLLBACK"));
+        assert_eq!(savepoint_tag("ROLLBACK"), None);
+        assert_eq!(savepoint_tag("SELECT 1"), None);
     }
 
     #[test]

@@ -157,13 +157,8 @@ impl Server {
                 }
             }
         };
-        Ok(Handlers {
-            connection,
-            startup: Arc::new(startup),
-            cancel: Arc::new(Cancel { server: Arc::clone(self) }),
-        })
+        Ok(Handlers { connection, startup: Arc::new(startup), cancel: Arc::new(Cancel { server: Arc::clone(self) }) })
     }
-
 }
 
 impl Debug for Server {
@@ -260,7 +255,9 @@ pub struct Cancel {
 impl CancelHandler for Cancel {
     async fn on_cancel_request(&self, request: CancelRequest) {
         let known = self.server.connections.cancel(request.pid, &request.secret_key).await;
-        log::detail(|| format!("cancel request for backend {} ({})", request.pid, if known { "sent" } else { "unknown" }));
+        log::detail(|| {
+            format!("cancel request for backend {} ({})", request.pid, if known { "sent" } else { "unknown" })
+        });
         if known {
             if let Some(watch) = self.server.cancels.lock().get(&request.pid) {
                 watch.send_modify(|generation| *generation += 1);
