@@ -258,10 +258,8 @@ impl CancelHandler for Cancel {
         log::detail(|| {
             format!("cancel request for backend {} ({})", request.pid, if known { "sent" } else { "unknown" })
         });
-        if known {
-            if let Some(watch) = self.server.cancels.lock().get(&request.pid) {
-                watch.send_modify(|generation| *generation += 1);
-            }
+        if known && let Some(watch) = self.server.cancels.lock().get(&request.pid) {
+            watch.send_modify(|generation| *generation += 1);
         }
     }
 }

@@ -15,5 +15,6 @@ mod parity;
 mod report;
 mod roundtrip;
 mod s3;
+mod serve;
 mod slt;
 mod support;
