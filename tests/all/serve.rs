@@ -70,7 +70,9 @@ impl Served {
             let _ = sender.send(line);
         });
         let line = receiver.recv_timeout(Duration::from_secs(180)).unwrap_or_default();
-        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+        // "segsql serve: listening on 127.0.0.1:PORT [(TLS)]"
+        let address = line.split_whitespace().nth(4).unwrap_or_default();
+        let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
         let Some(port) = port else {
             let _ = child.kill();
             let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
@@ -445,4 +447,39 @@ fn thirty_two_clients_get_the_shells_answers_then_sigterm_stops_the_server() {
     let status = server.terminate();
     assert!(status.success(), "exit status {status:?}\n{}", server.log());
     assert!(server.log().contains("segsql serve: stopped"), "{}", server.log());
+}
+
+/// With --tls-cert and --tls-key, psql negotiates TLS (sslmode=require) and logs in.
+#[test]
+fn tls_connections_log_in_with_scram() {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (keys.path().join("server.crt"), keys.path().join("server.key"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Served::start(
+        &["--tls-cert", cert, "--tls-key", key, "--user", "analyst", "--password-env", "SEGSQL_TEST_PASSWORD"],
+        &[("SEGSQL_TEST_PASSWORD", "a tls password")],
+    );
+    let dsn =
+        format!("host=127.0.0.1 port={} user=analyst dbname=segsql sslmode=require connect_timeout=10", server.port);
+    let output = Command::new(psql())
+        .args(["-X", "-At", &dsn, "-c", "SELECT count(*) FROM sample.customers"])
+        .env("PGPASSWORD", "a tls password")
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql runs");
+    assert!(output.status.success(), "{}\n{}", String::from_utf8_lossy(&output.stderr), server.log());
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "5000");
+
+    let missing = segsql().args(["serve", "--port", "0", "--tls-cert", "/nonexistent.crt", "--tls-key", key]).output();
+    let missing = missing.expect("segsql runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--tls-cert /nonexistent.crt"));
 }

@@ -3,7 +3,7 @@
 # on 127.0.0.1: psql (Debian's postgresql-client), pgjdbc (Debian's libpostgresql-jdbc-java,
 # the driver inside Metabase, DBeaver and Tableau) with a Java runtime, and a Python venv
 # with psycopg 3, SQLAlchemy and pandas (pinned in tests/serve/requirements.txt), kept in
-# ~/.cache/segsql/serve-venv outside the clone. Prints three lines: KEY=VALUE for
+# ~/.cache/segsql/serve-venv outside the clone; openssl makes the TLS test's certificate. Prints three lines: KEY=VALUE for
 # SEGSQL_PSQL, SEGSQL_PGJDBC and SEGSQL_SERVE_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +14,7 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
     $sudo apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
