@@ -84,7 +84,7 @@ pub struct Cli {
     pub memory_limit: Option<usize>,
 
     /// Threads to run queries on (default: all cores); results do not depend on it
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
     /// Append one JSON line describing this run (scripts, inputs, exports, models, exit
@@ -122,7 +122,8 @@ pub enum Command {
         threads: Option<usize>,
     },
     /// Serve the same SQL over the PostgreSQL wire protocol (psql, BI tools, notebooks);
-    /// --data, --models, -f (setup scripts), --param and --memory-limit (per query) apply
+    /// --data, --models, -f (setup scripts), --param and --memory-limit (per query) apply,
+    /// and --threads given before `serve`
     Serve {
         /// Address to listen on; anything but loopback needs --user and --password-env
         #[arg(long, default_value = "127.0.0.1")]
