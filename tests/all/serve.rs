@@ -194,6 +194,11 @@ fn psql_as_shell(csv: &str) -> String {
         .join("\n")
 }
 
+/// The dashboard query that the pandas and JDBC clients run with a parameter (`frequency >= 2`),
+/// as the shell runs it.
+const SEGMENTS_OF_REPEAT_BUYERS: &str = "SELECT segment, count(*) AS customers, sum(monetary) AS revenue \
+    FROM customer_rfm WHERE frequency >= 2 GROUP BY segment ORDER BY segment";
+
 /// A protocol 3.0 startup message for `user`.
 fn startup_message(user: &str) -> Vec<u8> {
     let mut body = vec![0, 3, 0, 0];
@@ -373,14 +378,7 @@ fn psycopg_and_pandas_read_what_the_shell_computes() {
     assert_eq!(cancel["after"], 1, "{cancel}");
 
     let pandas = server.client("pandas", &[]);
-    let expected = shell_csv(
-        shell_dir.path(),
-        &[],
-        Some(
-            "SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM customer_rfm \
-             WHERE frequency >= 2 GROUP BY segment ORDER BY segment",
-        ),
-    );
+    let expected = shell_csv(shell_dir.path(), &[], Some(SEGMENTS_OF_REPEAT_BUYERS));
     assert_eq!(pandas, expected);
 }
 
@@ -403,14 +401,7 @@ fn jdbc_lists_tables_and_columns_and_runs_a_prepared_query() {
     assert!(text.contains("columns customer_id:int8,") && text.contains("monetary:numeric"), "{text}");
     let rows = text.split_once("rows\n").map(|(_, rows)| rows).unwrap_or_default();
     let shell_dir = tempfile::tempdir().expect("temp dir");
-    let expected = shell_csv(
-        shell_dir.path(),
-        &[],
-        Some(
-            "SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM customer_rfm \
-             WHERE frequency >= 2 GROUP BY segment ORDER BY segment",
-        ),
-    );
+    let expected = shell_csv(shell_dir.path(), &[], Some(SEGMENTS_OF_REPEAT_BUYERS));
     let expected: Vec<&str> = expected.lines().skip(1).collect();
     assert_eq!(rows.lines().collect::<Vec<_>>(), expected);
 }
