@@ -54,6 +54,8 @@ pub struct Connection {
     peer: String,
     df: Arc<DfSessionService>,
     parser: Arc<SegParser>,
+    /// The connection's session, shared with its shell and DataFusion-postgres' service.
+    ctx: datafusion::prelude::SessionContext,
     shell: tokio::sync::Mutex<Shell>,
     /// Set once, at the first statement: the backend id the cancel request names.
     pid: OnceLock<i32>,
@@ -71,12 +73,13 @@ impl Connection {
             params,
             dialect: ctx.state().config().options().sql_parser.dialect.to_string(),
         });
-        let shell = Shell::for_session(ctx, server.data());
+        let shell = Shell::for_session(ctx.clone(), server.data());
         Ok(Connection {
             server,
             peer,
             df,
             parser,
+            ctx,
             shell: tokio::sync::Mutex::new(shell),
             pid: OnceLock::new(),
             cancel: Arc::new(watch::channel(0).0),
@@ -134,6 +137,9 @@ impl Connection {
         if let Some(tag) = savepoint_tag(sql) {
             return Some(Ok(Response::Execution(Tag::new(tag))));
         }
+        if let Some(name) = shown_setting(sql) {
+            return Some(self.show_setting(&name));
+        }
         match ParamStatement::parse(sql)? {
             Err(message) => Some(Err(user_error("42601", message))),
             Ok(ParamStatement::Set(name, value)) => {
@@ -165,6 +171,30 @@ impl Connection {
                 )
             }
         }
+    }
+
+    /// `SHOW datafusion.x` or `SHOW segsql.x`: DataFusion-postgres answers only PostgreSQL's
+    /// own settings, so this connection's DataFusion and segsql settings are answered here,
+    /// with the columns DataFusion's `SHOW` has.
+    fn show_setting(&self, name: &str) -> PgWireResult<Response> {
+        let entries = self.ctx.state().config().options().entries();
+        // DataFusion lists an extension's settings without their prefix (`models_dir`), and
+        // segsql's are the only extension settings a session has.
+        let unprefixed = name.strip_prefix("segsql.");
+        let found = entries.into_iter().find(|e| e.key == name || !e.key.contains('.') && unprefixed == Some(&e.key));
+        let Some(entry) = found else {
+            return Err(user_error("42704", format!("SHOW {name}: unrecognized configuration parameter")));
+        };
+        let schema = setting_schema();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(datafusion::arrow::array::StringArray::from(vec![name])),
+                Arc::new(datafusion::arrow::array::StringArray::from(vec![entry.value])),
+            ],
+        )
+        .map_err(|e| wire_error_df(&e.into()))?;
+        rows_response(&schema, vec![batch], &Format::UnifiedText)
     }
 
     /// Runs one of segsql's own statements, or a COPY, through the shell.
@@ -243,6 +273,19 @@ fn rows_response(schema: &SchemaRef, batches: Vec<RecordBatch>, format: &Format)
     let rows =
         stream::iter(batches).flat_map(move |batch| stream::iter(encode_recordbatch(Arc::clone(&encoded), batch)));
     Ok(Response::Query(QueryResponse::new(fields, rows)))
+}
+
+fn setting_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false), Field::new("value", DataType::Utf8, true)]))
+}
+
+/// The setting `SHOW datafusion.x` or `SHOW segsql.x` asks for, in lower case.
+fn shown_setting(sql: &str) -> Option<String> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let (verb, name) = text.split_once(char::is_whitespace)?;
+    let name = name.trim().to_ascii_lowercase();
+    let ours = name.starts_with("datafusion.") || name.starts_with("segsql.");
+    (verb.eq_ignore_ascii_case("SHOW") && ours && !name.contains(char::is_whitespace)).then_some(name)
 }
 
 fn param_schema(name: &str) -> SchemaRef {
@@ -426,7 +469,7 @@ impl QueryParser for SegParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         log::detail(|| format!("{}: parse: {}", client.socket_addr(), sql.trim()));
-        if ParamStatement::parse(sql).is_some() || savepoint_tag(sql).is_some() {
+        if ParamStatement::parse(sql).is_some() || savepoint_tag(sql).is_some() || shown_setting(sql).is_some() {
             return Ok(Some((sql.to_string(), None)));
         }
         let sql = self.substitute(sql)?;
@@ -447,6 +490,7 @@ impl QueryParser for SegParser {
         }
         let format = format.unwrap_or(&Format::UnifiedText);
         let schema = match ParamStatement::parse(&statement.0) {
+            _ if shown_setting(&statement.0).is_some() => Some(setting_schema()),
             Some(Ok(ParamStatement::Show(name))) => Some(param_schema(&name)),
             Some(_) => None,
             None => self.own_statement(&statement.0).and_then(|s| s.own_result_schema()),
@@ -574,6 +618,17 @@ mod tests {
             "select a from t where b > CAST($1 AS BIGINT) and c = $2 and d = '$1' and e = $3"
         );
         assert_eq!(declare_parameter_types("select $1", &[None]), "select $1");
+    }
+
+    #[test]
+    fn datafusion_and_segsql_settings_are_shown_here() {
+        assert_eq!(
+            shown_setting("SHOW datafusion.execution.batch_size;"),
+            Some("datafusion.execution.batch_size".into())
+        );
+        assert_eq!(shown_setting("show SEGSQL.models_dir"), Some("segsql.models_dir".into()));
+        assert_eq!(shown_setting("SHOW server_version"), None);
+        assert_eq!(shown_setting("SHOW datafusion.x y"), None);
     }
 
     #[test]

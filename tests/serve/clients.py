@@ -130,6 +130,8 @@ def run_isolation(port):
         check(a.execute("SELECT one FROM only_mine").fetchone() == (1,), "A cannot read its own view")
         setting = "SELECT current_setting('datafusion.execution.batch_size')"
         check(a.execute(setting).fetchone()[0] == "123", "A's SET did not apply")
+        shown = a.execute("SHOW datafusion.execution.batch_size").fetchone()
+        check(shown == ("datafusion.execution.batch_size", "123"), f"SHOW gave {shown!r}")
         result = {}
         try:
             b.execute("SELECT one FROM only_mine").fetchall()
