@@ -474,3 +474,22 @@ fn tls_connections_log_in_with_scram() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--tls-cert /nonexistent.crt"));
 }
+
+/// `--memory-limit` bounds each connection's query: one that needs more fails with the
+/// shell's out-of-memory message and SQLSTATE 53200, and the server goes on serving.
+#[test]
+fn a_query_over_the_memory_limit_fails_alone() {
+    let server = Served::start(&["--memory-limit", "1M"], &[]);
+    let sql =
+        "SELECT e.user_id, count(*) FROM sample.events e JOIN sample.events f ON e.user_id = f.user_id GROUP BY 1";
+    let big = server.psql("postgres", None, &["-v", "VERBOSITY=verbose", "-c", sql]);
+    let message = String::from_utf8_lossy(&big.stderr);
+    assert!(!big.status.success());
+    assert!(
+        message.contains("53200") && message.contains("out of memory") && message.contains("--memory-limit"),
+        "{message}"
+    );
+    let small = server.psql("postgres", None, &["-At", "-c", "SELECT count(*) FROM customer_rfm"]);
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    assert_eq!(String::from_utf8_lossy(&small.stdout).trim(), "3998");
+}
