@@ -116,12 +116,12 @@ impl CatalogProvider for ConnectionCatalog {
         let Some(schema) = schemas.get(name) else {
             return Ok(None);
         };
-        if let Some(layered) = (schema.as_ref() as &dyn Any).downcast_ref::<LayeredSchema>() {
-            if !layered.shared.table_names().is_empty() || !cascade && !layered.own.table_names().is_empty() {
-                return plan_err!(
-                    "DROP SCHEMA: the schema {name} is the server's, shared by every connection; a connection cannot drop it"
-                );
-            }
+        // Dropping a layer would leave the shared schema bare, and this connection's next
+        // CREATE would land where every connection sees it.
+        if (schema.as_ref() as &dyn Any).is::<LayeredSchema>() {
+            return plan_err!(
+                "DROP SCHEMA: the schema {name} is the server's, shared by every connection; a connection cannot drop it"
+            );
         } else if !cascade && !schema.table_names().is_empty() {
             return plan_err!("DROP SCHEMA: the schema {name} is not empty; add CASCADE to drop its tables too");
         }

@@ -140,6 +140,15 @@ impl Connection {
         if let Some(name) = shown_setting(sql) {
             return Some(self.show_setting(&name));
         }
+        if let Some(name) = runtime_setting(sql) {
+            return Some(Err(user_error(
+                "42501",
+                format!(
+                    "SET {name}: the memory pool, spill files and caches are the server's (--memory-limit), \
+                     shared by every connection; a connection cannot change them"
+                ),
+            )));
+        }
         match ParamStatement::parse(sql)? {
             Err(message) => Some(Err(user_error("42601", message))),
             Ok(ParamStatement::Set(name, value)) => {
@@ -221,7 +230,10 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(pid) = self.pid.get() {
-            self.server.cancels().lock().remove(pid);
+            let mut cancels = self.server.cancels().lock();
+            if cancels.get(pid).is_some_and(|watch| Arc::ptr_eq(watch, &self.cancel)) {
+                cancels.remove(pid);
+            }
         }
         log::detail(|| format!("{}: disconnected", self.peer));
     }
@@ -288,6 +300,18 @@ fn shown_setting(sql: &str) -> Option<String> {
     (verb.eq_ignore_ascii_case("SHOW") && ours && !name.contains(char::is_whitespace)).then_some(name)
 }
 
+/// The `datafusion.runtime.*` setting a `SET` would change, if that is what it does.
+fn runtime_setting(sql: &str) -> Option<String> {
+    let text = sql.trim();
+    let (verb, rest) = text.split_once(char::is_whitespace)?;
+    if !verb.eq_ignore_ascii_case("SET") {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').collect();
+    name.to_ascii_lowercase().starts_with("datafusion.runtime.").then_some(name)
+}
+
 fn param_schema(name: &str) -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(format!("param.{name}"), DataType::Utf8, false)]))
 }
@@ -348,7 +372,8 @@ impl ParamStatement {
             return None;
         }
         let rest = rest.trim_start();
-        if rest.len() < 6 || !rest[..6].eq_ignore_ascii_case("param.") {
+        // `get`: a multi-byte character at the cut is simply not `param.`.
+        if !rest.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("param.")) {
             return None;
         }
         let rest = &rest[6..];
@@ -366,7 +391,7 @@ impl ParamStatement {
             "SET" => {
                 let value = if let Some(v) = rest.strip_prefix('=') {
                     v
-                } else if rest.len() > 2 && rest[..2].eq_ignore_ascii_case("TO") {
+                } else if rest.len() > 2 && rest.get(..2).is_some_and(|to| to.eq_ignore_ascii_case("TO")) {
                     &rest[2..]
                 } else {
                     return Some(Err(format!("SET param.{name}: write SET param.{name} = 'value'")));
@@ -434,29 +459,69 @@ fn declared_type(declared: &Type) -> Option<&'static str> {
 /// Without it DataFusion infers `$1` in `amount > $1` as the column's DECIMAL, and an integer
 /// sent for it cannot be read.
 fn declare_parameter_types(sql: &str, types: &[Option<Type>]) -> String {
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
     if !types.iter().flatten().any(|t| declared_type(t).is_some()) {
         return sql.to_string();
     }
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
-        return sql.to_string();
-    };
+    // Only the `$n` spans are rewritten, in the original text: literals, quoted names and
+    // comments are copied byte for byte (a tokenizer's round trip would unescape them).
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 32);
-    for token in tokens {
-        let declared = match &token {
-            Token::Placeholder(p) => p
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| types.get(n.wrapping_sub(1)).cloned().flatten())
-                .and_then(|t| declared_type(&t)),
-            _ => None,
-        };
-        match declared {
-            Some(name) => out.push_str(&format!("CAST({token} AS {name})")),
-            None => out.push_str(&token.to_string()),
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let skip_to = |from: usize, end: &str| sql[from..].find(end).map_or(bytes.len(), |at| from + at + end.len());
+        match bytes[i] {
+            b'\'' => {
+                // 'it''s', and E'it\'s' where a backslash escapes the next character.
+                let backslashes = i > 0 && matches!(bytes[i - 1], b'E' | b'e');
+                let mut j = i + 1;
+                while j < bytes.len() {
+                    match bytes[j] {
+                        b'\\' if backslashes => j += 2,
+                        b'\'' if bytes.get(j + 1) == Some(&b'\'') => j += 2,
+                        b'\'' => break,
+                        _ => j += 1,
+                    }
+                }
+                i = j + 1;
+            }
+            b'"' => i = sql[i + 1..].find('"').map_or(bytes.len(), |at| i + 1 + at + 1),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_to(i, "\n"),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_to(i + 2, "*/"),
+            b'$' => {
+                let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let declared = (digits > 0)
+                    .then(|| sql[i + 1..i + 1 + digits].parse::<usize>().ok())
+                    .flatten()
+                    .and_then(|n| types.get(n.wrapping_sub(1)).cloned().flatten())
+                    .and_then(|t| declared_type(&t));
+                match declared {
+                    Some(name) => {
+                        out.push_str(&sql[copied..i]);
+                        out.push_str(&format!("CAST({} AS {name})", &sql[i..i + 1 + digits]));
+                        i += 1 + digits;
+                        copied = i;
+                    }
+                    // `$tag$ ... $tag$` and `$$ ... $$` quote text; a bare `$` is left alone.
+                    None if digits == 0 => {
+                        let tag_len = sql[i + 1..]
+                            .find('$')
+                            .filter(|&n| sql[i + 1..i + 1 + n].chars().all(|c| c.is_alphanumeric() || c == '_'));
+                        i = match tag_len {
+                            Some(n) => {
+                                let tag = &sql[i..i + n + 2];
+                                skip_to(i + tag.len(), tag)
+                            }
+                            None => i + 1,
+                        };
+                    }
+                    None => i += 1 + digits,
+                }
+            }
+            _ => i += 1,
         }
     }
+    out.push_str(&sql[copied.min(sql.len())..]);
     out
 }
 
@@ -469,7 +534,11 @@ impl QueryParser for SegParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         log::detail(|| format!("{}: parse: {}", client.socket_addr(), sql.trim()));
-        if ParamStatement::parse(sql).is_some() || savepoint_tag(sql).is_some() || shown_setting(sql).is_some() {
+        let answered_here = ParamStatement::parse(sql).is_some()
+            || savepoint_tag(sql).is_some()
+            || shown_setting(sql).is_some()
+            || runtime_setting(sql).is_some();
+        if answered_here {
             return Ok(Some((sql.to_string(), None)));
         }
         let sql = self.substitute(sql)?;
@@ -608,6 +677,8 @@ mod tests {
         assert!(matches!(ParamStatement::parse("SET param.k = a b"), Some(Err(_))));
         assert!(matches!(ParamStatement::parse("SET param.k"), Some(Err(_))));
         assert!(matches!(ParamStatement::parse("SHOW param.k extra"), Some(Err(_))));
+        assert_eq!(ParamStatement::parse("SHOW abcd€"), None);
+        assert!(matches!(ParamStatement::parse("SET param.x €"), Some(Err(_))));
     }
 
     #[test]
@@ -618,6 +689,16 @@ mod tests {
             "select a from t where b > CAST($1 AS BIGINT) and c = $2 and d = '$1' and e = $3"
         );
         assert_eq!(declare_parameter_types("select $1", &[None]), "select $1");
+        let int = [Some(Type::INT4)];
+        assert_eq!(
+            declare_parameter_types("select $$ $1 $$, $t$ $1 $t$, 'x' -- $1\n/* $1 */ , $1", &int),
+            "select $$ $1 $$, $t$ $1 $t$, 'x' -- $1\n/* $1 */ , CAST($1 AS INT)"
+        );
+        assert_eq!(declare_parameter_types("select 'é', $1, 'ü'", &int), "select 'é', CAST($1 AS INT), 'ü'");
+        assert_eq!(
+            declare_parameter_types("select 'O''Brien', \"a\"\"b\", E'x\\'' from t where n = $1", &[Some(Type::INT4)]),
+            "select 'O''Brien', \"a\"\"b\", E'x\\'' from t where n = CAST($1 AS INT)"
+        );
     }
 
     #[test]
@@ -629,6 +710,15 @@ mod tests {
         assert_eq!(shown_setting("show SEGSQL.models_dir"), Some("segsql.models_dir".into()));
         assert_eq!(shown_setting("SHOW server_version"), None);
         assert_eq!(shown_setting("SHOW datafusion.x y"), None);
+    }
+
+    #[test]
+    fn runtime_settings_are_the_servers() {
+        let name = Some("datafusion.runtime.memory_limit".to_string());
+        assert_eq!(runtime_setting("SET datafusion.runtime.memory_limit = '10G'"), name);
+        assert_eq!(runtime_setting("set datafusion.runtime.memory_limit='10G'"), name);
+        assert_eq!(runtime_setting("SET datafusion.execution.batch_size = 10"), None);
+        assert_eq!(runtime_setting("SELECT 1"), None);
     }
 
     #[test]

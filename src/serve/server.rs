@@ -23,7 +23,10 @@ use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::api::{
+    ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator,
+};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -63,6 +66,9 @@ pub struct Server {
     static_tables: Arc<PgCatalogStaticTables>,
     auth: Arc<AuthManager>,
     connections: Arc<ConnectionManager>,
+    /// One backend-id generator for every connection: the cancel request names a connection
+    /// by its id, so ids must not repeat (pgwire's SASL handler starts a counter per handler).
+    pids: Arc<RandomPidSecretKeyGenerator>,
     cancels: parking_lot::Mutex<HashMap<i32, Arc<watch::Sender<u64>>>>,
 }
 
@@ -92,6 +98,7 @@ impl Server {
             static_tables,
             auth,
             connections: Arc::new(ConnectionManager::new()),
+            pids: Arc::new(RandomPidSecretKeyGenerator::default()),
             cancels: parking_lot::Mutex::new(HashMap::new()),
         })
     }
@@ -143,7 +150,11 @@ impl Server {
     pub fn handlers(self: &Arc<Server>, peer: String) -> Result<Handlers> {
         let connection = Arc::new(Connection::new(Arc::clone(self), peer.clone())?);
         let startup = match &self.credentials {
-            None => Startup::Open(OpenStartup { connections: Arc::clone(&self.connections), peer }),
+            None => Startup::Open(OpenStartup {
+                connections: Arc::clone(&self.connections),
+                pids: Arc::clone(&self.pids),
+                peer,
+            }),
             Some(credentials) => {
                 let mut parameters = DefaultServerParameterProvider::default();
                 parameters.server_version = compat::PG_VERSION.to_string();
@@ -152,7 +163,8 @@ impl Server {
                 Startup::Password {
                     inner: SASLAuthStartupHandler::new(Arc::new(parameters))
                         .with_scram(scram)
-                        .with_connection_manager(Arc::clone(&self.connections)),
+                        .with_connection_manager(Arc::clone(&self.connections))
+                        .with_pid_secret_key_generator(Arc::clone(&self.pids) as Arc<dyn PidSecretKeyGenerator>),
                     peer,
                 }
             }
@@ -193,6 +205,7 @@ pub enum Startup {
 
 pub struct OpenStartup {
     connections: Arc<ConnectionManager>,
+    pids: Arc<RandomPidSecretKeyGenerator>,
     peer: String,
 }
 
@@ -200,6 +213,10 @@ pub struct OpenStartup {
 impl NoopStartupHandler for OpenStartup {
     fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
         Some(Arc::clone(&self.connections))
+    }
+
+    fn pid_secret_key_generator(&self) -> &dyn PidSecretKeyGenerator {
+        self.pids.as_ref()
     }
 
     async fn post_startup<C>(&self, client: &mut C, _message: PgWireFrontendMessage) -> PgWireResult<()>
