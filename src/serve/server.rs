@@ -187,12 +187,16 @@ struct PasswordCheck(Credentials);
 impl AuthSource for PasswordCheck {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
         let user = login.user().unwrap_or_default();
-        if user != self.0.user {
-            log::line(&format!("{}: login refused: unknown user {user:?}", login.host()));
-            return Err(PgWireError::InvalidPassword(user.to_string()));
-        }
         let salt: [u8; 16] = rand::random();
-        let salted = gen_salted_password(&self.0.password, &salt, SCRAM_ITERATIONS);
+        let password = if user == self.0.user {
+            self.0.password.clone()
+        } else {
+            // As PostgreSQL does: an unknown user goes through the whole exchange against a
+            // password no one knows, so the answer does not tell which user names exist.
+            log::line(&format!("{}: login refused: unknown user {user:?}", login.host()));
+            format!("{:032x}", rand::random::<u128>())
+        };
+        let salted = gen_salted_password(&password, &salt, SCRAM_ITERATIONS);
         Ok(Password::new(Some(salt.to_vec()), salted))
     }
 }

@@ -291,6 +291,12 @@ fn passwords_garbage_and_dropped_clients_never_take_the_server_down() {
     );
     let stranger = server.psql("postgres", Some("correct horse battery"), &["-c", "SELECT 1"]);
     assert!(!stranger.status.success());
+    // An unknown user is refused the way a wrong password is: no hint which names exist.
+    let refusal = |output: &Output| {
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        text.split("failed: ").nth(1).map(str::to_string).unwrap_or(text)
+    };
+    assert_eq!(refusal(&stranger), refusal(&wrong));
 
     // Garbage where a startup message belongs, then a query abandoned after its first bytes.
     let address = format!("127.0.0.1:{}", server.port);
