@@ -316,6 +316,19 @@ fn passwords_garbage_and_dropped_clients_never_take_the_server_down() {
     assert_eq!(String::from_utf8_lossy(&right.stdout).trim(), "5000");
     assert!(!server.log().contains("correct horse battery"), "the log shows the password");
 
+    // Cancel requests name a connection by its backend id: logins must not share one.
+    let pids = Command::new(python())
+        .arg("-c")
+        .arg(format!(
+            "import psycopg\nc = [psycopg.connect({dsn:?}, password='correct horse battery') for _ in range(3)]\n\
+             print(len({{x.info.backend_pid for x in c}}))\n",
+            dsn = server.dsn("analyst")
+        ))
+        .output()
+        .expect("python runs");
+    assert!(pids.status.success(), "{}", String::from_utf8_lossy(&pids.stderr));
+    assert_eq!(String::from_utf8_lossy(&pids.stdout).trim(), "3", "three logins, three backend ids");
+
     let open = segsql().args(["serve", "--host", "0.0.0.0", "--port", "0"]).output().expect("segsql runs");
     assert_eq!(open.status.code(), Some(2));
     let message = String::from_utf8_lossy(&open.stderr);
