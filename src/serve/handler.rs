@@ -130,9 +130,10 @@ impl Connection {
         Ok(Response::Query(response))
     }
 
-    /// `SET param.name = 'value'` and `SHOW param.name`: this connection's `${name}`; and
-    /// savepoints, accepted as no-ops as DataFusion-postgres accepts `BEGIN` and `COMMIT`
-    /// (psycopg opens one inside SQLAlchemy's first transaction).
+    /// The statements answered here, before any parser: `SET/SHOW/RESET param.name` (this
+    /// connection's `${name}`); savepoints, accepted as no-ops as DataFusion-postgres accepts
+    /// `BEGIN` and `COMMIT` (psycopg opens one inside SQLAlchemy's first transaction);
+    /// `SHOW datafusion.x`/`segsql.x`; and the refusal of `SET datafusion.runtime.*`.
     fn param_statement(&self, sql: &str) -> Option<PgWireResult<Response>> {
         if let Some(tag) = savepoint_tag(sql) {
             return Some(Ok(Response::Execution(Tag::new(tag))));
@@ -331,6 +332,13 @@ fn own_tag(statement: &SegStatement) -> String {
     }
 }
 
+/// False when `sql` cannot hold a statement the shell runs (none of their keywords appears),
+/// so the common query is parsed once, by DataFusion-postgres, not by segsql's parser first.
+fn may_run_in_shell(sql: &str) -> bool {
+    const KEYWORDS: [&str; 4] = ["MODEL", "SUMMARIZE", "COPY", "EXTERNAL"];
+    KEYWORDS.iter().any(|k| sql.as_bytes().windows(k.len()).any(|w| w.eq_ignore_ascii_case(k.as_bytes())))
+}
+
 /// True for the statements the shell runs rather than DataFusion-postgres.
 fn runs_in_shell(statement: &SegStatement) -> bool {
     match statement {
@@ -434,6 +442,9 @@ impl SegParser {
 
     /// segsql's own statement in `sql`, if that is what it is (one statement only).
     fn own_statement(&self, sql: &str) -> Option<SegStatement> {
+        if !may_run_in_shell(sql) {
+            return None;
+        }
         let mut statements = parser::parse(sql, &self.dialect).ok()?;
         (statements.len() == 1 && runs_in_shell(&statements[0])).then(|| statements.remove(0))
     }
@@ -586,6 +597,9 @@ impl SimpleQueryHandler for Connection {
             return Ok(vec![response?]);
         }
         let sql = self.parser.substitute(query)?;
+        if !may_run_in_shell(&sql) {
+            return self.delegate_simple(client, &sql).await;
+        }
         let statements = match parser::parse(&sql, &self.parser.dialect) {
             Ok(statements) if statements.iter().any(runs_in_shell) => statements,
             // DataFusion-postgres' parser knows PostgreSQL syntax that segsql's does not.
@@ -719,6 +733,15 @@ mod tests {
         assert_eq!(runtime_setting("set datafusion.runtime.memory_limit='10G'"), name);
         assert_eq!(runtime_setting("SET datafusion.execution.batch_size = 10"), None);
         assert_eq!(runtime_setting("SELECT 1"), None);
+    }
+
+    #[test]
+    fn only_text_with_a_shell_keyword_is_parsed_by_segsql() {
+        assert!(may_run_in_shell("create model m using kmeans (k = 2) as select 1"));
+        assert!(may_run_in_shell("SHOW MODELS"));
+        assert!(may_run_in_shell("copy (select 1) to 'x.csv'"));
+        assert!(may_run_in_shell("Summarize sample.orders"));
+        assert!(!may_run_in_shell("SELECT segment, count(*) FROM customer_rfm GROUP BY 1"));
     }
 
     #[test]
