@@ -33,6 +33,7 @@ Examples:
   echo \"SELECT 1;\" | segsql --format json
   segsql generate --customers 1600000 --out data/big
   segsql serve -f queries/_setup.sql          serve the same SQL to BI tools on 127.0.0.1:5433
+  segsql worker --listen 127.0.0.1:50051      a worker; then: segsql --workers 127.0.0.1:50051 -f report.sql
 
 Exit codes: 0 success, 1 a statement failed, 2 bad invocation or unreadable input.";
 
@@ -86,6 +87,16 @@ pub struct Cli {
     /// Threads to run queries on (default: all cores); results do not depend on it
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+
+    /// Plan queries across these `segsql worker`s: HOST:PORT,HOST:PORT (default
+    /// $SEGSQL_WORKERS); answers are the same as a local run
+    #[arg(long, value_name = "HOST:PORT,...", global = true)]
+    pub workers: Option<String>,
+
+    /// The environment variable holding the token workers and coordinators share (default:
+    /// SEGSQL_WORKER_TOKEN when set)
+    #[arg(long, value_name = "VAR", global = true)]
+    pub token_env: Option<String>,
 
     /// Append one JSON line describing this run (scripts, inputs, exports, models, exit
     /// code) to FILE when it ends; read the log back with --data
@@ -144,6 +155,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
         /// Log connections and statements on stderr (never passwords)
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Run a worker that coordinators (`segsql --workers`) send query stages to;
+    /// --memory-limit, --models and --token-env apply
+    Worker {
+        /// Address to listen on (port 0 picks a free one; the address is printed on stdout);
+        /// anything but loopback needs a token (--token-env)
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: String,
+        /// Log each task and every refused request on stderr
         #[arg(short, long)]
         verbose: bool,
     },
@@ -221,6 +243,10 @@ async fn serve(cli: &Cli, matches: &ArgMatches) -> ExitCode {
             return usage_error(message);
         }
     }
+    let cluster = match cluster(cli) {
+        Ok(cluster) => cluster,
+        Err(message) => return usage_error(message),
+    };
     crate::serve::log::set_verbose(*verbose);
     let options = crate::serve::ServeOptions {
         host: host.clone(),
@@ -231,6 +257,7 @@ async fn serve(cli: &Cli, matches: &ArgMatches) -> ExitCode {
             threads: cli.threads.map(usize::from),
             memory_limit: cli.memory_limit,
             models_dir: cli.models.clone(),
+            cluster,
         },
         data: cli.data.clone(),
         setup,
@@ -244,6 +271,67 @@ async fn serve(cli: &Cli, matches: &ArgMatches) -> ExitCode {
         Err(ShellError::Reported) => ExitCode::from(exit::STATEMENT_FAILED),
         Err(ShellError::OutputClosed) => ExitCode::from(exit::OK),
         Err(ShellError::Message(message)) => usage_error(message),
+    }
+}
+
+/// The token from `--token-env VAR`, else from `SEGSQL_WORKER_TOKEN` when it is set.
+fn worker_token(cli: &Cli) -> Result<Option<String>, String> {
+    match &cli.token_env {
+        Some(var) => match std::env::var(var) {
+            Ok(token) if !token.is_empty() => Ok(Some(token)),
+            _ => Err(format!("--token-env {var}: the environment variable is not set or empty")),
+        },
+        None => Ok(std::env::var(crate::distributed::DEFAULT_TOKEN_ENV).ok().filter(|t| !t.is_empty())),
+    }
+}
+
+/// `--workers` (or `SEGSQL_WORKERS`) with the token.
+fn cluster(cli: &Cli) -> Result<Option<crate::distributed::Cluster>, String> {
+    let list = match &cli.workers {
+        Some(list) => list.clone(),
+        None => match std::env::var(crate::distributed::WORKERS_ENV) {
+            Ok(list) if !list.trim().is_empty() => list,
+            _ => return Ok(None),
+        },
+    };
+    crate::distributed::Cluster::parse(&list, worker_token(cli)?).map(Some)
+}
+
+/// `segsql worker`: listen, print the address, run stages until Ctrl-C or SIGTERM.
+async fn worker(cli: &Cli, matches: &ArgMatches) -> ExitCode {
+    let Some(Command::Worker { listen, verbose }) = &cli.command else {
+        return usage_error("worker: internal error: not a worker command");
+    };
+    if !cli.commands.is_empty() || !cli.files.is_empty() {
+        return usage_error("worker: runs the stages coordinators send it; give -f and -c to the coordinator");
+    }
+    let token = match worker_token(cli) {
+        Ok(token) => token,
+        Err(message) => return usage_error(message),
+    };
+    crate::serve::log::set_verbose(*verbose);
+    // An explicit --models is this machine's path to the shared folder; otherwise each task
+    // uses the coordinator's.
+    let explicit = |m: &ArgMatches| m.value_source("models") == Some(clap::parser::ValueSource::CommandLine);
+    let models_explicit = explicit(matches) || matches.subcommand_matches("worker").is_some_and(explicit);
+    let options = crate::distributed::WorkerOptions {
+        memory_limit: cli.memory_limit,
+        models_dir: models_explicit.then(|| cli.models.to_string_lossy().into_owned()),
+        token,
+    };
+    let (listener, address) = match crate::distributed::bind(listen, options.token.as_deref()).await {
+        Ok(bound) => bound,
+        Err(message) => return usage_error(message),
+    };
+    let session = match crate::distributed::worker_session_builder(&options) {
+        Ok(session) => session,
+        Err(e) => return usage_error(format!("worker: {}", user_message(&e))),
+    };
+    println!("segsql worker: listening on {address}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match crate::distributed::serve_worker(listener, &options, session, crate::serve::shutdown_signal()).await {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(message) => usage_error(message),
     }
 }
 
@@ -317,6 +405,9 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
     if let Some(Command::Serve { .. }) = &cli.command {
         return serve(&cli, &matches).await;
     }
+    if let Some(Command::Worker { .. }) = &cli.command {
+        return worker(&cli, &matches).await;
+    }
     let jobs = jobs_in_order(&cli, &matches);
     // Read every script before running any, so a typo in the last file does not leave a
     // half-run report behind.
@@ -330,10 +421,15 @@ async fn run(cli: Cli, matches: ArgMatches) -> ExitCode {
             Job::Command(sql) => sources.push((sql.clone(), Origin::Command)),
         }
     }
+    let cluster = match cluster(&cli) {
+        Ok(cluster) => cluster,
+        Err(message) => return usage_error(message),
+    };
     let options = SessionOptions {
         threads: cli.threads.map(usize::from),
         memory_limit: cli.memory_limit,
         models_dir: cli.models.clone(),
+        cluster,
     };
     let mut shell = match Shell::new(&options) {
         Ok(shell) => shell,

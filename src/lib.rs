@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod command;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod model;
 pub mod output;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -14,12 +15,14 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub use segsql_udfs::ModelStore;
 pub use segsql_udfs::common::kernel_threads;
 pub use segsql_udfs::model::{Standardize, TrainOptions, train_kmeans};
+pub use segsql_udfs::options::SegsqlOptions;
 
 use crate::data::csv::SniffingCsvFactory;
 use crate::data::delta::DeltaFactory;
 use crate::data::folder::DataSchema;
 use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
+pub use crate::distributed::Cluster;
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -29,11 +32,18 @@ pub struct SessionOptions {
     /// Bytes of memory for sorts, joins and aggregations before they spill to disk.
     pub memory_limit: Option<usize>,
     pub models_dir: PathBuf,
+    /// `--workers`: plan across these `segsql worker`s instead of running every task here.
+    pub cluster: Option<Cluster>,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { threads: None, memory_limit: None, models_dir: PathBuf::from(segsql_udfs::DEFAULT_MODELS_DIR) }
+        SessionOptions {
+            threads: None,
+            memory_limit: None,
+            models_dir: PathBuf::from(segsql_udfs::DEFAULT_MODELS_DIR),
+            cluster: None,
+        }
     }
 }
 
@@ -56,14 +66,24 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
             TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN));
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    let builder =
+        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime.build_arc()?).with_default_features();
+    let ctx = match &options.cluster {
+        None => SessionContext::new_with_state(builder.build()),
+        Some(cluster) => SessionContext::new_with_state(crate::distributed::coordinator(builder, cluster)?.build()),
+    };
     // The clustering kernels size themselves by the Tokio runtime the CLI builds with
     // `--threads` workers; the models folder is a session setting that travels with plans.
     segsql_udfs::register_all(&ctx);
     // `CREATE EXTERNAL TABLE ... STORED AS CSV` sniffs the file as `--data` does.
     ctx.state_ref().write().table_factories_mut().insert("CSV".into(), Arc::new(SniffingCsvFactory));
     ctx.state_ref().write().table_factories_mut().insert("DELTATABLE".into(), Arc::new(DeltaFactory));
-    segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
+    // Workers resolve the folder themselves: a relative one would mean their working folder.
+    let models_dir = match &options.cluster {
+        Some(_) => std::path::absolute(&options.models_dir).unwrap_or_else(|_| options.models_dir.clone()),
+        None => options.models_dir.clone(),
+    };
+    segsql_udfs::set_models_dir(&ctx, models_dir.to_string_lossy());
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());
     let catalog =
@@ -71,6 +91,15 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     catalog.register_schema("public", data.clone())?;
     catalog.register_schema(SAMPLE_SCHEMA, Arc::new(SampleSchema::default()))?;
     Ok((ctx, data))
+}
+
+/// segsql's functions and settings on the session a worker builds for a task; the worker's
+/// own models folder, when it has one, wins over the coordinator's.
+pub fn add_functions(ctx: &SessionContext, models_dir: Option<&str>) {
+    segsql_udfs::register_all(ctx);
+    if let Some(dir) = models_dir {
+        segsql_udfs::set_models_dir(ctx, dir);
+    }
 }
 
 /// One line of `\functions`: a segsql function with its one-line doc and an example.

@@ -228,8 +228,12 @@ fn models_and_labels_are_byte_identical_across_threads_and_reruns() {
         let (file, labels) = runtime.block_on(async {
             assert_eq!(segsql_udfs::common::kernel_threads().get(), threads, "kernels follow the runtime's size");
             let models = tempfile::tempdir().expect("temp dir");
-            let options =
-                SessionOptions { threads: Some(threads), memory_limit: None, models_dir: models.path().to_path_buf() };
+            let options = SessionOptions {
+                threads: Some(threads),
+                memory_limit: None,
+                models_dir: models.path().to_path_buf(),
+                cluster: None,
+            };
             let mut shell = Shell::new(&options).expect("session");
             shell.set_sink(Sink::Memory(Vec::new()));
             query_cells(

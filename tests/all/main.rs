@@ -7,6 +7,7 @@ mod clv;
 mod coverage;
 mod csv;
 mod delta;
+mod distributed;
 mod docs;
 mod excel;
 mod governance;

@@ -11,7 +11,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::bytes::{physical_plan_from_bytes, physical_plan_to_bytes};
 
 /// The data every query reads, built in SQL so the scans are in-memory sources.
-const SETUP: &[&str] = &[
+pub(crate) const SETUP: &[&str] = &[
     "CREATE TABLE orders AS SELECT
         (i % 300) + 1 AS customer_id,
         to_timestamp(1704067200 + ((i * 7919) % 700) * 86400 + (i % 24) * 3600) AS order_ts,
@@ -38,7 +38,7 @@ const SETUP: &[&str] = &[
 ];
 
 /// One query per family, each with a total ORDER BY so results compare row for row.
-const QUERIES: &[(&str, &str)] = &[
+pub(crate) const QUERIES: &[(&str, &str)] = &[
     ("rfm", "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id"),
     ("lifecycle", "SELECT * FROM lifecycle(orders, customer_id, order_ts, '2026-01-01', 20, 60, 120) ORDER BY customer_id"),
     (
@@ -149,7 +149,7 @@ fn config() -> SessionConfig {
 }
 
 /// A model for the scoring query, trained by the library as CREATE MODEL trains it.
-fn write_model(dir: &std::path::Path) {
+pub(crate) fn write_model(dir: &std::path::Path) {
     let points =
         ndarray::Array2::from_shape_fn((60, 2), |(i, d)| ((i * 7 + d * 13) % 50) as f64 + (i % 3) as f64 * 30.0);
     let mut options = segsql_udfs::model::TrainOptions::new(3);

@@ -9,7 +9,8 @@ use segsql::session::SessionOptions;
 
 /// A shell like the CLI's, printing into memory, with models in `models_dir`.
 pub fn shell(models_dir: &Path) -> Shell {
-    let options = SessionOptions { threads: Some(2), memory_limit: None, models_dir: models_dir.to_path_buf() };
+    let options =
+        SessionOptions { threads: Some(2), memory_limit: None, models_dir: models_dir.to_path_buf(), cluster: None };
     let mut shell = Shell::new(&options).expect("session starts");
     shell.set_sink(Sink::Memory(Vec::new()));
     shell

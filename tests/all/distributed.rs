@@ -1,0 +1,220 @@
+//! Past one machine (issue 14): three segsql workers on 127.0.0.1 in this process, reached
+//! over real gRPC (no in-process shortcut: the coordinator has no local worker), with the
+//! data in several Parquet files and one byte per task so every scan is split. For a query
+//! of every function family, the coordinator's plan has a stage of more than one task and
+//! the answer equals the local one, printed byte for byte. A worker without segsql's
+//! functions fails naming the function, so the workers really ran them.
+
+use std::path::Path;
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion_distributed::display_plan_ascii;
+use segsql::distributed::{Cluster, WorkerOptions, bind, serve_worker, worker_session_builder};
+use segsql::output::Sink;
+use segsql::script::Shell;
+use segsql::session::SessionOptions;
+use tokio::task::JoinHandle;
+
+use super::roundtrip::{QUERIES, SETUP, write_model};
+
+/// Workers that stop when the test drops them.
+struct Workers {
+    addresses: Vec<String>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// `n` workers with segsql's functions (or, for the negative control, without any).
+async fn start_workers(n: usize, with_functions: bool, token: Option<&str>) -> Workers {
+    let mut workers = Workers { addresses: Vec::new(), tasks: Vec::new() };
+    for _ in 0..n {
+        let options = WorkerOptions { memory_limit: Some(1 << 30), models_dir: None, token: token.map(String::from) };
+        let (listener, address) = bind("127.0.0.1:0", options.token.as_deref()).await.expect("worker binds");
+        workers.addresses.push(address.to_string());
+        let task = if with_functions {
+            let session = worker_session_builder(&options).expect("session builder");
+            tokio::spawn(async move {
+                serve_worker(listener, &options, session, std::future::pending()).await.expect("worker runs");
+            })
+        } else {
+            tokio::spawn(async move {
+                let bare = datafusion_distributed::DefaultSessionBuilder;
+                serve_worker(listener, &options, bare, std::future::pending()).await.expect("worker runs");
+            })
+        };
+        workers.tasks.push(task);
+    }
+    workers
+}
+
+/// A shell, local or coordinating `workers`, over the Parquet files in `data`.
+async fn shell(models: &Path, data: &Path, workers: Option<&Workers>, token: Option<&str>) -> Shell {
+    let cluster = workers.map(|w| Cluster::parse(&w.addresses.join(","), token.map(String::from)).expect("list"));
+    let options = SessionOptions { threads: Some(3), memory_limit: None, models_dir: models.to_path_buf(), cluster };
+    let mut shell = Shell::new(&options).expect("session starts");
+    shell.set_sink(Sink::Memory(Vec::new()));
+    shell.load_dir(data).expect("data loads");
+    if workers.is_some() {
+        // One byte per task: every file scan is split over all three workers.
+        shell
+            .execute_collect("SET distributed.file_scan_config_bytes_per_partition = 1")
+            .await
+            .expect("the distributed settings exist");
+    }
+    for statement in SETUP
+        .iter()
+        .filter(|s| !s.trim_start().starts_with("CREATE TABLE orders"))
+        .filter(|s| !s.trim_start().starts_with("CREATE TABLE events"))
+        .filter(|s| !s.trim_start().starts_with("CREATE TABLE points"))
+    {
+        shell.execute_collect(statement).await.unwrap_or_else(|e| panic!("{statement}\n{e}"));
+    }
+    shell
+}
+
+/// The roundtrip test's tables as four Parquet files each, in `dir/<table>/`.
+async fn write_data(dir: &Path, models: &Path) {
+    let mut local = super::support::shell(models);
+    for statement in SETUP.iter().take(3) {
+        local.execute_collect(statement).await.unwrap_or_else(|e| panic!("{statement}\n{e}"));
+    }
+    for (table, key) in [("orders", "customer_id"), ("events", "user_id"), ("points", "id")] {
+        std::fs::create_dir_all(dir.join(table)).expect("folder");
+        for part in 0..4 {
+            let path = dir.join(table).join(format!("part-{part}.parquet"));
+            let copy =
+                format!("COPY (SELECT * FROM {table} WHERE {key} % 4 = {part} ORDER BY {key}) TO '{}'", path.display());
+            local.execute_collect(&copy).await.unwrap_or_else(|e| panic!("{copy}\n{e}"));
+        }
+    }
+}
+
+/// Families the issue names that the roundtrip list covers in one mode only, and windows
+/// partitioned so each partition runs in its own task.
+const MORE: &[(&str, &str)] = &[
+    (
+        "kmeans, dbscan and hclust by partition",
+        "SELECT id, kmeans([x, y], 2, 7) OVER (PARTITION BY id % 3) AS km,
+                dbscan([x, y], 2.5, 4) OVER (PARTITION BY id % 3) AS db,
+                hclust([x, y], 2, 'average') OVER (PARTITION BY id % 3) AS hc
+         FROM points ORDER BY id",
+    ),
+    (
+        "rfm scores by partition",
+        "SELECT customer_id, quantile_score(m, 4) OVER (PARTITION BY customer_id % 2) AS q,
+                rfm_score(r, f, m) OVER (PARTITION BY customer_id % 2) AS code
+         FROM (SELECT customer_id, DATE '2026-01-01' - max(order_ts)::DATE AS r, count(*) AS f, sum(amount) AS m
+               FROM orders GROUP BY customer_id) ORDER BY customer_id",
+    ),
+    (
+        "prop_ztest per group",
+        "SELECT customer_id % 5 AS g, prop_ztest(count(*) FILTER (WHERE amount > 25), count(*), 500, 1000) AS p
+         FROM orders GROUP BY customer_id % 5 ORDER BY g",
+    ),
+    (
+        "psi per group",
+        "SELECT customer_id % 5 AS g, round(psi(customer_id % 3, customer_id % 4), 12) AS p
+         FROM orders GROUP BY customer_id % 5 ORDER BY g",
+    ),
+];
+
+/// Queries that read no table (constants, model files) and so have nothing to split.
+const NOTHING_TO_SPLIT: &[&str] = &["model_centroids", "model_params", "prop_ztest", "ab_sample_size"];
+
+fn retention_queries() -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    for grain in ["day", "week", "month", "quarter"] {
+        for mode in ["on", "on_or_after"] {
+            queries.push((
+                format!("cohort_retention {grain} {mode}"),
+                format!(
+                    "SELECT * FROM cohort_retention(orders, customer_id, order_ts, '{grain}', '{mode}', 6)
+                     ORDER BY cohort, period"
+                ),
+            ));
+        }
+    }
+    queries
+}
+
+async fn printed(shell: &mut Shell, sql: &str) -> Result<String, String> {
+    let outputs = shell.execute_collect(sql).await.map_err(|e| e.to_string())?;
+    let last = outputs.last().ok_or("no result")?;
+    Ok(pretty_format_batches(&last.batches).map_err(|e| e.to_string())?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_family_runs_on_three_workers_with_the_local_answer() {
+    let models = tempfile::tempdir().expect("temp dir");
+    write_model(models.path());
+    let data = tempfile::tempdir().expect("temp dir");
+    write_data(data.path(), models.path()).await;
+
+    let workers = start_workers(3, true, None).await;
+    let mut local = shell(models.path(), data.path(), None, None).await;
+    let mut remote = shell(models.path(), data.path(), Some(&workers), None).await;
+
+    let queries: Vec<(String, String)> = QUERIES
+        .iter()
+        .chain(MORE)
+        .map(|(family, sql)| (family.to_string(), sql.to_string()))
+        .chain(retention_queries())
+        .collect();
+    let mut failures = Vec::new();
+    for (family, sql) in &queries {
+        let expected = printed(&mut local, sql).await.unwrap_or_else(|e| panic!("{family} locally: {e}"));
+        let plan = remote.context().sql(sql).await.expect(family).create_physical_plan().await.expect(family);
+        let shown = display_plan_ascii(plan.as_ref(), false);
+        if std::env::var("SHOW_PLANS").is_ok() {
+            eprintln!("{family}\n{shown}");
+        }
+        let split =
+            shown.lines().any(|line| line.contains("Stage ") && line.contains("tasks=") && !line.contains("tasks=1,"));
+        if !split && !NOTHING_TO_SPLIT.contains(&family.as_str()) {
+            failures.push(format!("{family}: no stage with several tasks:\n{shown}"));
+        }
+        match printed(&mut remote, sql).await {
+            Ok(actual) if actual == expected => {}
+            Ok(actual) => failures.push(format!("{family}: differs\n--- local\n{expected}\n--- workers\n{actual}")),
+            Err(e) => failures.push(format!("{family}: fails on workers: {e}\n{shown}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} queries:\n{}", failures.len(), queries.len(), failures.join("\n\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_without_segsqls_functions_fails_naming_the_function() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let data = tempfile::tempdir().expect("temp dir");
+    write_data(data.path(), models.path()).await;
+    let workers = start_workers(2, false, None).await;
+    let mut remote = shell(models.path(), data.path(), Some(&workers), None).await;
+    let sql = "SELECT customer_id % 5 AS g, psi(customer_id % 3, customer_id % 4) AS p
+               FROM orders GROUP BY customer_id % 5 ORDER BY g";
+    let error = printed(&mut remote, sql).await.expect_err("a bare worker cannot run psi");
+    assert!(error.contains("psi"), "the error names the missing function: {error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_refuse_a_wrong_or_missing_token() {
+    let models = tempfile::tempdir().expect("temp dir");
+    let data = tempfile::tempdir().expect("temp dir");
+    write_data(data.path(), models.path()).await;
+    let workers = start_workers(2, true, Some("the-right-token-123")).await;
+    let sql = "SELECT customer_id % 5 AS g, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1";
+    let mut right = shell(models.path(), data.path(), Some(&workers), Some("the-right-token-123")).await;
+    let answer = printed(&mut right, sql).await.expect("the right token runs");
+    assert!(answer.contains("| 4 |"), "{answer}");
+    for (token, expected) in [(Some("a-wrong-token"), "refused the token"), (None, "needs a token")] {
+        let mut wrong = shell(models.path(), data.path(), Some(&workers), token).await;
+        let error = printed(&mut wrong, sql).await.expect_err("refused");
+        assert!(error.contains(expected) && error.contains("worker 127.0.0.1:"), "{token:?}: {error}");
+    }
+}
