@@ -8,9 +8,9 @@
 -- @finding "{segment} are the top RFM segment by revenue: {revenue_share:percent} of revenue from {customer_share:percent} of customers"
 SELECT segment,
        count(*) AS customers,
-       round(CAST(count(*) AS DOUBLE) / (SELECT count(*) FROM customer_rfm), 4) AS customer_share,
+       round(CAST(count(*) AS DOUBLE) / (SELECT count(*) AS all_customers FROM customer_rfm), 4) AS customer_share,
        sum(monetary) AS revenue,
-       round(sum(monetary) / (SELECT sum(monetary) FROM customer_rfm), 4) AS revenue_share,
+       round(sum(monetary) / (SELECT sum(monetary) AS all_revenue FROM customer_rfm), 4) AS revenue_share,
        round(avg(recency_days), 1) AS avg_recency_days,
        round(avg(frequency), 2) AS avg_orders
 FROM customer_rfm

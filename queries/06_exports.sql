@@ -52,7 +52,7 @@ COPY (SELECT * EXCLUDE (rows_dropped) FROM k_anonymous(audience, 'country,acquis
 -- @section governance
 -- Audience export: customers kept and held back by the k-anonymity rule
 SELECT ${min_group} AS min_group, count(*) AS exported,
-       coalesce(max(rows_dropped), (SELECT count(*) FROM audience)) AS held_back
+       coalesce(max(rows_dropped), (SELECT count(*) AS audience_rows FROM audience)) AS held_back
 FROM k_anonymous(audience, 'country,acquisition_channel,segment,cluster_id', ${min_group});
 \else
 \warn notice: no pseudonym_key, so the pseudonymised audience export (audience.csv) is skipped; pass --param pseudonym_key="$KEY" (a secret of at least 16 bytes) to write it

@@ -78,12 +78,7 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     // `CREATE EXTERNAL TABLE ... STORED AS CSV` sniffs the file as `--data` does.
     ctx.state_ref().write().table_factories_mut().insert("CSV".into(), Arc::new(SniffingCsvFactory));
     ctx.state_ref().write().table_factories_mut().insert("DELTATABLE".into(), Arc::new(DeltaFactory));
-    // Workers resolve the folder themselves: a relative one would mean their working folder.
-    let models_dir = match &options.cluster {
-        Some(_) => std::path::absolute(&options.models_dir).unwrap_or_else(|_| options.models_dir.clone()),
-        None => options.models_dir.clone(),
-    };
-    segsql_udfs::set_models_dir(&ctx, models_dir.to_string_lossy());
+    segsql_udfs::set_models_dir(&ctx, options.models_dir.to_string_lossy());
     let data = Arc::new(DataSchema::default());
     data.attach(ctx.state_weak_ref());
     let catalog =
@@ -100,6 +95,11 @@ pub fn add_functions(ctx: &SessionContext, models_dir: Option<&str>) {
     if let Some(dir) = models_dir {
         segsql_udfs::set_models_dir(ctx, dir);
     }
+}
+
+/// The session's models folder setting.
+pub fn models_dir(ctx: &SessionContext) -> PathBuf {
+    segsql_udfs::options::models_dir(ctx.state().config().options())
 }
 
 /// One line of `\functions`: a segsql function with its one-line doc and an example.

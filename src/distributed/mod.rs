@@ -109,8 +109,23 @@ pub fn coordinator(builder: SessionStateBuilder, cluster: &Cluster) -> Result<Se
         .with_distributed_channel_resolver(TokenChannels::new(cluster.token.as_deref())?)
         .with_distributed_route_tasks_handler(routing)
         .with_distributed_scale_up_leaf_node_handler(split::split_file_scan)
-        .with_distributed_option_extension(crate::session::SegsqlOptions::default());
+        .with_distributed_option_extension(crate::session::SegsqlOptions::default())
+        .with_distributed_passthrough_headers(coordinator_dir_header())?;
     Ok(builder)
+}
+
+/// The header carrying the coordinator's working folder, against which a worker resolves a
+/// relative `segsql.models_dir` (what `--models models` means on the coordinator).
+pub const COORDINATOR_DIR_HEADER: &str = "x-segsql-coordinator-dir";
+
+fn coordinator_dir_header() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let dir = std::env::current_dir().ok();
+    let value = dir.and_then(|d| http::HeaderValue::from_bytes(d.to_string_lossy().as_bytes()).ok());
+    if let Some(value) = value {
+        headers.insert(http::HeaderName::from_static(COORDINATOR_DIR_HEADER), value);
+    }
+    headers
 }
 
 /// True when the session plans across workers.

@@ -67,7 +67,15 @@ impl WorkerSessionBuilder for SegsqlWorkerSession {
             .with_distributed_channel_resolver(self.channels.clone())
             .with_distributed_worker_plan_rewrite_handler(log_task);
         let session = SessionContext::new_with_state(builder.build());
-        crate::session::add_functions(&session, self.models_dir.as_deref());
+        // The worker's own --models wins; else the coordinator's folder, relative to the
+        // coordinator's working folder as it was there.
+        let models_dir = self.models_dir.clone().or_else(|| {
+            let dir = crate::session::models_dir(&session);
+            let base = ctx.headers.get(super::COORDINATOR_DIR_HEADER)?;
+            let base = std::path::PathBuf::from(String::from_utf8(base.as_bytes().to_vec()).ok()?);
+            dir.is_relative().then(|| base.join(dir).to_string_lossy().into_owned())
+        });
+        crate::session::add_functions(&session, models_dir.as_deref());
         Ok(session.state())
     }
 }

@@ -218,3 +218,170 @@ async fn workers_refuse_a_wrong_or_missing_token() {
         assert!(error.contains(expected) && error.contains("worker 127.0.0.1:"), "{token:?}: {error}");
     }
 }
+
+// --- The binary: `segsql worker` processes and a coordinator run with `--workers`. ---
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::support::{Run, run_in, segsql};
+
+/// A `segsql worker` process, killed when dropped.
+struct WorkerProcess {
+    child: Child,
+    address: String,
+    log: std::path::PathBuf,
+}
+
+impl WorkerProcess {
+    fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+        let log = dir.join(format!("{name}.log"));
+        let mut command = segsql();
+        command
+            .current_dir(dir)
+            .args(["worker", "--listen", "127.0.0.1:0", "-v"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("segsql worker starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = receiver.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        // "segsql worker: listening on 127.0.0.1:PORT"
+        let Some(address) = line.trim().strip_prefix("segsql worker: listening on ").map(str::to_string) else {
+            let _ = child.kill();
+            panic!(
+                "segsql worker did not say where it listens: {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        WorkerProcess { child, address, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// User plus system CPU time so far, in clock ticks (from /proc).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Equal texts, or a failure showing the first lines that differ.
+fn assert_same_lines(what: &str, local: &str, remote: &str) {
+    if local == remote {
+        return;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (local.lines().collect(), remote.lines().collect());
+    let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let around = |lines: &[&str]| lines[first.saturating_sub(3)..(first + 4).min(lines.len())].join("\n");
+    panic!("{what} differ from line {}:\n--- local\n{}\n--- workers\n{}", first + 1, around(&a), around(&b));
+}
+
+/// Every file under `dir`, by relative path.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).expect("inside").display().to_string();
+                files.insert(name, std::fs::read(&path).expect("readable"));
+            }
+        }
+    }
+    files
+}
+
+/// Every scan split into tasks however small the file, so the small test lake is distributed.
+const SPLIT_EVERY_SCAN: &str = "SET distributed.file_scan_config_bytes_per_partition = 1";
+
+#[test]
+fn the_report_through_two_worker_processes_writes_the_local_bytes() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_in(work.path(), &["generate", "--out", "lake", "--customers", "400"]).expect_code(0);
+    let a = WorkerProcess::start(work.path(), "a", &[], &[]);
+    let b = WorkerProcess::start(work.path(), "b", &[], &[]);
+    let workers = format!("{},{}", a.address, b.address);
+    let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/report.sql");
+    let report = report.to_str().expect("utf-8");
+    // Each run in its own folder with the same relative names, so printed paths agree.
+    let run_report = |folder: &str, distributed: bool| -> Run {
+        let dir = work.path().join(folder);
+        std::fs::create_dir_all(&dir).expect("folder");
+        let mut args = vec!["-q", "--data", "../lake", "--param", "orders=orders", "--param", "customers=customers"];
+        args.extend(["--param", "events=events", "--param", "spend=marketing_spend", "--param", "out_dir=out"]);
+        args.extend(["--format", "csv", "--html", "report.html"]);
+        if distributed {
+            args.extend(["--workers", &workers, "-c", SPLIT_EVERY_SCAN]);
+        }
+        args.extend(["-f", report]);
+        let run = run_in(&dir, &args);
+        run.expect_code(0);
+        run
+    };
+    let local = run_report("local", false);
+    let remote = run_report("workers", true);
+    assert_same_lines("the report's printed results", &local.stdout, &remote.stdout);
+    let (here, there) = (snapshot(&work.path().join("local")), snapshot(&work.path().join("workers")));
+    assert!(here.len() > 5, "exports, models and the HTML page: {:?}", here.keys());
+    assert_eq!(here.keys().collect::<Vec<_>>(), there.keys().collect::<Vec<_>>());
+    for (name, bytes) in &here {
+        assert!(bytes == &there[name], "{name} differs between the local and the distributed run");
+    }
+    // Both workers ran tasks of the report.
+    for worker in [&a, &b] {
+        assert!(worker.log().contains("task "), "worker {} ran no task:\n{}", worker.address, worker.log());
+    }
+
+    // Every output format prints the same bytes.
+    let query = "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id";
+    for format in ["table", "csv", "tsv", "json", "ndjson", "markdown"] {
+        let local = run_in(work.path(), &["--data", "lake", "--format", format, "--maxrows", "all", "-c", query]);
+        local.expect_code(0);
+        let remote = run_in(
+            work.path(),
+            &[
+                "--data",
+                "lake",
+                "--workers",
+                &workers,
+                "--format",
+                format,
+                "--maxrows",
+                "all",
+                "-c",
+                SPLIT_EVERY_SCAN,
+                "-c",
+                query,
+            ],
+        );
+        remote.expect_code(0);
+        assert_same_lines(&format!("--format {format}"), &local.stdout, &remote.stdout);
+    }
+}
