@@ -125,6 +125,23 @@ where
 {
     let runtime = runtime(options).map_err(|e| format!("worker: {e}"))?;
     let worker = Worker::from_session_builder(session).with_runtime_env(runtime);
+    // A stage's plan lives in the worker's task cache (moka) until the coordinator's channel
+    // for it closes; the cache then invalidates it, but moka frees an invalidated value only
+    // at its next housekeeping, which runs on later cache calls. Until then the plan keeps
+    // its hash shuffle's input tasks running: a query whose coordinator was stopped would go
+    // on computing to its end on an idle worker. Housekeeping every 250 ms frees such plans
+    // and so aborts their tasks.
+    let sweeper = {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                worker.tasks_running().await;
+            }
+        })
+    };
+    let _stop_sweeper = AbortOnDrop(sweeper);
     let token = options.token.clone();
     let check = move |request: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> {
         let Some(token) = &token else { return Ok(request) };
@@ -153,6 +170,15 @@ where
     tokio::select! {
         result = server => result.map_err(|e| format!("worker: {e}")),
         () = shutdown => Ok(()),
+    }
+}
+
+/// Aborts a background task when the worker stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -385,3 +385,177 @@ fn the_report_through_two_worker_processes_writes_the_local_bytes() {
         assert_same_lines(&format!("--format {format}"), &local.stdout, &remote.stdout);
     }
 }
+
+/// Ten rounds of HMAC over every order: about fifteen seconds of work in a debug build, in
+/// small steps (a batch of rows per poll), so a cancelled task stops within a batch. (A
+/// nested-loop join would not do: it computes a whole probe batch against every build row
+/// inside one poll, and a task is only dropped between polls.)
+const LONG_QUERY: &str = "SELECT customer_id % 10 AS g, count(DISTINCT
+       pseudonymize(pseudonymize(pseudonymize(pseudonymize(pseudonymize(
+       pseudonymize(pseudonymize(pseudonymize(pseudonymize(pseudonymize(
+         order_ts::VARCHAR || amount::VARCHAR, 'k-0123456789abcdef'), 'k-0123456789abcdef'), 'k-0123456789abcdef'),
+         'k-0123456789abcdef'), 'k-0123456789abcdef'), 'k-0123456789abcdef'), 'k-0123456789abcdef'),
+         'k-0123456789abcdef'), 'k-0123456789abcdef'), 'k-0123456789abcdef')) AS n
+     FROM orders GROUP BY 1 ORDER BY 1";
+
+/// A lake big enough for LONG_QUERY to run for seconds (180,000 orders), in row groups of
+/// 2,000 rows. A task is dropped only when it waits, and a scan waits once per row group it
+/// reads (the generator's single row group would let one poll compute the whole task).
+fn long_query_lake(dir: &Path) {
+    run_in(dir, &["generate", "--out", "generated", "--customers", "30000", "--tables", "orders"]).expect_code(0);
+    std::fs::create_dir_all(dir.join("lake")).expect("folder");
+    let copy = "COPY (SELECT * FROM orders) TO 'lake/orders.parquet' OPTIONS ('format.max_row_group_size' '2000')";
+    run_in(dir, &["--data", "generated", "-c", copy]).expect_code(0);
+}
+
+fn spawn_coordinator(dir: &Path, workers: &str, sql: &[&str]) -> Child {
+    let mut command = segsql();
+    command.current_dir(dir).args(["--data", "lake", "--workers", workers, "--format", "csv", "-c", SPLIT_EVERY_SCAN]);
+    for statement in sql {
+        command.args(["-c", statement]);
+    }
+    command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("coordinator starts")
+}
+
+/// Waits (bounded) for a process to exit.
+fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> Run {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{what} did not end within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = std::mem::replace(child, segsql().arg("--version").stdout(Stdio::null()).spawn().expect("spawn"));
+    Run::from(output.wait_with_output().expect("output"))
+}
+
+#[test]
+fn a_worker_down_at_start_or_killed_mid_query_fails_the_query_naming_it() {
+    let work = tempfile::tempdir().expect("temp dir");
+    long_query_lake(work.path());
+
+    // Down at start: nothing listens on the second address.
+    let a = WorkerProcess::start(work.path(), "a", &[], &[]);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr");
+    let down = format!("{},{free}", a.address);
+    let started = Instant::now();
+    let run = run_in(work.path(), &["--data", "lake", "--workers", &down, "-c", SPLIT_EVERY_SCAN, "-c", LONG_QUERY]);
+    run.expect_code(1);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(run.stderr.contains(&format!("worker {free}")) && run.stderr.contains("not reachable"), "{}", run.stderr);
+    assert!(run.stdout.trim().is_empty(), "no partial output: {}", run.stdout);
+
+    // Killed mid-query: the COPY fails and the previous file stays as it was.
+    let mut b = WorkerProcess::start(work.path(), "b", &[], &[]);
+    std::fs::write(work.path().join("pairs.csv"), "the previous export\n").expect("previous file");
+    let workers = format!("{},{}", a.address, b.address);
+    let copy = format!("COPY ({LONG_QUERY}) TO 'pairs.csv'");
+    let mut coordinator = spawn_coordinator(work.path(), &workers, &[&copy]);
+    // Wait until the second worker is running its tasks, then kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !b.log().contains("task ") {
+        assert!(Instant::now() < deadline, "worker b got no task:\n{}", b.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    b.child.kill().expect("kill worker b");
+    let killed = Instant::now();
+    let run = wait_bounded(&mut coordinator, Duration::from_secs(60), "the coordinator after a worker died");
+    run.expect_code(1);
+    assert!(killed.elapsed() < Duration::from_secs(30), "the failure took {:?}", killed.elapsed());
+    assert!(run.stderr.contains(&format!("worker {}", b.address)), "the error names the dead worker:\n{}", run.stderr);
+    let previous = std::fs::read_to_string(work.path().join("pairs.csv")).expect("file kept");
+    assert_eq!(previous, "the previous export\n", "a failed COPY keeps the previous file");
+    let leftovers: Vec<_> = std::fs::read_dir(work.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("pairs") && name != "pairs.csv")
+        .collect();
+    assert!(leftovers.is_empty(), "no half-written file is left behind: {leftovers:?}");
+}
+
+#[test]
+fn stopping_the_coordinator_stops_the_tasks_on_the_workers() {
+    let work = tempfile::tempdir().expect("temp dir");
+    long_query_lake(work.path());
+    let a = WorkerProcess::start(work.path(), "a", &[], &[]);
+    let b = WorkerProcess::start(work.path(), "b", &[], &[]);
+    let workers = format!("{},{}", a.address, b.address);
+    let mut coordinator = spawn_coordinator(work.path(), &workers, &[LONG_QUERY]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(a.log().contains("task ") && b.log().contains("task ")) {
+        assert!(Instant::now() < deadline, "the workers got no tasks");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = a.cpu_ticks() + b.cpu_ticks();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(a.cpu_ticks() + b.cpu_ticks() > busy, "the workers are computing before the interrupt");
+    let status =
+        std::process::Command::new("kill").args(["-INT", &coordinator.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let run = wait_bounded(&mut coordinator, Duration::from_secs(30), "the interrupted coordinator");
+    assert_ne!(run.code, 0, "an interrupted query does not succeed");
+    // The workers go idle within seconds, long before the query would have ended (it needs
+    // about fifteen on an idle machine, more beside the other tests): idle means under 5
+    // clock ticks (50 ms of CPU) in half a second.
+    let stopped = Instant::now();
+    loop {
+        let before = a.cpu_ticks() + b.cpu_ticks();
+        std::thread::sleep(Duration::from_millis(500));
+        let used = a.cpu_ticks() + b.cpu_ticks() - before;
+        if used < 5 {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "the workers kept computing after the coordinator stopped ({used} ticks in the last 0.5 s)"
+        );
+    }
+    eprintln!("workers idle {:?} after the coordinator stopped", stopped.elapsed());
+}
+
+#[test]
+fn the_cli_refuses_wrong_tokens_and_open_addresses_without_one() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_in(work.path(), &["generate", "--out", "lake", "--customers", "200", "--tables", "orders"]).expect_code(0);
+    let token = [("SEGSQL_WORKER_TOKEN", "a-long-shared-token-42")];
+    // Two workers: with one, every stage has one task and the planner keeps the plan local.
+    let a = WorkerProcess::start(work.path(), "a", &[], &token);
+    let b = WorkerProcess::start(work.path(), "b", &[], &token);
+    let workers = format!("{},{}", a.address, b.address);
+    // A filter, so the count is not answered from the Parquet statistics without a task.
+    let sql = "SELECT count(*) AS n FROM orders WHERE amount > 10";
+    let run_with = |env: Option<&str>| {
+        let mut command = segsql();
+        command.current_dir(work.path()).env_remove("SEGSQL_WORKER_TOKEN");
+        if let Some(value) = env {
+            command.env("SEGSQL_WORKER_TOKEN", value);
+        }
+        command.args(["--data", "lake", "--workers", &workers, "--format", "csv", "-c", SPLIT_EVERY_SCAN, "-c", sql]);
+        Run::from(command.output().expect("runs"))
+    };
+    let right = run_with(Some("a-long-shared-token-42"));
+    right.expect_code(0);
+    assert!(right.stdout.starts_with("n\n"), "{}", right.stdout);
+    for (value, says) in [(Some("not-the-token"), "refused the token"), (None, "needs a token")] {
+        let run = run_with(value);
+        run.expect_code(1);
+        assert!(run.stderr.contains(says) && run.stderr.contains("worker 127.0.0.1:"), "{}", run.stderr);
+        assert!(!run.stderr.contains("a-long-shared-token-42") && !run.stderr.contains("not-the-token"));
+    }
+    assert!(a.log().contains("refused a request") || b.log().contains("refused a request"), "{}", a.log());
+    // Listening beyond loopback needs a token; a missing variable is a usage error too.
+    let open = run_in(work.path(), &["worker", "--listen", "0.0.0.0:0"]);
+    open.expect_code(2);
+    assert!(open.stderr.contains("without a token"), "{}", open.stderr);
+    let missing = run_in(work.path(), &["worker", "--listen", "127.0.0.1:0", "--token-env", "NO_SUCH_VAR_9"]);
+    missing.expect_code(2);
+    assert!(missing.stderr.contains("NO_SUCH_VAR_9"), "{}", missing.stderr);
+    let bad_list = run_in(work.path(), &["--workers", "nohost", "-c", "SELECT 1"]);
+    bad_list.expect_code(2);
+    assert!(bad_list.stderr.contains("is not HOST:PORT"), "{}", bad_list.stderr);
+}
