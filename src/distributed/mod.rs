@@ -128,9 +128,42 @@ fn coordinator_dir_header() -> http::HeaderMap {
     headers
 }
 
-/// True when the session plans across workers.
-pub fn is_distributed(config: &datafusion::prelude::SessionConfig) -> bool {
-    datafusion_distributed::DistributedGetterExt::get_distributed_worker_resolver(config).is_ok()
+/// The workers a session plans across (empty for a local session).
+pub fn workers_of(config: &datafusion::prelude::SessionConfig) -> Vec<Url> {
+    use datafusion_distributed::DistributedGetterExt;
+    config.get_distributed_worker_resolver().and_then(|r| r.get_urls()).unwrap_or_default()
+}
+
+/// True for the plan of an `EXPLAIN ANALYZE` the distributed planner ran.
+pub fn is_distributed_analyze(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> bool {
+    plan.name() == "DistributedAnalyzeExec"
+}
+
+/// `EXPLAIN ANALYZE` on workers: each stage's header line gains the worker each of its tasks
+/// ran on (`workers={0:127.0.0.1:50051, 1:...}`, in the engine's task-keyed style). Tasks are
+/// routed round-robin from the first worker (see [`coordinator`]), so task `t` of every stage
+/// ran on worker `t mod n`.
+pub fn name_workers(text: &str, workers: &[Url]) -> String {
+    if workers.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 256);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+        let tasks = line
+            .split_once("── tasks=")
+            .filter(|(head, _)| head.contains("Stage "))
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(tasks) = tasks {
+            let list: Vec<String> = (0..tasks).map(|t| format!("{t}:{}", address(&workers[t % workers.len()]))).collect();
+            out.push_str(&format!(" workers={{{}}}", list.join(", ")));
+        }
+    }
+    out
 }
 
 /// Constant-time equality of two secrets (of their SHA-256, so the length does not leak either).
@@ -166,6 +199,19 @@ mod tests {
     fn debug_output_hides_the_token() {
         let cluster = Cluster::parse("127.0.0.1:5001", Some("s3cret-token".into())).expect("valid");
         assert!(!format!("{cluster:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn explain_lines_name_each_tasks_worker() {
+        let cluster = Cluster::parse("127.0.0.1:5001,127.0.0.1:5002", None).expect("valid");
+        let text = "┌───── DistributedExec ── a=1\n  ┌───── Stage 2 ── tasks=3, partitions=3 x={0:1}\n  │ Sort";
+        let named = name_workers(text, &cluster.workers);
+        assert_eq!(
+            named,
+            "┌───── DistributedExec ── a=1\n  ┌───── Stage 2 ── tasks=3, partitions=3 x={0:1} \
+             workers={0:127.0.0.1:5001, 1:127.0.0.1:5002, 2:127.0.0.1:5001}\n  │ Sort"
+        );
+        assert_eq!(name_workers(text, &[]), text);
     }
 
     #[test]

@@ -465,7 +465,11 @@ impl Shell {
                 let state = self.ctx.state();
                 let plan = state.statement_to_plan(statement).await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                return Ok(Planned { physical: frame.create_physical_plan().await?, copy, copy_target });
+                let physical = frame.create_physical_plan().await?;
+                if crate::distributed::is_distributed_analyze(physical.as_ref()) {
+                    return Ok(Planned { physical: self.explain_with_workers(physical).await?, copy, copy_target });
+                }
+                return Ok(Planned { physical, copy, copy_target });
             }
             SegStatement::CreateModel(create) => {
                 let store = self.models();
@@ -483,6 +487,21 @@ impl Shell {
             SegStatement::Summarize(query) => batch_plan(super::summarize::summarize(&self.ctx, *query).await?),
         };
         Ok(Planned { physical: plan?, copy: None, copy_target: None })
+    }
+
+    /// Runs a distributed `EXPLAIN ANALYZE` and names the worker of every task in its text.
+    async fn explain_with_workers(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = plan.schema();
+        let batches = collect(plan, self.ctx.task_ctx()).await?;
+        let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+        let workers = crate::distributed::workers_of(&self.ctx.state().config());
+        let mut columns = batch.columns().to_vec();
+        if let Some(text) = columns.get(1).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>()) {
+            let named: datafusion::arrow::array::StringArray =
+                text.iter().map(|t| t.map(|t| crate::distributed::name_workers(t, &workers))).collect();
+            columns[1] = Arc::new(named);
+        }
+        batch_plan(RecordBatch::try_new(schema, columns)?)
     }
 
     /// Runs a plan to the end and collects its batches; a COPY's file replaces the target

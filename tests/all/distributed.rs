@@ -187,6 +187,14 @@ async fn every_family_runs_on_three_workers_with_the_local_answer() {
         }
     }
     assert!(failures.is_empty(), "{} of {} queries:\n{}", failures.len(), queries.len(), failures.join("\n\n"));
+
+    // EXPLAIN ANALYZE shows the stages, their tasks and the worker that ran each.
+    let explained = printed(&mut remote, &format!("EXPLAIN ANALYZE {}", QUERIES[0].1)).await.expect("explains");
+    let three = format!("workers={{0:{}, 1:{}, 2:{}}}", workers.addresses[0], workers.addresses[1], workers.addresses[2]);
+    assert!(
+        explained.contains("Stage 1 ── tasks=3") && explained.contains(&three) && explained.contains("output_rows="),
+        "{explained}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
