@@ -567,3 +567,30 @@ fn the_cli_refuses_wrong_tokens_and_open_addresses_without_one() {
     bad_list.expect_code(2);
     assert!(bad_list.stderr.contains("is not HOST:PORT"), "{}", bad_list.stderr);
 }
+
+#[test]
+fn serve_plans_across_workers() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_in(work.path(), &["generate", "--out", "lake", "--customers", "300", "--tables", "orders"]).expect_code(0);
+    let a = WorkerProcess::start(work.path(), "a", &[], &[]);
+    let b = WorkerProcess::start(work.path(), "b", &[], &[]);
+    let workers = format!("{},{}", a.address, b.address);
+    let split = work.path().join("split.sql");
+    std::fs::write(&split, format!("{SPLIT_EVERY_SCAN};\n")).expect("setup file");
+    let lake = work.path().join("lake");
+    let server = super::serve::Served::start(
+        &["--workers", &workers, "--data", lake.to_str().expect("utf-8"), "-f", split.to_str().expect("utf-8")],
+        &[],
+    );
+    let sql = "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id";
+    let wire = server.psql("postgres", None, &["-q", "--csv", "-c", sql]);
+    assert!(wire.status.success(), "{}\n{}", String::from_utf8_lossy(&wire.stderr), server.log());
+    let shell = run_in(work.path(), &["--data", "lake", "--format", "csv", "-c", sql]);
+    shell.expect_code(0);
+    let wire = super::serve::psql_as_shell(&String::from_utf8_lossy(&wire.stdout));
+    assert_eq!(wire, shell.stdout.trim_end());
+    assert!(wire.lines().count() > 100, "{wire}");
+    for worker in [&a, &b] {
+        assert!(worker.log().contains("task "), "worker {} ran no task for the server:\n{}", worker.address, worker.log());
+    }
+}

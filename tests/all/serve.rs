@@ -38,7 +38,7 @@ fn pgjdbc() -> PathBuf {
 }
 
 /// A running `segsql serve`, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
@@ -46,7 +46,7 @@ struct Served {
 
 impl Served {
     /// Starts the server in a new folder with `_setup.sql` and `args`, and waits for its address.
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Served {
+    pub(crate) fn start(args: &[&str], env: &[(&str, &str)]) -> Served {
         let dir = tempfile::tempdir().expect("temp dir");
         let setup = repo("queries/_setup.sql");
         let stderr = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
@@ -85,12 +85,12 @@ impl Served {
         format!("host=127.0.0.1 port={} user={user} dbname=segsql sslmode=disable connect_timeout=10", self.port)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
     /// psql with `args` after the connection string, in the server's folder.
-    fn psql(&self, user: &str, password: Option<&str>, args: &[&str]) -> Output {
+    pub(crate) fn psql(&self, user: &str, password: Option<&str>, args: &[&str]) -> Output {
         let mut command = Command::new(psql());
         command.current_dir(self.dir.path()).env_remove("PGPASSWORD").arg("-X").arg(self.dsn(user)).args(args);
         if let Some(password) = password {
@@ -167,7 +167,7 @@ fn shell_csv(dir: &Path, files: &[&Path], sql: Option<&str>) -> String {
 
 /// psql's CSV in the shell's layout: `t`/`f` as true/false, timestamps with a `T` and
 /// without trailing zero fractions, no blank lines (psql prints one per command).
-fn psql_as_shell(csv: &str) -> String {
+pub(crate) fn psql_as_shell(csv: &str) -> String {
     let timestamp = |field: &str| -> Option<String> {
         let b = field.as_bytes();
         let shaped = b.len() >= 19 && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && b[16] == b':';
