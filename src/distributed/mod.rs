@@ -159,7 +159,8 @@ pub fn name_workers(text: &str, workers: &[Url]) -> String {
             .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok());
         if let Some(tasks) = tasks {
-            let list: Vec<String> = (0..tasks).map(|t| format!("{t}:{}", address(&workers[t % workers.len()]))).collect();
+            let list: Vec<String> =
+                (0..tasks).map(|t| format!("{t}:{}", address(&workers[t % workers.len()]))).collect();
             out.push_str(&format!(" workers={{{}}}", list.join(", ")));
         }
     }

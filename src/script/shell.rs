@@ -496,7 +496,9 @@ impl Shell {
         let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
         let workers = crate::distributed::workers_of(&self.ctx.state().config());
         let mut columns = batch.columns().to_vec();
-        if let Some(text) = columns.get(1).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>()) {
+        if let Some(text) =
+            columns.get(1).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>())
+        {
             let named: datafusion::arrow::array::StringArray =
                 text.iter().map(|t| t.map(|t| crate::distributed::name_workers(t, &workers))).collect();
             columns[1] = Arc::new(named);

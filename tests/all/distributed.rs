@@ -190,7 +190,8 @@ async fn every_family_runs_on_three_workers_with_the_local_answer() {
 
     // EXPLAIN ANALYZE shows the stages, their tasks and the worker that ran each.
     let explained = printed(&mut remote, &format!("EXPLAIN ANALYZE {}", QUERIES[0].1)).await.expect("explains");
-    let three = format!("workers={{0:{}, 1:{}, 2:{}}}", workers.addresses[0], workers.addresses[1], workers.addresses[2]);
+    let three =
+        format!("workers={{0:{}, 1:{}, 2:{}}}", workers.addresses[0], workers.addresses[1], workers.addresses[2]);
     assert!(
         explained.contains("Stage 1 ── tasks=3") && explained.contains(&three) && explained.contains("output_rows="),
         "{explained}"
@@ -591,6 +592,11 @@ fn serve_plans_across_workers() {
     assert_eq!(wire, shell.stdout.trim_end());
     assert!(wire.lines().count() > 100, "{wire}");
     for worker in [&a, &b] {
-        assert!(worker.log().contains("task "), "worker {} ran no task for the server:\n{}", worker.address, worker.log());
+        assert!(
+            worker.log().contains("task "),
+            "worker {} ran no task for the server:\n{}",
+            worker.address,
+            worker.log()
+        );
     }
 }
