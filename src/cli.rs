@@ -302,8 +302,13 @@ async fn worker(cli: &Cli, matches: &ArgMatches) -> ExitCode {
     let Some(Command::Worker { listen, verbose }) = &cli.command else {
         return usage_error("worker: internal error: not a worker command");
     };
-    if !cli.commands.is_empty() || !cli.files.is_empty() {
-        return usage_error("worker: runs the stages coordinators send it; give -f and -c to the coordinator");
+    if !cli.commands.is_empty() || !cli.files.is_empty() || !cli.data.is_empty() || !cli.params.is_empty() {
+        return usage_error(
+            "worker: runs the stages coordinators send it; give -f, -c, --data and --param to the coordinator",
+        );
+    }
+    if cli.workers.is_some() {
+        return usage_error("worker: --workers is the coordinator's flag; a worker takes --listen");
     }
     let token = match worker_token(cli) {
         Ok(token) => token,
@@ -331,7 +336,10 @@ async fn worker(cli: &Cli, matches: &ArgMatches) -> ExitCode {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     match crate::distributed::serve_worker(listener, &options, session, crate::serve::shutdown_signal()).await {
         Ok(()) => ExitCode::from(exit::OK),
-        Err(message) => usage_error(message),
+        Err(message) => {
+            eprintln!("segsql: error: {message}");
+            ExitCode::from(exit::STATEMENT_FAILED)
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use datafusion_distributed::{
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
-use tokio::sync::Mutex;
+use parking_lot::Mutex;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use url::Url;
@@ -49,10 +49,11 @@ impl TokenChannels {
     }
 
     async fn channel(&self, url: &Url) -> Result<BoxCloneSyncChannel> {
-        let mut channels = self.channels.lock().await;
-        if let Some(channel) = channels.get(url) {
+        if let Some(channel) = self.channels.lock().get(url) {
             return Ok(channel.clone());
         }
+        // Connected outside the lock: a worker that does not answer must not hold up queries
+        // to the others. Two tasks racing here both connect; the first channel stored wins.
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| DataFusionError::Configuration(format!("worker {}: {e}", address(url))))?
             .connect_timeout(CONNECT_TIMEOUT)
@@ -67,7 +68,8 @@ impl TokenChannels {
                 address(url)
             ))
         })?;
-        // An unusable channel is never cached: the next query tries again.
+        // A failed connection is never cached: the next query tries again. A stored channel
+        // reconnects by itself when its worker comes back.
         let channel = match &self.token {
             None => BoxCloneSyncChannel::new(channel),
             Some(token) => {
@@ -78,8 +80,7 @@ impl TokenChannels {
                 }))
             }
         };
-        channels.insert(url.clone(), channel.clone());
-        Ok(channel)
+        Ok(self.channels.lock().entry(url.clone()).or_insert(channel).clone())
     }
 }
 

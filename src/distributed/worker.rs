@@ -31,7 +31,7 @@ use crate::serve::log;
 use crate::session::SegsqlOptions;
 
 /// What `segsql worker` was asked for.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct WorkerOptions {
     /// Bytes of memory for the worker's tasks together before sorts and aggregations spill;
     /// `None` takes three quarters of the machine's memory.
@@ -40,6 +40,17 @@ pub struct WorkerOptions {
     pub models_dir: Option<String>,
     /// The shared token every request must carry.
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for WorkerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token must never reach a log or an error message.
+        f.debug_struct("WorkerOptions")
+            .field("memory_limit", &self.memory_limit)
+            .field("models_dir", &self.models_dir)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The session builder `segsql worker` gives the engine.
@@ -67,14 +78,30 @@ impl WorkerSessionBuilder for SegsqlWorkerSession {
             .with_distributed_channel_resolver(self.channels.clone())
             .with_distributed_worker_plan_rewrite_handler(log_task);
         let session = SessionContext::new_with_state(builder.build());
-        // The worker's own --models wins; else the coordinator's folder, relative to the
-        // coordinator's working folder as it was there.
-        let models_dir = self.models_dir.clone().or_else(|| {
-            let dir = crate::session::models_dir(&session);
-            let base = ctx.headers.get(super::COORDINATOR_DIR_HEADER)?;
-            let base = std::path::PathBuf::from(String::from_utf8(base.as_bytes().to_vec()).ok()?);
-            dir.is_relative().then(|| base.join(dir).to_string_lossy().into_owned())
-        });
+        // The worker's own --models wins; else the coordinator's folder, a relative one taken
+        // from the coordinator's working folder (never the worker's: that would read other models).
+        let models_dir = match &self.models_dir {
+            Some(dir) => Some(dir.clone()),
+            None => {
+                let dir = crate::session::models_dir(&session);
+                if dir.is_relative() {
+                    let base = ctx
+                        .headers
+                        .get(super::COORDINATOR_DIR_HEADER)
+                        .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
+                        .ok_or_else(|| {
+                            DataFusionError::Plan(format!(
+                                "worker: the models folder '{}' is relative and the coordinator did not say where it \
+                                 runs; give the coordinator an absolute --models, or this worker --models DIR",
+                                dir.display()
+                            ))
+                        })?;
+                    Some(std::path::PathBuf::from(base).join(dir).to_string_lossy().into_owned())
+                } else {
+                    None
+                }
+            }
+        };
         crate::session::add_functions(&session, models_dir.as_deref());
         Ok(session.state())
     }
@@ -102,14 +129,23 @@ fn runtime(options: &WorkerOptions) -> Result<Arc<RuntimeEnv>> {
         .build_arc()
 }
 
-/// Three quarters of the machine's memory (4 GiB when it cannot be read).
+/// Three quarters of the memory the worker may use: the machine's, or its container's
+/// (cgroup v2 `memory.max`) when that is smaller; 4 GiB when neither can be read.
 fn default_memory_limit() -> usize {
-    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
         text.lines()
             .find_map(|line| line.strip_prefix("MemTotal:"))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+            .map(|kib| kib * 1024)
     });
-    total_kib.map_or(4 << 30, |kib| kib / 4 * 3 * 1024)
+    // "max" (no limit) does not parse and leaves the machine's figure.
+    let container =
+        std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|t| t.trim().parse::<usize>().ok());
+    match (machine, container) {
+        (Some(m), Some(c)) => m.min(c) / 4 * 3,
+        (Some(total), None) | (None, Some(total)) => total / 4 * 3,
+        (None, None) => 4 << 30,
+    }
 }
 
 /// Runs a worker on `listener` until `shutdown` resolves. `session` is what tasks run in
@@ -149,13 +185,13 @@ where
         match given.and_then(|v| v.strip_prefix("Bearer ")) {
             Some(given) if same_secret(given.as_bytes(), token.as_bytes()) => Ok(request),
             Some(_) => {
-                log::line("refused a request with a wrong token");
+                log::detail(|| "refused a request with a wrong token".into());
                 Err(tonic::Status::unauthenticated(
                     "the worker refused the token; give the coordinator the same token as the worker (--token-env)",
                 ))
             }
             None => {
-                log::line("refused a request without a token");
+                log::detail(|| "refused a request without a token".into());
                 Err(tonic::Status::unauthenticated(
                     "the worker needs a token; set it in the coordinator's environment and pass --token-env",
                 ))
@@ -164,7 +200,14 @@ where
     };
     let service = InterceptedService::new(worker.into_worker_server(), check);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let server = Server::builder().add_service(service).serve_with_incoming(incoming);
+    // Keep-alive pings find a coordinator whose machine vanished without closing its
+    // connections, so its tasks are dropped instead of waiting for the OS to give up.
+    let server = Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        .tcp_keepalive(Some(std::time::Duration::from_secs(30)))
+        .add_service(service)
+        .serve_with_incoming(incoming);
     // A stop signal ends the worker at once: the coordinator of a running query sees the
     // connection close and fails the query naming this worker.
     tokio::select! {

@@ -494,7 +494,7 @@ impl Shell {
         let schema = plan.schema();
         let batches = collect(plan, self.ctx.task_ctx()).await?;
         let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
-        let workers = crate::distributed::workers_of(&self.ctx.state().config());
+        let workers = crate::distributed::workers_of(self.ctx.state().config());
         let mut columns = batch.columns().to_vec();
         if let Some(text) =
             columns.get(1).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>())
