@@ -544,7 +544,10 @@ fn the_cli_refuses_wrong_tokens_and_open_addresses_without_one() {
         if let Some(value) = env {
             command.env("SEGSQL_WORKER_TOKEN", value);
         }
-        command.args(["--data", "lake", "--workers", &workers, "--format", "csv", "-c", SPLIT_EVERY_SCAN, "-c", sql]);
+        // The list from SEGSQL_WORKERS, as a deployment would set it (a refusal below shows
+        // the variable was read: a local run would succeed).
+        command.env("SEGSQL_WORKERS", &workers);
+        command.args(["--data", "lake", "--format", "csv", "-c", SPLIT_EVERY_SCAN, "-c", sql]);
         Run::from(command.output().expect("runs"))
     };
     let right = run_with(Some("a-long-shared-token-42"));
