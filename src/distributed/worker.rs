@@ -79,27 +79,21 @@ impl WorkerSessionBuilder for SegsqlWorkerSession {
             .with_distributed_worker_plan_rewrite_handler(log_task);
         let session = SessionContext::new_with_state(builder.build());
         // The worker's own --models wins; else the coordinator's folder, a relative one taken
-        // from the coordinator's working folder (never the worker's: that would read other models).
+        // from the coordinator's working folder (never the worker's: that would read other
+        // models). A coordinator that does not say its folder gets a folder that names the
+        // problem, so only a query that reads a model fails, and says why.
         let models_dir = match &self.models_dir {
             Some(dir) => Some(dir.clone()),
             None => {
                 let dir = crate::session::models_dir(&session);
-                if dir.is_relative() {
-                    let base = ctx
-                        .headers
-                        .get(super::COORDINATOR_DIR_HEADER)
-                        .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
-                        .ok_or_else(|| {
-                            DataFusionError::Plan(format!(
-                                "worker: the models folder '{}' is relative and the coordinator did not say where it \
-                                 runs; give the coordinator an absolute --models, or this worker --models DIR",
-                                dir.display()
-                            ))
-                        })?;
-                    Some(std::path::PathBuf::from(base).join(dir).to_string_lossy().into_owned())
-                } else {
-                    None
-                }
+                let base = ctx
+                    .headers
+                    .get(super::COORDINATOR_DIR_HEADER)
+                    .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
+                    .unwrap_or_else(|| {
+                        "/(the coordinator did not say its folder: start the worker with --models)".into()
+                    });
+                dir.is_relative().then(|| std::path::PathBuf::from(base).join(dir).to_string_lossy().into_owned())
             }
         };
         crate::session::add_functions(&session, models_dir.as_deref());

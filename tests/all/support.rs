@@ -46,7 +46,12 @@ impl Run {
 
 pub fn segsql() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_segsql"));
-    command.env("SEGSQL_HISTORY", "/dev/null").stdin(Stdio::null());
+    // A developer's SEGSQL_WORKERS must not send every CLI test to a cluster.
+    command
+        .env("SEGSQL_HISTORY", "/dev/null")
+        .env_remove("SEGSQL_WORKERS")
+        .env_remove("SEGSQL_WORKER_TOKEN")
+        .stdin(Stdio::null());
     command
 }
 
