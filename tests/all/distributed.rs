@@ -230,11 +230,10 @@ async fn workers_refuse_a_wrong_or_missing_token() {
 
 // --- The binary: `segsql worker` processes and a coordinator run with `--workers`. ---
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{Run, run_in, segsql};
+use super::support::{Run, run_in, segsql, snapshot};
 
 /// A `segsql worker` process, killed when dropped.
 struct WorkerProcess {
@@ -257,14 +256,7 @@ impl WorkerProcess {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("segsql worker starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = receiver.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let line = super::support::first_line(&mut child, Duration::from_secs(60));
         // "segsql worker: listening on 127.0.0.1:PORT"
         let Some(address) = line.trim().strip_prefix("segsql worker: listening on ").map(str::to_string) else {
             let _ = child.kill();
@@ -307,24 +299,6 @@ fn assert_same_lines(what: &str, local: &str, remote: &str) {
     let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
     let around = |lines: &[&str]| lines[first.saturating_sub(3)..(first + 4).min(lines.len())].join("\n");
     panic!("{what} differ from line {}:\n--- local\n{}\n--- workers\n{}", first + 1, around(&a), around(&b));
-}
-
-/// Every file under `dir`, by relative path.
-fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).expect("inside").display().to_string();
-                files.insert(name, std::fs::read(&path).expect("readable"));
-            }
-        }
-    }
-    files
 }
 
 /// Every scan split into tasks however small the file, so the small test lake is distributed.

@@ -2,13 +2,12 @@
 //! S3 REST API and checks request signatures. `.ci/run` installs it (cached); the tests
 //! find it through `SEGSQL_S3S_FS` or in `~/.cache/segsql/tools`.
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Run, segsql};
+use crate::support::{Run, segsql, snapshot};
 
 const ACCESS_KEY: &str = "segsqltest";
 const SECRET_KEY: &str = "segsql-test-secret-key";
@@ -83,24 +82,6 @@ impl S3Server {
             .expect("segsql runs");
         Run::from(output)
     }
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).expect("inside").display().to_string();
-                files.insert(name, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    files
 }
 
 /// The same lake on disk and on the S3 server: four Parquet tables and a hive-partitioned

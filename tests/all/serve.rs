@@ -4,7 +4,7 @@
 //! through `SEGSQL_PSQL`, `SEGSQL_SERVE_PYTHON` and `SEGSQL_PGJDBC` or where that script puts
 //! them, and fail when one is missing.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -62,14 +62,7 @@ impl Served {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("segsql serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = receiver.recv_timeout(Duration::from_secs(180)).unwrap_or_default();
+        let line = super::support::first_line(&mut child, Duration::from_secs(180));
         // "segsql serve: listening on 127.0.0.1:PORT [(TLS)]"
         let address = line.split_whitespace().nth(4).unwrap_or_default();
         let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
