@@ -100,6 +100,9 @@ impl WorkerResolver for StaticWorkers {
 pub fn coordinator(builder: SessionStateBuilder, cluster: &Cluster) -> Result<SessionStateBuilder> {
     let workers = cluster.workers.clone();
     let routing = move |event: RouteTasksEvent| -> Option<Result<RouteTasksEventResponse>> {
+        if workers.is_empty() {
+            return Some(Err(DataFusionError::Configuration("--workers: the worker list is empty".into())));
+        }
         let urls = (0..event.task_count).map(|i| workers[i % workers.len()].clone()).collect();
         Some(Ok(RouteTasksEventResponse::new(urls)))
     };
@@ -174,7 +177,7 @@ pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Shared for tests: the token's header value.
+/// The `Authorization` value for a token, marked sensitive so it never shows in debug output.
 pub(crate) fn bearer(token: &str) -> Result<http::HeaderValue, DataFusionError> {
     let mut value = http::HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| DataFusionError::Configuration("the worker token must be printable ASCII".into()))?;
