@@ -350,34 +350,118 @@ fn ragged(rows: &[Row]) -> Option<String> {
     Some(format!("line {} has {} fields but line {} has {}", rows[0].line, first, odd.line, odd.fields.len()))
 }
 
+/// How a delimiter splits the sample, counted without building the rows: what choosing a
+/// delimiter needs, so only the chosen one's rows are built (splitting the 1 MiB sample into
+/// strings once per candidate was most of the cost of opening a CSV file).
+#[derive(Debug, Default, PartialEq)]
+struct Shape {
+    rows: usize,
+    /// The first row's line and width.
+    first: Option<(usize, usize)>,
+    /// The first row whose width differs from the first row's.
+    odd: Option<(usize, usize)>,
+    /// Rows of more than one field.
+    multi: usize,
+}
+
+impl Shape {
+    fn add(&mut self, line: usize, width: usize) {
+        self.rows += 1;
+        self.multi += usize::from(width > 1);
+        match self.first {
+            None => self.first = Some((line, width)),
+            Some((_, w)) if w != width && self.odd.is_none() => self.odd = Some((line, width)),
+            _ => {}
+        }
+    }
+
+    /// As [`ragged`] says it.
+    fn ragged(&self) -> Option<String> {
+        let ((line, width), (odd_line, odd_width)) = (self.first?, self.odd?);
+        Some(format!("line {line} has {width} fields but line {odd_line} has {odd_width}"))
+    }
+}
+
+/// [`split_rows`]'s row widths, by the same rules, without allocating.
+fn shape(text: &str, delimiter: u8, quote: u8, complete: bool) -> Shape {
+    let (delimiter, quote) = (delimiter as char, quote as char);
+    let mut shape = Shape::default();
+    let (mut fields, mut field_empty) = (0usize, true);
+    let (mut in_quotes, mut was_quoted) = (false, false);
+    let (mut line, mut row_line) = (1, 1);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == quote {
+                if chars.peek() == Some(&quote) {
+                    field_empty = false;
+                    chars.next();
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                if c == '\n' {
+                    line += 1;
+                }
+                field_empty = false;
+            }
+            continue;
+        }
+        match c {
+            c if c == quote && field_empty && !was_quoted => {
+                in_quotes = true;
+                was_quoted = true;
+            }
+            c if c == delimiter => {
+                fields += 1;
+                field_empty = true;
+                was_quoted = false;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => {
+                let blank = fields == 0 && field_empty && !was_quoted;
+                if !blank {
+                    shape.add(row_line, fields + 1);
+                }
+                (fields, field_empty, was_quoted) = (0, true, false);
+                line += 1;
+                row_line = line;
+            }
+            _ => field_empty = false,
+        }
+    }
+    if complete && !in_quotes && (!field_empty || fields > 0 || was_quoted) {
+        shape.add(row_line, fields + 1);
+    }
+    shape
+}
+
 /// The delimiter that gives every row the same number of fields, the most fields winning;
 /// a file where none does is an error listing what each gave.
 fn choose_delimiter(text: &str, quote: u8, complete: bool) -> Result<(u8, Vec<Row>), SniffError> {
-    let mut best: Option<(u8, Vec<Row>)> = None;
-    let mut single: Option<(u8, Vec<Row>)> = None;
+    let mut best: Option<(u8, usize)> = None;
+    let mut single: Option<u8> = None;
     let mut seen = Vec::new();
     // A delimiter that splits most rows is the file's, even if some rows are broken: then
     // the file is not read as one column of text but reported.
     let mut splits_most = false;
     for delimiter in DELIMITERS {
-        let rows = split_rows(text, delimiter, quote, complete);
-        let width = rows.first().map_or(0, |r| r.fields.len());
-        match ragged(&rows) {
+        let shape = shape(text, delimiter, quote, complete);
+        let width = shape.first.map_or(0, |(_, w)| w);
+        match shape.ragged() {
             Some(problem) => {
-                splits_most |= rows.iter().filter(|r| r.fields.len() > 1).count() * 2 > rows.len();
+                splits_most |= shape.multi * 2 > shape.rows;
                 seen.push(format!("{} gives rows of different widths ({problem})", show_byte(delimiter)))
             }
-            None if width > 1 && best.as_ref().is_none_or(|(_, b)| width > b[0].fields.len()) => {
-                best = Some((delimiter, rows))
-            }
-            None if single.is_none() => single = Some((delimiter, rows)),
+            None if width > 1 && best.is_none_or(|(_, w)| width > w) => best = Some((delimiter, width)),
+            None if single.is_none() => single = Some(delimiter),
             None => {}
         }
     }
     // Several columns if some delimiter gives them; else one column, split by a delimiter
     // that leaves every row whole.
-    if let Some(found) = best.or(single.filter(|_| !splits_most)) {
-        return Ok(found);
+    if let Some(delimiter) = best.map(|(d, _)| d).or(single.filter(|_| !splits_most)) {
+        return Ok((delimiter, split_rows(text, delimiter, quote, complete)));
     }
     Err(SniffError(format!("no delimiter gives every row the same number of fields: {}", seen.join("; "))))
 }
@@ -673,6 +757,30 @@ mod tests {
     #[test]
     fn blank_and_duplicate_header_names_are_made_unique() {
         assert_eq!(column_names(&["a".into(), "".into(), "a".into()], 4), ["a", "column_2", "a_2", "column_4"]);
+    }
+
+    #[test]
+    fn counting_agrees_with_splitting() {
+        let samples = [
+            "a,b;c\n1,2;3\n\n4,5;6\r\n",
+            "x\ty\n\"q\ttab\"\t2\n3\t\"multi\nline\"\n",
+            "a|b\n\"\"|\n|\n1|2|3\npartial|la",
+            "\"a\"\"b\",c\n\"\"\n,\n\r\n1,2",
+            "only one column\nsecond\n",
+        ];
+        for text in samples {
+            for complete in [true, false] {
+                for delimiter in DELIMITERS {
+                    let rows = split_rows(text, delimiter, b'"', complete);
+                    let mut expected = Shape::default();
+                    for row in &rows {
+                        expected.add(row.line, row.fields.len());
+                    }
+                    assert_eq!(shape(text, delimiter, b'"', complete), expected, "{text:?} {delimiter} {complete}");
+                    assert_eq!(expected.ragged(), ragged(&rows));
+                }
+            }
+        }
     }
 
     #[test]
