@@ -283,13 +283,25 @@ struct Row {
     line: usize,
 }
 
-/// Splits `text` into rows of fields by RFC 4180: a quoted field may hold the delimiter,
-/// line breaks and doubled quotes. Blank lines are skipped, as DuckDB does.
-fn split_rows(text: &str, delimiter: u8, quote: u8, complete: bool) -> Vec<Row> {
+/// What the RFC 4180 scanner ([`scan`]) reports: a quoted field may hold the delimiter, line
+/// breaks and doubled quotes; blank lines are skipped, as DuckDB does.
+trait Cells {
+    /// A character of the current field.
+    fn push(&mut self, c: char);
+    /// Whether the current field has no characters yet.
+    fn field_empty(&self) -> bool;
+    /// The current field ends at a delimiter.
+    fn end_field(&mut self);
+    /// The current row ends (its last field with it), unless it is blank; it began on `line`.
+    fn end_row(&mut self, line: usize, keep: bool);
+    /// Fields already ended in the current row.
+    fn fields_in_row(&self) -> usize;
+}
+
+/// Feeds `text` to `cells` by RFC 4180. A cut sample's last line (`complete` false) is
+/// probably incomplete and is dropped.
+fn scan(text: &str, delimiter: u8, quote: u8, complete: bool, cells: &mut impl Cells) {
     let (delimiter, quote) = (delimiter as char, quote as char);
-    let mut rows = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
     let (mut in_quotes, mut was_quoted) = (false, false);
     let (mut line, mut row_line) = (1, 1);
     let mut chars = text.chars().peekable();
@@ -297,7 +309,7 @@ fn split_rows(text: &str, delimiter: u8, quote: u8, complete: bool) -> Vec<Row> 
         if in_quotes {
             if c == quote {
                 if chars.peek() == Some(&quote) {
-                    field.push(quote);
+                    cells.push(quote);
                     chars.next();
                 } else {
                     in_quotes = false;
@@ -306,41 +318,69 @@ fn split_rows(text: &str, delimiter: u8, quote: u8, complete: bool) -> Vec<Row> 
                 if c == '\n' {
                     line += 1;
                 }
-                field.push(c);
+                cells.push(c);
             }
             continue;
         }
         match c {
-            c if c == quote && field.is_empty() && !was_quoted => {
+            c if c == quote && cells.field_empty() && !was_quoted => {
                 in_quotes = true;
                 was_quoted = true;
             }
             c if c == delimiter => {
-                fields.push(std::mem::take(&mut field));
+                cells.end_field();
                 was_quoted = false;
             }
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' | '\r' => {
-                fields.push(std::mem::take(&mut field));
-                let blank = fields.len() == 1 && fields[0].is_empty() && !was_quoted;
-                if !blank {
-                    rows.push(Row { fields: std::mem::take(&mut fields), line: row_line });
-                }
-                fields.clear();
+                let blank = cells.fields_in_row() == 0 && cells.field_empty() && !was_quoted;
+                cells.end_row(row_line, !blank);
                 was_quoted = false;
                 line += 1;
                 row_line = line;
             }
-            c => field.push(c),
+            c => cells.push(c),
         }
     }
-    // The last line: kept when the sample is the whole file; a cut sample's last line is
-    // probably incomplete.
-    if complete && !in_quotes && (!field.is_empty() || !fields.is_empty() || was_quoted) {
-        fields.push(field);
-        rows.push(Row { fields, line: row_line });
+    let pending = !cells.field_empty() || cells.fields_in_row() > 0 || was_quoted;
+    cells.end_row(row_line, complete && !in_quotes && pending);
+}
+
+/// Rows of owned fields.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Row>,
+    fields: Vec<String>,
+    field: String,
+}
+
+impl Cells for Rows {
+    fn push(&mut self, c: char) {
+        self.field.push(c);
     }
-    rows
+    fn field_empty(&self) -> bool {
+        self.field.is_empty()
+    }
+    fn end_field(&mut self) {
+        self.fields.push(std::mem::take(&mut self.field));
+    }
+    fn end_row(&mut self, line: usize, keep: bool) {
+        self.end_field();
+        let fields = std::mem::take(&mut self.fields);
+        if keep {
+            self.rows.push(Row { fields, line });
+        }
+    }
+    fn fields_in_row(&self) -> usize {
+        self.fields.len()
+    }
+}
+
+/// Splits `text` into rows of fields (see [`scan`]).
+fn split_rows(text: &str, delimiter: u8, quote: u8, complete: bool) -> Vec<Row> {
+    let mut rows = Rows::default();
+    scan(text, delimiter, quote, complete, &mut rows);
+    rows.rows
 }
 
 /// The rows' field counts when they differ, as the end of an error message.
@@ -382,58 +422,41 @@ impl Shape {
     }
 }
 
-/// [`split_rows`]'s row widths, by the same rules, without allocating.
+/// A [`Shape`] being counted: the current row's ended fields and whether its current field
+/// is still empty.
+struct Counting {
+    shape: Shape,
+    fields: usize,
+    field_empty: bool,
+}
+
+impl Cells for Counting {
+    fn push(&mut self, _: char) {
+        self.field_empty = false;
+    }
+    fn field_empty(&self) -> bool {
+        self.field_empty
+    }
+    fn end_field(&mut self) {
+        self.fields += 1;
+        self.field_empty = true;
+    }
+    fn end_row(&mut self, line: usize, keep: bool) {
+        if keep {
+            self.shape.add(line, self.fields + 1);
+        }
+        (self.fields, self.field_empty) = (0, true);
+    }
+    fn fields_in_row(&self) -> usize {
+        self.fields
+    }
+}
+
+/// [`split_rows`]'s row widths, by the same scanner, without allocating.
 fn shape(text: &str, delimiter: u8, quote: u8, complete: bool) -> Shape {
-    let (delimiter, quote) = (delimiter as char, quote as char);
-    let mut shape = Shape::default();
-    let (mut fields, mut field_empty) = (0usize, true);
-    let (mut in_quotes, mut was_quoted) = (false, false);
-    let (mut line, mut row_line) = (1, 1);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            if c == quote {
-                if chars.peek() == Some(&quote) {
-                    field_empty = false;
-                    chars.next();
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                if c == '\n' {
-                    line += 1;
-                }
-                field_empty = false;
-            }
-            continue;
-        }
-        match c {
-            c if c == quote && field_empty && !was_quoted => {
-                in_quotes = true;
-                was_quoted = true;
-            }
-            c if c == delimiter => {
-                fields += 1;
-                field_empty = true;
-                was_quoted = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                let blank = fields == 0 && field_empty && !was_quoted;
-                if !blank {
-                    shape.add(row_line, fields + 1);
-                }
-                (fields, field_empty, was_quoted) = (0, true, false);
-                line += 1;
-                row_line = line;
-            }
-            _ => field_empty = false,
-        }
-    }
-    if complete && !in_quotes && (!field_empty || fields > 0 || was_quoted) {
-        shape.add(row_line, fields + 1);
-    }
-    shape
+    let mut counting = Counting { shape: Shape::default(), fields: 0, field_empty: true };
+    scan(text, delimiter, quote, complete, &mut counting);
+    counting.shape
 }
 
 /// The delimiter that gives every row the same number of fields, the most fields winning;

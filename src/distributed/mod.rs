@@ -173,8 +173,8 @@ pub fn name_workers(text: &str, workers: &[Url]) -> String {
 /// Constant-time equality of two secrets (of their SHA-256, so the length does not leak either).
 pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
-    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
 }
 
 /// The `Authorization` value for a token, marked sensitive so it never shows in debug output.

@@ -12,6 +12,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
@@ -161,9 +162,10 @@ where
     // its hash shuffle's input tasks running: a query whose coordinator was stopped would go
     // on computing to its end on an idle worker. Housekeeping every 250 ms frees such plans
     // and so aborts their tasks.
-    let sweeper = {
+    // Aborted when the worker stops (dropped with this function's frame).
+    let _sweeper = {
         let worker = worker.clone();
-        tokio::spawn(async move {
+        SpawnedTask::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
             loop {
                 tick.tick().await;
@@ -171,7 +173,6 @@ where
             }
         })
     };
-    let _stop_sweeper = AbortOnDrop(sweeper);
     let token = options.token.clone();
     let check = move |request: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> {
         let Some(token) = &token else { return Ok(request) };
@@ -207,15 +208,6 @@ where
     tokio::select! {
         result = server => result.map_err(|e| format!("worker: {e}")),
         () = shutdown => Ok(()),
-    }
-}
-
-/// Aborts a background task when the worker stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

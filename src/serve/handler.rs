@@ -470,69 +470,40 @@ fn declared_type(declared: &Type) -> Option<&'static str> {
 /// Without it DataFusion infers `$1` in `amount > $1` as the column's DECIMAL, and an integer
 /// sent for it cannot be read.
 fn declare_parameter_types(sql: &str, types: &[Option<Type>]) -> String {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Location, Token, Tokenizer};
     if !types.iter().flatten().any(|t| declared_type(t).is_some()) {
         return sql.to_string();
     }
-    // Only the `$n` spans are rewritten, in the original text: literals, quoted names and
-    // comments are copied byte for byte (a tokenizer's round trip would unescape them).
-    let bytes = sql.as_bytes();
+    // PostgreSQL's tokenizer finds the placeholders (not `$1` inside literals, dollar quotes,
+    // quoted names or comments); only their spans are rewritten, in the original text, since
+    // printing tokens back would unescape literals. Text it cannot tokenize goes on as it is,
+    // for the parser to report.
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize_with_location() else {
+        return sql.to_string();
+    };
+    let line_starts: Vec<usize> = std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    // Locations count lines and characters from 1.
+    let byte_offset = |at: Location| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
+        let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
+        sql[start..].char_indices().nth(column).map(|(i, _)| start + i)
+    };
     let mut out = String::with_capacity(sql.len() + 32);
     let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let skip_to = |from: usize, end: &str| sql[from..].find(end).map_or(bytes.len(), |at| from + at + end.len());
-        match bytes[i] {
-            b'\'' => {
-                // 'it''s', and E'it\'s' where a backslash escapes the next character.
-                let backslashes = i > 0 && matches!(bytes[i - 1], b'E' | b'e');
-                let mut j = i + 1;
-                while j < bytes.len() {
-                    match bytes[j] {
-                        b'\\' if backslashes => j += 2,
-                        b'\'' if bytes.get(j + 1) == Some(&b'\'') => j += 2,
-                        b'\'' => break,
-                        _ => j += 1,
-                    }
-                }
-                i = j + 1;
-            }
-            b'"' => i = sql[i + 1..].find('"').map_or(bytes.len(), |at| i + 1 + at + 1),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_to(i, "\n"),
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_to(i + 2, "*/"),
-            b'$' => {
-                let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-                let declared = (digits > 0)
-                    .then(|| sql[i + 1..i + 1 + digits].parse::<usize>().ok())
-                    .flatten()
-                    .and_then(|n| types.get(n.wrapping_sub(1)).cloned().flatten())
-                    .and_then(|t| declared_type(&t));
-                match declared {
-                    Some(name) => {
-                        out.push_str(&sql[copied..i]);
-                        out.push_str(&format!("CAST({} AS {name})", &sql[i..i + 1 + digits]));
-                        i += 1 + digits;
-                        copied = i;
-                    }
-                    // `$tag$ ... $tag$` and `$$ ... $$` quote text; a bare `$` is left alone.
-                    None if digits == 0 => {
-                        let tag_len = sql[i + 1..]
-                            .find('$')
-                            .filter(|&n| sql[i + 1..i + 1 + n].chars().all(|c| c.is_alphanumeric() || c == '_'));
-                        i = match tag_len {
-                            Some(n) => {
-                                let tag = &sql[i..i + n + 2];
-                                skip_to(i + tag.len(), tag)
-                            }
-                            None => i + 1,
-                        };
-                    }
-                    None => i += 1 + digits,
-                }
-            }
-            _ => i += 1,
-        }
+    for token in tokens {
+        let Token::Placeholder(placeholder) = &token.token else { continue };
+        let declared = placeholder
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| types.get(n.wrapping_sub(1)).cloned().flatten())
+            .and_then(|t| declared_type(&t));
+        let (Some(name), Some(at)) = (declared, byte_offset(token.span.start)) else { continue };
+        out.push_str(&sql[copied..at]);
+        out.push_str(&format!("CAST({placeholder} AS {name})"));
+        copied = at + placeholder.len();
     }
-    out.push_str(&sql[copied.min(sql.len())..]);
+    out.push_str(&sql[copied..]);
     out
 }
 

@@ -304,6 +304,13 @@ fn assert_same_lines(what: &str, local: &str, remote: &str) {
 /// Every scan split into tasks however small the file, so the small test lake is distributed.
 const SPLIT_EVERY_SCAN: &str = "SET distributed.file_scan_config_bytes_per_partition = 1";
 
+/// `args` as a coordinator of `workers` runs them, every scan split (the SET runs first).
+fn on_workers<'a>(workers: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--workers", workers, "-c", SPLIT_EVERY_SCAN];
+    all.extend_from_slice(args);
+    all
+}
+
 #[test]
 fn the_report_through_two_worker_processes_writes_the_local_bytes() {
     let work = tempfile::tempdir().expect("temp dir");
@@ -320,11 +327,8 @@ fn the_report_through_two_worker_processes_writes_the_local_bytes() {
         let mut args = vec!["-q", "--data", "../lake", "--param", "orders=orders", "--param", "customers=customers"];
         args.extend(["--param", "events=events", "--param", "spend=marketing_spend", "--param", "out_dir=out"]);
         args.extend(["--format", "csv", "--html", "report.html"]);
-        if distributed {
-            args.extend(["--workers", &workers, "-c", SPLIT_EVERY_SCAN]);
-        }
         args.extend(["-f", report]);
-        let run = run_in(&dir, &args);
+        let run = run_in(&dir, &if distributed { on_workers(&workers, &args) } else { args });
         run.expect_code(0);
         run
     };
@@ -345,25 +349,10 @@ fn the_report_through_two_worker_processes_writes_the_local_bytes() {
     // Every output format prints the same bytes.
     let query = "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id";
     for format in ["table", "csv", "tsv", "json", "ndjson", "markdown"] {
-        let local = run_in(work.path(), &["--data", "lake", "--format", format, "--maxrows", "all", "-c", query]);
+        let args = ["--data", "lake", "--format", format, "--maxrows", "all", "-c", query];
+        let local = run_in(work.path(), &args);
         local.expect_code(0);
-        let remote = run_in(
-            work.path(),
-            &[
-                "--data",
-                "lake",
-                "--workers",
-                &workers,
-                "--format",
-                format,
-                "--maxrows",
-                "all",
-                "-c",
-                SPLIT_EVERY_SCAN,
-                "-c",
-                query,
-            ],
-        );
+        let remote = run_in(work.path(), &on_workers(&workers, &args));
         remote.expect_code(0);
         assert_same_lines(&format!("--format {format}"), &local.stdout, &remote.stdout);
     }
@@ -393,7 +382,7 @@ fn long_query_lake(dir: &Path) {
 
 fn spawn_coordinator(dir: &Path, workers: &str, sql: &[&str]) -> Child {
     let mut command = segsql();
-    command.current_dir(dir).args(["--data", "lake", "--workers", workers, "--format", "csv", "-c", SPLIT_EVERY_SCAN]);
+    command.current_dir(dir).args(on_workers(workers, &["--data", "lake", "--format", "csv"]));
     for statement in sql {
         command.args(["-c", statement]);
     }
@@ -424,7 +413,7 @@ fn a_worker_down_at_start_or_killed_mid_query_fails_the_query_naming_it() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr");
     let down = format!("{},{free}", a.address);
     let started = Instant::now();
-    let run = run_in(work.path(), &["--data", "lake", "--workers", &down, "-c", SPLIT_EVERY_SCAN, "-c", LONG_QUERY]);
+    let run = run_in(work.path(), &on_workers(&down, &["--data", "lake", "-c", LONG_QUERY]));
     run.expect_code(1);
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
     assert!(run.stderr.contains(&format!("worker {free}")) && run.stderr.contains("not reachable"), "{}", run.stderr);
@@ -614,30 +603,14 @@ fn csv_files_that_cannot_be_cut_read_the_same_on_workers() {
     let local = run_in(work.path(), &["--data", "lake", "--format", "csv", "-c", sql]);
     local.expect_code(0);
     assert!(local.stdout.starts_with("n,chars,ids\n3000,"), "{}", local.stdout);
-    let on_workers = |sql: &str| {
-        run_in(
-            work.path(),
-            &[
-                "--data",
-                "lake",
-                "--workers",
-                &workers,
-                "--format",
-                "csv",
-                "-c",
-                SPLIT_EVERY_SCAN,
-                "-c",
-                packed,
-                "-c",
-                sql,
-            ],
-        )
+    let coordinated = |sql: &str| {
+        run_in(work.path(), &on_workers(&workers, &["--data", "lake", "--format", "csv", "-c", packed, "-c", sql]))
     };
-    let remote = on_workers(sql);
+    let remote = coordinated(sql);
     remote.expect_code(0);
     assert_eq!(local.stdout, remote.stdout);
     // The plan format loses a compressed file's compression: refused, not read as garbage.
-    let gz = on_workers("SELECT count(*) AS n FROM packed WHERE id > 5");
+    let gz = coordinated("SELECT count(*) AS n FROM packed WHERE id > 5");
     gz.expect_code(1);
     assert!(
         gz.stderr.contains("packed.csv.gz is compressed") && gz.stderr.contains("without --workers"),
