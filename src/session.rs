@@ -20,6 +20,7 @@ pub use segsql_udfs::options::SegsqlOptions;
 use crate::data::csv::SniffingCsvFactory;
 use crate::data::delta::DeltaFactory;
 use crate::data::folder::DataSchema;
+use crate::data::remote_scan::RemoteScanParts;
 use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
 pub use crate::distributed::Cluster;
@@ -69,7 +70,9 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
     let builder =
         SessionStateBuilder::new().with_config(config).with_runtime_env(runtime.build_arc()?).with_default_features();
     let ctx = match &options.cluster {
-        None => SessionContext::new_with_state(builder.build()),
+        // Workers read their parts of a scan as the coordinator's planner cut it; the extra
+        // cut for object stores is for one machine's scans.
+        None => SessionContext::new_with_state(builder.with_physical_optimizer_rule(Arc::new(RemoteScanParts)).build()),
         Some(cluster) => SessionContext::new_with_state(crate::distributed::coordinator(builder, cluster)?.build()),
     };
     // The clustering kernels size themselves by the Tokio runtime the CLI builds with

@@ -254,3 +254,63 @@ fn delta_tables_on_s3() {
     run.expect_code(0);
     assert_eq!(run.stdout, "n,total\n70,84552.85\nn,total\n40,49110.80\n");
 }
+
+/// A scan of files on S3 is cut into `segsql.remote_scan_partitions` parts (16 by default)
+/// when the session has fewer target partitions, so that many requests are in flight; a
+/// one-part scan and local files keep DataFusion's split, and the answers do not change.
+#[test]
+fn object_store_scans_keep_many_requests_in_flight() {
+    let server = S3Server::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    server.run(work.path(), SECRET_KEY, &["generate", "--out", "lake", "--customers", "300"]).expect_code(0);
+    let orders = std::fs::read(work.path().join("lake/orders.parquet")).expect("orders");
+    std::fs::write(server.bucket("shop").join("orders.parquet"), &orders).expect("upload");
+    // The test file is small: let DataFusion cut it as it cuts files of 10 MB and 8192 rows.
+    let small = "SET datafusion.optimizer.repartition_file_min_size = 0; SET datafusion.execution.batch_size = 256";
+    let plan = "EXPLAIN SELECT customer_id, sum(amount) FROM orders GROUP BY customer_id";
+    let query = "SELECT customer_id, count(*) AS n, sum(amount) AS revenue FROM orders GROUP BY customer_id ORDER BY customer_id";
+    let groups = |data: &str, threads: &str, setting: &str| {
+        let run = server.run(
+            work.path(),
+            SECRET_KEY,
+            &[
+                "--data",
+                data,
+                "--threads",
+                threads,
+                "--format",
+                "csv",
+                "-c",
+                small,
+                "-c",
+                setting,
+                "-c",
+                plan,
+                "-c",
+                query,
+            ],
+        );
+        run.expect_code(0);
+        let count = run
+            .stdout
+            .split("file_groups={")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no file groups in {}", run.stdout));
+        let answer = run.stdout.split_once("customer_id,n,revenue\n").map(|(_, rest)| rest.to_string());
+        (count.parse::<usize>().expect("a count"), answer.expect("the query's rows"))
+    };
+    let (local_parts, local) = groups("lake", "2", "SELECT 1");
+    assert_eq!(local_parts, 2);
+    let (s3_parts, on_s3) = groups("s3://shop/", "2", "SELECT 1");
+    assert_eq!(s3_parts, 16);
+    assert_eq!(local, on_s3);
+    assert!(local.lines().count() > 200, "{local}");
+    let (set_parts, set) = groups("s3://shop/", "2", "SET segsql.remote_scan_partitions = 5");
+    assert_eq!((set_parts, &set), (5, &local));
+    let (off_parts, _) = groups("s3://shop/", "2", "SET segsql.remote_scan_partitions = 0");
+    assert_eq!(off_parts, 2);
+    let (one_parts, one) = groups("s3://shop/", "1", "SELECT 1");
+    assert_eq!((one_parts, &one), (1, &local));
+}

@@ -14,11 +14,19 @@ use datafusion::prelude::SessionContext;
 /// Where models live unless told otherwise.
 pub const DEFAULT_MODELS_DIR: &str = "models";
 
+/// Parts of an object-store scan in flight at once unless told otherwise (measured on the
+/// 10M-line RFM over S3 in BENCHMARKS.md: 8 to 32 are alike, 2 is three times slower).
+pub const DEFAULT_REMOTE_SCAN_PARTITIONS: usize = 16;
+
 extensions_options! {
     /// segsql's settings, under the `segsql.` prefix.
     pub struct SegsqlOptions {
         /// The folder where CREATE MODEL writes models and the scoring functions read them.
         pub models_dir: String, default = DEFAULT_MODELS_DIR.to_string()
+        /// How many parts a scan of files on an object store (`s3://...`) is cut into, when
+        /// that is more than the session's target partitions: each part has one request in
+        /// flight, so more parts hide more of each request's latency. 0 keeps DataFusion's split.
+        pub remote_scan_partitions: usize, default = DEFAULT_REMOTE_SCAN_PARTITIONS
     }
 }
 
@@ -31,6 +39,11 @@ impl ConfigExtension for SegsqlOptions {
 pub fn models_dir(options: &ConfigOptions) -> PathBuf {
     let dir = options.extensions.get::<SegsqlOptions>().map_or(DEFAULT_MODELS_DIR, |o| o.models_dir.as_str());
     PathBuf::from(dir)
+}
+
+/// The session's `segsql.remote_scan_partitions` (the default in a plain DataFusion session).
+pub fn remote_scan_partitions(options: &ConfigOptions) -> usize {
+    options.extensions.get::<SegsqlOptions>().map_or(DEFAULT_REMOTE_SCAN_PARTITIONS, |o| o.remote_scan_partitions)
 }
 
 /// Adds segsql's settings to the session, keeping values already set.
