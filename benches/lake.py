@@ -3,7 +3,7 @@
 disk, and what sniffing a CSV file adds to opening it.
 
     cargo build --release && python3 benches/lake.py [--runs 5] [--binary target/release/segsql]
-        [--data ~/.cache/segsql/bench-data/report-1600000-v2] [--skip-s3] [--skip-csv] [--csv-baseline OLD_BINARY]
+        [--data ~/.cache/segsql/bench-data/report-1600000-v2] [--skip-s3] [--skip-csv] [--pin] [--csv-baseline OLD_BINARY]
 
 The data folder is made with `segsql generate --customers 1600000` (about 10M order lines)
 when missing. The S3 server is s3s-fs (tests/s3/install_s3s_fs.sh) on 127.0.0.1; the data folder's
@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import http.client
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -41,6 +42,26 @@ def timed(argv, env=None):
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()}")
     return elapsed, done.stdout
+
+
+def timed_cpu(argv, env, server_pid):
+    """Wall seconds, stdout, the command's CPU seconds and the server's CPU seconds."""
+    server_before = server_cpu(server_pid)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, out = timed(argv, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    return elapsed, out, own, server_cpu(server_pid) - server_before
+
+
+def server_cpu(pid):
+    """CPU seconds (user + system) the process has used so far, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
 
 
 def free_port():
@@ -87,6 +108,8 @@ def main():
     parser.add_argument("--data", default=os.path.expanduser("~/.cache/segsql/bench-data/report-1600000-v2"))
     parser.add_argument("--skip-s3", action="store_true", help="only the CSV sniffing measurement")
     parser.add_argument("--skip-csv", action="store_true", help="only the S3 measurement")
+    parser.add_argument("--pin", action="store_true",
+                        help="run segsql on CPU 0 and the S3 server on CPU 1 (taskset), so they do not share cores")
     parser.add_argument("--csv-baseline", metavar="BINARY",
                         help="also time this (older) binary opening the CSV file, alternating with --binary")
     args = parser.parse_args()
@@ -108,8 +131,9 @@ def s3_part(args, binary, data, s3s, tmp):
     root = os.path.join(tmp, "s3root")
     os.makedirs(os.path.join(root, "bench"))
     port = free_port()
+    pin_server, pin_segsql = (["taskset", "-c", "1"], ["taskset", "-c", "0"]) if args.pin else ([], [])
     server = subprocess.Popen(
-        [s3s, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS, "--secret-key", SECRET, root],
+        pin_server + [s3s, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS, "--secret-key", SECRET, root],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -131,25 +155,40 @@ def s3_part(args, binary, data, s3s, tmp):
             AWS_ALLOW_HTTP="true",
             AWS_REGION="us-east-1",
         )
-        disk = [binary, "--data", data, "--format", "csv", "-c", RFM]
-        s3 = [binary, "--data", "s3://bench/", "--format", "csv", "-c", RFM]
+        disk = pin_segsql + [binary, "--threads", "2", "--data", data, "--format", "csv", "-c", RFM]
+        s3 = pin_segsql + [binary, "--threads", "2", "--data", "s3://bench/", "--format", "csv", "-c", RFM]
         lines = timed([binary, "--data", data, "--format", "csv", "-c", "SELECT count(*) FROM orders"])[1]
         timed(disk, env)  # warm the page cache
         times = {"disk": [], "s3": []}
+        cpu = {"disk": [], "s3": []}
+        served = []
         answers = set()
         for _ in range(args.runs):
             for side, argv in (("disk", disk), ("s3", s3)):
-                elapsed, out = timed(argv, env)
+                elapsed, out, own, served_cpu = timed_cpu(argv, env, server.pid)
                 times[side].append(elapsed)
+                cpu[side].append(own)
+                if side == "s3":
+                    served.append(served_cpu)
                 answers.add(out)
         if len(answers) != 1:
             raise SystemExit("the S3 and disk answers differ")
         d, s = statistics.median(times["disk"]), statistics.median(times["s3"])
-        print(f"RFM segments over `orders` ({lines.decode().split()[-1]} lines), {args.runs} alternating runs, answers equal\n")
-        print("| where the Parquet files are | median wall s | min | max |")
-        print("|---|---|---|---|")
-        print(f"| local disk (`--data DIR`) | {d:.3f} | {min(times['disk']):.3f} | {max(times['disk']):.3f} |")
-        print(f"| s3s-fs on 127.0.0.1 (`--data s3://bench/`) | {s:.3f} | {min(times['s3']):.3f} | {max(times['s3']):.3f} |")
+        pinned = ", segsql on CPU 0 and the server on CPU 1" if args.pin else ""
+        print(
+            f"RFM segments over `orders` ({lines.decode().split()[-1]} lines), {args.runs} alternating runs{pinned}, "
+            "answers equal\n"
+        )
+        print("| where the Parquet files are | median wall s | min | max | segsql CPU s | server CPU s |")
+        print("|---|---|---|---|---|---|")
+        print(
+            f"| local disk (`--data DIR`) | {d:.3f} | {min(times['disk']):.3f} | {max(times['disk']):.3f} "
+            f"| {statistics.median(cpu['disk']):.2f} | - |"
+        )
+        print(
+            f"| s3s-fs on 127.0.0.1 (`--data s3://bench/`) | {s:.3f} | {min(times['s3']):.3f} | {max(times['s3']):.3f} "
+            f"| {statistics.median(cpu['s3']):.2f} | {statistics.median(served):.2f} |"
+        )
         print(f"\nS3 / disk: **{s / d:.2f}×** (target at most 1.3×)\n")
     finally:
         server.kill()

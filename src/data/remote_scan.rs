@@ -8,7 +8,10 @@
 //! order lines on S3 took 3.1 s at two parts against 0.8 s from disk, and 1.1 s at sixteen
 //! (BENCHMARKS.md). This rule cuts object-store scans into `segsql.remote_scan_partitions`
 //! parts; the operators above take any number of input partitions (the aggregates'
-//! repartitioning brings them back to the target), so only the scan changes.
+//! repartitioning brings them back to the target), so only the scan changes. A scan planned
+//! as one partition (`--threads 1`) gets its parts merged back into one stream, so the plan
+//! above it is unchanged too; at one partition its rows then arrive in no fixed order, as
+//! they do at any other thread count.
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 /// Runs after DataFusion's own rules (its `EnforceDistribution` makes the first split).
@@ -31,15 +35,24 @@ impl PhysicalOptimizerRule for RemoteScanParts {
             return Ok(plan);
         }
         plan.transform_up(|node| {
-            if !is_remote_file_scan(&node) || node.output_partitioning().partition_count() < 2 {
-                // A one-part scan stays one part: an operator above may need a single partition
-                // (EnforceDistribution added no merge for it), and its rows come in file order.
+            if !is_remote_file_scan(&node) || node.fetch().is_some() {
+                // A scan with a pushed-down LIMIT reads a few rows: one request is enough.
                 return Ok(Transformed::no(node));
             }
-            Ok(match node.repartitioned(parts, config)? {
-                Some(cut) => Transformed::yes(cut),
-                None => Transformed::no(node),
-            })
+            let single = node.output_partitioning().partition_count() < 2;
+            if single && node.output_ordering().is_some() {
+                // Rows must come in the files' order; a merge of parts would not keep it.
+                return Ok(Transformed::no(node));
+            }
+            let Some(cut) = node.repartitioned(parts, config)? else {
+                return Ok(Transformed::no(node));
+            };
+            if single && cut.output_partitioning().partition_count() > 1 {
+                // The operators above were planned for one partition (with --threads 1, or a
+                // small file): they get one again, the parts merged as they arrive.
+                return Ok(Transformed::yes(Arc::new(CoalescePartitionsExec::new(cut)) as Arc<dyn ExecutionPlan>));
+            }
+            Ok(Transformed::yes(cut))
         })
         .data()
     }

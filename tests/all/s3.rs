@@ -256,8 +256,8 @@ fn delta_tables_on_s3() {
 }
 
 /// A scan of files on S3 is cut into `segsql.remote_scan_partitions` parts (16 by default)
-/// when the session has fewer target partitions, so that many requests are in flight; a
-/// one-part scan and local files keep DataFusion's split, and the answers do not change.
+/// when the session has fewer target partitions, so that many requests are in flight; local
+/// files and scans with a LIMIT keep DataFusion's split, and the answers do not change.
 #[test]
 fn object_store_scans_keep_many_requests_in_flight() {
     let server = S3Server::start();
@@ -311,6 +311,36 @@ fn object_store_scans_keep_many_requests_in_flight() {
     assert_eq!((set_parts, &set), (5, &local));
     let (off_parts, _) = groups("s3://shop/", "2", "SET segsql.remote_scan_partitions = 0");
     assert_eq!(off_parts, 2);
+    // With one thread the parts are merged back into the one stream the plan expects.
     let (one_parts, one) = groups("s3://shop/", "1", "SELECT 1");
-    assert_eq!((one_parts, &one), (1, &local));
+    assert_eq!((one_parts, &one), (16, &local));
+    let limited = server.run(
+        work.path(),
+        SECRET_KEY,
+        &[
+            "--data",
+            "s3://shop/",
+            "--threads",
+            "1",
+            "--format",
+            "csv",
+            "-c",
+            small,
+            "-c",
+            "EXPLAIN SELECT * FROM orders LIMIT 3",
+        ],
+    );
+    limited.expect_code(0);
+    // A scan with a pushed-down LIMIT reads a few rows and stays one part.
+    assert!(
+        limited.stdout.contains("file_groups={1 group:") && limited.stdout.contains("limit=3"),
+        "{}",
+        limited.stdout
+    );
+    let merged = server.run(
+        work.path(),
+        SECRET_KEY,
+        &["--data", "s3://shop/", "--threads", "1", "--format", "csv", "-c", small, "-c", plan],
+    );
+    assert!(merged.stdout.contains("CoalescePartitionsExec"), "{}", merged.stdout);
 }
