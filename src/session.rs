@@ -100,6 +100,11 @@ pub fn add_functions(ctx: &SessionContext, models_dir: Option<&str>) {
     }
 }
 
+/// How many parts an object-store scan is cut into (`segsql.remote_scan_partitions`).
+pub fn remote_scan_partitions(options: &datafusion::common::config::ConfigOptions) -> usize {
+    segsql_udfs::options::remote_scan_partitions(options)
+}
+
 /// The session's models folder setting.
 pub fn models_dir(ctx: &SessionContext) -> PathBuf {
     segsql_udfs::options::models_dir(ctx.state().config().options())

@@ -8,10 +8,9 @@
 //! order lines on S3 took 3.1 s at two parts against 0.8 s from disk, and 1.1 s at sixteen
 //! (BENCHMARKS.md). This rule cuts object-store scans into `segsql.remote_scan_partitions`
 //! parts; the operators above take any number of input partitions (the aggregates'
-//! repartitioning brings them back to the target), so only the scan changes. A scan planned
-//! as one partition (`--threads 1`) gets its parts merged back into one stream, so the plan
-//! above it is unchanged too; at one partition its rows then arrive in no fixed order, as
-//! they do at any other thread count.
+//! repartitioning brings them back to the target), so only the scan changes. Only scans that
+//! DataFusion already cut are cut further: their rows already arrive in no fixed order, and
+//! their files are ones DataFusion's format rules allow to cut.
 
 use std::sync::Arc;
 
@@ -21,7 +20,6 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 /// Runs after DataFusion's own rules (its `EnforceDistribution` makes the first split).
@@ -30,7 +28,7 @@ pub struct RemoteScanParts;
 
 impl PhysicalOptimizerRule for RemoteScanParts {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let parts = segsql_udfs::options::remote_scan_partitions(config);
+        let parts = crate::session::remote_scan_partitions(config);
         if parts <= config.execution.target_partitions || !config.optimizer.repartition_file_scans {
             return Ok(plan);
         }
@@ -39,20 +37,16 @@ impl PhysicalOptimizerRule for RemoteScanParts {
                 // A scan with a pushed-down LIMIT reads a few rows: one request is enough.
                 return Ok(Transformed::no(node));
             }
-            let single = node.output_partitioning().partition_count() < 2;
-            if single && node.output_ordering().is_some() {
-                // Rows must come in the files' order; a merge of parts would not keep it.
+            if node.output_partitioning().partition_count() < 2 {
+                // DataFusion left it whole (one thread, a small file, a file that may not be
+                // cut, an operator that wants the files' order): the plan above relies on one
+                // partition, and merging parts would give rows in no fixed order.
                 return Ok(Transformed::no(node));
             }
-            let Some(cut) = node.repartitioned(parts, config)? else {
-                return Ok(Transformed::no(node));
-            };
-            if single && cut.output_partitioning().partition_count() > 1 {
-                // The operators above were planned for one partition (with --threads 1, or a
-                // small file): they get one again, the parts merged as they arrive.
-                return Ok(Transformed::yes(Arc::new(CoalescePartitionsExec::new(cut)) as Arc<dyn ExecutionPlan>));
-            }
-            Ok(Transformed::yes(cut))
+            Ok(match node.repartitioned(parts, config)? {
+                Some(cut) => Transformed::yes(cut),
+                None => Transformed::no(node),
+            })
         })
         .data()
     }
