@@ -48,6 +48,11 @@ impl From<std::io::Error> for ShellError {
 /// The message of a DataFusion error without the wrapper text DataFusion adds for its own
 /// developers ("Error during planning: ", "External error: ", backtraces).
 pub fn user_message(error: &DataFusionError) -> String {
+    // An object store's failure inside the Parquet reader, or on a worker, arrives as text.
+    crate::data::s3::explain_wrapped(message_of(error))
+}
+
+fn message_of(error: &DataFusionError) -> String {
     let text = error.to_string();
     if text.contains(COERCION_FAILED) {
         return coercion_message(&text);
@@ -64,14 +69,14 @@ pub fn user_message(error: &DataFusionError) -> String {
         DataFusionError::Plan(message) | DataFusionError::Execution(message) => message.clone(),
         // A function's own error raised while the optimizer simplified its call (a missing
         // model, a bad scheme table) is the user's message; the rule's name is noise.
-        DataFusionError::Context(context, inner) if context.starts_with("Optimizer rule '") => user_message(inner),
-        DataFusionError::Context(context, inner) => format!("{context}: {}", user_message(inner)),
-        DataFusionError::Shared(inner) => user_message(inner),
+        DataFusionError::Context(context, inner) if context.starts_with("Optimizer rule '") => message_of(inner),
+        DataFusionError::Context(context, inner) => format!("{context}: {}", message_of(inner)),
+        DataFusionError::Shared(inner) => message_of(inner),
         DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {
-            Some(inner) => user_message(inner),
+            Some(inner) => message_of(inner),
             None => inner.to_string(),
         },
-        DataFusionError::Diagnostic(_, inner) => user_message(inner),
+        DataFusionError::Diagnostic(_, inner) => message_of(inner),
         DataFusionError::SQL(inner, _) => format!("syntax error: {inner}").replace("sql parser error: ", ""),
         DataFusionError::ObjectStore(inner) => crate::data::s3::object_store_message(inner),
         DataFusionError::ResourcesExhausted(message) => {

@@ -102,7 +102,11 @@ pub fn is_url(location: &str) -> bool {
 /// An object store's error in a sentence a user can act on: a refused credential, a missing
 /// bucket or an endpoint that does not answer, rather than the client's debug text.
 pub fn explain(error: &object_store::Error) -> String {
-    let text = error.to_string();
+    explain_text(error.to_string())
+}
+
+/// [`explain`] of an object store error's text (a worker sends its errors as text).
+fn explain_text(text: String) -> String {
     let lower = text.to_lowercase();
     if lower.contains("signaturedoesnotmatch")
         || lower.contains("invalidaccesskeyid")
@@ -131,10 +135,34 @@ pub fn explain(error: &object_store::Error) -> String {
 /// An object store's error for the shell: the `s3://` location the request was for, then
 /// what went wrong.
 pub fn object_store_message(error: &object_store::Error) -> String {
-    let text = error.to_string();
+    object_store_text_message(error.to_string())
+}
+
+fn object_store_text_message(text: String) -> String {
     match location_in(&text) {
-        Some(location) => format!("{location}: {}", explain(error)),
-        None => explain(error),
+        Some(location) => format!("{location}: {}", explain_text(text)),
+        None => explain_text(text),
+    }
+}
+
+/// A message that carries an object store's error as text, wrapped by the Parquet reader
+/// ("Parquet error: ... Object Store error: ...") and by a worker ("worker HOST:PORT: ..."),
+/// told as [`object_store_message`] tells it, after the worker's name.
+pub fn explain_wrapped(message: String) -> String {
+    const MARK: &str = "Object Store error: ";
+    let Some(at) = message.find(MARK) else {
+        return message;
+    };
+    let store = &message[at + MARK.len()..];
+    if location_in(store).is_none() {
+        // Not a request's failure (no URL to name): the whole text says more.
+        return message;
+    }
+    let worker = message.strip_prefix("worker ").and_then(|rest| rest.split_once(": ")).map(|(w, _)| w);
+    let told = object_store_text_message(store.to_string());
+    match worker {
+        Some(worker) => format!("worker {worker}: {told}"),
+        None => told,
     }
 }
 
@@ -154,6 +182,25 @@ fn location_in(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_object_store_errors_name_the_worker_location_and_cause() {
+        let text = "worker 127.0.0.1:33075: Parquet error: Parquet error: Failed to fetch metadata for file \
+                    orders.parquet: Object Store error: The operation lacked the necessary privileges to complete \
+                    for path orders.parquet: Error performing GET http://127.0.0.1:40941/shop/orders.parquet in \
+                    4.9ms - Server returned non-2xx status code: 403 Forbidden: <Error><Code>SignatureDoesNotMatch\
+                    </Code></Error>";
+        let told = explain_wrapped(text.to_string());
+        assert!(
+            told.starts_with("worker 127.0.0.1:33075: s3://shop/orders.parquet: the S3 server refused the credentials"),
+            "{told}"
+        );
+        let local = text.strip_prefix("worker 127.0.0.1:33075: ").unwrap_or(text);
+        assert!(explain_wrapped(local.to_string()).starts_with("s3://shop/orders.parquet: the S3 server refused"));
+        // Without a request URL the message stays whole.
+        let plain = "Parquet error: Object Store error: Generic LocalFileSystem error: gone";
+        assert_eq!(explain_wrapped(plain.to_string()), plain);
+    }
 
     #[test]
     fn locations_from_request_urls() {

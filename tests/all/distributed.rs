@@ -236,14 +236,14 @@ use std::time::{Duration, Instant};
 use super::support::{Run, run_in, segsql, snapshot};
 
 /// A `segsql worker` process, killed when dropped.
-struct WorkerProcess {
+pub(super) struct WorkerProcess {
     child: Child,
-    address: String,
+    pub(super) address: String,
     log: std::path::PathBuf,
 }
 
 impl WorkerProcess {
-    fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+    pub(super) fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
         let log = dir.join(format!("{name}.log"));
         let mut command = segsql();
         command
@@ -268,7 +268,7 @@ impl WorkerProcess {
         WorkerProcess { child, address, log }
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -305,7 +305,7 @@ fn assert_same_lines(what: &str, local: &str, remote: &str) {
 const SPLIT_EVERY_SCAN: &str = "SET distributed.file_scan_config_bytes_per_partition = 1";
 
 /// `args` as a coordinator of `workers` runs them, every scan split (the SET runs first).
-fn on_workers<'a>(workers: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn on_workers<'a>(workers: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["--workers", workers, "-c", SPLIT_EVERY_SCAN];
     all.extend_from_slice(args);
     all

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::distributed::{WorkerProcess, on_workers};
 use crate::support::{Run, segsql, snapshot};
 
 const ACCESS_KEY: &str = "segsqltest";
@@ -68,18 +69,20 @@ impl S3Server {
         path
     }
 
+    /// The AWS variables that point a client at this server with `secret`.
+    fn env(&self, secret: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ALLOW_HTTP", "true".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
+    }
+
     /// Runs segsql in `dir` with the server's endpoint and `secret` in the environment.
     fn run(&self, dir: &Path, secret: &str, args: &[&str]) -> Run {
-        let output = segsql()
-            .current_dir(dir)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port))
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_REGION", "us-east-1")
-            .args(args)
-            .output()
-            .expect("segsql runs");
+        let output = segsql().current_dir(dir).envs(self.env(secret)).args(args).output().expect("segsql runs");
         Run::from(output)
     }
 }
@@ -331,4 +334,54 @@ fn object_store_scans_keep_many_requests_in_flight() {
     // A scan DataFusion left whole (one thread) stays whole.
     let (one_parts, _, one) = run("s3://shop/", "1", "SELECT 1", plan);
     assert_eq!((one_parts, &one), (1, &local));
+}
+
+/// `--workers` over an S3 lake: each `segsql worker` process reads its parts of the scans from
+/// the bucket with the credentials of its own environment, and the answers are the local ones.
+#[test]
+fn workers_read_an_s3_lake_with_their_own_credentials() {
+    let server = S3Server::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    server.run(work.path(), SECRET_KEY, &["generate", "--out", "lake", "--customers", "400"]).expect_code(0);
+    for (name, bytes) in snapshot(&work.path().join("lake")) {
+        std::fs::write(server.bucket("shop").join(&name), bytes).expect("upload");
+    }
+    let env = server.env(SECRET_KEY);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = WorkerProcess::start(work.path(), "a", &[], &env);
+    let b = WorkerProcess::start(work.path(), "b", &[], &env);
+    let workers = format!("{},{}", a.address, b.address);
+    let queries = [
+        "SELECT * FROM rfm(orders, customer_id, order_ts, amount, '2026-01-01') ORDER BY customer_id",
+        "SELECT * FROM cohort_retention(orders, customer_id, order_ts, 'month') ORDER BY 1, 2",
+        "SELECT c.country, count(*) AS orders, round(sum(o.amount), 2) AS revenue FROM orders o \
+         JOIN customers c USING (customer_id) GROUP BY c.country ORDER BY c.country",
+    ];
+    let mut args = vec!["--format", "csv"];
+    for q in &queries {
+        args.extend(["-c", q]);
+    }
+    let local = server.run(work.path(), SECRET_KEY, &[&["--data", "lake"][..], &args].concat());
+    local.expect_code(0);
+    let s3_args = [&["--data", "s3://shop/"][..], &args].concat();
+    let remote = server.run(work.path(), SECRET_KEY, &on_workers(&workers, &s3_args));
+    remote.expect_code(0);
+    assert_eq!(local.stdout, remote.stdout);
+    assert!(local.stdout.lines().count() > 400, "{}", local.stdout);
+    for worker in [&a, &b] {
+        assert!(worker.log().contains("task "), "worker {} ran no task:\n{}", worker.address, worker.log());
+    }
+
+    // A worker whose credentials the server refuses fails the query, naming the worker.
+    let wrong: Vec<(&str, &str)> =
+        env.iter().map(|&(k, v)| if k == "AWS_SECRET_ACCESS_KEY" { (k, "not-the-secret") } else { (k, v) }).collect();
+    // (Two of them: with one worker the coordinator keeps the plan to itself.)
+    let (c, d) =
+        (WorkerProcess::start(work.path(), "c", &[], &wrong), WorkerProcess::start(work.path(), "d", &[], &wrong));
+    let refused = format!("{},{}", c.address, d.address);
+    let run = server.run(work.path(), SECRET_KEY, &on_workers(&refused, &s3_args));
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let named = [&c.address, &d.address].map(|a| format!("worker {a}: s3://shop/"));
+    assert!(named.iter().any(|n| run.stderr.contains(n.as_str())), "{}", run.stderr);
+    assert!(run.stderr.contains("the S3 server refused the credentials"), "{}", run.stderr);
 }
