@@ -67,12 +67,15 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
             TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN));
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
+    let runtime = runtime.build_arc()?;
     let builder =
-        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime.build_arc()?).with_default_features();
+        SessionStateBuilder::new().with_config(config).with_runtime_env(Arc::clone(&runtime)).with_default_features();
     let ctx = match &options.cluster {
         // Workers read their parts of a scan as the coordinator's planner cut it; the extra
         // cut for object stores is for one machine's scans.
-        None => SessionContext::new_with_state(builder.with_physical_optimizer_rule(Arc::new(RemoteScanParts)).build()),
+        None => SessionContext::new_with_state(
+            builder.with_physical_optimizer_rule(Arc::new(RemoteScanParts { runtime })).build(),
+        ),
         Some(cluster) => SessionContext::new_with_state(crate::distributed::coordinator(builder, cluster)?.build()),
     };
     // The clustering kernels size themselves by the Tokio runtime the CLI builds with

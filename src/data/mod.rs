@@ -5,6 +5,7 @@ pub mod delta;
 pub mod described;
 pub mod excel;
 pub mod folder;
+pub mod read_ahead;
 pub mod remote_scan;
 pub mod s3;
 pub mod sample;

@@ -10,7 +10,9 @@
 //! parts; the operators above take any number of input partitions (the aggregates'
 //! repartitioning brings them back to the target), so only the scan changes. Only scans that
 //! DataFusion already cut are cut further: their rows already arrive in no fixed order, and
-//! their files are ones DataFusion's format rules allow to cut.
+//! their files are ones DataFusion's format rules allow to cut. A Parquet scan with fewer
+//! parts than that (left whole, or not cuttable) reads row groups ahead instead
+//! (`read_ahead.rs`), so that each part has that many requests in flight between them.
 
 use std::sync::Arc;
 
@@ -18,13 +20,20 @@ use datafusion::catalog::memory::DataSourceExec;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
+use super::read_ahead::ReadAheadFactory;
+
 /// Runs after DataFusion's own rules (its `EnforceDistribution` makes the first split).
-#[derive(Debug, Default)]
-pub struct RemoteScanParts;
+#[derive(Debug)]
+pub struct RemoteScanParts {
+    /// Where the scans' object stores are found (for the read-ahead's own requests).
+    pub runtime: Arc<RuntimeEnv>,
+}
 
 impl PhysicalOptimizerRule for RemoteScanParts {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
@@ -40,13 +49,20 @@ impl PhysicalOptimizerRule for RemoteScanParts {
             if node.output_partitioning().partition_count() < 2 {
                 // DataFusion left it whole (one thread, a small file, a file that may not be
                 // cut, an operator that wants the files' order): the plan above relies on one
-                // partition, and merging parts would give rows in no fixed order.
-                return Ok(Transformed::no(node));
+                // partition, and merging parts would give rows in no fixed order. Its one
+                // part reads ahead instead.
+                return self.read_ahead(node, parts);
             }
-            Ok(match node.repartitioned(parts, config)? {
-                Some(cut) => Transformed::yes(cut),
-                None => Transformed::no(node),
-            })
+            match node.repartitioned(parts, config)? {
+                Some(cut) => {
+                    let cut_parts = cut.output_partitioning().partition_count();
+                    Ok(Transformed::yes(self.read_ahead(cut, parts / cut_parts.max(1))?.data))
+                }
+                None => {
+                    let whole = node.output_partitioning().partition_count();
+                    self.read_ahead(node, parts / whole.max(1))
+                }
+            }
         })
         .data()
     }
@@ -57,6 +73,35 @@ impl PhysicalOptimizerRule for RemoteScanParts {
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+impl RemoteScanParts {
+    /// The scan with each part's Parquet reader fetching up to `requests - 1` row groups
+    /// ahead; other formats, and one request per part, as they are.
+    fn read_ahead(&self, node: Arc<dyn ExecutionPlan>, requests: usize) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+        let depth = requests.saturating_sub(1);
+        let Some(scan) = node.downcast_ref::<DataSourceExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        let Some(files) = scan.data_source().downcast_ref::<FileScanConfig>() else {
+            return Ok(Transformed::no(node));
+        };
+        let Some(parquet) = files.file_source.downcast_ref::<ParquetSource>() else {
+            return Ok(Transformed::no(node));
+        };
+        if depth == 0 {
+            return Ok(Transformed::no(node));
+        }
+        let store = self.runtime.object_store(&files.object_store_url)?;
+        let inner = parquet
+            .parquet_file_reader_factory()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(DefaultParquetFileReaderFactory::new(Arc::clone(&store))));
+        let factory = Arc::new(ReadAheadFactory::new(inner, store, depth));
+        let source = parquet.clone().with_parquet_file_reader_factory(factory);
+        let config = FileScanConfigBuilder::from(files.clone()).with_source(Arc::new(source)).build();
+        Ok(Transformed::yes(Arc::new(scan.clone().with_data_source(Arc::new(config)))))
     }
 }
 
