@@ -42,7 +42,7 @@ impl PhysicalOptimizerRule for RemoteScanParts {
             return Ok(plan);
         }
         plan.transform_up(|node| {
-            if !is_remote_file_scan(&node) || node.fetch().is_some() {
+            if remote_file_scan(&node).is_none() || node.fetch().is_some() {
                 // A scan with a pushed-down LIMIT reads a few rows: one request is enough.
                 return Ok(Transformed::no(node));
             }
@@ -81,10 +81,7 @@ impl RemoteScanParts {
     /// ahead; other formats, and one request per part, as they are.
     fn read_ahead(&self, node: Arc<dyn ExecutionPlan>, requests: usize) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
         let depth = requests.saturating_sub(1);
-        let Some(scan) = node.downcast_ref::<DataSourceExec>() else {
-            return Ok(Transformed::no(node));
-        };
-        let Some(files) = scan.data_source().downcast_ref::<FileScanConfig>() else {
+        let Some((scan, files)) = remote_file_scan(&node) else {
             return Ok(Transformed::no(node));
         };
         let Some(parquet) = files.file_source.downcast_ref::<ParquetSource>() else {
@@ -105,14 +102,10 @@ impl RemoteScanParts {
     }
 }
 
-/// A file scan whose files are not on the local file system. Scans that declare hash
-/// partitioning are left out by `FileScanConfig::repartitioned` itself.
-fn is_remote_file_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    let Some(scan) = plan.downcast_ref::<DataSourceExec>() else {
-        return false;
-    };
-    let Some(files) = scan.data_source().downcast_ref::<FileScanConfig>() else {
-        return false;
-    };
-    files.object_store_url.as_str() != "file:///"
+/// The scan and its files, for a file scan whose files are not on the local file system.
+/// Scans that declare hash partitioning are left out by `FileScanConfig::repartitioned` itself.
+fn remote_file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<(&DataSourceExec, &FileScanConfig)> {
+    let scan = plan.downcast_ref::<DataSourceExec>()?;
+    let files = scan.data_source().downcast_ref::<FileScanConfig>()?;
+    (files.object_store_url.as_str() != "file:///").then_some((scan, files))
 }
