@@ -28,22 +28,34 @@ pub struct Histories {
     pub max_age: f64,
 }
 
-/// Checks one customer's history: what lifetimes refuses is refused here, with the row.
 /// Whether a finite `v` is a whole number: `fract` is a libm call where SSE4.1 is not
 /// assumed, and scoring asks this of every row.
+#[inline]
 pub fn is_whole(v: f64) -> bool {
-    // Below 2^52 in magnitude truncation is exact; from there on every f64 is whole.
+    // Small whole numbers, the usual case, through i32 (one instruction each way; a value
+    // `as` saturates or a NaN is not equal to its conversion back). Otherwise: below 2^52 in
+    // magnitude truncation is exact; from there on every f64 is whole.
+    let small = v as i32;
+    if small as f64 == v {
+        return true;
+    }
     v.is_finite() && (v.abs() >= 4_503_599_627_370_496.0 || v as i64 as f64 == v)
 }
 
-/// `v` as an index below `n`, when it is a whole number from 0 (or −0) to n − 1: for
-/// tables indexed by rfm_summary's whole periods.
+/// `v` as an index below `n` (at most 2^31 − 1), when it is a whole number from 0 (or −0)
+/// to n − 1: for tables indexed by rfm_summary's whole periods.
+#[inline]
 pub fn whole_index(v: f64, n: usize) -> Option<usize> {
-    // `as` saturates (negatives and NaN to 0), and the comparison then rejects them.
-    let i = v as usize;
-    (i < n && i as f64 == v).then_some(i)
+    debug_assert!(n <= i32::MAX as usize);
+    // Through i32, one instruction each way: f64 to usize and back take a dozen without
+    // AVX-512, and scoring asks this several times a row. `as` saturates (NaN to 0, the rest
+    // to i32's ends), so a value it changed is not equal to its conversion back, and a
+    // negative one is above n as u32.
+    let i = v as i32;
+    (i as f64 == v && (i as u32 as usize) < n).then_some(i as u32 as usize)
 }
 
+/// Checks one customer's history: what lifetimes refuses is refused here, with the row.
 #[inline]
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
     // Every rule below at once (NaN fails a comparison), for the usual history that keeps
@@ -391,5 +403,50 @@ mod tests {
             assert!(e.contains(says), "{e}");
         }
         assert_eq!(Histories::new(&[]).unwrap_err(), AlgoError::NoRows);
+    }
+
+    #[test]
+    fn whole_numbers_and_indexes_at_the_edges_of_the_conversions() {
+        let two_31 = 2_147_483_648.0;
+        for (v, whole) in [
+            (0.0, true),
+            (-0.0, true),
+            (3.0, true),
+            (-3.0, true),
+            (0.5, false),
+            (-2.5, false),
+            (two_31 - 1.0, true),
+            (two_31, true),
+            (-two_31, true),
+            (-two_31 - 1.0, true),
+            (two_31 + 0.5, false),
+            (4_503_599_627_370_495.5, false),
+            (4_503_599_627_370_496.0, true),
+            (1e300, true),
+            (f64::NAN, false),
+            (f64::INFINITY, false),
+            (f64::NEG_INFINITY, false),
+        ] {
+            assert_eq!(is_whole(v), whole, "{v}");
+        }
+        let n = i32::MAX as usize;
+        for (v, index) in [
+            (0.0, Some(0)),
+            (-0.0, Some(0)),
+            (7.0, Some(7)),
+            (two_31 - 2.0, Some(n - 1)),
+            (two_31 - 1.0, None),
+            (two_31, None),
+            (-1.0, None),
+            (-two_31, None),
+            (-two_31 - 1.0, None),
+            (1.5, None),
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+            (f64::NEG_INFINITY, None),
+        ] {
+            assert_eq!(whole_index(v, n), index, "{v}");
+        }
+        assert_eq!((whole_index(1023.0, 1024), whole_index(1024.0, 1024)), (Some(1023), None));
     }
 }
