@@ -4,7 +4,7 @@
 
 use super::data::{Histories, whole_index};
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1_many, sigmoid, softplus_sigmoid};
+use super::special::{digamma, ln_gamma, ln_hyp2f1_many_given, sigmoid, softplus_sigmoid};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -314,16 +314,20 @@ impl BetaGeo {
             Variant::Mbg => (b + x + 1.0, a + b + x, (a + b + x) / (a - 1.0)),
         };
         let zs: Vec<f64> = horizons.iter().map(|h| h / (alpha + t + h)).collect();
+        // ln(1 − z) twice a horizon: in Euler's transformation of the series, and below.
+        let ln_one_minus_z: Vec<f64> = zs.iter().map(|z| (-z).ln_1p()).collect();
         let mut series = vec![None; zs.len()];
-        ln_hyp2f1_many(r + x, hyp_b, hyp_c, &zs, &mut series);
-        for ((out, &horizon), (&z, series)) in out.iter_mut().zip(horizons).zip(zs.iter().zip(series)) {
+        ln_hyp2f1_many_given(r + x, hyp_b, hyp_c, &zs, &ln_one_minus_z, &mut series);
+        for ((out, &horizon), (&ln_one_minus_z, series)) in
+            out.iter_mut().zip(horizons).zip(ln_one_minus_z.iter().zip(series))
+        {
             if horizon == 0.0 {
                 *out = Some(0.0);
                 continue;
             }
             *out = series.map(|(ln_f, sign)| {
                 // 1 − sign·e^u with u = ln ₂F₁ + (r+x)·ln((α+T)/(α+T+t)), without cancellation.
-                let u = ln_f + (r + x) * (-z).ln_1p();
+                let u = ln_f + (r + x) * ln_one_minus_z;
                 let bracket = if sign > 0.0 { -u.exp_m1() } else { 1.0 + u.exp() };
                 lead * bracket
             });

@@ -361,7 +361,12 @@ impl Transactions {
         monthly_discount: f64,
         unit: TimeUnit,
     ) -> Option<f64> {
-        discounted_value(|h, out| self.expected_if_alive_many(h, x, t, out), 1.0, months, monthly_discount, unit)
+        self.discounted_if_alive_with(&Discounts::new(months, monthly_discount, unit), x, t)
+    }
+
+    /// [`Transactions::discounted_if_alive`] with the months, rate and unit of `discounts`.
+    pub fn discounted_if_alive_with(&self, discounts: &Discounts, x: f64, t: f64) -> Option<f64> {
+        discounts.value(|h, out| self.expected_if_alive_many(h, x, t, out), 1.0)
     }
 
     /// [`Transactions::expected_if_alive`] at every horizon of `horizons`, bit for bit.
@@ -409,24 +414,46 @@ pub fn discounted_value(
     monthly_discount: f64,
     unit: TimeUnit,
 ) -> Option<f64> {
-    let factor = unit.per_month();
-    // lifetimes evaluates E(k·f − f) afresh; this takes the previous month's E((k−1)·f),
-    // which differs from it by rounding only, and E(f − f) = E(0) for the first month: the
-    // horizons are 0, f, 2f, ..., months·f.
-    let mut horizons = Vec::with_capacity(months as usize + 1);
-    horizons.push(0.0);
-    horizons.extend((1..=months).map(|k| f64::from(k) * factor));
-    let mut at = vec![None; horizons.len()];
-    if months > 0 {
-        expected(&horizons, &mut at);
+    Discounts::new(months, monthly_discount, unit).value(expected, value)
+}
+
+/// The horizons and discounts of a CLV over some months at a rate: made once for every
+/// customer a query scores with the same months and rate (twelve `powf` a customer were a
+/// tenth of filling the memo), with the bits each customer's own would have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discounts {
+    /// 0, f, 2f, ..., months·f, with f the month in the model's time unit.
+    horizons: Vec<f64>,
+    /// (1+d)^k for month k (at k = 0 unused).
+    divisors: Vec<f64>,
+}
+
+impl Discounts {
+    pub fn new(months: u32, monthly_discount: f64, unit: TimeUnit) -> Discounts {
+        let factor = unit.per_month();
+        // lifetimes evaluates E(k·f − f) afresh; this takes the previous month's E((k−1)·f),
+        // which differs from it by rounding only, and E(f − f) = E(0) for the first month.
+        let mut horizons = Vec::with_capacity(months as usize + 1);
+        horizons.push(0.0);
+        horizons.extend((1..=months).map(|k| f64::from(k) * factor));
+        let divisors = horizons.iter().map(|t| (1.0 + monthly_discount).powf(t / factor)).collect();
+        Discounts { horizons, divisors }
     }
-    let mut total = 0.0;
-    for k in 1..=months as usize {
-        let (now, before) = (at[k]?, at[k - 1]?);
-        let t = horizons[k];
-        total += value * (now - before) / (1.0 + monthly_discount).powf(t / factor);
+
+    /// [`discounted_value`] with these months and rate.
+    pub fn value(&self, expected: impl FnOnce(&[f64], &mut [Option<f64>]), value: f64) -> Option<f64> {
+        let months = self.horizons.len() - 1;
+        let mut at = vec![None; self.horizons.len()];
+        if months > 0 {
+            expected(&self.horizons, &mut at);
+        }
+        let mut total = 0.0;
+        for k in 1..=months {
+            let (now, before) = (at[k]?, at[k - 1]?);
+            total += value * (now - before) / self.divisors[k];
+        }
+        Some(total)
     }
-    Some(total)
 }
 
 #[cfg(test)]

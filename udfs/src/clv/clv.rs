@@ -8,8 +8,8 @@ use super::expected_avg_value::{frequency_check, monetary_check};
 use super::memo::{Planes, key};
 use super::scoring::{Alive, Loaded, Rows, Scoring};
 use crate::function::CLV_SECTION;
-use segsql_algo::clv::clv_of;
 use segsql_algo::clv::data::is_whole;
+use segsql_algo::clv::{Discounts, clv_of};
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -71,13 +71,23 @@ fn score(
         .map(|i| rows.valid[i].then(|| spend.expected_average_value(frequency[i], monetary[i])).flatten())
         .collect();
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
-    // only, and many customers share it.
+    // only, and many customers share it. The months and rate are nearly always the same
+    // on every row: their discounts are then worked out once for the chunk.
+    let mut valid = rows.valid();
+    let shared = valid.next().and_then(|first| {
+        let same =
+            |i: usize| months[i].to_bits() == months[first].to_bits() && rate[i].to_bits() == rate[first].to_bits();
+        valid.all(same).then(|| Discounts::new(months[first] as u32, rate[first], unit))
+    });
     let mut discounted = vec![None; out.len()];
     models[0].memo.get_many(
         planes,
         rows.threads,
         |i| value[i].map(|_| key(DISCOUNTED | u64::from(months[i] as u32), rate[i], frequency[i], age[i])),
-        |i| transactions.discounted_if_alive(frequency[i], age[i], months[i] as u32, rate[i], unit),
+        |i| match &shared {
+            Some(discounts) => transactions.discounted_if_alive_with(discounts, frequency[i], age[i]),
+            None => transactions.discounted_if_alive(frequency[i], age[i], months[i] as u32, rate[i], unit),
+        },
         &mut discounted,
     );
     for i in rows.valid() {
