@@ -106,6 +106,10 @@ const STACK_LANES: usize = 16;
 /// the same bits.
 const BLOCK_TERMS: usize = 8;
 
+/// Lanes summed side by side through a block (two SSE2 vectors); [`STACK_LANES`] is a
+/// multiple of it.
+const WIDTH: usize = 4;
+
 /// One z's running series.
 #[derive(Clone, Copy)]
 struct Lane {
@@ -147,11 +151,21 @@ fn series_group(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
             (a + k) * (b + k) / ((c + k) * (k + 1.0))
         });
         let (term_before, sum_before) = (term, sum);
-        for coefficient in coefficients {
-            for s in 0..open {
-                term[s] *= coefficient * z[s];
-                sum[s] += term[s];
+        // Four slots at a time, the open ones and up to three past them (finished lanes or
+        // unused slots: what they sum is never read), each group's running values held in
+        // registers through the block.
+        let groups = open.div_ceil(WIDTH);
+        let (z_groups, term_groups, sum_groups) =
+            (z.as_chunks::<WIDTH>().0, term.as_chunks_mut::<WIDTH>().0, sum.as_chunks_mut::<WIDTH>().0);
+        for ((z, term), sum) in z_groups.iter().zip(term_groups.iter_mut()).zip(sum_groups.iter_mut()).take(groups) {
+            let (mut t, mut s) = (*term, *sum);
+            for coefficient in coefficients {
+                for l in 0..WIDTH {
+                    t[l] *= coefficient * z[l];
+                    s[l] += t[l];
+                }
             }
+            (*term, *sum) = (t, s);
         }
         let last = (k + BLOCK_TERMS - 1) as f64;
         let mut s = 0;
