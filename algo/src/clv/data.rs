@@ -55,19 +55,24 @@ pub fn whole_index(v: f64, n: usize) -> Option<usize> {
     (i as f64 == v && (i as u32 as usize) < n).then_some(i as u32 as usize)
 }
 
+/// Whether a history keeps every rule of [`check_history`] (so its numbers are finite too):
+/// all at once (NaN fails a comparison), for the usual history (scoring checks every row);
+/// only one that breaks a rule needs them one by one, for its message.
+#[inline]
+pub fn history_is_fine(frequency: f64, recency: f64, age: f64) -> bool {
+    // `&`, not `&&`: every comparison is made, and the row takes one branch, not six.
+    let fine = age.is_finite()
+        & (frequency >= 0.0)
+        & (recency >= 0.0)
+        & (recency <= age)
+        & ((frequency != 0.0) | (recency == 0.0));
+    fine && is_whole(frequency)
+}
+
 /// Checks one customer's history: what lifetimes refuses is refused here, with the row.
 #[inline]
 pub fn check_history(frequency: f64, recency: f64, age: f64) -> Result<(), AlgoError> {
-    // Every rule below at once (NaN fails a comparison), for the usual history that keeps
-    // them all (scoring checks every row): only one that breaks a rule needs them one by
-    // one, for its message.
-    let fine = age.is_finite()
-        && frequency >= 0.0
-        && recency >= 0.0
-        && recency <= age
-        && is_whole(frequency)
-        && (frequency != 0.0 || recency == 0.0);
-    if fine {
+    if history_is_fine(frequency, recency, age) {
         return Ok(());
     }
     let bad = |rule: &'static str| Err(AlgoError::BadHistory { rule, frequency, recency, age });

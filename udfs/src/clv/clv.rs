@@ -6,7 +6,7 @@ use datafusion::logical_expr::Documentation;
 
 use super::expected_avg_value::{frequency_check, monetary_check};
 use super::memo::{Planes, key};
-use super::scoring::{Alive, Loaded, Rows, Scoring};
+use super::scoring::{Alive, Loaded, Out, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::data::is_whole;
 use segsql_algo::clv::{Discounts, clv_of};
@@ -47,7 +47,7 @@ fn score(
     rows: &Rows,
     alive: &mut [Alive],
     planes: &mut Planes,
-    out: &mut [Option<f64>],
+    out: &mut Out,
 ) -> Result<(), String> {
     let [frequency, recency, age, monetary, months, rate] = rows.columns(0);
     for i in rows.valid() {
@@ -67,7 +67,7 @@ fn score(
         return Ok(());
     };
     let unit = models[0].unit;
-    let value: Vec<Option<f64>> = (0..out.len())
+    let value: Vec<Option<f64>> = (0..rows.valid.len())
         .map(|i| rows.valid[i].then(|| spend.expected_average_value(frequency[i], monetary[i])).flatten())
         .collect();
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
@@ -79,7 +79,7 @@ fn score(
             |i: usize| months[i].to_bits() == months[first].to_bits() && rate[i].to_bits() == rate[first].to_bits();
         valid.all(same).then(|| Discounts::new(months[first] as u32, rate[first], unit))
     });
-    let mut discounted = vec![None; out.len()];
+    let mut discounted = vec![None; rows.valid.len()];
     models[0].memo.get_many(
         planes,
         rows.threads,
@@ -92,7 +92,7 @@ fn score(
     );
     for i in rows.valid() {
         if let (Some(value), Some(p_alive), Some(discounted)) = (value[i], alive[i].value(), discounted[i]) {
-            out[i] = Some(clv_of(value, p_alive, discounted));
+            out.put(i, Some(clv_of(value, p_alive, discounted)));
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::Planes;
-use super::scoring::{Alive, Loaded, Rows, Scoring};
+use super::scoring::{Alive, Loaded, Out, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::clv::data::is_whole;
 
@@ -45,13 +45,7 @@ pub fn monetary_check(monetary_value: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn score(
-    models: &[Loaded],
-    rows: &Rows,
-    _: &mut [Alive],
-    _: &mut Planes,
-    out: &mut [Option<f64>],
-) -> Result<(), String> {
+fn score(models: &[Loaded], rows: &Rows, _: &mut [Alive], _: &mut Planes, out: &mut Out) -> Result<(), String> {
     let [x, m] = rows.columns(0);
     for i in rows.valid() {
         frequency_check(x[i])?;
@@ -59,7 +53,7 @@ fn score(
     }
     if let Some(spend) = models[0].spend {
         for i in rows.valid() {
-            out[i] = spend.expected_average_value(x[i], m[i]);
+            out.put(i, spend.expected_average_value(x[i], m[i]));
         }
     }
     Ok(())

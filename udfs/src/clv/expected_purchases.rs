@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::{Planes, key};
-use super::scoring::{Alive, Loaded, Rows, Scoring};
+use super::scoring::{Alive, Loaded, Out, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -41,7 +41,7 @@ fn score(
     rows: &Rows,
     alive: &mut [Alive],
     planes: &mut Planes,
-    out: &mut [Option<f64>],
+    out: &mut Out,
 ) -> Result<(), String> {
     let [horizon, x, tx, age] = rows.columns(0);
     for i in rows.valid() {
@@ -56,7 +56,7 @@ fn score(
         return Ok(());
     };
     // P(alive) × the expectation if alive, which many customers share: kept in the memo.
-    let mut if_alive = vec![None; out.len()];
+    let mut if_alive = vec![None; rows.valid.len()];
     models[0].memo.get_many(
         planes,
         rows.threads,
@@ -65,7 +65,7 @@ fn score(
         &mut if_alive,
     );
     for i in rows.valid() {
-        out[i] = if_alive[i].and_then(|e| alive[i].value().map(|p| e * p));
+        out.put(i, if_alive[i].and_then(|e| alive[i].value().map(|p| e * p)));
     }
     Ok(())
 }

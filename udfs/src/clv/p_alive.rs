@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 
 use super::memo::Planes;
-use super::scoring::{Alive, Loaded, Rows, Scoring};
+use super::scoring::{Alive, Loaded, Out, Rows, Scoring};
 use crate::function::CLV_SECTION;
 use segsql_algo::model::clv::TRANSACTION_ALGORITHMS;
 
@@ -33,20 +33,14 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn score(
-    models: &[Loaded],
-    rows: &Rows,
-    alive: &mut [Alive],
-    _: &mut Planes,
-    out: &mut [Option<f64>],
-) -> Result<(), String> {
+fn score(models: &[Loaded], rows: &Rows, alive: &mut [Alive], _: &mut Planes, out: &mut Out) -> Result<(), String> {
     let [x, tx, t] = rows.columns(0);
     for i in rows.valid() {
         alive[i].check(x[i], tx[i], t[i])?;
     }
     models[0].fill_alive(rows, [x, tx, t], alive);
     for i in rows.valid() {
-        out[i] = alive[i].value();
+        out.put(i, alive[i].value());
     }
     Ok(())
 }

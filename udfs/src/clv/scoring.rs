@@ -30,7 +30,7 @@ use datafusion::logical_expr::{
 use super::memo::{Memo, Planes};
 use crate::common::constant::text_value;
 use crate::model::ModelStore;
-use segsql_algo::clv::data::check_history;
+use segsql_algo::clv::data::{check_history, history_is_fine};
 use segsql_algo::clv::gamma_gamma::GammaGamma;
 use segsql_algo::clv::{TimeUnit, TransactionScorer, Transactions};
 use segsql_algo::model::ClvModel;
@@ -41,10 +41,27 @@ const SCORE_CHUNK: usize = 1024;
 
 /// A chunk's values from the models, its rows, their P(alive) where known (to be filled in
 /// for the functions after this one), and the memo planes the chunk has found, into `out`
-/// (`None` is NULL; rows with a NULL input are left so); `Err` is the first bad row's
+/// (rows with a NULL input are left NULL); `Err` is the first bad row's
 /// message.
-pub type Kernel =
-    fn(&[Loaded], &Rows, &mut [Alive], &mut Planes, &mut [Option<f64>]) -> std::result::Result<(), String>;
+pub type Kernel = fn(&[Loaded], &Rows, &mut [Alive], &mut Planes, &mut Out) -> std::result::Result<(), String>;
+
+/// A chunk's values, NULL until a kernel puts one: the values and their validity apart, as
+/// the result array holds them (not a 16-byte `Option` a row, converted afterwards).
+pub struct Out<'a> {
+    values: &'a mut [f64],
+    valid: &'a mut [bool],
+}
+
+impl Out<'_> {
+    /// Row `i`'s value; `None` leaves it NULL.
+    #[inline]
+    pub fn put(&mut self, i: usize, value: Option<f64>) {
+        if let Some(value) = value {
+            self.values[i] = value;
+            self.valid[i] = true;
+        }
+    }
+}
 
 /// A chunk of rows: each numeric argument's values, defaults filled in (a NULL row's values
 /// are arbitrary), whether each row has no NULL input, and the threads the chunk's memo
@@ -144,7 +161,7 @@ pub struct Scoring {
     pub alive: Option<[usize; 3]>,
     pub syntax: &'static str,
     /// The values of a chunk of rows (the models in argument order, then every number,
-    /// defaults filled in), written into its `out`: `None` gives NULL, `Err` the first bad
+    /// defaults filled in), put into its `out` (NULL where none is put), `Err` the first bad
     /// row's message, to prefix with the name.
     pub score: Kernel,
     pub doc: &'static LazyLock<Documentation>,
@@ -312,12 +329,17 @@ impl ScalarUDFImpl for ScoringUdf {
         let per_row_series = models.first().is_some_and(|m| matches!(m.transactions, Some(Transactions::Pareto(_))));
         let (row_threads, key_threads) = if per_row_series { (threads, Threads::ONE) } else { (Threads::ONE, threads) };
         // Chunks write their rows' values and P(alive) in place.
-        let mut out = vec![None; rows];
+        let (mut values, mut scored) = (vec![0.0; rows], vec![false; rows]);
         let mut alive = match &known {
             Some(known) => Vec::clone(known),
             None => vec![Alive::UNKNOWN; rows],
         };
-        let slots: Vec<_> = out.chunks_mut(SCORE_CHUNK).zip(alive.chunks_mut(SCORE_CHUNK)).map(Mutex::new).collect();
+        let slots: Vec<_> = values
+            .chunks_mut(SCORE_CHUNK)
+            .zip(scored.chunks_mut(SCORE_CHUNK))
+            .zip(alive.chunks_mut(SCORE_CHUNK))
+            .map(|((values, valid), alive)| Mutex::new((Out { values, valid }, alive)))
+            .collect();
         let results = map_chunks(row_threads, slots.len(), |c| {
             let range = chunk_range(c, SCORE_CHUNK, rows);
             let chunk: Vec<&[f64]> = sources.iter().map(|s| s.chunk(range.clone())).collect();
@@ -334,7 +356,10 @@ impl ScalarUDFImpl for ScoringUdf {
         if let Some(key) = histories {
             RECENT_ALIVE.with_borrow_mut(|recent| *recent = Some((key, Arc::new(alive))));
         }
-        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
+        // Most batches have no NULL result: then no bitmap (packing a million flags showed in
+        // profiles).
+        let nulls = (!scored.iter().all(|s| *s)).then(|| NullBuffer::from(scored));
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::new(values.into(), nulls))))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -389,7 +414,11 @@ fn recent_alive(key: &AliveKey) -> Option<Arc<Vec<Alive>>> {
 }
 
 /// A customer history as the models take it, checked as fitting checks it.
+#[inline]
 pub fn history(frequency: f64, recency: f64, age: f64) -> std::result::Result<(), String> {
+    if history_is_fine(frequency, recency, age) {
+        return Ok(());
+    }
     if !(frequency.is_finite() && recency.is_finite() && age.is_finite()) {
         return Err(format!("frequency, recency and T must be finite, got {frequency}, {recency}, {age}"));
     }
