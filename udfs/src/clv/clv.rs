@@ -50,16 +50,18 @@ fn score(
     out: &mut Out,
 ) -> Result<(), String> {
     let [frequency, recency, age, monetary, months, rate] = rows.columns(0);
+    // Constant months and rate that pass are not checked again row by row; ones that fail
+    // are, so the error is still the first bad row's first broken rule.
+    let constants_pass = rows.constants_pass(&[4, 5], |i| months_and_rate(months[i], rate[i]).is_ok());
     for i in rows.valid() {
-        frequency_check(frequency[i])?;
+        // A history whose P(alive) is known was checked: its frequency is whole and >= 0.
+        if alive[i] == Alive::UNKNOWN {
+            frequency_check(frequency[i])?;
+        }
         monetary_check(monetary[i])?;
         alive[i].check(frequency[i], recency[i], age[i])?;
-        let (months, rate) = (months[i], rate[i]);
-        if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
-            return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
-        }
-        if !(rate.is_finite() && rate > -1.0) {
-            return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
+        if !constants_pass {
+            months_and_rate(months[i], rate[i])?;
         }
     }
     models[0].fill_alive(rows, [frequency, recency, age], alive);
@@ -94,6 +96,16 @@ fn score(
         if let (Some(value), Some(p_alive), Some(discounted)) = (value[i], alive[i].value(), discounted[i]) {
             out.put(i, Some(clv_of(value, p_alive, discounted)));
         }
+    }
+    Ok(())
+}
+
+fn months_and_rate(months: f64, rate: f64) -> Result<(), String> {
+    if !(is_whole(months) && (0.0..=1200.0).contains(&months)) {
+        return Err(format!("months must be a whole number from 0 to 1200, got {months}"));
+    }
+    if !(rate.is_finite() && rate > -1.0) {
+        return Err(format!("monthly_discount_rate must be a number above -1, such as 0.01, got {rate}"));
     }
     Ok(())
 }

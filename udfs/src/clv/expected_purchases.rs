@@ -44,10 +44,11 @@ fn score(
     out: &mut Out,
 ) -> Result<(), String> {
     let [horizon, x, tx, age] = rows.columns(0);
+    // A constant horizon that passes is not checked again row by row.
+    let constant_passes = rows.constants_pass(&[0], |i| horizon_check(horizon[i]).is_ok());
     for i in rows.valid() {
-        let t = horizon[i];
-        if !(t.is_finite() && t >= 0.0) {
-            return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
+        if !constant_passes {
+            horizon_check(horizon[i])?;
         }
         alive[i].check(x[i], tx[i], age[i])?;
     }
@@ -66,6 +67,13 @@ fn score(
     );
     for i in rows.valid() {
         out.put(i, if_alive[i].and_then(|e| alive[i].value().map(|p| e * p)));
+    }
+    Ok(())
+}
+
+fn horizon_check(t: f64) -> Result<(), String> {
+    if !(t.is_finite() && t >= 0.0) {
+        return Err(format!("t (the horizon) must be a number >= 0, got {t}"));
     }
     Ok(())
 }

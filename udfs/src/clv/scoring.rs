@@ -68,11 +68,20 @@ impl Out<'_> {
 /// values may be computed on.
 pub struct Rows<'a> {
     pub numbers: &'a [&'a [f64]],
+    /// Whether each numeric argument is the same on every row (a constant or a default).
+    pub constant: &'a [bool],
     pub valid: &'a [bool],
     pub threads: Threads,
 }
 
 impl<'a> Rows<'a> {
+    /// Whether a check of numeric arguments `which` holds on every row with no NULL input
+    /// because they are constants and it holds on the first such row (or there is none): a
+    /// kernel then need not make it row by row.
+    pub fn constants_pass(&self, which: &[usize], check: impl Fn(usize) -> bool) -> bool {
+        which.iter().all(|&n| self.constant[n]) && self.valid().next().is_none_or(check)
+    }
+
     /// The rows with no NULL input.
     pub fn valid(&self) -> impl Iterator<Item = usize> + '_ {
         self.valid.iter().enumerate().filter_map(|(i, valid)| valid.then_some(i))
@@ -304,6 +313,7 @@ impl ScalarUDFImpl for ScoringUdf {
             .collect::<Result<Vec<_>>>()?;
         let defaults = &spec.optional[numbers.len() - spec.numbers.len()..];
         sources.extend(defaults.iter().map(|(_, d)| Source::Constant(vec![*d; chunk_rows])));
+        let constant: Vec<bool> = sources.iter().map(|s| matches!(s, Source::Constant(_))).collect();
         let nulls = sources
             .iter()
             .filter_map(Source::array)
@@ -344,7 +354,7 @@ impl ScalarUDFImpl for ScoringUdf {
             let range = chunk_range(c, SCORE_CHUNK, rows);
             let chunk: Vec<&[f64]> = sources.iter().map(|s| s.chunk(range.clone())).collect();
             let valid: Vec<bool> = range.map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
-            let rows = Rows { numbers: &chunk, valid: &valid, threads: key_threads };
+            let rows = Rows { numbers: &chunk, constant: &constant, valid: &valid, threads: key_threads };
             let mut slot = slots[c].lock();
             let (out, alive) = &mut *slot;
             (spec.score)(&models, &rows, alive, &mut Planes::default(), out)
