@@ -8,8 +8,8 @@ pub use statrs::function::gamma::{digamma, ln_gamma};
 /// with a + b < 1 gives c < 0) both come out right. `None` when the series does not
 /// converge within its term budget or c is 0 or a negative integer.
 ///
-/// The power series is summed directly, rescaling the running sum so that it never
-/// overflows. When a + b > c its terms decay like k^(a+b−c−1)·z^k, slowly near z = 1, and
+/// The power series is summed directly, rescaling the running sum whenever it passes 1e200
+/// (a block of terms that overflows is summed again term by term). When a + b > c its terms decay like k^(a+b−c−1)·z^k, slowly near z = 1, and
 /// Euler's transformation ₂F₁(a, b; c; z) = (1−z)^(c−a−b)·₂F₁(c−a, c−b; c; z) gives a
 /// series whose terms decay like k^(c−a−b−1)·z^k instead.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
@@ -110,7 +110,7 @@ const BLOCK_TERMS: usize = 8;
 /// multiple of it.
 const WIDTH: usize = 4;
 
-/// One z's running series.
+/// One z of a series, and its result once summed.
 #[derive(Clone, Copy)]
 struct Lane {
     index: usize,
@@ -150,9 +150,9 @@ fn series_group(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
             let k = (k + j) as f64;
             (a + k) * (b + k) / ((c + k) * (k + 1.0))
         });
-        let (term_before, sum_before) = (term, sum);
+        let (mut term_before, mut sum_before) = (term, sum);
         // Four slots at a time, the open ones and up to three past them (finished lanes or
-        // unused slots: what they sum is never read), each group's running values held in
+        // unused slots, whose sums are never read), each group's running values held in
         // registers through the block.
         let groups = open.div_ceil(WIDTH);
         let (z_groups, term_groups, sum_groups) =
@@ -171,13 +171,17 @@ fn series_group(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
         let mut s = 0;
         while s < open {
             if !(term[s].is_finite() && sum[s].is_finite()) {
-                // It overflowed within the block: the block again, term by term, rescaling
-                // the moment the sum passes the bound.
+                // It overflowed within the block (or a polynomial's zero term met an infinite
+                // coefficient after its end): the block again, term by term, rescaling the
+                // moment the sum passes the bound and stopping at a zero term.
                 (term[s], sum[s]) = (term_before[s], sum_before[s]);
                 for coefficient in coefficients {
                     term[s] *= coefficient * z[s];
                     sum[s] += term[s];
                     rescale(&mut term[s], &mut sum[s], &mut scale[s]);
+                    if term[s] == 0.0 {
+                        break;
+                    }
                 }
             } else {
                 rescale(&mut term[s], &mut sum[s], &mut scale[s]);
@@ -198,6 +202,9 @@ fn series_group(a: f64, b: f64, c: f64, lanes: &mut [Lane]) {
                 term.swap(s, open);
                 sum.swap(s, open);
                 scale.swap(s, open);
+                // The lane moved into slot s may still need its own block start.
+                term_before.swap(s, open);
+                sum_before.swap(s, open);
             } else {
                 s += 1;
             }
@@ -464,6 +471,11 @@ mod tests {
                 }
             }
         }
+        // A polynomial whose coefficients overflow after its last term (0 × ∞ there).
+        let got = summed(-3.0, -5e307, 1.0, 1e-300);
+        let want = term_by_term(-3.0, -5e307, 1.0, 1e-300);
+        assert!(want.is_some());
+        assert_eq!(got, want);
         // A first block that overflows (its plain sum of eight terms is infinite): summed
         // again term by term, rescaled as it goes, it gives what term by term gives.
         let (a, b, c, z) = (1.5, 1.5, 1e-306, 0.99);
@@ -495,6 +507,20 @@ mod tests {
                 assert_eq!(bits(got), bits(alone[0]), "{a} {b} {c} {z}");
                 assert_eq!(got.is_some(), (0.0..1.0).contains(z), "{a} {b} {c} {z}");
             }
+        }
+        // A lane that finishes in the block where another, moved into its slot, overflows:
+        // the second starts again from its own values (a polynomial with a huge b).
+        let mut both = [None; 2];
+        ln_hyp2f1_many(-12.0, -1e42, 1e-20, &[1e-40, 0.3], &mut both);
+        let alone = ln_hyp2f1(-12.0, -1e42, 1e-20, 0.3).expect("a finite polynomial");
+        assert_eq!(both[1], Some(alone));
+        assert!((alone.0 - 1174.6).abs() < 0.1, "{alone:?}");
+        // Twenty z: two groups of lanes, each z with its own bits.
+        let zs: Vec<f64> = (0..20).map(|i| i as f64 / 21.0).collect();
+        let mut many = vec![None; zs.len()];
+        ln_hyp2f1_many(0.7, 2.5, 1.9, &zs, &mut many);
+        for (z, got) in zs.iter().zip(&many) {
+            assert_eq!(*got, ln_hyp2f1(0.7, 2.5, 1.9, *z), "{z}");
         }
         assert_eq!(ln_hyp2f1(2.0, 3.0, 4.0, 0.0), Some((0.0, 1.0)));
         let mut none = [Some((1.0, 1.0)); 2];

@@ -68,7 +68,8 @@ impl Out<'_> {
 /// values may be computed on.
 pub struct Rows<'a> {
     pub numbers: &'a [&'a [f64]],
-    /// Whether each numeric argument is the same on every row (a constant or a default).
+    /// Whether each numeric argument is known to be the same on every row (a constant or a
+    /// default; a constant inside a history is read as an array and counts as not known).
     pub constant: &'a [bool],
     pub valid: &'a [bool],
     pub threads: Threads,
