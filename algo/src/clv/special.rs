@@ -9,9 +9,10 @@ pub use statrs::function::gamma::{digamma, ln_gamma};
 /// converge within its term budget or c is 0 or a negative integer.
 ///
 /// The power series is summed directly, rescaling the running sum whenever it passes 1e200
-/// (a block of terms that overflows is summed again term by term). When a + b > c its terms decay like k^(a+b−c−1)·z^k, slowly near z = 1, and
-/// Euler's transformation ₂F₁(a, b; c; z) = (1−z)^(c−a−b)·₂F₁(c−a, c−b; c; z) gives a
-/// series whose terms decay like k^(c−a−b−1)·z^k instead.
+/// (a block of terms that overflows is summed again term by term). When a + b > c its terms
+/// decay like k^(a+b−c−1)·z^k, slowly near z = 1, and Euler's transformation
+/// ₂F₁(a, b; c; z) = (1−z)^(c−a−b)·₂F₁(c−a, c−b; c; z) gives a series whose terms decay like
+/// k^(c−a−b−1)·z^k instead.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
     let mut out = [None];
     ln_hyp2f1_many(a, b, c, &[z], &mut out);

@@ -41,8 +41,7 @@ const SCORE_CHUNK: usize = 1024;
 
 /// A chunk's values from the models, its rows, their P(alive) where known (to be filled in
 /// for the functions after this one), and the memo planes the chunk has found, into `out`
-/// (rows with a NULL input are left NULL); `Err` is the first bad row's
-/// message.
+/// (rows with a NULL input are left NULL); `Err` is the first bad row's message.
 pub type Kernel = fn(&[Loaded], &Rows, &mut [Alive], &mut Planes, &mut Out) -> std::result::Result<(), String>;
 
 /// A chunk's values, NULL until a kernel puts one: the values and their validity apart, as
