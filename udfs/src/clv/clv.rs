@@ -1,6 +1,6 @@
 //! `clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, rate]])`.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use datafusion::logical_expr::Documentation;
 
@@ -74,19 +74,27 @@ fn score(
         .collect();
     // spend × P(alive) × the discounted sum if alive; that sum depends on frequency and T
     // only, and many customers share it. The months and rate are nearly always the same
-    // on every row: their discounts are then worked out once for the chunk.
-    let mut valid = rows.valid();
-    let shared = valid.next().and_then(|first| {
-        let same =
-            |i: usize| months[i].to_bits() == months[first].to_bits() && rate[i].to_bits() == rate[first].to_bits();
-        valid.all(same).then(|| Discounts::new(months[first] as u32, rate[first], unit))
-    });
+    // on every row: their discounts are then worked out once for the chunk, when its first
+    // missing key is computed (a chunk whose keys are all kept needs none).
+    let shared: OnceLock<Option<Discounts>> = OnceLock::new();
+    let shared = || {
+        shared
+            .get_or_init(|| {
+                let mut valid = rows.valid();
+                let first = valid.next()?;
+                let same = |i: usize| {
+                    months[i].to_bits() == months[first].to_bits() && rate[i].to_bits() == rate[first].to_bits()
+                };
+                valid.all(same).then(|| Discounts::new(months[first] as u32, rate[first], unit))
+            })
+            .as_ref()
+    };
     let mut discounted = vec![None; rows.valid.len()];
     models[0].memo.get_many(
         planes,
         rows.threads,
         |i| value[i].map(|_| key(DISCOUNTED | u64::from(months[i] as u32), rate[i], frequency[i], age[i])),
-        |i| match &shared {
+        |i| match shared() {
             Some(discounts) => transactions.discounted_if_alive_with(discounts, frequency[i], age[i]),
             None => transactions.discounted_if_alive(frequency[i], age[i], months[i] as u32, rate[i], unit),
         },
