@@ -92,7 +92,6 @@ fn score(
     let mut discounted = vec![None; rows.valid.len()];
     models[0].memo.get_many(
         planes,
-        rows.threads,
         |i| value[i].map(|_| key(DISCOUNTED | u64::from(months[i] as u32), rate[i], frequency[i], age[i])),
         |i| match shared() {
             Some(discounts) => transactions.discounted_if_alive_with(discounts, frequency[i], age[i]),

@@ -60,7 +60,6 @@ fn score(
     let mut if_alive = vec![None; rows.valid.len()];
     models[0].memo.get_many(
         planes,
-        rows.threads,
         |i| rows.valid[i].then(|| key(IF_ALIVE, horizon[i], x[i], age[i])),
         |i| model.expected_if_alive(horizon[i], x[i], age[i]),
         &mut if_alive,

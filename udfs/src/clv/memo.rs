@@ -21,16 +21,9 @@ use datafusion::common::HashMap;
 use parking_lot::Mutex;
 use segsql_algo::clv::TransactionScorer;
 use segsql_algo::clv::data::whole_index;
-use segsql_algo::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// What a value is of, and the f64 bits of its arguments.
 pub type Key = [u64; 4];
-
-/// Missing keys in a chunk from which [`Memo::get_many`] computes them on several threads (a
-/// key is a series of a few microseconds; starting a thread costs tens), and how many a
-/// thread takes at a time.
-const PARALLEL_KEYS: usize = 64;
-const KEY_CHUNK: usize = 16;
 
 /// Shards, so that scoring threads seldom wait for each other.
 const SHARDS: usize = 16;
@@ -145,14 +138,14 @@ impl Memo {
     /// that want no value; their `out[i]` is left as it is), with the same values. Every plane
     /// slot of the chunk is read before any value is computed: the reads are independent, so
     /// their cache misses overlap instead of following one another row by row. Then each
-    /// missing key is computed once, on `threads` threads when there are enough of them to
-    /// repay starting threads (a batch's first chunks; later ones find nearly every key).
+    /// missing key is computed once, on the calling thread: DataFusion scores a partition
+    /// per core already, and helper threads started for a chunk's keys made queries slower,
+    /// even with one partition (starting and ending threads cost more than the series).
     pub fn get_many(
         &self,
         planes: &mut Planes,
-        threads: Threads,
         key: impl Fn(usize) -> Option<Key>,
-        compute: impl Fn(usize) -> Option<f64> + Sync,
+        compute: impl Fn(usize) -> Option<f64>,
         out: &mut [Option<f64>],
     ) {
         // Where each row's value would be: (the chunk's plane, block, slot), or NOWHERE for a
@@ -194,16 +187,7 @@ impl Memo {
         missing.dedup_by_key(|(k, _)| *k);
         let known: Vec<Option<Option<f64>>> = missing.iter().map(|(k, _)| self.known(planes, *k)).collect();
         let to_compute: Vec<usize> = (0..missing.len()).filter(|m| known[*m].is_none()).collect();
-        let computed: Vec<Option<f64>> = if to_compute.len() >= PARALLEL_KEYS {
-            map_chunks(threads, chunk_count(to_compute.len(), KEY_CHUNK), |c| {
-                chunk_range(c, KEY_CHUNK, to_compute.len())
-                    .map(|j| compute(missing[to_compute[j]].1))
-                    .collect::<Vec<_>>()
-            })
-            .concat()
-        } else {
-            to_compute.iter().map(|m| compute(missing[*m].1)).collect()
-        };
+        let computed: Vec<Option<f64>> = to_compute.iter().map(|m| compute(missing[*m].1)).collect();
         let mut values: Vec<Option<f64>> = known.into_iter().map(Option::flatten).collect();
         for (m, value) in to_compute.into_iter().zip(computed) {
             self.keep(planes, missing[m].0, value);
@@ -420,7 +404,7 @@ mod tests {
                 calls.fetch_add(1, Ordering::Relaxed);
                 keys[i].as_ref().and_then(value)
             };
-            memo.get_many(&mut Planes::default(), Threads::ONE, |i| keys[i], compute, &mut out);
+            memo.get_many(&mut Planes::default(), |i| keys[i], compute, &mut out);
             (out, calls.into_inner())
         };
         let (out, calls) = pass();
@@ -439,9 +423,9 @@ mod tests {
     }
 
     #[test]
-    fn many_missing_keys_are_computed_on_threads_once_each_with_the_same_bits() {
-        // Enough missing keys for the threads: plane keys (each twice) and map keys.
-        let keys: Vec<Key> = (0..3 * PARALLEL_KEYS)
+    fn many_missing_keys_are_computed_once_each_with_the_same_bits() {
+        // Plane keys (each twice) and map keys.
+        let keys: Vec<Key> = (0..192)
             .map(|i| key(7, 30.0, (i % 50) as f64, if i % 3 == 0 { i as f64 + 0.5 } else { (i / 2) as f64 }))
             .collect();
         let value = |k: &Key| Some(f64::from_bits(k[2]).ln_1p() / (f64::from_bits(k[3]) + 0.25));
@@ -452,7 +436,7 @@ mod tests {
             calls.fetch_add(1, Ordering::Relaxed);
             value(&keys[i])
         };
-        memo.get_many(&mut Planes::default(), Threads::new(3), |i| Some(keys[i]), compute, &mut out);
+        memo.get_many(&mut Planes::default(), |i| Some(keys[i]), compute, &mut out);
         let distinct: std::collections::HashSet<Key> = keys.iter().copied().collect();
         assert_eq!(calls.into_inner(), distinct.len());
         assert_eq!(memo.len(), distinct.len());

@@ -63,15 +63,13 @@ impl Out<'_> {
 }
 
 /// A chunk of rows: each numeric argument's values, defaults filled in (a NULL row's values
-/// are arbitrary), whether each row has no NULL input, and the threads the chunk's memo
-/// values may be computed on.
+/// are arbitrary) and whether each row has no NULL input.
 pub struct Rows<'a> {
     pub numbers: &'a [&'a [f64]],
     /// Whether each numeric argument is known to be the same on every row (a constant or a
     /// default; a constant inside a history is read as an array and counts as not known).
     pub constant: &'a [bool],
     pub valid: &'a [bool],
-    pub threads: Threads,
 }
 
 impl<'a> Rows<'a> {
@@ -329,15 +327,14 @@ impl ScalarUDFImpl for ScoringUdf {
         };
         let known = histories.as_ref().and_then(recent_alive);
         // A CLV is a dozen hypergeometric sums, but they are summed once per distinct key and
-        // kept: the memo computes a chunk's missing keys on the kernel threads, and the rows,
-        // a few arithmetic operations each once their keys are known, are scored on this
-        // thread (DataFusion runs a partition per core; starting threads for every batch cost
-        // more than they saved). Pareto/NBD's P(alive) sums two series on every row, with no
-        // memo, so its rows are scored in parallel chunks. Each row's value depends on that
-        // row only, so the thread count changes no bit.
-        let threads = crate::common::kernel_threads();
+        // kept, and the rows, a few arithmetic operations each once their keys are known, are
+        // scored on this thread, missing keys too (DataFusion runs a partition per core;
+        // threads started for a batch's rows or a chunk's keys cost more than they saved).
+        // Pareto/NBD's P(alive) sums two series on every row, with no memo, so its rows are
+        // scored in parallel chunks. Each row's value depends on that row only, so the
+        // thread count changes no bit.
         let per_row_series = models.first().is_some_and(|m| matches!(m.transactions, Some(Transactions::Pareto(_))));
-        let (row_threads, key_threads) = if per_row_series { (threads, Threads::ONE) } else { (Threads::ONE, threads) };
+        let row_threads = if per_row_series { crate::common::kernel_threads() } else { Threads::ONE };
         // Chunks write their rows' values and P(alive) in place.
         let (mut values, mut scored) = (vec![0.0; rows], vec![false; rows]);
         let mut alive = match &known {
@@ -354,7 +351,7 @@ impl ScalarUDFImpl for ScoringUdf {
             let range = chunk_range(c, SCORE_CHUNK, rows);
             let chunk: Vec<&[f64]> = sources.iter().map(|s| s.chunk(range.clone())).collect();
             let valid: Vec<bool> = range.map(|row| nulls.as_ref().is_none_or(|n| n.is_valid(row))).collect();
-            let rows = Rows { numbers: &chunk, constant: &constant, valid: &valid, threads: key_threads };
+            let rows = Rows { numbers: &chunk, constant: &constant, valid: &valid };
             let mut slot = slots[c].lock();
             let (out, alive) = &mut *slot;
             (spec.score)(&models, &rows, alive, &mut Planes::default(), out)
