@@ -20,9 +20,9 @@ pub use segsql_udfs::options::SegsqlOptions;
 use crate::data::csv::SniffingCsvFactory;
 use crate::data::delta::DeltaFactory;
 use crate::data::folder::DataSchema;
-use crate::data::remote_scan::RemoteScanParts;
 use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
+use crate::data::scan_parts::ScanParts;
 pub use crate::distributed::Cluster;
 
 /// How a session is set up.
@@ -74,7 +74,7 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         // Workers read their parts of a scan as the coordinator's planner cut it; the extra
         // cut for object stores is for one machine's scans.
         None => SessionContext::new_with_state(
-            builder.with_physical_optimizer_rule(Arc::new(RemoteScanParts { runtime })).build(),
+            builder.with_physical_optimizer_rule(Arc::new(ScanParts { runtime })).build(),
         ),
         Some(cluster) => SessionContext::new_with_state(crate::distributed::coordinator(builder, cluster)?.build()),
     };

@@ -6,7 +6,7 @@ pub mod described;
 pub mod excel;
 pub mod folder;
 pub mod read_ahead;
-pub mod remote_scan;
 pub mod s3;
 pub mod sample;
+pub mod scan_parts;
 pub mod sniff;

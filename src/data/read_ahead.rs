@@ -2,7 +2,7 @@
 //! column chunks of its next row groups are already on their way.
 //!
 //! DataFusion's Parquet reader asks for a row group's column chunks when it starts that row
-//! group, so one part of a scan has one request in flight. `RemoteScanParts` cuts a scan
+//! group, so one part of a scan has one request in flight. `ScanParts` cuts a scan
 //! into more parts where DataFusion already cut it; a scan DataFusion left whole (one
 //! thread) keeps its order and gets its concurrency here instead: after serving a request
 //! for row group i, the reader starts fetching the same columns of row groups i+1..=i+depth.

@@ -1,4 +1,4 @@
-//! More requests in flight for scans of files on object stores.
+//! Scans cut into more parts than DataFusion cuts them, for two reasons.
 //!
 //! DataFusion cuts a file scan into as many parts as the session has target partitions (the
 //! CPU threads), and each part reads its row groups one request after the other: it asks for
@@ -13,6 +13,15 @@
 //! their files are ones DataFusion's format rules allow to cut. A Parquet scan with fewer
 //! parts than that (left whole, or not cuttable) reads row groups ahead instead
 //! (`read_ahead.rs`), so that each part has that many requests in flight between them.
+//!
+//! Local scans are cut into [`LOCAL_PARTS_PER_THREAD`] parts a thread. A part is whole row
+//! groups (a row group goes where its middle byte falls), so parts as many as the threads
+//! can be far from equal: a 1.28M-row file of eleven row groups went 737k and 538k rows, and
+//! the thread with the smaller part then waited for the other through the last quarter of
+//! the query. With twice as many parts, the runtime's threads take whichever part has work,
+//! and finish together: CLV scoring over that file 0.91× the time, RFM, cohort retention,
+//! rfm_summary, segment_transitions and pseudonymize over the bench files 0.81–0.95×
+//! (BENCHMARKS.md, session 18).
 
 use std::sync::Arc;
 
@@ -28,22 +37,42 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 use super::read_ahead::ReadAheadFactory;
 
+/// Parts a thread for a local file scan that DataFusion cut.
+pub const LOCAL_PARTS_PER_THREAD: usize = 2;
+
 /// Runs after DataFusion's own rules (its `EnforceDistribution` makes the first split).
 #[derive(Debug)]
-pub struct RemoteScanParts {
+pub struct ScanParts {
     /// Where the scans' object stores are found (for the read-ahead's own requests).
     pub runtime: Arc<RuntimeEnv>,
 }
 
-impl PhysicalOptimizerRule for RemoteScanParts {
+impl PhysicalOptimizerRule for ScanParts {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let parts = crate::session::remote_scan_partitions(config);
-        if parts <= config.execution.target_partitions || !config.optimizer.repartition_file_scans {
+        if !config.optimizer.repartition_file_scans {
             return Ok(plan);
         }
+        let target = config.execution.target_partitions;
+        let parts = crate::session::remote_scan_partitions(config);
         plan.transform_up(|node| {
-            if remote_file_scan(&node).is_none() || node.fetch().is_some() {
-                // A scan with a pushed-down LIMIT reads a few rows: one request is enough.
+            let Some((_, files)) = file_scan(&node) else {
+                return Ok(Transformed::no(node));
+            };
+            if node.fetch().is_some() {
+                // A scan with a pushed-down LIMIT reads a few rows: one part, one request.
+                return Ok(Transformed::no(node));
+            }
+            if files.object_store_url.as_str() == "file:///" {
+                // A scan DataFusion left whole keeps its one part (and its rows' order).
+                if node.output_partitioning().partition_count() < 2 {
+                    return Ok(Transformed::no(node));
+                }
+                return Ok(match node.repartitioned(target * LOCAL_PARTS_PER_THREAD, config)? {
+                    Some(cut) => Transformed::yes(cut),
+                    None => Transformed::no(node),
+                });
+            }
+            if parts <= target {
                 return Ok(Transformed::no(node));
             }
             if node.output_partitioning().partition_count() < 2 {
@@ -68,7 +97,7 @@ impl PhysicalOptimizerRule for RemoteScanParts {
     }
 
     fn name(&self) -> &str {
-        "segsql_remote_scan_parts"
+        "segsql_scan_parts"
     }
 
     fn schema_check(&self) -> bool {
@@ -76,12 +105,13 @@ impl PhysicalOptimizerRule for RemoteScanParts {
     }
 }
 
-impl RemoteScanParts {
+impl ScanParts {
     /// The scan with each part's Parquet reader fetching up to `requests - 1` row groups
     /// ahead; other formats, and one request per part, as they are.
     fn read_ahead(&self, node: Arc<dyn ExecutionPlan>, requests: usize) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
         let depth = requests.saturating_sub(1);
-        let Some((scan, files)) = remote_file_scan(&node) else {
+        let Some((scan, files)) = file_scan(&node).filter(|(_, files)| files.object_store_url.as_str() != "file:///")
+        else {
             return Ok(Transformed::no(node));
         };
         let Some(parquet) = files.file_source.downcast_ref::<ParquetSource>() else {
@@ -102,10 +132,10 @@ impl RemoteScanParts {
     }
 }
 
-/// The scan and its files, for a file scan whose files are not on the local file system.
-/// Scans that declare hash partitioning are left out by `FileScanConfig::repartitioned` itself.
-fn remote_file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<(&DataSourceExec, &FileScanConfig)> {
+/// The scan and its files, for a file scan. Scans that declare hash partitioning are left
+/// out by `FileScanConfig::repartitioned` itself.
+fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<(&DataSourceExec, &FileScanConfig)> {
     let scan = plan.downcast_ref::<DataSourceExec>()?;
     let files = scan.data_source().downcast_ref::<FileScanConfig>()?;
-    (files.object_store_url.as_str() != "file:///").then_some((scan, files))
+    Some((scan, files))
 }
