@@ -72,7 +72,8 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         SessionStateBuilder::new().with_config(config).with_runtime_env(Arc::clone(&runtime)).with_default_features();
     let ctx = match &options.cluster {
         // Workers read their parts of a scan as the coordinator's planner cut it; the extra
-        // cut for object stores is for one machine's scans.
+        // cuts (object stores, and local scans in two parts a thread) are for one machine's
+        // scans.
         None => SessionContext::new_with_state(
             builder.with_physical_optimizer_rule(Arc::new(ScanParts { runtime })).build(),
         ),

@@ -14,11 +14,12 @@
 //! parts than that (left whole, or not cuttable) reads row groups ahead instead
 //! (`read_ahead.rs`), so that each part has that many requests in flight between them.
 //!
-//! Local scans are cut into [`LOCAL_PARTS_PER_THREAD`] parts a thread. A part is whole row
-//! groups (a row group goes where its middle byte falls), so parts as many as the threads
-//! can be far from equal: a 1.28M-row file of eleven row groups went 737k and 538k rows, and
-//! the thread with the smaller part then waited for the other through the last quarter of
-//! the query. With twice as many parts, the runtime's threads take whichever part has work,
+//! Local scans are cut into [`LOCAL_PARTS_PER_THREAD`] parts a thread (any format DataFusion
+//! cuts; `datafusion.optimizer.repartition_file_scans = false` turns it off with DataFusion's
+//! own cut). A Parquet part is whole row groups (a row group goes where its middle byte
+//! falls), so parts as many as the threads can be far from equal: a 1.28M-row file of eleven
+//! row groups went 737k and 538k rows, and the thread with the smaller part then waited for
+//! the other through the last third of the query. With twice as many parts, the runtime's threads take whichever part has work,
 //! and finish together: CLV scoring over that file 0.91× the time, RFM, cohort retention,
 //! rfm_summary, segment_transitions and pseudonymize over the bench files 0.81–0.95×
 //! (BENCHMARKS.md, session 18).

@@ -272,8 +272,8 @@ fn delta_tables_on_s3() {
 
 /// A scan of files on S3 that DataFusion cut into parts is cut into
 /// `segsql.remote_scan_partitions` parts (16 by default) when the session has fewer target
-/// partitions, so that many requests are in flight; local files and scans DataFusion left
-/// whole (one thread) keep DataFusion's split, and the answers do not change.
+/// partitions, so that many requests are in flight; local files DataFusion cut go in two
+/// parts a thread, scans it left whole (one thread) stay whole, and the answers do not change.
 #[test]
 fn object_store_scans_keep_many_requests_in_flight() {
     let server = S3Server::start();

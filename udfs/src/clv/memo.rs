@@ -424,9 +424,10 @@ mod tests {
 
     #[test]
     fn many_missing_keys_are_computed_once_each_with_the_same_bits() {
-        // Plane keys (each twice) and map keys.
+        // Plane keys and map keys (fractional T), each on two neighbouring rows.
         let keys: Vec<Key> = (0..192)
-            .map(|i| key(7, 30.0, (i % 50) as f64, if i % 3 == 0 { i as f64 + 0.5 } else { (i / 2) as f64 }))
+            .map(|i| i / 2)
+            .map(|j| key(7, 30.0, (j % 50) as f64, if j % 3 == 0 { j as f64 + 0.5 } else { j as f64 }))
             .collect();
         let value = |k: &Key| Some(f64::from_bits(k[2]).ln_1p() / (f64::from_bits(k[3]) + 0.25));
         let memo = Memo::default();
@@ -438,6 +439,7 @@ mod tests {
         };
         memo.get_many(&mut Planes::default(), |i| Some(keys[i]), compute, &mut out);
         let distinct: std::collections::HashSet<Key> = keys.iter().copied().collect();
+        assert_eq!(distinct.len(), 96);
         assert_eq!(calls.into_inner(), distinct.len());
         assert_eq!(memo.len(), distinct.len());
         for (k, got) in keys.iter().zip(&out) {
