@@ -19,10 +19,10 @@
 //! own cut). A Parquet part is whole row groups (a row group goes where its middle byte
 //! falls), so parts as many as the threads can be far from equal: a 1.28M-row file of eleven
 //! row groups went 737k and 538k rows, and the thread with the smaller part then waited for
-//! the other through the last third of the query. With twice as many parts, the runtime's threads take whichever part has work,
-//! and finish together: CLV scoring over that file 0.91× the time, RFM, cohort retention,
-//! rfm_summary, segment_transitions and pseudonymize over the bench files 0.81–0.95×
-//! (BENCHMARKS.md, session 18).
+//! the other through the last third of the query. With twice as many parts, the runtime's
+//! threads take whichever part has work, and finish together: CLV scoring over that file
+//! 0.91× the time, RFM, cohort retention, rfm_summary, segment_transitions and pseudonymize
+//! over the bench files 0.81–0.95× (BENCHMARKS.md, session 18).
 
 use std::sync::Arc;
 
