@@ -1,6 +1,7 @@
 //! `clv('txn_model', 'gg_model', frequency, recency, T, monetary_value [, months [, rate]])`.
 
-use std::sync::{LazyLock, OnceLock};
+use std::cell::OnceCell;
+use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
 
@@ -76,7 +77,7 @@ fn score(
     // only, and many customers share it. The months and rate are nearly always the same
     // on every row: their discounts are then worked out once for the chunk, when its first
     // missing key is computed (a chunk whose keys are all kept needs none).
-    let shared: OnceLock<Option<Discounts>> = OnceLock::new();
+    let shared: OnceCell<Option<Discounts>> = OnceCell::new();
     let shared = || {
         shared
             .get_or_init(|| {
