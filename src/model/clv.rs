@@ -57,30 +57,23 @@ pub async fn create_clv_model(ctx: &SessionContext, store: &ModelStore, statemen
         }
     }
     let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
-    let mut skip = |reason: &str| *skipped.entry(reason.to_string()).or_insert(0) += 1;
     let threads = crate::session::kernel_threads();
     let result = if algorithm == "gamma_gamma" {
-        let rows = float_rows::<2>(&batches)?;
+        let (rows, not_finite) = float_rows::<2>(&batches)?;
+        skipped_as(&mut skipped, NOT_FINITE, not_finite);
         let mut spend = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             match row {
-                None => skip("NULL, NaN or infinite value"),
-                Some(r) if r[0] <= 0.0 => skip("frequency 0 (no repeat purchase)"),
-                Some(r) if r[1] <= 0.0 => skip("monetary_value <= 0"),
-                Some(r) => spend.push([r[0], r[1]]),
+                r if r[0] <= 0.0 => skipped_as(&mut skipped, "frequency 0 (no repeat purchase)", 1),
+                r if r[1] <= 0.0 => skipped_as(&mut skipped, "monetary_value <= 0", 1),
+                r => spend.push(r),
             }
         }
         nothing_left(&here, spend.len(), &skipped)?;
         fit_gamma_gamma(&spend, params, threads).map(|(_, fit)| fit)
     } else {
-        let rows = float_rows::<3>(&batches)?;
-        let mut histories = Vec::with_capacity(rows.len());
-        for row in &rows {
-            match row {
-                None => skip("NULL, NaN or infinite value"),
-                Some(r) => histories.push([r[0], r[1], r[2]]),
-            }
-        }
+        let (histories, not_finite) = float_rows::<3>(&batches)?;
+        skipped_as(&mut skipped, NOT_FINITE, not_finite);
         nothing_left(&here, histories.len(), &skipped)?;
         match algorithm {
             "pareto_nbd" => fit_pareto_nbd(&histories, params, threads).map(|(_, fit)| fit),
@@ -144,24 +137,47 @@ fn fit_options(here: &str, algorithm: &str, given: &[(String, Expr)]) -> Result<
     Ok((params, unit))
 }
 
-/// Each row's values as f64, or `None` when one is NULL, NaN or infinite.
-fn float_rows<const N: usize>(batches: &[RecordBatch]) -> Result<Vec<Option<[f64; N]>>> {
+/// Why a row with a NULL, NaN or infinite value is skipped.
+const NOT_FINITE: &str = "NULL, NaN or infinite value";
+
+/// Counts `n` rows skipped for `reason` (none: no entry).
+fn skipped_as(skipped: &mut BTreeMap<String, u64>, reason: &str, n: u64) {
+    if n > 0 {
+        *skipped.entry(reason.to_string()).or_insert(0) += n;
+    }
+}
+
+/// The rows whose N values are all finite, as f64, and how many others there were.
+fn float_rows<const N: usize>(batches: &[RecordBatch]) -> Result<(Vec<[f64; N]>, u64)> {
     let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let mut not_finite = 0;
     for batch in batches {
         let columns: Vec<ArrayRef> =
             batch.columns().iter().map(|c| cast(c, &DataType::Float64)).collect::<std::result::Result<_, _>>()?;
         let columns: Vec<&Float64Array> = columns.iter().map(|c| c.as_primitive::<Float64Type>()).collect();
+        let values: Vec<&[f64]> = columns.iter().map(|c| c.values().as_ref()).collect();
+        // A NULL's slot holds any number: read as NaN, it is skipped with the NaNs.
+        let nulls = columns.iter().any(|c| c.null_count() > 0);
         for i in 0..batch.num_rows() {
             let mut row = [0.0; N];
-            let mut complete = true;
-            for (value, column) in row.iter_mut().zip(&columns) {
-                *value = if column.is_valid(i) { column.value(i) } else { f64::NAN };
-                complete &= value.is_finite();
+            for (value, column) in row.iter_mut().zip(&values) {
+                *value = column[i];
             }
-            rows.push(complete.then_some(row));
+            if nulls {
+                for (value, column) in row.iter_mut().zip(&columns) {
+                    if column.is_null(i) {
+                        *value = f64::NAN;
+                    }
+                }
+            }
+            if row.iter().all(|v| v.is_finite()) {
+                rows.push(row);
+            } else {
+                not_finite += 1;
+            }
         }
     }
-    Ok(rows)
+    Ok((rows, not_finite))
 }
 
 /// CREATE MODEL's one-row answer for a CLV model.

@@ -223,7 +223,12 @@ impl BetaGeo {
 
     /// Σ log-likelihood over `data` in its own time unit, the figure the papers report.
     pub fn log_likelihood(&self, data: &Histories) -> f64 {
-        let objective = BetaGeoObjective::new(self.variant, data, 1.0, 0.0, Threads::ONE);
+        self.log_likelihood_with(data, Threads::ONE)
+    }
+
+    /// [`BetaGeo::log_likelihood`] on up to `threads` threads, with the same bits.
+    pub fn log_likelihood_with(&self, data: &Histories, threads: Threads) -> f64 {
+        let objective = BetaGeoObjective::new(self.variant, data, 1.0, 0.0, threads);
         objective.sums(self.theta()).0
     }
 

@@ -128,22 +128,93 @@ pub struct Distinct {
     pub index: Vec<u32>,
 }
 
+/// Whole values below this are ranked through a table rather than the hash table:
+/// rfm_summary's periods are whole numbers of days, weeks or months.
+const WHOLE_TABLE: usize = 1 << 16;
+
 impl Distinct {
     /// For non-negative values (their bit patterns sort as the numbers do). Recencies and
     /// ages take few values, so a hash table of them stays in cache.
     fn new(values: &[f64]) -> Distinct {
+        Distinct::of(values.len(), |i| values[i])
+    }
+
+    /// [`Distinct::new`] of `value(0..n)`, without a copy of the values. A whole value below
+    /// [`WHOLE_TABLE`] finds its rank in a table (an array read, where hashing was most of
+    /// the cost); others go through the hash table.
+    fn of(n: usize, value: impl Fn(usize) -> f64) -> Distinct {
+        let mut table: Vec<u32> = Vec::new();
         let mut seen: HashMap<u64, u32, BuildHasherDefault<BitsHasher>> = HashMap::default();
-        for v in values {
-            seen.entry(v.to_bits()).or_insert(0);
+        for i in 0..n {
+            let v = value(i);
+            match whole_index(v, WHOLE_TABLE) {
+                Some(w) => {
+                    if w >= table.len() {
+                        table.resize((w + 1).next_power_of_two(), u32::MAX);
+                    }
+                    table[w] = 0;
+                }
+                None => {
+                    seen.entry(v.to_bits()).or_insert(0);
+                }
+            }
         }
-        let mut distinct: Vec<u64> = seen.keys().copied().collect();
+        let whole = table.iter().enumerate().filter(|(_, r)| **r == 0).map(|(w, _)| (w as f64).to_bits());
+        let mut distinct: Vec<u64> = whole.chain(seen.keys().copied()).collect();
         distinct.sort_unstable();
         for (rank, bits) in distinct.iter().enumerate() {
-            seen.insert(*bits, rank as u32);
+            match whole_index(f64::from_bits(*bits), WHOLE_TABLE) {
+                Some(w) => table[w] = rank as u32,
+                None => {
+                    seen.insert(*bits, rank as u32);
+                }
+            }
         }
-        let index = values.iter().map(|v| seen.get(&v.to_bits()).copied().unwrap_or_default()).collect();
+        let index = (0..n)
+            .map(|i| {
+                let v = value(i);
+                match whole_index(v, WHOLE_TABLE) {
+                    Some(w) => table[w],
+                    None => seen.get(&v.to_bits()).copied().unwrap_or_default(),
+                }
+            })
+            .collect();
         Distinct { values: distinct.into_iter().map(f64::from_bits).collect(), index }
     }
+}
+
+/// Sorts `keys` below 2^`bits` by their low `bits` bits, least significant digit first: a
+/// few counting passes, where a comparison sort of a million keys takes tens of
+/// milliseconds. Keys are only equal when they are the same, so any sort gives these bytes.
+fn radix_sort(keys: Vec<u64>, bits: u32) -> Vec<u64> {
+    // Digits of at most 10 bits: 1,024 buckets, each written in sequence, stay within the
+    // TLB's reach (11 bits and more were slower on a million keys).
+    let passes = bits.div_ceil(10).max(1);
+    let digit = bits.div_ceil(passes).max(1);
+    let mut keys = keys;
+    let mut scratch = vec![0u64; keys.len()];
+    let mut shift = 0;
+    while shift < bits {
+        let mask = (1u64 << digit) - 1;
+        let mut starts = vec![0usize; 1 << digit];
+        for k in &keys {
+            starts[((k >> shift) & mask) as usize] += 1;
+        }
+        let mut at = 0;
+        for s in starts.iter_mut() {
+            let count = *s;
+            *s = at;
+            at += count;
+        }
+        for &k in &keys {
+            let d = ((k >> shift) & mask) as usize;
+            scratch[starts[d]] = k;
+            starts[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut scratch);
+        shift += digit;
+    }
+    keys
 }
 
 /// Sorts `keys` with up to `threads` threads: parts sorted apart, then merged. Equal keys are
@@ -228,12 +299,11 @@ impl Histories {
             check_history(r[0], r[1], r[2])?;
         }
         // + 0.0 turns −0 into 0, which then fold together.
-        let mut columns =
-            map_chunks(threads, 3, |c| Distinct::new(&rows.iter().map(|r| r[c] + 0.0).collect::<Vec<f64>>()));
+        let mut columns = map_chunks(threads, 3, |c| Distinct::of(rows.len(), |i| rows[i][c] + 0.0));
         let (ts, txs, xs) =
             (columns.pop().unwrap_or_default(), columns.pop().unwrap_or_default(), columns.pop().unwrap_or_default());
         if packed && [&xs, &txs, &ts].iter().all(|d| d.values.len() < 1 << RANK_BITS) {
-            return Ok(Histories::from_ranks(rows.len(), xs, txs, ts, threads));
+            return Ok(Histories::from_ranks(rows.len(), xs, txs, ts));
         }
         // Checked values are non-negative, whose bit patterns sort as the numbers do: an
         // unstable sort of integers, several times faster than comparing floats.
@@ -268,35 +338,45 @@ impl Histories {
     /// The usual case: each column has fewer than 2^21 distinct values (daily data has a few
     /// hundred), so a row is its three ranks packed into one u64, and sorting those is
     /// sorting the rows.
-    fn from_ranks(customers: usize, xs: Distinct, txs: Distinct, ts: Distinct, threads: Threads) -> Histories {
-        let mask = (1u64 << RANK_BITS) - 1;
+    fn from_ranks(customers: usize, xs: Distinct, txs: Distinct, ts: Distinct) -> Histories {
+        // Each rank in as many bits as its column's distinct values need, so that the sort
+        // takes as few passes as it can.
+        let width = |d: &Distinct| usize::BITS - d.values.len().saturating_sub(1).leading_zeros();
+        let (tx_bits, t_bits) = (width(&txs), width(&ts));
+        let bits = width(&xs) + tx_bits + t_bits;
         let keys = (0..customers)
             .map(|i| {
-                (u64::from(xs.index[i]) << (2 * RANK_BITS))
-                    | (u64::from(txs.index[i]) << RANK_BITS)
+                (u64::from(xs.index[i]) << (tx_bits + t_bits))
+                    | (u64::from(txs.index[i]) << t_bits)
                     | u64::from(ts.index[i])
             })
             .collect();
-        let sorted = sort_keys(keys, threads);
-        let mut h = Histories::empty(customers);
-        let mut last = None;
+        let sorted = radix_sort(keys, bits);
+        let (tx_mask, t_mask) = ((1u64 << tx_bits) - 1, (1u64 << t_bits) - 1);
+        // The distinct keys and their counts, then each column in one exact allocation.
+        let mut keys: Vec<u64> = Vec::with_capacity(sorted.windows(2).filter(|w| w[0] != w[1]).count() + 1);
+        let mut weight: Vec<f64> = Vec::with_capacity(keys.capacity());
         for key in sorted {
-            if last == Some(key) {
-                if let Some(w) = h.weight.last_mut() {
+            if keys.last() == Some(&key) {
+                if let Some(w) = weight.last_mut() {
                     *w += 1.0;
                 }
-                continue;
+            } else {
+                keys.push(key);
+                weight.push(1.0);
             }
-            last = Some(key);
-            let (x, tx, t) = ((key >> (2 * RANK_BITS)) as u32, ((key >> RANK_BITS) & mask) as u32, (key & mask) as u32);
-            h.frequency_index.push(x);
-            h.recencies.index.push(tx);
-            h.ages.index.push(t);
-            h.frequency.push(xs.values[x as usize]);
-            h.recency.push(txs.values[tx as usize]);
-            h.age.push(ts.values[t as usize]);
-            h.weight.push(1.0);
         }
+        let x_of = |key: &u64| (key >> (tx_bits + t_bits)) as u32;
+        let tx_of = |key: &u64| ((key >> t_bits) & tx_mask) as u32;
+        let t_of = |key: &u64| (key & t_mask) as u32;
+        let mut h = Histories::empty(customers);
+        h.frequency = keys.iter().map(|k| xs.values[x_of(k) as usize]).collect();
+        h.recency = keys.iter().map(|k| txs.values[tx_of(k) as usize]).collect();
+        h.age = keys.iter().map(|k| ts.values[t_of(k) as usize]).collect();
+        h.frequency_index = keys.iter().map(x_of).collect();
+        h.recencies.index = keys.iter().map(tx_of).collect();
+        h.ages.index = keys.iter().map(t_of).collect();
+        h.weight = weight;
         h.max_age = ts.values.last().copied().unwrap_or(0.0);
         h.frequencies = xs.values;
         h.recencies.values = txs.values;
@@ -383,9 +463,12 @@ mod tests {
             assert_eq!(Histories::with_threads(&rows, Threads::new(threads)).unwrap(), one);
         }
         // Packed ranks and the general sort of the values give the same histories, with
-        // fractional values and −0 too.
-        let odd: Vec<[f64; 3]> =
-            rows.iter().map(|r| [r[0], r[1] * 0.37, r[2] * 0.37 + 0.01]).chain([[0.0, -0.0, 3.0]]).collect();
+        // fractional values, −0, and whole values past the rank table's end too.
+        let odd: Vec<[f64; 3]> = rows
+            .iter()
+            .map(|r| [r[0], r[1] * 0.37, r[2] * 0.37 + 0.01])
+            .chain([[0.0, -0.0, 3.0], [2.0, 65_535.0, 65_536.0], [2.0, 65_536.0, 1e9], [1.0, 65_535.5, 70_000.0]])
+            .collect();
         for data in [&rows, &odd] {
             for threads in [1, 2] {
                 assert_eq!(
@@ -394,6 +477,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn ranks_are_the_order_of_the_distinct_values() {
+        let values = [5.0, 0.5, 70_000.0, 5.0, 0.0, 65_536.0, 2.25, 65_535.0, 0.5];
+        let d = Distinct::new(&values);
+        assert_eq!(d.values, vec![0.0, 0.5, 2.25, 5.0, 65_535.0, 65_536.0, 70_000.0]);
+        assert_eq!(d.index, vec![3, 1, 6, 3, 0, 5, 2, 4, 1]);
+        let keys: Vec<u64> = (0..5000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 37).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(radix_sort(keys, 27), sorted);
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub fn fit_beta_geo(
     let (estimates, theta, value, iterations) =
         estimate(&objective, &["r", "alpha", "a", "b"], params, data.customers, warm, |t| t[1] /= scale)?;
     let model = BetaGeo { variant, r: theta[0], alpha: theta[1], a: theta[2], b: theta[3] };
-    let log_likelihood = model.log_likelihood(&data);
+    let log_likelihood = model.log_likelihood_with(&data, threads);
     Ok((model, Fit { estimates, log_likelihood, objective: value, iterations, customers: data.customers }))
 }
 
