@@ -3,6 +3,25 @@
 
 pub use statrs::function::gamma::{digamma, ln_gamma};
 
+/// The trigamma function ψ′(x) = d²/dx² ln Γ(x) for x > 0 (statrs has none): the
+/// recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 12, then the asymptotic series, whose
+/// first omitted term is below 1e-16 relative there. NaN for x ≤ 0 or NaN.
+pub fn trigamma(x: f64) -> f64 {
+    if !(x > 0.0) {
+        return f64::NAN;
+    }
+    let (mut x, mut sum) = (x, 0.0);
+    while x < 12.0 {
+        sum += 1.0 / (x * x);
+        x += 1.0;
+    }
+    // 1/x + 1/(2x²) + Σ B₂ₖ/x^(2k+1), with B₂ₖ = 1/6, −1/30, 1/42, −1/30, 5/66, −691/2730, 7/6.
+    let y = 1.0 / (x * x);
+    let tail = 5.0 / 66.0 + y * (-691.0 / 2730.0 + y * 7.0 / 6.0);
+    let series = y * (1.0 / 6.0 + y * (-1.0 / 30.0 + y * (1.0 / 42.0 + y * (-1.0 / 30.0 + y * tail))));
+    sum + (1.0 + 0.5 / x + series) / x
+}
+
 /// ₂F₁(a, b; c; z) for 0 ≤ z < 1 as `(ln |F|, sign of F)`, so values beyond the range of
 /// f64 (BG/NBD at thousands of purchases reaches e^700 and more) and negative values (BG/NBD
 /// with a + b < 1 gives c < 0) both come out right. `None` when the series does not
@@ -412,6 +431,23 @@ mod tests {
             }
         }
         assert_eq!(ln_hyp2f1_gradient(1.5, 2.0, 4.0, 0.0), Some((0.0, 1.0, [0.0, 0.0, 0.0, 0.75])));
+    }
+
+    #[test]
+    fn trigamma_at_known_values() {
+        let pi2 = std::f64::consts::PI * std::f64::consts::PI;
+        // ψ′(1) = π²/6, ψ′(1/2) = π²/2, ψ′(2) = π²/6 − 1, ψ′(1/4) = π² + 8G (Catalan's G).
+        let catalan = 0.915_965_594_177_219_015_05;
+        for (x, want) in [(1.0, pi2 / 6.0), (0.5, pi2 / 2.0), (2.0, pi2 / 6.0 - 1.0), (0.25, pi2 + 8.0 * catalan)] {
+            assert!((trigamma(x) - want).abs() <= 1e-15 * want, "{x}: {} vs {want}", trigamma(x));
+        }
+        // It is the slope of digamma, far out too.
+        for x in [0.003, 0.7, 11.99, 12.0, 37.5, 1e4] {
+            let h = 1e-5 * x;
+            let slope = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+            assert!((trigamma(x) - slope).abs() < 1e-7 * trigamma(x), "{x}");
+        }
+        assert!(trigamma(0.0).is_nan() && trigamma(-1.0).is_nan() && trigamma(f64::NAN).is_nan());
     }
 
     #[test]
