@@ -239,8 +239,10 @@ fn row_hessian(
         return h;
     }
     let z = f.ln_odds - rx * (ln_atx - ln_at);
-    let s = sigmoid(z);
-    let q = s * (1.0 - s);
+    // σ(z)(1 − σ(z)) = e/(1 + e)² with e = e^−|z|: no 1 − σ rounded to 0 for a large z.
+    let e = (-z.abs()).exp();
+    let s = if z >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    let q = e / ((1.0 + e) * (1.0 + e));
     let d = inv_atx - inv_at;
     let gz = [ln_at - ln_atx, -rx * d, 1.0 / a, -f.inv_bx];
     h[upper(0, 1)] -= s * d;
@@ -299,7 +301,8 @@ impl Objective for BetaGeoObjective<'_> {
         4
     }
 
-    /// One pass over the data where differences of gradients take five.
+    /// One pass over the data, where differences of gradients take four (five without the
+    /// gradient at `phi`).
     fn closed_hessian(&self, phi: &[f64], gradient: &[f64]) -> Option<Vec<Vec<f64>>> {
         let theta = [phi[0].exp(), phi[1].exp(), phi[2].exp(), phi[3].exp()];
         let sums = self.hessian_sums(theta);

@@ -133,8 +133,9 @@ pub struct Distinct {
 const WHOLE_TABLE: usize = 1 << 16;
 
 impl Distinct {
-    /// For non-negative values (their bit patterns sort as the numbers do). Recencies and
-    /// ages take few values, so a hash table of them stays in cache.
+    /// For non-negative values (their bit patterns sort as the numbers do; a −0 is ranked
+    /// as 0, so callers fold it first, with `+ 0.0`). Recencies and ages take few values, so
+    /// the rank table and the hash table of the rest stay in cache.
     fn new(values: &[f64]) -> Distinct {
         Distinct::of(values.len(), |i| values[i])
     }
@@ -264,7 +265,8 @@ impl Histories {
         Histories::with_threads(rows, Threads::ONE)
     }
 
-    /// [`Histories::new`], sorting on up to `threads` threads (the same result at any count).
+    /// [`Histories::new`], finding the three columns' distinct values on up to `threads`
+    /// threads (the same result at any count).
     pub fn with_threads(rows: &[[f64; 3]], threads: Threads) -> Result<Histories, AlgoError> {
         Histories::build(rows, threads, true)
     }
