@@ -4,7 +4,7 @@
 
 use super::data::{Histories, whole_index};
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1_many_given, sigmoid, softplus_sigmoid, trigamma};
+use super::special::{digamma, ln_gamma, ln_hyp2f1_many_given, sigmoid, softplus_factor_sigmoid, trigamma};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -109,7 +109,10 @@ fn frequency_terms(variant: Variant, [r, _, a, b]: [f64; 4], x: f64) -> Frequenc
 }
 
 /// One customer's log-likelihood and its gradient in θ (natural scale), given the
-/// frequency terms and (ln, 1/) of α + T and of α + t_x. `ln_alpha` is ln α.
+/// frequency terms and (ln, 1/) of α + T and of α + t_x. `ln_alpha` is ln α. The
+/// log-likelihood comes as `(l, f)`: it is l + ln f, with f in [1, 2] (1 for a BG/NBD
+/// customer without repeats), so that a sum over customers can take one logarithm for the
+/// product of many rows' f.
 #[inline]
 fn row(
     variant: Variant,
@@ -119,7 +122,7 @@ fn row(
     x: f64,
     (ln_at, inv_at): (f64, f64),
     (ln_atx, inv_atx): (f64, f64),
-) -> (f64, [f64; 4]) {
+) -> ((f64, f64), [f64; 4]) {
     let rx = r + x;
     let a3 = -rx * ln_at;
     let base = f.constant + r * ln_alpha;
@@ -128,31 +131,36 @@ fn row(
         Variant::Bg if x == 0.0 => {
             g[0] -= ln_at;
             g[1] -= rx * inv_at;
-            (base + a3, g)
+            ((base + a3, 1.0), g)
         }
         Variant::Bg => {
             // ll = base + ln(e^A3 + e^A4) = base + A3 + softplus(A4 − A3).
             let a4 = f.ln_odds - rx * ln_atx;
-            let (soft, w4) = softplus_sigmoid(a4 - a3);
+            let (linear, factor, w4) = softplus_factor_sigmoid(a4 - a3);
             let w3 = 1.0 - w4;
             g[0] += -w3 * ln_at - w4 * ln_atx;
             g[1] -= rx * (w3 * inv_at + w4 * inv_atx);
             g[2] += w4 / a;
             g[3] -= w4 * f.inv_bx;
-            (base + a3 + soft, g)
+            ((base + a3 + linear, factor), g)
         }
         Variant::Mbg => {
             let a4 = f.ln_odds + rx * (ln_at - ln_atx);
             // d softplus(A4) = σ(A4)·dA4.
-            let (soft, s) = softplus_sigmoid(a4);
+            let (linear, factor, s) = softplus_factor_sigmoid(a4);
             g[0] += -ln_at + s * (ln_at - ln_atx);
             g[1] += -rx * inv_at + s * rx * (inv_at - inv_atx);
             g[2] += s / a;
             g[3] -= s * f.inv_bx;
-            (base + a3 + soft, g)
+            ((base + a3 + linear, factor), g)
         }
     }
 }
+
+/// Rows whose softplus factors (each at most 2) are multiplied before one logarithm: the
+/// product stays below 2^512, far from f64's limit, and its rounding (half an ulp a row)
+/// costs what adding 512 logarithms would.
+const FACTORS_PER_LOG: u32 = 512;
 
 impl BetaGeoObjective<'_> {
     /// Σ w·ll and Σ w·∂ll/∂θ over the customers, at natural parameters `theta`, on the
@@ -166,10 +174,11 @@ impl BetaGeoObjective<'_> {
         let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
             let mut ll = 0.0;
             let mut g = [0.0; 4];
+            let (mut product, mut factors) = (1.0, 0);
             for i in chunk_range(c, CHUNK, n) {
                 let f = &terms[self.data.frequency_index[i] as usize];
                 let w = self.data.weight[i];
-                let (l, d) = row(
+                let ((l, factor), d) = row(
                     self.variant,
                     theta,
                     ln_alpha,
@@ -179,11 +188,21 @@ impl BetaGeoObjective<'_> {
                     recencies[self.data.recencies.index[i] as usize],
                 );
                 ll += w * l;
+                if w == 1.0 {
+                    product *= factor;
+                    factors += 1;
+                    if factors == FACTORS_PER_LOG {
+                        ll += product.ln();
+                        (product, factors) = (1.0, 0);
+                    }
+                } else if factor != 1.0 {
+                    ll += w * factor.ln();
+                }
                 for (acc, v) in g.iter_mut().zip(d) {
                     *acc += w * v;
                 }
             }
-            (ll, g)
+            (ll + product.ln(), g)
         });
         let mut ll = 0.0;
         let mut g = [0.0; 4];
@@ -535,6 +554,46 @@ mod tests {
         for variant in [Variant::Bg, Variant::Mbg] {
             let objective = BetaGeoObjective::new(variant, &data, 1.0 / 39.0, 0.1, Threads::ONE);
             assert_gradient_is_slope(&objective, &[-0.3, 0.2, 0.5, -0.1]);
+        }
+    }
+
+    #[test]
+    fn one_logarithm_for_many_rows_sums_what_a_logarithm_a_row_sums() {
+        // Thousands of distinct histories (weight 1) and repeated ones (weight > 1), more
+        // than a chunk, so products are cut at FACTORS_PER_LOG and at chunk ends.
+        let rows: Vec<[f64; 3]> = (0..40_000u64)
+            .map(|i| {
+                let h = (i % 37_000).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+                let t = 1.0 + (h % 700) as f64;
+                let x = (h / 700 % 30) as f64;
+                [x, if x == 0.0 { 0.0 } else { ((h / 21_000) as f64) % t }, t]
+            })
+            .collect();
+        let data = Histories::new(&rows).unwrap();
+        assert!(data.weight.iter().filter(|w| **w == 1.0).count() > 4 * FACTORS_PER_LOG as usize);
+        assert!(data.weight.iter().any(|w| *w > 1.0) && data.len() > CHUNK);
+        for variant in [Variant::Bg, Variant::Mbg] {
+            let theta = [0.8, 0.05, 0.6, 2.5];
+            let objective = BetaGeoObjective::new(variant, &data, 1.0 / 700.0, 0.0, Threads::ONE);
+            let (ll, _) = objective.sums(theta);
+            let terms: Vec<FrequencyTerms> =
+                data.frequencies.iter().map(|&x| frequency_terms(variant, theta, x)).collect();
+            let (ages, recencies) = (logs(&objective.age, theta[1]), logs(&objective.recency, theta[1]));
+            let one_by_one: f64 = (0..data.len())
+                .map(|i| {
+                    let ((l, factor), _) = row(
+                        variant,
+                        theta,
+                        theta[1].ln(),
+                        &terms[data.frequency_index[i] as usize],
+                        data.frequency[i],
+                        ages[data.ages.index[i] as usize],
+                        recencies[data.recencies.index[i] as usize],
+                    );
+                    data.weight[i] * (l + (factor - 1.0).ln_1p())
+                })
+                .sum();
+            assert!((ll - one_by_one).abs() <= 1e-13 * one_by_one.abs(), "{variant:?}: {ll} vs {one_by_one}");
         }
     }
 
