@@ -7,7 +7,7 @@ pub use statrs::function::gamma::{digamma, ln_gamma};
 /// recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 12, then the asymptotic series, whose
 /// first omitted term is below 1e-16 relative there. NaN for x ≤ 0 or NaN.
 pub fn trigamma(x: f64) -> f64 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return f64::NAN;
     }
     let (mut x, mut sum) = (x, 0.0);
@@ -440,7 +440,7 @@ mod tests {
     fn trigamma_at_known_values() {
         let pi2 = std::f64::consts::PI * std::f64::consts::PI;
         // ψ′(1) = π²/6, ψ′(1/2) = π²/2, ψ′(2) = π²/6 − 1, ψ′(1/4) = π² + 8G (Catalan's G).
-        let catalan = 0.915_965_594_177_219_015_05;
+        let catalan = 0.915_965_594_177_219;
         for (x, want) in [(1.0, pi2 / 6.0), (0.5, pi2 / 2.0), (2.0, pi2 / 6.0 - 1.0), (0.25, pi2 + 8.0 * catalan)] {
             assert!((trigamma(x) - want).abs() <= 1e-15 * want, "{x}: {} vs {want}", trigamma(x));
         }
