@@ -63,7 +63,7 @@ impl PhysicalOptimizerRule for ScanParts {
                 // A scan with a pushed-down LIMIT reads a few rows: one part, one request.
                 return Ok(Transformed::no(node));
             }
-            if files.object_store_url.as_str() == "file:///" {
+            if is_local(files) {
                 // A scan DataFusion left whole keeps its one part (and its rows' order).
                 if node.output_partitioning().partition_count() < 2 {
                     return Ok(Transformed::no(node));
@@ -111,8 +111,7 @@ impl ScanParts {
     /// ahead; other formats, and one request per part, as they are.
     fn read_ahead(&self, node: Arc<dyn ExecutionPlan>, requests: usize) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
         let depth = requests.saturating_sub(1);
-        let Some((scan, files)) = file_scan(&node).filter(|(_, files)| files.object_store_url.as_str() != "file:///")
-        else {
+        let Some((scan, files)) = file_scan(&node).filter(|(_, files)| !is_local(files)) else {
             return Ok(Transformed::no(node));
         };
         let Some(parquet) = files.file_source.downcast_ref::<ParquetSource>() else {
@@ -139,4 +138,9 @@ fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<(&DataSourceExec, &FileSca
     let scan = plan.downcast_ref::<DataSourceExec>()?;
     let files = scan.data_source().downcast_ref::<FileScanConfig>()?;
     Some((scan, files))
+}
+
+/// Whether the scan's files are on the local file system.
+fn is_local(files: &FileScanConfig) -> bool {
+    files.object_store_url.as_str() == "file:///"
 }

@@ -162,31 +162,53 @@ fn row(
 /// costs what adding 512 logarithms would.
 const FACTORS_PER_LOG: u32 = 512;
 
+/// What a pass over the customers at θ reads each row's terms from, made once per pass: the
+/// frequency terms, and (ln, 1/) of α + t for the distinct recencies and ages.
+struct Pass {
+    theta: [f64; 4],
+    ln_alpha: f64,
+    terms: Vec<FrequencyTerms>,
+    ages: Vec<(f64, f64)>,
+    recencies: Vec<(f64, f64)>,
+}
+
 impl BetaGeoObjective<'_> {
+    fn pass(&self, theta: [f64; 4]) -> Pass {
+        Pass {
+            theta,
+            ln_alpha: theta[1].ln(),
+            terms: self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect(),
+            ages: logs(&self.age, theta[1]),
+            recencies: logs(&self.recency, theta[1]),
+        }
+    }
+
+    /// Customer `i`'s [`row`] in `pass`.
+    #[inline]
+    fn row_at(&self, pass: &Pass, i: usize) -> ((f64, f64), [f64; 4]) {
+        row(
+            self.variant,
+            pass.theta,
+            pass.ln_alpha,
+            &pass.terms[self.data.frequency_index[i] as usize],
+            self.data.frequency[i],
+            pass.ages[self.data.ages.index[i] as usize],
+            pass.recencies[self.data.recencies.index[i] as usize],
+        )
+    }
+
     /// Σ w·ll and Σ w·∂ll/∂θ over the customers, at natural parameters `theta`, on the
     /// scaled times.
     fn sums(&self, theta: [f64; 4]) -> (f64, [f64; 4]) {
-        let terms: Vec<FrequencyTerms> =
-            self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect();
-        let ln_alpha = theta[1].ln();
-        let (ages, recencies) = (logs(&self.age, theta[1]), logs(&self.recency, theta[1]));
+        let pass = self.pass(theta);
         let n = self.data.len();
         let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
             let mut ll = 0.0;
             let mut g = [0.0; 4];
             let (mut product, mut factors) = (1.0, 0);
             for i in chunk_range(c, CHUNK, n) {
-                let f = &terms[self.data.frequency_index[i] as usize];
                 let w = self.data.weight[i];
-                let ((l, factor), d) = row(
-                    self.variant,
-                    theta,
-                    ln_alpha,
-                    f,
-                    self.data.frequency[i],
-                    ages[self.data.ages.index[i] as usize],
-                    recencies[self.data.recencies.index[i] as usize],
-                );
+                let ((l, factor), d) = self.row_at(&pass, i);
                 ll += w * l;
                 if w == 1.0 {
                     product *= factor;
@@ -279,11 +301,9 @@ fn row_hessian(
 impl BetaGeoObjective<'_> {
     /// Σ w·∇²ll over the customers in θ (the upper triangle), at natural parameters `theta`.
     fn hessian_sums(&self, theta: [f64; 4]) -> [f64; 10] {
-        let terms: Vec<FrequencyTerms> =
-            self.data.frequencies.iter().map(|&x| frequency_terms(self.variant, theta, x)).collect();
+        let pass = self.pass(theta);
         let curvatures: Vec<[f64; 3]> =
             self.data.frequencies.iter().map(|&x| frequency_curvature(self.variant, theta, x)).collect();
-        let (ages, recencies) = (logs(&self.age, theta[1]), logs(&self.recency, theta[1]));
         let n = self.data.len();
         let parts = map_chunks(self.threads, chunk_count(n, CHUNK), |c| {
             let mut sum = [0.0; 10];
@@ -292,11 +312,11 @@ impl BetaGeoObjective<'_> {
                 let h = row_hessian(
                     self.variant,
                     theta,
-                    &terms[x],
+                    &pass.terms[x],
                     &curvatures[x],
                     self.data.frequency[i],
-                    ages[self.data.ages.index[i] as usize],
-                    recencies[self.data.recencies.index[i] as usize],
+                    pass.ages[self.data.ages.index[i] as usize],
+                    pass.recencies[self.data.recencies.index[i] as usize],
                 );
                 let w = self.data.weight[i];
                 for (acc, v) in sum.iter_mut().zip(h) {
@@ -576,20 +596,10 @@ mod tests {
             let theta = [0.8, 0.05, 0.6, 2.5];
             let objective = BetaGeoObjective::new(variant, &data, 1.0 / 700.0, 0.0, Threads::ONE);
             let (ll, _) = objective.sums(theta);
-            let terms: Vec<FrequencyTerms> =
-                data.frequencies.iter().map(|&x| frequency_terms(variant, theta, x)).collect();
-            let (ages, recencies) = (logs(&objective.age, theta[1]), logs(&objective.recency, theta[1]));
+            let pass = objective.pass(theta);
             let one_by_one: f64 = (0..data.len())
                 .map(|i| {
-                    let ((l, factor), _) = row(
-                        variant,
-                        theta,
-                        theta[1].ln(),
-                        &terms[data.frequency_index[i] as usize],
-                        data.frequency[i],
-                        ages[data.ages.index[i] as usize],
-                        recencies[data.recencies.index[i] as usize],
-                    );
+                    let ((l, factor), _) = objective.row_at(&pass, i);
                     data.weight[i] * (l + (factor - 1.0).ln_1p())
                 })
                 .sum();
