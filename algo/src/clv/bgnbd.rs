@@ -456,6 +456,34 @@ impl BetaGeo {
         sigmoid(-self.ln_dropout_odds_from(x, tx, t, logs.ln_a, ln_denominator, ln_alpha_plus))
     }
 
+    /// [`BetaGeo::p_alive_with`] of every history `(x[i], tx[i], t[i])` into `out[i]`, with
+    /// the same bits: the log-odds of every row first, then their exponentials, then the
+    /// sigmoids, each in a loop of its own, so that one row's exponential need not wait for
+    /// the row before it to be divided out, and the sigmoid takes no branch.
+    pub fn p_alive_many_with(&self, logs: &BetaGeoLogs, [x, tx, t]: [&[f64]; 3], out: &mut [f64]) {
+        debug_assert!(x.len() == out.len() && tx.len() == out.len() && t.len() == out.len());
+        let ln_alpha_plus = |v: f64| match whole_index(v, LOG_TIMES) {
+            Some(i) => logs.ln_alpha_plus[i],
+            None => (self.alpha + v).ln(),
+        };
+        for (i, out) in out.iter_mut().enumerate() {
+            let ln_denominator = || match whole_index(x[i], LOG_FREQUENCIES) {
+                Some(f) => logs.ln_denominator[f],
+                None => self.odds_denominator(x[i]).map(f64::ln),
+            };
+            // sigmoid(z) with z = −(log-odds), as [`sigmoid`] takes it.
+            *out = -self.ln_dropout_odds_from(x[i], tx[i], t[i], logs.ln_a, ln_denominator, ln_alpha_plus);
+        }
+        let mut e = vec![0.0; out.len()];
+        for (e, z) in e.iter_mut().zip(out.iter()) {
+            *e = (-z.abs()).exp();
+        }
+        for (out, e) in out.iter_mut().zip(e) {
+            let numerator = if *out >= 0.0 { 1.0 } else { e };
+            *out = numerator / (1.0 + e);
+        }
+    }
+
     /// E[purchases in the next `horizon` | x, t_x, T]; `None` where the hypergeometric
     /// series cannot be summed.
     pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> Option<f64> {
@@ -563,6 +591,21 @@ mod tests {
             for (x, tx, t) in histories {
                 assert_eq!(m.p_alive_with(&logs, x, tx, t).to_bits(), m.p_alive(x, tx, t).to_bits(), "{x} {tx} {t}");
             }
+            // Many at once: the same bits, P(alive) near 0 and near 1 (either branch of the
+            // sigmoid), and a NaN input.
+            let mut many: Vec<(f64, f64, f64)> = histories.to_vec();
+            many.extend([(200.0, 1.0, 730.0), (1.0, 729.0, 730.0), (f64::NAN, 1.0, 2.0), (5.0, 3.0, f64::INFINITY)]);
+            let columns: [Vec<f64>; 3] = [
+                many.iter().map(|h| h.0).collect(),
+                many.iter().map(|h| h.1).collect(),
+                many.iter().map(|h| h.2).collect(),
+            ];
+            let mut out = vec![-1.0; many.len()];
+            m.p_alive_many_with(&logs, [&columns[0], &columns[1], &columns[2]], &mut out);
+            for ((x, tx, t), got) in many.iter().zip(&out) {
+                assert_eq!(got.to_bits(), m.p_alive_with(&logs, *x, *tx, *t).to_bits(), "{x} {tx} {t}");
+            }
+            assert!(out.iter().any(|p| *p < 0.01) && out.iter().any(|p| *p > 0.99), "{out:?}");
         }
         assert_eq!((whole_index(3.0, 4), whole_index(4.0, 4), whole_index(-1.0, 4)), (Some(3), None, None));
         assert_eq!((whole_index(f64::NAN, 4), whole_index(0.5, 4), whole_index(-0.0, 4)), (None, None, Some(0)));

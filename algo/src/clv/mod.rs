@@ -314,6 +314,29 @@ impl TransactionScorer {
             (model, _) => model.p_alive(x, tx, t),
         }
     }
+
+    /// [`TransactionScorer::p_alive`] of each history `(x[i], tx[i], t[i])` that `wanted(i)`
+    /// into `out[i]`, bit for bit. BG/NBD's are computed for every row, in loops over the
+    /// rows ([`BetaGeo::p_alive_many_with`]): a row costs the same whatever its numbers.
+    /// Pareto/NBD's sum series whose length depends on the numbers (those of a row with a
+    /// NULL input are arbitrary), so only the wanted rows are computed, the rest left `None`.
+    pub fn p_alive_many(&self, histories: [&[f64]; 3], wanted: impl Fn(usize) -> bool, out: &mut [Option<f64>]) {
+        let [x, tx, t] = histories;
+        match (&self.model, &self.logs) {
+            (Transactions::BetaGeo(m), Some(logs)) => {
+                let mut p = vec![0.0; out.len()];
+                m.p_alive_many_with(logs, histories, &mut p);
+                for (out, p) in out.iter_mut().zip(p) {
+                    *out = Some(p);
+                }
+            }
+            (model, _) => {
+                for (i, out) in out.iter_mut().enumerate() {
+                    *out = if wanted(i) { model.p_alive(x[i], tx[i], t[i]) } else { None };
+                }
+            }
+        }
+    }
 }
 
 /// A fitted transaction model, as the scoring functions take it.
