@@ -54,15 +54,19 @@ fn score(
     // Constant months and rate that pass are not checked again row by row; ones that fail
     // are, so the error is still the first bad row's first broken rule.
     let constants_pass = rows.constants_pass(&[4, 5], |i| months_and_rate(months[i], rate[i]).is_ok());
-    for i in rows.valid() {
-        // A history whose P(alive) is known was checked: its frequency is whole and >= 0.
-        if alive[i] == Alive::UNKNOWN {
-            frequency_check(frequency[i])?;
-        }
-        monetary_check(monetary[i])?;
-        alive[i].check(frequency[i], recency[i], age[i])?;
-        if !constants_pass {
-            months_and_rate(months[i], rate[i])?;
+    // A fine history has a whole frequency >= 0, so it passes frequency_check too.
+    let fine = |i: usize| monetary[i].is_finite() && alive[i].fine(frequency[i], recency[i], age[i]);
+    if !(constants_pass && rows.valid().all(fine)) {
+        for i in rows.valid() {
+            // A history whose P(alive) is known was checked: its frequency is whole and >= 0.
+            if alive[i] == Alive::UNKNOWN {
+                frequency_check(frequency[i])?;
+            }
+            monetary_check(monetary[i])?;
+            alive[i].check(frequency[i], recency[i], age[i])?;
+            if !constants_pass {
+                months_and_rate(months[i], rate[i])?;
+            }
         }
     }
     models[0].fill_alive(rows, [frequency, recency, age], alive);

@@ -46,11 +46,13 @@ fn score(
     let [horizon, x, tx, age] = rows.columns(0);
     // A constant horizon that passes is not checked again row by row.
     let constant_passes = rows.constants_pass(&[0], |i| horizon_check(horizon[i]).is_ok());
-    for i in rows.valid() {
-        if !constant_passes {
-            horizon_check(horizon[i])?;
+    if !(constant_passes && rows.valid().all(|i| alive[i].fine(x[i], tx[i], age[i]))) {
+        for i in rows.valid() {
+            if !constant_passes {
+                horizon_check(horizon[i])?;
+            }
+            alive[i].check(x[i], tx[i], age[i])?;
         }
-        alive[i].check(x[i], tx[i], age[i])?;
     }
     models[0].fill_alive(rows, [x, tx, age], alive);
     let Some(model) = models[0].transactions else {

@@ -35,8 +35,10 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
 
 fn score(models: &[Loaded], rows: &Rows, alive: &mut [Alive], _: &mut Planes, out: &mut Out) -> Result<(), String> {
     let [x, tx, t] = rows.columns(0);
-    for i in rows.valid() {
-        alive[i].check(x[i], tx[i], t[i])?;
+    if !rows.valid().all(|i| alive[i].fine(x[i], tx[i], t[i])) {
+        for i in rows.valid() {
+            alive[i].check(x[i], tx[i], t[i])?;
+        }
     }
     models[0].fill_alive(rows, [x, tx, t], alive);
     for i in rows.valid() {
