@@ -476,7 +476,8 @@ impl BetaGeo {
         }
         let mut e = vec![0.0; out.len()];
         for (e, z) in e.iter_mut().zip(out.iter()) {
-            *e = (-z.abs()).exp();
+            // What `sigmoid` takes the exponential of, NaN's sign included.
+            *e = (if *z >= 0.0 { -*z } else { *z }).exp();
         }
         for (out, e) in out.iter_mut().zip(e) {
             let numerator = if *out >= 0.0 { 1.0 } else { e };
@@ -594,7 +595,8 @@ mod tests {
             // Many at once: the same bits, P(alive) near 0 and near 1 (either branch of the
             // sigmoid), and a NaN input.
             let mut many: Vec<(f64, f64, f64)> = histories.to_vec();
-            many.extend([(200.0, 1.0, 730.0), (1.0, 729.0, 730.0), (f64::NAN, 1.0, 2.0), (5.0, 3.0, f64::INFINITY)]);
+            many.extend([(200.0, 1.0, 730.0), (1.0, 729.0, 730.0), (f64::NAN, 1.0, 2.0), (-f64::NAN, 1.0, 2.0)]);
+            many.extend([(5.0, 3.0, f64::INFINITY), (1.0, f64::INFINITY, f64::INFINITY), (-3.0, 1.0, 2.0)]);
             let columns: [Vec<f64>; 3] = [
                 many.iter().map(|h| h.0).collect(),
                 many.iter().map(|h| h.1).collect(),

@@ -338,7 +338,8 @@ pub fn softplus(x: f64) -> f64 {
 /// (a logarithm a row was a sixth of a BG/NBD fit). The sigmoid has [`sigmoid`]'s bits.
 #[inline]
 pub fn softplus_factor_sigmoid(x: f64) -> (f64, f64, f64) {
-    let e = (-x.abs()).exp();
+    // What `sigmoid` takes the exponential of, NaN's sign included.
+    let e = (if x >= 0.0 { -x } else { x }).exp();
     let sigmoid = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
     (x.max(0.0), 1.0 + e, sigmoid)
 }
@@ -461,6 +462,10 @@ mod tests {
             assert!((1.0..=2.0).contains(&factor), "{x}");
             // ln of the rounded factor is within an ulp of 1 of log1p: absolute, not relative.
             assert!((linear + factor.ln() - softplus(x)).abs() <= f64::EPSILON * softplus(x).max(1.0), "{x}");
+        }
+        // NaNs of either sign keep sigmoid's bits.
+        for x in [f64::NAN, -f64::NAN] {
+            assert_eq!(softplus_factor_sigmoid(x).2.to_bits(), sigmoid(x).to_bits());
         }
     }
 

@@ -152,8 +152,8 @@ impl Loaded {
         if rows.valid().all(|i| alive[i] != Alive::UNKNOWN) {
             return;
         }
-        // The chunk's rows together: BG/NBD's exponentials then overlap (a third faster than
-        // row by row).
+        // The chunk's rows together: BG/NBD's exponentials then overlap (p_alive alone A/B
+        // 0.88 against row by row).
         let mut p = vec![None; alive.len()];
         if let Some(scorer) = self.memo.transactions.get().and_then(Option::as_ref) {
             scorer.p_alive_many(histories, |i| rows.valid[i] && alive[i] == Alive::UNKNOWN, &mut p);
