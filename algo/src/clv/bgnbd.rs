@@ -4,7 +4,9 @@
 
 use super::data::{Histories, whole_index};
 use super::optimize::Objective;
-use super::special::{digamma, ln_gamma, ln_hyp2f1_many_given, sigmoid, softplus_factor_sigmoid, trigamma};
+use super::special::{
+    digamma, ln_gamma, ln_hyp2f1_many_given, sigmoid, sigmoid_exp, sigmoid_given, softplus_factor_sigmoid, trigamma,
+};
 use crate::parallel::{Threads, chunk_count, chunk_range, map_chunks};
 
 /// Which of the two beta-geometric models.
@@ -445,6 +447,13 @@ impl BetaGeo {
     /// [`BetaGeo::logs`]) where the history's numbers are whole and in the tables' range;
     /// the same bits.
     pub fn p_alive_with(&self, logs: &BetaGeoLogs, x: f64, tx: f64, t: f64) -> f64 {
+        sigmoid(-self.ln_dropout_odds_with(logs, x, tx, t))
+    }
+
+    /// [`BetaGeo::ln_dropout_odds`] with its logarithms read from `logs` where the history's
+    /// numbers are whole and in the tables' range; the same bits.
+    #[inline]
+    fn ln_dropout_odds_with(&self, logs: &BetaGeoLogs, x: f64, tx: f64, t: f64) -> f64 {
         let ln_denominator = || match whole_index(x, LOG_FREQUENCIES) {
             Some(i) => logs.ln_denominator[i],
             None => self.odds_denominator(x).map(f64::ln),
@@ -453,7 +462,7 @@ impl BetaGeo {
             Some(i) => logs.ln_alpha_plus[i],
             None => (self.alpha + v).ln(),
         };
-        sigmoid(-self.ln_dropout_odds_from(x, tx, t, logs.ln_a, ln_denominator, ln_alpha_plus))
+        self.ln_dropout_odds_from(x, tx, t, logs.ln_a, ln_denominator, ln_alpha_plus)
     }
 
     /// [`BetaGeo::p_alive_with`] of every history `(x[i], tx[i], t[i])` into `out[i]`, with
@@ -462,26 +471,13 @@ impl BetaGeo {
     /// the row before it to be divided out, and the sigmoid takes no branch.
     pub fn p_alive_many_with(&self, logs: &BetaGeoLogs, [x, tx, t]: [&[f64]; 3], out: &mut [f64]) {
         debug_assert!(x.len() == out.len() && tx.len() == out.len() && t.len() == out.len());
-        let ln_alpha_plus = |v: f64| match whole_index(v, LOG_TIMES) {
-            Some(i) => logs.ln_alpha_plus[i],
-            None => (self.alpha + v).ln(),
-        };
         for (i, out) in out.iter_mut().enumerate() {
-            let ln_denominator = || match whole_index(x[i], LOG_FREQUENCIES) {
-                Some(f) => logs.ln_denominator[f],
-                None => self.odds_denominator(x[i]).map(f64::ln),
-            };
-            // sigmoid(z) with z = −(log-odds), as [`sigmoid`] takes it.
-            *out = -self.ln_dropout_odds_from(x[i], tx[i], t[i], logs.ln_a, ln_denominator, ln_alpha_plus);
+            // sigmoid(z) with z = −(log-odds), as p_alive_with takes it.
+            *out = -self.ln_dropout_odds_with(logs, x[i], tx[i], t[i]);
         }
-        let mut e = vec![0.0; out.len()];
-        for (e, z) in e.iter_mut().zip(out.iter()) {
-            // What `sigmoid` takes the exponential of, NaN's sign included.
-            *e = (if *z >= 0.0 { -*z } else { *z }).exp();
-        }
+        let e: Vec<f64> = out.iter().map(|z| sigmoid_exp(*z)).collect();
         for (out, e) in out.iter_mut().zip(e) {
-            let numerator = if *out >= 0.0 { 1.0 } else { e };
-            *out = numerator / (1.0 + e);
+            *out = sigmoid_given(*out, e);
         }
     }
 

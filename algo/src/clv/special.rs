@@ -338,21 +338,28 @@ pub fn softplus(x: f64) -> f64 {
 /// (a logarithm a row was a sixth of a BG/NBD fit). The sigmoid has [`sigmoid`]'s bits.
 #[inline]
 pub fn softplus_factor_sigmoid(x: f64) -> (f64, f64, f64) {
-    // What `sigmoid` takes the exponential of, NaN's sign included.
-    let e = (if x >= 0.0 { -x } else { x }).exp();
-    let sigmoid = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-    (x.max(0.0), 1.0 + e, sigmoid)
+    let e = sigmoid_exp(x);
+    (x.max(0.0), 1.0 + e, sigmoid_given(x, e))
 }
 
 /// 1/(1 + e^−x) without overflow.
 #[inline]
 pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    sigmoid_given(x, sigmoid_exp(x))
+}
+
+/// The exponential [`sigmoid`] is made from: e^−x for x ≥ 0, else e^x (at most 1, so
+/// nothing overflows), a NaN's sign kept. Apart from [`sigmoid_given`] for a caller that
+/// takes many exponentials in a loop of their own or uses e for more than the sigmoid.
+#[inline]
+pub fn sigmoid_exp(x: f64) -> f64 {
+    (if x >= 0.0 { -x } else { x }).exp()
+}
+
+/// sigmoid(x) from e = [`sigmoid_exp`]`(x)`: 1/(1+e) for x ≥ 0, else e/(1+e).
+#[inline]
+pub fn sigmoid_given(x: f64, e: f64) -> f64 {
+    (if x >= 0.0 { 1.0 } else { e }) / (1.0 + e)
 }
 
 #[cfg(test)]
