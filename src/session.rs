@@ -23,6 +23,7 @@ use crate::data::folder::DataSchema;
 use crate::data::s3::LakeRegistry;
 use crate::data::sample::{ROW_GROUP_ROWS, SAMPLE_SCHEMA, SampleSchema};
 use crate::data::scan_parts::ScanParts;
+use crate::data::string_groups::StringGroups;
 pub use crate::distributed::Cluster;
 
 /// How a session is set up.
@@ -75,7 +76,10 @@ pub fn new_context(options: &SessionOptions) -> Result<(SessionContext, Arc<Data
         // cuts (object stores, and local scans in two parts a thread) are for one machine's
         // scans.
         None => SessionContext::new_with_state(
-            builder.with_physical_optimizer_rule(Arc::new(ScanParts { runtime })).build(),
+            builder
+                .with_physical_optimizer_rule(Arc::new(ScanParts { runtime }))
+                .with_physical_optimizer_rule(Arc::new(StringGroups))
+                .build(),
         ),
         Some(cluster) => SessionContext::new_with_state(crate::distributed::coordinator(builder, cluster)?.build()),
     };

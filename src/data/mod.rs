@@ -10,3 +10,4 @@ pub mod s3;
 pub mod sample;
 pub mod scan_parts;
 pub mod sniff;
+pub mod string_groups;
