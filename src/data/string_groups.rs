@@ -328,6 +328,7 @@ impl State {
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(Into::into);
         if let Ok(batch) = &batch {
             self.metrics.record_output(batch.num_rows());
+            self.metrics.output_batches().add(1);
         }
         Some(batch)
     }
