@@ -16,10 +16,10 @@
 //! group key is `Utf8View` and every aggregate has a groups accumulator and no `DISTINCT`,
 //! `ORDER BY` or dynamic filter. The operator feeds the same accumulators with the same group
 //! numbers (groups numbered as first seen, as DataFusion numbers them), and emits the same
-//! schema, so the final aggregate above it and the results are unchanged, rows in the same
-//! order. Partial aggregates may emit a group more than once, which keeps it simple: when
+//! schema, so the final aggregate above it gives the same results. Partial aggregates may emit a group more than once, which keeps it simple: when
 //! memory is short it emits what it has and starts again, and once a partition has more than
-//! [`MAX_GROUPS`] groups (not few, so no faster here) it emits what it has and hands the rest
+//! [`MAX_GROUPS`] groups, or a batch has more than a quarter of its rows' views new (not
+//! few, or not repeating, so no faster here), it emits what it has and hands the rest
 //! of its input to DataFusion's own partial aggregate, with its probe that skips partial
 //! aggregation of unique keys.
 
@@ -119,6 +119,10 @@ impl StringGroupsExec {
 
 impl DisplayAs for StringGroupsExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        if let DisplayFormatType::TreeRender = t {
+            // The tree's title is the name; its lines are the aggregate's key=value pairs.
+            return self.aggregate.fmt_as(t, f);
+        }
         write!(f, "StringGroupsExec (")?;
         self.aggregate.fmt_as(t, f)?;
         write!(f, ")")
@@ -198,11 +202,12 @@ impl ExecutionPlan for StringGroupsExec {
                     match batch.and_then(|batch| state.add(&batch)) {
                         Err(e) => return Some((Err(e), Step::Done)),
                         Ok(Flush::No) => {}
-                        Ok(Flush::MemoryShort) => {
-                            if let Some(out) = state.emit_all() {
-                                return Some((out, Step::Own(state, input)));
-                            }
-                        }
+                        Ok(Flush::MemoryShort) => match state.emit_all() {
+                            // A failed emit leaves the accumulators out of step: stop.
+                            Some(Err(e)) => return Some((Err(e), Step::Done)),
+                            Some(out) => return Some((out, Step::Own(state, input))),
+                            None => {}
+                        },
                         Ok(Flush::ManyGroups) => {
                             // What this operator found, then DataFusion's aggregate of the rest.
                             let next = match state.hand_over(input) {
@@ -210,6 +215,7 @@ impl ExecutionPlan for StringGroupsExec {
                                 Err(e) => return Some((Err(e), Step::Done)),
                             };
                             match state.emit_all() {
+                                Some(Err(e)) => return Some((Err(e), Step::Done)),
                                 Some(out) => return Some((out, next)),
                                 None => return Step::next_of(next).await,
                             }
@@ -220,7 +226,7 @@ impl ExecutionPlan for StringGroupsExec {
                 Step::Done => None,
             }
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream.fuse())))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
@@ -277,7 +283,7 @@ impl State {
         let Some(keys) = keys.as_string_view_opt() else {
             return internal_err!("StringGroupsExec: the group key is {}, not Utf8View", keys.data_type());
         };
-        self.groups.intern(keys, &mut self.indices);
+        let misses = self.groups.intern(keys, &mut self.indices);
         let values = evaluate_many(&self.arguments, batch)?;
         let total = self.groups.len();
         for ((accumulator, values), filter) in self.accumulators.iter_mut().zip(&values).zip(&self.filters) {
@@ -294,7 +300,9 @@ impl State {
             };
             accumulator.update_batch(values, &self.indices, filter, total)?;
         }
-        if self.groups.len() > MAX_GROUPS {
+        // Views that do not repeat (long texts each in its own copy: computed keys, Parquet
+        // without a dictionary) make every row a text lookup, no faster than DataFusion's.
+        if self.groups.len() > MAX_GROUPS || (misses > 256 && misses * 4 > rows) {
             return Ok(Flush::ManyGroups);
         }
         if self.reservation.try_resize(self.size()).is_err() {
@@ -396,7 +404,8 @@ impl Groups {
         self.texts.len()
     }
 
-    fn intern(&mut self, keys: &StringViewArray, indices: &mut Vec<usize>) {
+    /// Each row's group into `indices`; returns how many distinct views the batch had.
+    fn intern(&mut self, keys: &StringViewArray, indices: &mut Vec<usize>) -> usize {
         indices.clear();
         indices.reserve(keys.len());
         // A view names a text only within its own array's buffers.
@@ -426,6 +435,7 @@ impl Groups {
                 }
             }
         }
+        self.views.len
     }
 
     #[cold]
@@ -595,7 +605,16 @@ mod tests {
                 .collect();
             let values: Vec<Option<i64>> =
                 (0..rows).map(|row| if row % 11 == 3 { None } else { Some((row % 17) as i64 - 4) }).collect();
-            let keys = StringViewArray::from_iter(keys.iter().map(|k| k.as_deref()));
+            // Long texts stored once, as a Parquet dictionary page gives them, so that views
+            // repeat; the last batch of a partition stores each row's copy (no view repeats).
+            let mut builder = StringViewBuilder::new();
+            if offset % 3 != 2 {
+                builder = builder.with_deduplicate_strings();
+            }
+            for key in &keys {
+                builder.append_option(key.as_deref());
+            }
+            let keys = builder.finish();
             RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(keys), Arc::new(Int64Array::from(values))])
                 .expect("a batch")
         };
