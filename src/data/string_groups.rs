@@ -210,19 +210,19 @@ impl ExecutionPlan for StringGroupsExec {
                         },
                         Ok(Flush::ManyGroups) => {
                             // What this operator found, then DataFusion's aggregate of the rest.
-                            let next = match state.hand_over(input) {
-                                Ok(theirs) => Step::Theirs(theirs),
+                            let theirs = match state.hand_over(input) {
+                                Ok(theirs) => theirs,
                                 Err(e) => return Some((Err(e), Step::Done)),
                             };
                             match state.emit_all() {
                                 Some(Err(e)) => return Some((Err(e), Step::Done)),
-                                Some(out) => return Some((out, next)),
-                                None => return Step::next_of(next).await,
+                                Some(out) => return Some((out, Step::Theirs(theirs))),
+                                None => return Step::next_of(theirs).await,
                             }
                         }
                     }
                 },
-                Step::Theirs(theirs) => Step::next_of(Step::Theirs(theirs)).await,
+                Step::Theirs(theirs) => Step::next_of(theirs).await,
                 Step::Done => None,
             }
         });
@@ -244,11 +244,8 @@ enum Step {
 }
 
 impl Step {
-    async fn next_of(step: Step) -> Option<(Result<RecordBatch>, Step)> {
-        match step {
-            Step::Theirs(mut theirs) => theirs.next().await.map(|out| (out, Step::Theirs(theirs))),
-            Step::Own(..) | Step::Done => None,
-        }
+    async fn next_of(mut theirs: SendableRecordBatchStream) -> Option<(Result<RecordBatch>, Step)> {
+        theirs.next().await.map(|out| (out, Step::Theirs(theirs)))
     }
 }
 
@@ -347,14 +344,9 @@ impl State {
         let schema = input.schema();
         let rest = Arc::new(Rest { schema: Arc::clone(&schema), stream: Mutex::new(Some(input)) });
         let source = StreamingTableExec::try_new(schema, vec![rest], None, Vec::new(), false, None)?;
-        let theirs = AggregateExec::try_new(
-            AggregateMode::Partial,
-            self.aggregate.group_expr().clone(),
-            self.aggregate.aggr_expr().to_vec(),
-            self.aggregate.filter_expr().to_vec(),
-            Arc::new(source),
-            self.aggregate.input_schema(),
-        )?;
+        // The original aggregate over the rest: the same schema, keys, aggregates and filters.
+        let theirs = Arc::clone(&self.aggregate)
+            .replace_children(vec![Arc::new(source)], ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))?;
         theirs.execute(0, Arc::clone(&self.context))
     }
 }
